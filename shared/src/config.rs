@@ -1,0 +1,188 @@
+//! Configuration: one typed struct read from the environment, the same for every
+//! function and the local server. A bad value stops the process at start with a
+//! message naming the variable (never its value: some are secrets or URLs with keys).
+
+use std::time::Duration;
+
+/// Everything a function or the local server is configured with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// DynamoDB table name (bound into every sealed value's associated data).
+    pub table: String,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
+    pub stripe_api_base: String,
+    pub stripe_oauth_authorize_url: String,
+    pub stripe_oauth_token_url: String,
+    /// Where OAuth callbacks send the browser back to; also the only CORS origin.
+    pub app_url: String,
+    /// AWS resources; `None` locally, required by [`Config::aws`].
+    pub kms_key_id: Option<String>,
+    pub event_bus: Option<String>,
+}
+
+/// The AWS resources a Lambda function needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsResources {
+    pub table: String,
+    pub kms_key_id: String,
+    pub event_bus: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {expected}")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `var` (tests pass a map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &'static str, default: &str| -> String {
+            var(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = text(name, default);
+            let ok = (value.starts_with("https://") || value.starts_with("http://"))
+                && value.parse::<http::Uri>().is_ok();
+            if ok {
+                Ok(value.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    expected: "an http(s) URL",
+                })
+            }
+        };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match var(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 && n <= 31 * 24 * 3600 => Ok(Duration::from_secs(n)),
+                    _ => Err(ConfigError::Invalid {
+                        name,
+                        expected: "a whole number of seconds from 1 to 2678400",
+                    }),
+                },
+            }
+        };
+        let table = text("TALLY_TABLE", "tally");
+        let table_ok = (3..=255).contains(&table.len())
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !table_ok {
+            return Err(ConfigError::Invalid {
+                name: "TALLY_TABLE",
+                expected: "3 to 255 characters of [A-Za-z0-9_.-]",
+            });
+        }
+        let config = Self {
+            table,
+            session_idle_timeout: seconds("TALLY_SESSION_IDLE_TIMEOUT_SECS", 900)?,
+            session_absolute_timeout: seconds("TALLY_SESSION_ABSOLUTE_TIMEOUT_SECS", 43_200)?,
+            stripe_api_base: url("TALLY_STRIPE_API_BASE", "https://api.stripe.com")?,
+            stripe_oauth_authorize_url: url(
+                "TALLY_STRIPE_OAUTH_AUTHORIZE_URL",
+                "https://marketplace.stripe.com/oauth/v2/authorize",
+            )?,
+            stripe_oauth_token_url: url(
+                "TALLY_STRIPE_OAUTH_TOKEN_URL",
+                "https://api.stripe.com/v1/oauth/token",
+            )?,
+            app_url: url("TALLY_APP_URL", "http://127.0.0.1:8080")?,
+            kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
+            event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
+        };
+        if config.session_idle_timeout > config.session_absolute_timeout {
+            return Err(ConfigError::Invalid {
+                name: "TALLY_SESSION_IDLE_TIMEOUT_SECS",
+                expected: "at most TALLY_SESSION_ABSOLUTE_TIMEOUT_SECS",
+            });
+        }
+        Ok(config)
+    }
+
+    /// The AWS resources, each required in Lambda.
+    pub fn aws(&self) -> Result<AwsResources, ConfigError> {
+        Ok(AwsResources {
+            table: self.table.clone(),
+            kms_key_id: self
+                .kms_key_id
+                .clone()
+                .ok_or(ConfigError::Missing("TALLY_KMS_KEY_ID"))?,
+            event_bus: self
+                .event_bus
+                .clone()
+                .ok_or(ConfigError::Missing("TALLY_EVENT_BUS"))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_api_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.session_idle_timeout, Duration::from_secs(900));
+        assert_eq!(c.session_absolute_timeout, Duration::from_secs(43_200));
+        assert_eq!(c.stripe_api_base, "https://api.stripe.com");
+        assert_eq!(c.table, "tally");
+    }
+
+    #[test]
+    fn a_bad_timeout_names_the_variable() {
+        let err = config(&[("TALLY_SESSION_IDLE_TIMEOUT_SECS", "soon")]).unwrap_err();
+        assert!(err.to_string().contains("TALLY_SESSION_IDLE_TIMEOUT_SECS"));
+        assert!(!err.to_string().contains("soon"));
+        assert!(config(&[("TALLY_SESSION_ABSOLUTE_TIMEOUT_SECS", "0")]).is_err());
+    }
+
+    #[test]
+    fn a_bad_url_names_the_variable_but_not_the_value() {
+        let err = config(&[("TALLY_STRIPE_API_BASE", "ftp://secret-host")]).unwrap_err();
+        assert!(err.to_string().contains("TALLY_STRIPE_API_BASE"));
+        assert!(!err.to_string().contains("secret-host"));
+    }
+
+    #[test]
+    fn lambda_needs_the_kms_key_and_the_bus() {
+        let c = config(&[("TALLY_KMS_KEY_ID", "alias/tally")]).unwrap();
+        assert_eq!(c.aws(), Err(ConfigError::Missing("TALLY_EVENT_BUS")));
+        let c = config(&[("TALLY_KMS_KEY_ID", "k"), ("TALLY_EVENT_BUS", "b")]).unwrap();
+        assert_eq!(c.aws().unwrap().kms_key_id, "k");
+    }
+
+    #[test]
+    fn idle_timeout_cannot_exceed_the_absolute_one() {
+        let err = config(&[
+            ("TALLY_SESSION_IDLE_TIMEOUT_SECS", "100"),
+            ("TALLY_SESSION_ABSOLUTE_TIMEOUT_SECS", "50"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("TALLY_SESSION_IDLE_TIMEOUT_SECS"));
+    }
+}

@@ -1,0 +1,11 @@
+//! The domain: pure types and rules. No I/O here (randomness for keys and nonces
+//! aside), so every rule is unit-tested directly.
+
+pub mod cidr;
+pub mod crypto;
+pub mod email;
+pub mod ids;
+pub mod password;
+pub mod roles;
+pub mod tokens;
+pub mod totp;

@@ -1,0 +1,174 @@
+//! Sign-up and the caller's own account.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use crate::domain::email::Email;
+use crate::domain::ids::{TenantId, UserId};
+use crate::domain::password::{self, PasswordPolicy};
+use crate::domain::roles::Role;
+use crate::ports::{Attr, Condition, Item, StoreError, WriteOp};
+use crate::services::Services;
+use crate::services::error::ServiceError;
+use crate::services::layout;
+use crate::services::records::{SecurityPolicy, TenantRecord, UserRecord};
+use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
+use crate::services::vault::seal_record;
+
+pub struct SignupRequest {
+    pub company: String,
+    pub email: String,
+    pub password: SecretString,
+    pub ip: IpAddr,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Me {
+    pub user: MeUser,
+    pub tenant: MeTenant,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MeUser {
+    pub id: UserId,
+    pub email: String,
+    pub role: Role,
+    pub mfa_enabled: bool,
+    pub password_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MeTenant {
+    pub id: TenantId,
+    pub company: String,
+}
+
+/// A company name: trimmed, 1 to 200 characters, no control characters.
+pub fn parse_company(text: &str) -> Result<String, ServiceError> {
+    let company = text.trim();
+    let count = company.chars().count();
+    if count == 0 || count > 200 || company.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(
+            "company",
+            "The company name must be 1 to 200 characters, without control characters.",
+        ));
+    }
+    Ok(company.to_owned())
+}
+
+/// Checks a new password against the policy, listing every rule it breaks.
+pub(crate) fn check_policy(policy: PasswordPolicy, candidate: &str) -> Result<(), ServiceError> {
+    policy.check(candidate).map_err(ServiceError::WeakPassword)
+}
+
+impl Services {
+    /// `POST /v1/signup`: the tenant, its data key, its first admin and the e-mail
+    /// lookup, in one transaction.
+    pub async fn signup(&self, req: SignupRequest) -> Result<(TenantId, UserId), ServiceError> {
+        self.check_rate("auth", req.ip, AUTH_REQUESTS_PER_MINUTE)
+            .await?;
+        let company = parse_company(&req.company)?;
+        let email = Email::parse(&req.email)
+            .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
+        let policy = SecurityPolicy::default();
+        check_policy(
+            PasswordPolicy::new(policy.preset),
+            req.password.expose_secret(),
+        )?;
+        let password_hash =
+            password::hash(req.password.expose_secret()).map_err(ServiceError::internal)?;
+        let email_hash = self.email_hash(&email).await?;
+        let now = self.now();
+        let tenant = TenantId::generate();
+        let user = UserId::generate();
+        let (data_key, key_op) = self.tenant_keys.create(&tenant).await?;
+        let tenant_record = TenantRecord {
+            company,
+            created_at: now,
+            policy,
+        };
+        let user_record = UserRecord {
+            email: email.as_str().to_owned(),
+            role: Role::Admin,
+            password_hash,
+            password_set_at: now,
+            password_history: Vec::new(),
+            disabled: false,
+            created_at: now,
+            mfa: None,
+            pending_totp_secret: None,
+        };
+        let table = self.table();
+        let tenant_item = seal_record(table, &data_key, layout::tenant(&tenant), &tenant_record)?
+            .with("status", Attr::S("active".into()));
+        let user_item = seal_record(table, &data_key, layout::user(&tenant, &user), &user_record)?;
+        let lookup = Item::new(layout::email_lookup(&email_hash))
+            .with("tenant_id", Attr::S(tenant.to_string()))
+            .with("user_id", Attr::S(user.to_string()));
+        let ops = vec![
+            key_op,
+            WriteOp::Put {
+                item: tenant_item,
+                condition: Condition::Absent,
+            },
+            WriteOp::Put {
+                item: user_item,
+                condition: Condition::Absent,
+            },
+            WriteOp::Put {
+                item: lookup,
+                condition: Condition::Absent,
+            },
+            // Failures counted against this address before it had an account.
+            WriteOp::Delete {
+                key: layout::failed_logins(&email_hash),
+                condition: Condition::None,
+            },
+        ];
+        match self.adapters.store.transact(ops).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Err(ServiceError::EmailTaken),
+            Err(other) => return Err(other.into()),
+        }
+        self.audit(
+            &tenant,
+            Some(&user),
+            "TenantCreated",
+            Some(format!("tenant:{tenant}")),
+            Some(req.ip),
+        )
+        .await?;
+        Ok((tenant, user))
+    }
+
+    /// `GET /v1/me`.
+    pub async fn me(&self, ctx: &TenantCtx) -> Result<Me, ServiceError> {
+        let user = self
+            .load_user(ctx.tenant(), ctx.user())
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        let tenant = self
+            .load_tenant(ctx.tenant())
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        let policy = PasswordPolicy::new(tenant.record.policy.preset);
+        Ok(Me {
+            user: MeUser {
+                id: ctx.user().clone(),
+                email: user.record.email,
+                role: user.record.role,
+                mfa_enabled: user.record.mfa.is_some(),
+                password_expires_at: policy
+                    .expires_after()
+                    .map(|d| user.record.password_set_at + d),
+            },
+            tenant: MeTenant {
+                id: ctx.tenant().clone(),
+                company: tenant.record.company,
+            },
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! Two-factor authentication: TOTP (RFC 6238) with single-use codes, and ten
+//! single-use recovery codes stored as hashes. The secret is sealed in the user record.
+//! Each accepted code moves the user's `last_step` forward in a conditional write, so
+//! a code works once even when two requests race with it.
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use crate::domain::ids::{TenantId, UserId};
+use crate::domain::password;
+use crate::domain::tokens::{recovery_code_hash, recovery_codes};
+use crate::domain::totp::{self, TotpSecret};
+use crate::ports::{Condition, StoreError};
+use crate::services::Services;
+use crate::services::error::ServiceError;
+use crate::services::layout;
+use crate::services::records::{Loaded, MfaState, UserRecord};
+use crate::services::sessions::TenantCtx;
+
+#[derive(Serialize)]
+pub struct TotpEnrolment {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+impl Services {
+    /// `POST /v1/mfa/totp/setup` (re-authenticated by password).
+    pub async fn totp_setup(
+        &self,
+        ctx: &TenantCtx,
+        password: &SecretString,
+    ) -> Result<TotpEnrolment, ServiceError> {
+        let mut user = self.verified_user(ctx, password).await?;
+        if user.record.mfa.is_some() {
+            return Err(ServiceError::Conflict("mfa_already_enabled"));
+        }
+        let secret = TotpSecret::generate();
+        let enrolment = TotpEnrolment {
+            secret: secret.to_base32(),
+            otpauth_uri: totp::otpauth_uri(&secret, "Tally", &user.record.email),
+        };
+        user.record.pending_totp_secret = Some(secret.to_base32());
+        self.save_user(ctx.tenant(), ctx.user(), &user).await?;
+        Ok(enrolment)
+    }
+
+    /// `POST /v1/mfa/totp/confirm`: the first valid code enables 2FA; returns the
+    /// recovery codes, shown this once.
+    pub async fn totp_confirm(
+        &self,
+        ctx: &TenantCtx,
+        code: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        let mut user = self
+            .load_user(ctx.tenant(), ctx.user())
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        if user.record.mfa.is_some() {
+            return Err(ServiceError::Conflict("mfa_already_enabled"));
+        }
+        let secret = user
+            .record
+            .pending_totp_secret
+            .as_deref()
+            .and_then(|s| TotpSecret::from_base32(s).ok())
+            .ok_or(ServiceError::Conflict("mfa_setup_required"))?;
+        let step =
+            totp::verify(&secret, code, self.unix_now()).ok_or(ServiceError::InvalidMfaCode)?;
+        let codes = recovery_codes();
+        user.record.mfa = Some(MfaState {
+            secret: secret.to_base32(),
+            last_step: step,
+            recovery_code_hashes: codes.iter().map(|c| recovery_code_hash(c)).collect(),
+            enabled_at: self.now(),
+        });
+        user.record.pending_totp_secret = None;
+        self.save_user(ctx.tenant(), ctx.user(), &user).await?;
+        self.security_event(ctx.tenant(), ctx.user(), "MfaEnabled", Some(ctx.ip()))
+            .await?;
+        Ok(codes)
+    }
+
+    /// `DELETE /v1/mfa/totp`: needs the password and a current code (or a recovery code).
+    pub async fn totp_disable(
+        &self,
+        ctx: &TenantCtx,
+        password: &SecretString,
+        code: &str,
+    ) -> Result<(), ServiceError> {
+        let user = self.verified_user(ctx, password).await?;
+        if user.record.mfa.is_none() {
+            return Err(ServiceError::Conflict("mfa_not_enabled"));
+        }
+        let code = Some(code.to_owned());
+        let (totp_code, recovery) = if code.as_deref().is_some_and(|c| c.len() == 6) {
+            (code, None)
+        } else {
+            (None, code)
+        };
+        self.check_second_factor(ctx.tenant(), ctx.user(), &totp_code, &recovery)
+            .await?;
+        let mut user = self
+            .load_user(ctx.tenant(), ctx.user())
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        user.record.mfa = None;
+        user.record.pending_totp_secret = None;
+        self.save_user(ctx.tenant(), ctx.user(), &user).await?;
+        self.security_event(ctx.tenant(), ctx.user(), "MfaDisabled", Some(ctx.ip()))
+            .await
+    }
+
+    /// Checks a TOTP or recovery code and uses it up. `MfaRequired` when neither came.
+    pub(crate) async fn check_second_factor(
+        &self,
+        tenant: &TenantId,
+        user_id: &UserId,
+        totp_code: &Option<String>,
+        recovery_code: &Option<String>,
+    ) -> Result<(), ServiceError> {
+        let mut user = self
+            .load_user(tenant, user_id)
+            .await?
+            .ok_or(ServiceError::InvalidCredentials)?;
+        let Some(mfa) = user.record.mfa.as_mut() else {
+            return Ok(());
+        };
+        match (totp_code, recovery_code) {
+            (Some(code), _) => {
+                let secret = TotpSecret::from_base32(&mfa.secret)
+                    .map_err(|_| ServiceError::internal("stored TOTP secret unreadable"))?;
+                match totp::verify(&secret, code, self.unix_now()) {
+                    Some(step) if step > mfa.last_step => mfa.last_step = step,
+                    _ => return Err(ServiceError::InvalidMfaCode),
+                }
+            }
+            (None, Some(code)) => {
+                let hash = recovery_code_hash(code);
+                let before = mfa.recovery_code_hashes.len();
+                mfa.recovery_code_hashes.retain(|h| h != &hash);
+                if mfa.recovery_code_hashes.len() == before {
+                    return Err(ServiceError::InvalidMfaCode);
+                }
+            }
+            (None, None) => return Err(ServiceError::MfaRequired),
+        }
+        // A racing request that used the same code first changed the version.
+        match self.save_user(tenant, user_id, &user).await {
+            Err(ServiceError::Conflict(_)) => Err(ServiceError::InvalidMfaCode),
+            other => other,
+        }
+    }
+
+    async fn verified_user(
+        &self,
+        ctx: &TenantCtx,
+        password: &SecretString,
+    ) -> Result<Loaded<UserRecord>, ServiceError> {
+        let user = self
+            .load_user(ctx.tenant(), ctx.user())
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        if !password::verify(&user.record.password_hash, password.expose_secret()) {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        Ok(user)
+    }
+
+    /// Writes the user record back, refused (`Conflict`) if it changed since loaded.
+    pub(crate) async fn save_user(
+        &self,
+        tenant: &TenantId,
+        user_id: &UserId,
+        user: &Loaded<UserRecord>,
+    ) -> Result<(), ServiceError> {
+        let item = self
+            .seal(tenant, layout::user(tenant, user_id), &user.record)
+            .await?
+            .with_version(user.version + 1);
+        match self
+            .adapters
+            .store
+            .put(item, Condition::VersionIs(user.version))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed) => Err(ServiceError::Conflict("concurrent_update")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    fn unix_now(&self) -> u64 {
+        let now = self.now();
+        u64::try_from(now.timestamp())
+            .unwrap_or_else(|_| u64::try_from(Utc::now().timestamp()).unwrap_or(0))
+    }
+}

@@ -1,0 +1,56 @@
+//! Use cases, written against the ports only. [`Services`] is the root every handler
+//! and scheduled job reaches them through.
+
+pub mod accounts;
+pub mod allowlist;
+pub mod error;
+pub mod layout;
+pub mod mfa;
+pub mod passwords;
+pub mod records;
+pub mod security;
+pub mod sessions;
+pub mod vault;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+use zeroize::Zeroizing;
+
+use crate::adapters::Adapters;
+use crate::config::Config;
+
+pub use error::ServiceError;
+pub use sessions::TenantCtx;
+use vault::TenantKeys;
+
+/// How long a warm process keeps a tenant's plain data key.
+pub const DATA_KEY_CACHE_TTL: Duration = Duration::from_secs(300);
+
+pub struct Services {
+    pub adapters: Adapters,
+    pub config: Config,
+    pub tenant_keys: TenantKeys,
+    /// The lookup pepper, read once per process from the SecretStore.
+    pepper: OnceCell<Arc<Zeroizing<Vec<u8>>>>,
+}
+
+impl Services {
+    /// Builds the services. Computes the dummy password hash now, so the first sign-in
+    /// with an unknown e-mail costs what every later one does.
+    pub fn new(adapters: Adapters, config: Config) -> Arc<Self> {
+        crate::domain::password::prepare_dummy_hash();
+        let tenant_keys = TenantKeys::new(
+            adapters.store.clone(),
+            adapters.keys.clone(),
+            DATA_KEY_CACHE_TTL,
+        );
+        Arc::new(Self {
+            adapters,
+            config,
+            tenant_keys,
+            pepper: OnceCell::new(),
+        })
+    }
+}

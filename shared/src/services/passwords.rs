@@ -1,0 +1,202 @@
+//! Password change (signed in, or with the change token an expired password gets),
+//! reset by e-mailed token, and the rules every new password passes: the tenant's
+//! policy, the blocklist, and none of the last five.
+
+use std::net::IpAddr;
+
+use chrono::Duration;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::email::Email;
+use crate::domain::ids::{TenantId, UserId};
+use crate::domain::password::{self, PasswordPolicy};
+use crate::ports::{Condition, Event, Key, StoreError, WriteOp};
+use crate::services::Services;
+use crate::services::accounts::check_policy;
+use crate::services::error::ServiceError;
+use crate::services::layout::{self, TokenKind};
+use crate::services::records::{Loaded, UserRecord};
+use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
+
+/// How long an e-mailed reset token is valid.
+pub const RESET_TOKEN_MINUTES: i64 = 30;
+
+impl Services {
+    /// `POST /v1/password/change` while signed in. Ends every other session.
+    pub async fn change_password(
+        &self,
+        ctx: &TenantCtx,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<(), ServiceError> {
+        let user = self
+            .load_user(ctx.tenant(), ctx.user())
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        if !password::verify(&user.record.password_hash, current.expose_secret()) {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.set_password(ctx.tenant(), ctx.user(), user, new, Vec::new())
+            .await?;
+        self.end_user_sessions(ctx.tenant(), ctx.user(), Some(ctx.session()))
+            .await?;
+        self.security_event(ctx.tenant(), ctx.user(), "PasswordChanged", Some(ctx.ip()))
+            .await
+    }
+
+    /// `POST /v1/password/change` with the single-use token of an expired password.
+    pub async fn change_expired_password(
+        &self,
+        change_token: &str,
+        new: &SecretString,
+        ip: IpAddr,
+    ) -> Result<(), ServiceError> {
+        let (tenant, user_id, token_key) =
+            self.token_owner(TokenKind::Change, change_token).await?;
+        let user = self
+            .load_user(&tenant, &user_id)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        let consume = WriteOp::Delete {
+            key: token_key,
+            condition: Condition::Exists,
+        };
+        self.set_password(&tenant, &user_id, user, new, vec![consume])
+            .await?;
+        self.end_user_sessions(&tenant, &user_id, None).await?;
+        self.security_event(&tenant, &user_id, "PasswordChanged", Some(ip))
+            .await
+    }
+
+    /// `POST /v1/password/reset-request`: always accepted; a mail (event) only when the
+    /// address has an active account.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        ip: IpAddr,
+    ) -> Result<(), ServiceError> {
+        self.check_rate("auth", ip, AUTH_REQUESTS_PER_MINUTE)
+            .await?;
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let email_hash = self.email_hash(&email).await?;
+        let Some(lookup) = self
+            .adapters
+            .store
+            .get(&layout::email_lookup(&email_hash))
+            .await?
+        else {
+            return Ok(());
+        };
+        let owner = TenantId::parse(lookup.s("tenant_id").unwrap_or_default())
+            .zip(UserId::parse(lookup.s("user_id").unwrap_or_default()));
+        let Some((tenant, user_id)) = owner else {
+            return Ok(());
+        };
+        match self.load_user(&tenant, &user_id).await? {
+            Some(user) if !user.record.disabled => {}
+            _ => return Ok(()),
+        }
+        let valid_for = Duration::minutes(RESET_TOKEN_MINUTES);
+        let token = self
+            .issue_token(TokenKind::Reset, &tenant, &user_id, valid_for)
+            .await?;
+        let event = Event::new("PasswordResetRequested", self.now())
+            .tenant(tenant.as_str())
+            .field("user_id", user_id.as_str())
+            .field("email", email.as_str())
+            .field("token", token)
+            .field("expires_at", (self.now() + valid_for).to_rfc3339());
+        self.adapters.events.publish(&event).await?;
+        self.audit(
+            &tenant,
+            Some(&user_id),
+            "PasswordResetRequested",
+            Some(format!("user:{user_id}")),
+            Some(ip),
+        )
+        .await
+    }
+
+    /// `POST /v1/password/reset`: sets the password, consumes the token, lifts the
+    /// lockout and ends every session of the user, together.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new: &SecretString,
+        ip: IpAddr,
+    ) -> Result<(), ServiceError> {
+        let (tenant, user_id, token_key) = self.token_owner(TokenKind::Reset, token).await?;
+        let user = self
+            .load_user(&tenant, &user_id)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        let email = Email::parse(&user.record.email).map_err(ServiceError::internal)?;
+        let email_hash = self.email_hash(&email).await?;
+        let extra = vec![
+            WriteOp::Delete {
+                key: token_key,
+                condition: Condition::Exists,
+            },
+            WriteOp::Delete {
+                key: layout::failed_logins(&email_hash),
+                condition: Condition::None,
+            },
+        ];
+        self.set_password(&tenant, &user_id, user, new, extra)
+            .await?;
+        self.end_user_sessions(&tenant, &user_id, None).await?;
+        self.security_event(&tenant, &user_id, "PasswordReset", Some(ip))
+            .await
+    }
+
+    /// Checks and stores a new password with `extra` writes in one transaction. A
+    /// concurrent change of the user, or an already consumed token, is `InvalidToken`.
+    async fn set_password(
+        &self,
+        tenant: &TenantId,
+        user_id: &UserId,
+        user: Loaded<UserRecord>,
+        new: &SecretString,
+        extra: Vec<WriteOp>,
+    ) -> Result<(), ServiceError> {
+        let tenant_record = self
+            .load_tenant(tenant)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let policy = PasswordPolicy::new(tenant_record.record.policy.preset);
+        check_policy(policy, new.expose_secret())?;
+        let mut record = user.record;
+        let depth = policy.history_depth();
+        let remembered: Vec<String> = std::iter::once(record.password_hash.clone())
+            .chain(record.password_history.iter().cloned())
+            .take(depth)
+            .collect();
+        if password::reused(&remembered, new.expose_secret()) {
+            return Err(ServiceError::PasswordReused);
+        }
+        record.password_hash =
+            password::hash(new.expose_secret()).map_err(ServiceError::internal)?;
+        record.password_history = remembered
+            .into_iter()
+            .take(depth.saturating_sub(1))
+            .collect();
+        record.password_set_at = self.now();
+        let key: Key = layout::user(tenant, user_id);
+        let item = self
+            .seal(tenant, key, &record)
+            .await?
+            .with_version(user.version + 1);
+        let mut ops = vec![WriteOp::Put {
+            item,
+            condition: Condition::VersionIs(user.version),
+        }];
+        ops.extend(extra);
+        match self.adapters.store.transact(ops).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed) => Err(ServiceError::InvalidToken),
+            Err(other) => Err(other.into()),
+        }
+    }
+}

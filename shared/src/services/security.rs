@@ -1,0 +1,202 @@
+//! Security bookkeeping shared by the use cases: the lookup pepper behind every e-mail
+//! and address hash, per-address rate limits kept in the Store (so they hold across
+//! Lambda instances), the audit log, and the record of every sign-in attempt.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::domain::crypto::random_bytes;
+use crate::domain::email::{Email, lookup_hash};
+use crate::domain::ids::{TenantId, UserId};
+use crate::ports::{Condition, Event, SecretName};
+use crate::services::Services;
+use crate::services::error::ServiceError;
+use crate::services::layout;
+
+/// The secret holding the key of every keyed lookup hash (e-mails, addresses).
+pub const LOOKUP_PEPPER_SECRET: &str = "tally/system/lookup-pepper";
+/// How long audit entries are kept.
+pub const AUDIT_RETENTION_DAYS: i64 = 400;
+/// How long sign-in attempts are kept.
+pub const LOGIN_ATTEMPT_RETENTION_DAYS: i64 = 90;
+
+/// How a sign-in attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginOutcome {
+    Success,
+    BadPassword,
+    UnknownUser,
+    Locked,
+    MfaRequired,
+    MfaFailure,
+    IpRefused,
+    PasswordExpired,
+}
+
+impl LoginOutcome {
+    pub fn failed(self) -> bool {
+        !matches!(self, LoginOutcome::Success)
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginAttempt {
+    pub at: DateTime<Utc>,
+    pub email_hash: String,
+    pub user_id: Option<UserId>,
+    pub ip: IpAddr,
+    pub outcome: LoginOutcome,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    /// The user who acted; `None` for the system (sweeps) or an anonymous caller.
+    pub actor: Option<UserId>,
+    pub action: String,
+    pub target: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+impl Services {
+    /// Creates the lookup pepper if it does not exist yet. The local server calls this
+    /// at start; in AWS the template creates the secret and functions only read it.
+    pub async fn ensure_lookup_pepper(&self) -> Result<(), ServiceError> {
+        let name = SecretName::parse(LOOKUP_PEPPER_SECRET)?;
+        if self.adapters.secrets.get(&name).await?.is_none() {
+            let fresh = SecretString::from(STANDARD.encode(random_bytes::<32>()));
+            self.adapters.secrets.put(&name, &fresh).await?;
+        }
+        Ok(())
+    }
+
+    async fn lookup_pepper(&self) -> Result<Arc<Zeroizing<Vec<u8>>>, ServiceError> {
+        self.pepper
+            .get_or_try_init(|| async {
+                let name = SecretName::parse(LOOKUP_PEPPER_SECRET)?;
+                let secret =
+                    self.adapters.secrets.get(&name).await?.ok_or_else(|| {
+                        ServiceError::internal("the lookup pepper secret is missing")
+                    })?;
+                let bytes = STANDARD
+                    .decode(secret.expose_secret())
+                    .map_err(|_| ServiceError::internal("the lookup pepper is not base64"))?;
+                Ok(Arc::new(Zeroizing::new(bytes)))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The keyed hash an e-mail is looked up by.
+    pub(crate) async fn email_hash(&self, email: &Email) -> Result<String, ServiceError> {
+        Ok(lookup_hash(&self.lookup_pepper().await?, email))
+    }
+
+    /// Counts a request from `ip` in `bucket`; refuses past `per_minute` in one minute.
+    pub(crate) async fn check_rate(
+        &self,
+        bucket: &'static str,
+        ip: IpAddr,
+        per_minute: i64,
+    ) -> Result<(), ServiceError> {
+        let pepper = self.lookup_pepper().await?;
+        let ip_hash = crate::domain::crypto::keyed_hash(&pepper, ip.to_string().as_bytes());
+        let now = self.now().timestamp();
+        let minute = now.div_euclid(60);
+        let key = layout::rate_counter(bucket, &ip_hash, minute);
+        let count = self
+            .adapters
+            .store
+            .increment(&key, "count", 1, Some((minute + 2) * 60))
+            .await?;
+        if count > per_minute {
+            let retry_after_secs = (60 - now.rem_euclid(60)).max(1) as u64;
+            return Err(ServiceError::RateLimited { retry_after_secs });
+        }
+        Ok(())
+    }
+
+    /// Appends to the tenant's audit log (kept 400 days; never changed afterwards).
+    pub(crate) async fn audit(
+        &self,
+        tenant: &TenantId,
+        actor: Option<&UserId>,
+        action: &str,
+        target: Option<String>,
+        ip: Option<IpAddr>,
+    ) -> Result<(), ServiceError> {
+        let at = self.now();
+        let entry = AuditEntry {
+            at,
+            actor: actor.cloned(),
+            action: action.to_owned(),
+            target,
+            ip,
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let item = self
+            .seal(tenant, layout::audit_entry(tenant, at, &id), &entry)
+            .await?
+            .with(
+                "expires_at",
+                crate::ports::Attr::N((at + Duration::days(AUDIT_RETENTION_DAYS)).timestamp()),
+            );
+        self.adapters.store.put(item, Condition::Absent).await?;
+        Ok(())
+    }
+
+    /// Audits a security event and publishes it on the bus.
+    pub(crate) async fn security_event(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        event_type: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), ServiceError> {
+        self.audit(
+            tenant,
+            Some(user),
+            event_type,
+            Some(format!("user:{user}")),
+            ip,
+        )
+        .await?;
+        let event = Event::new(event_type, self.now())
+            .tenant(tenant.as_str())
+            .field("user_id", user.as_str());
+        self.adapters.events.publish(&event).await?;
+        Ok(())
+    }
+
+    /// Records a sign-in attempt in the tenant's partition (the system partition when
+    /// the e-mail matched no user).
+    pub(crate) async fn record_login_attempt(
+        &self,
+        tenant: &TenantId,
+        attempt: LoginAttempt,
+    ) -> Result<(), ServiceError> {
+        if tenant == &TenantId::system() {
+            self.tenant_keys.ensure(tenant).await?;
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let expires = (attempt.at + Duration::days(LOGIN_ATTEMPT_RETENTION_DAYS)).timestamp();
+        let item = self
+            .seal(
+                tenant,
+                layout::login_attempt(tenant, attempt.at, &id),
+                &attempt,
+            )
+            .await?
+            .with("expires_at", crate::ports::Attr::N(expires));
+        self.adapters.store.put(item, Condition::Absent).await?;
+        Ok(())
+    }
+}

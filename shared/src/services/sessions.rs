@@ -1,0 +1,557 @@
+//! Sign-in and sessions (DESIGN.md §4).
+//!
+//! A session is a 256-bit random bearer token; only its SHA-256 is stored, at
+//! `SESSION#<hash>`, with plain ids and times (no personal data), and mirrored in the
+//! tenant's partition so a user can list and end their sessions. Sessions end after 15
+//! idle minutes or 12 hours (configurable), on logout, password change, and when the
+//! user is disabled or removed.
+//!
+//! Sign-in answers an unknown e-mail exactly like a wrong password: same reply, a
+//! verification against a dummy hash of the same cost, and the same failure counter
+//! (kept per e-mail hash, known or not), so neither the reply, its timing nor the
+//! lockout tells whether an address has an account.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::email::Email;
+use crate::domain::ids::{SessionId, TenantId, UserId};
+use crate::domain::password::{self, PasswordPolicy};
+use crate::domain::roles::Role;
+use crate::domain::tokens::{new_token, token_hash};
+use crate::ports::{Attr, Condition, Item, Query, SortKeys, WriteOp};
+use crate::services::Services;
+use crate::services::error::ServiceError;
+use crate::services::layout::{self, TokenKind};
+use crate::services::records::{Loaded, UserRecord};
+use crate::services::security::{LoginAttempt, LoginOutcome};
+
+/// Consecutive failures that lock an account until a reset.
+pub const MAX_FAILED_LOGINS: i64 = 5;
+/// Sign-in and reset requests allowed per client address and minute.
+pub const AUTH_REQUESTS_PER_MINUTE: i64 = 20;
+/// How long a counter of failures for an e-mail without an account is kept.
+const UNKNOWN_EMAIL_COUNTER_DAYS: i64 = 30;
+/// How long a password-expired change token is valid.
+const CHANGE_TOKEN_MINUTES: i64 = 10;
+
+/// Who is calling: made only from a verified session (or, inside the crate, by a use
+/// case that just created the tenant). Every tenant-scoped use case takes one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantCtx {
+    tenant: TenantId,
+    user: UserId,
+    role: Role,
+    session: SessionId,
+    ip: IpAddr,
+}
+
+impl TenantCtx {
+    pub(crate) fn new(
+        tenant: TenantId,
+        user: UserId,
+        role: Role,
+        session: SessionId,
+        ip: IpAddr,
+    ) -> Self {
+        Self {
+            tenant,
+            user,
+            role,
+            session,
+            ip,
+        }
+    }
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn session(&self) -> &SessionId {
+        &self.session
+    }
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+}
+
+pub struct LoginRequest {
+    pub email: String,
+    pub password: SecretString,
+    pub totp_code: Option<String>,
+    pub recovery_code: Option<String>,
+    pub ip: IpAddr,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct UserSummary {
+    pub id: UserId,
+    pub email: String,
+    pub role: Role,
+}
+
+pub struct NewSession {
+    pub token: SecretString,
+    pub expires_at: DateTime<Utc>,
+    pub idle_timeout_seconds: u64,
+    pub user: UserSummary,
+}
+
+/// A session as its owner sees it in the list.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionSummary {
+    pub id: SessionId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<IpAddr>,
+    pub current: bool,
+}
+
+/// The tenant-side mirror of a session (sealed).
+#[derive(Serialize, Deserialize)]
+struct SessionRef {
+    token_hash: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    ip: IpAddr,
+}
+
+fn timestamp(at: DateTime<Utc>) -> Attr {
+    Attr::N(at.timestamp())
+}
+
+impl Services {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.adapters.clock.now()
+    }
+
+    /// `POST /v1/sessions`.
+    pub async fn login(&self, req: LoginRequest) -> Result<NewSession, ServiceError> {
+        self.check_rate("auth", req.ip, AUTH_REQUESTS_PER_MINUTE)
+            .await?;
+        let email = Email::parse(&req.email)
+            .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
+        let email_hash = self.email_hash(&email).await?;
+        let lookup = self
+            .adapters
+            .store
+            .get(&layout::email_lookup(&email_hash))
+            .await?;
+        let owner = lookup.as_ref().and_then(|item| {
+            Some((
+                TenantId::parse(item.s("tenant_id")?)?,
+                UserId::parse(item.s("user_id")?)?,
+            ))
+        });
+        let attempt = |tenant: &TenantId, user: Option<&UserId>, outcome| {
+            let tenant = tenant.clone();
+            let attempt = LoginAttempt {
+                at: self.now(),
+                email_hash: email_hash.clone(),
+                user_id: user.cloned(),
+                ip: req.ip,
+                outcome,
+            };
+            async move { self.record_login_attempt(&tenant, attempt).await }
+        };
+
+        let failures = self
+            .adapters
+            .store
+            .get(&layout::failed_logins(&email_hash))
+            .await?;
+        let locked = failures.and_then(|i| i.n("count")).unwrap_or(0) >= MAX_FAILED_LOGINS;
+        let found = match &owner {
+            Some((tenant, user)) => self
+                .load_user(tenant, user)
+                .await?
+                .map(|loaded| (tenant.clone(), user.clone(), loaded)),
+            None => None,
+        };
+        let Some((tenant, user_id, loaded)) = found.filter(|(_, _, l)| !l.record.disabled) else {
+            // No account (or a disabled one): the same work and the same replies.
+            password::verify_dummy(req.password.expose_secret());
+            let outcome = if locked {
+                LoginOutcome::Locked
+            } else {
+                LoginOutcome::UnknownUser
+            };
+            let (tenant, user) = match &owner {
+                Some((t, u)) => (t.clone(), Some(u.clone())),
+                None => (TenantId::system(), None),
+            };
+            attempt(&tenant, user.as_ref(), outcome).await?;
+            if locked {
+                return Err(ServiceError::PasswordResetRequired);
+            }
+            self.count_failure(&email_hash, true).await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        if locked {
+            password::verify_dummy(req.password.expose_secret());
+            attempt(&tenant, Some(&user_id), LoginOutcome::Locked).await?;
+            return Err(ServiceError::PasswordResetRequired);
+        }
+        let user = &loaded.record;
+        if !password::verify(&user.password_hash, req.password.expose_secret()) {
+            attempt(&tenant, Some(&user_id), LoginOutcome::BadPassword).await?;
+            self.fail_known(&tenant, &user_id, &email_hash, req.ip)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        // The password is right: from here on, answers may depend on the account.
+        let tenant_record = self
+            .load_tenant(&tenant)
+            .await?
+            .ok_or(ServiceError::InvalidCredentials)?
+            .record;
+        if !self.ip_allowed(&tenant, req.ip).await? {
+            attempt(&tenant, Some(&user_id), LoginOutcome::IpRefused).await?;
+            return Err(ServiceError::IpNotAllowed);
+        }
+        if user.mfa.is_some() {
+            match self
+                .check_second_factor(&tenant, &user_id, &req.totp_code, &req.recovery_code)
+                .await
+            {
+                Ok(()) => {}
+                Err(ServiceError::MfaRequired) => {
+                    attempt(&tenant, Some(&user_id), LoginOutcome::MfaRequired).await?;
+                    return Err(ServiceError::MfaRequired);
+                }
+                Err(ServiceError::InvalidMfaCode) => {
+                    attempt(&tenant, Some(&user_id), LoginOutcome::MfaFailure).await?;
+                    self.fail_known(&tenant, &user_id, &email_hash, req.ip)
+                        .await?;
+                    return Err(ServiceError::InvalidMfaCode);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let policy = PasswordPolicy::new(tenant_record.policy.preset);
+        if let Some(max_age) = policy.expires_after()
+            && user.password_set_at + max_age <= self.now()
+        {
+            attempt(&tenant, Some(&user_id), LoginOutcome::PasswordExpired).await?;
+            let change_token = self
+                .issue_token(
+                    TokenKind::Change,
+                    &tenant,
+                    &user_id,
+                    Duration::minutes(CHANGE_TOKEN_MINUTES),
+                )
+                .await?;
+            return Err(ServiceError::PasswordExpired { change_token });
+        }
+        self.adapters
+            .store
+            .delete(&layout::failed_logins(&email_hash), Condition::None)
+            .await?;
+        attempt(&tenant, Some(&user_id), LoginOutcome::Success).await?;
+        let summary = UserSummary {
+            id: user_id.clone(),
+            email: user.email.clone(),
+            role: user.role,
+        };
+        self.open_session(&tenant, summary, req.ip).await
+    }
+
+    /// Counts a failure; an unknown e-mail's counter expires, a user's stays until reset.
+    async fn count_failure(&self, email_hash: &str, unknown: bool) -> Result<i64, ServiceError> {
+        let expires =
+            unknown.then(|| (self.now() + Duration::days(UNKNOWN_EMAIL_COUNTER_DAYS)).timestamp());
+        Ok(self
+            .adapters
+            .store
+            .increment(&layout::failed_logins(email_hash), "count", 1, expires)
+            .await?)
+    }
+
+    /// A failure of a known user: counted atomically; the fifth locks the account.
+    async fn fail_known(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        email_hash: &str,
+        ip: IpAddr,
+    ) -> Result<(), ServiceError> {
+        if self.count_failure(email_hash, false).await? == MAX_FAILED_LOGINS {
+            self.security_event(tenant, user, "AccountLocked", Some(ip))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a single-use token of `kind` for the user and returns it.
+    pub(crate) async fn issue_token(
+        &self,
+        kind: TokenKind,
+        tenant: &TenantId,
+        user: &UserId,
+        valid_for: Duration,
+    ) -> Result<String, ServiceError> {
+        let token = new_token();
+        let item = Item::new(layout::token(kind, &token_hash(&token)))
+            .with("tenant_id", Attr::S(tenant.to_string()))
+            .with("user_id", Attr::S(user.to_string()))
+            .with("expires_at", timestamp(self.now() + valid_for));
+        self.adapters.store.put(item, Condition::Absent).await?;
+        Ok(token)
+    }
+
+    /// The owner of an unexpired token of `kind` (not consumed: the caller deletes it
+    /// with `Condition::Exists` in the same transaction as the change it authorizes).
+    pub(crate) async fn token_owner(
+        &self,
+        kind: TokenKind,
+        token: &str,
+    ) -> Result<(TenantId, UserId, crate::ports::Key), ServiceError> {
+        let key = layout::token(kind, &token_hash(token));
+        let item = self
+            .adapters
+            .store
+            .get(&key)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        let expired = item
+            .n("expires_at")
+            .is_none_or(|at| at <= self.now().timestamp());
+        let owner = TenantId::parse(item.s("tenant_id").unwrap_or_default())
+            .zip(UserId::parse(item.s("user_id").unwrap_or_default()));
+        match owner {
+            Some((tenant, user)) if !expired => Ok((tenant, user, key)),
+            _ => Err(ServiceError::InvalidToken),
+        }
+    }
+
+    /// Creates a session: the global item and its tenant-side mirror, together.
+    pub(crate) async fn open_session(
+        &self,
+        tenant: &TenantId,
+        user: UserSummary,
+        ip: IpAddr,
+    ) -> Result<NewSession, ServiceError> {
+        let now = self.now();
+        let absolute = Duration::from_std(self.config.session_absolute_timeout)
+            .map_err(ServiceError::internal)?;
+        let expires_at = now + absolute;
+        let token = new_token();
+        let hash = token_hash(&token);
+        let session_id = SessionId::generate();
+        let global = Item::new(layout::session(&hash))
+            .with("tenant_id", Attr::S(tenant.to_string()))
+            .with("user_id", Attr::S(user.id.to_string()))
+            .with("session_id", Attr::S(session_id.to_string()))
+            .with("last_seen", timestamp(now))
+            .with("expires_at", timestamp(expires_at));
+        let mirror = SessionRef {
+            token_hash: hash,
+            created_at: now,
+            expires_at,
+            ip,
+        };
+        let mirror = self
+            .seal(
+                tenant,
+                layout::session_ref(tenant, &user.id, &session_id),
+                &mirror,
+            )
+            .await?
+            .with("expires_at", timestamp(expires_at));
+        self.adapters
+            .store
+            .transact(vec![
+                WriteOp::Put {
+                    item: global,
+                    condition: Condition::Absent,
+                },
+                WriteOp::Put {
+                    item: mirror,
+                    condition: Condition::Absent,
+                },
+            ])
+            .await?;
+        Ok(NewSession {
+            token: SecretString::from(token),
+            expires_at,
+            idle_timeout_seconds: self.config.session_idle_timeout.as_secs(),
+            user,
+        })
+    }
+
+    /// Verifies a bearer token and refreshes its idle timer. Any failure is
+    /// `Unauthenticated`, whatever the cause.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        ip: IpAddr,
+    ) -> Result<(TenantCtx, Loaded<UserRecord>), ServiceError> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let key = layout::session(&token_hash(token));
+        let item = self
+            .adapters
+            .store
+            .get(&key)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        let now = self.now().timestamp();
+        let idle = self.config.session_idle_timeout.as_secs() as i64;
+        let expires_at = item.n("expires_at").unwrap_or(0);
+        let last_seen = item.n("last_seen").unwrap_or(0);
+        let tenant = TenantId::parse(item.s("tenant_id").unwrap_or_default());
+        let user = UserId::parse(item.s("user_id").unwrap_or_default());
+        let session = SessionId::parse(item.s("session_id").unwrap_or_default());
+        let (Some(tenant), Some(user_id), Some(session)) = (tenant, user, session) else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        if now >= expires_at || now - last_seen >= idle {
+            self.end_session_items(&tenant, &user_id, &session, Some(&item))
+                .await?;
+            return Err(ServiceError::Unauthenticated);
+        }
+        let user = match self.load_user(&tenant, &user_id).await? {
+            Some(user) if !user.record.disabled => user,
+            _ => return Err(ServiceError::Unauthenticated),
+        };
+        let refreshed = item.clone().with("last_seen", Attr::N(now));
+        // `Exists`: a session ended meanwhile (logout elsewhere) must not come back.
+        match self.adapters.store.put(refreshed, Condition::Exists).await {
+            Ok(()) => {}
+            Err(crate::ports::StoreError::ConditionFailed) => {
+                return Err(ServiceError::Unauthenticated);
+            }
+            Err(other) => return Err(other.into()),
+        }
+        let ctx = TenantCtx::new(tenant, user_id, user.record.role, session, ip);
+        Ok((ctx, user))
+    }
+
+    /// `DELETE /v1/sessions/current`.
+    pub async fn logout(&self, ctx: &TenantCtx) -> Result<(), ServiceError> {
+        self.end_session(ctx, ctx.session()).await
+    }
+
+    /// `GET /v1/me/sessions`: the caller's live sessions, newest first.
+    pub async fn list_sessions(
+        &self,
+        ctx: &TenantCtx,
+    ) -> Result<Vec<SessionSummary>, ServiceError> {
+        let mut out = Vec::new();
+        let now = self.now();
+        for item in self.user_session_refs(ctx.tenant(), ctx.user()).await? {
+            let Some(session) = item.key.sk.rsplit('#').next().and_then(SessionId::parse) else {
+                continue;
+            };
+            let mirror: SessionRef = self.open(ctx.tenant(), &item).await?;
+            if mirror.expires_at <= now {
+                continue;
+            }
+            out.push(SessionSummary {
+                current: &session == ctx.session(),
+                id: session,
+                created_at: mirror.created_at,
+                expires_at: mirror.expires_at,
+                ip: Some(mirror.ip),
+            });
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(out)
+    }
+
+    /// `DELETE /v1/me/sessions/{id}`: ends one of the caller's own sessions.
+    pub async fn end_session(
+        &self,
+        ctx: &TenantCtx,
+        session: &SessionId,
+    ) -> Result<(), ServiceError> {
+        let key = layout::session_ref(ctx.tenant(), ctx.user(), session);
+        if self.adapters.store.get(&key).await?.is_none() {
+            return Err(ServiceError::NotFound);
+        }
+        self.end_session_items(ctx.tenant(), ctx.user(), session, None)
+            .await
+    }
+
+    /// Ends every session of a user, but `keep` (password change keeps the caller's).
+    pub(crate) async fn end_user_sessions(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        keep: Option<&SessionId>,
+    ) -> Result<usize, ServiceError> {
+        let mut ended = 0;
+        for item in self.user_session_refs(tenant, user).await? {
+            let Some(session) = item.key.sk.rsplit('#').next().and_then(SessionId::parse) else {
+                continue;
+            };
+            if Some(&session) == keep {
+                continue;
+            }
+            self.end_session_items(tenant, user, &session, None).await?;
+            ended += 1;
+        }
+        Ok(ended)
+    }
+
+    async fn user_session_refs(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> Result<Vec<Item>, ServiceError> {
+        let mut items = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::new(
+                tenant.partition(),
+                SortKeys::prefix(layout::user_sessions_prefix(user)),
+            )
+            .limit(200)
+            .after(cursor);
+            let page = self.adapters.store.query(query).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Deletes both items of a session (idempotent).
+    async fn end_session_items(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        session: &SessionId,
+        global: Option<&Item>,
+    ) -> Result<(), ServiceError> {
+        let ref_key = layout::session_ref(tenant, user, session);
+        let token_hash = match global {
+            Some(item) => item.key.pk.strip_prefix("SESSION#").map(str::to_owned),
+            None => match self.load::<SessionRef>(tenant, &ref_key).await? {
+                Some(loaded) => Some(loaded.record.token_hash),
+                None => None,
+            },
+        };
+        let mut ops = vec![WriteOp::Delete {
+            key: ref_key,
+            condition: Condition::None,
+        }];
+        if let Some(hash) = token_hash {
+            ops.push(WriteOp::Delete {
+                key: layout::session(&hash),
+                condition: Condition::None,
+            });
+        }
+        self.adapters.store.transact(ops).await?;
+        Ok(())
+    }
+}

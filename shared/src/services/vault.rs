@@ -1,0 +1,193 @@
+//! Envelope encryption for tenant data (DESIGN.md §3).
+//!
+//! Each tenant has one data key, made by the KeyService under the encryption context
+//! `{tenant_id}` and stored only in wrapped form, at `(TENANT#<id>, KEY)`. Business
+//! records are serialized to JSON and sealed under that key into the item's `data`
+//! attribute, bound to table, pk and sk. Plain keys are cached per process for a short
+//! time (a warm Lambda must not call KMS on every request) and zeroized when dropped.
+//! Deleting the wrapped key crypto-shreds the tenant: nothing sealed opens again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::domain::crypto::{self, DataKey, SealedAt};
+use crate::domain::ids::TenantId;
+use crate::ports::{
+    Attr, Condition, EncryptionContext, Item, Key, KeyError, KeyService, Store, StoreError,
+    WrappedKey, WriteOp,
+};
+
+/// The sort key of a tenant's wrapped data key.
+pub const DATA_KEY_SK: &str = "KEY";
+/// The attribute that holds an item's sealed record.
+pub const SEALED_ATTR: &str = "data";
+const WRAPPED_ATTR: &str = "wrapped";
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The tenant has no data key (never created, or closed and shredded).
+    #[error("the tenant has no data key")]
+    NoKey,
+    /// A sealed record did not open or did not parse: tampered, moved, or shredded.
+    #[error("a sealed record does not open")]
+    Corrupt,
+}
+
+struct CachedKey {
+    key: DataKey,
+    fetched: Instant,
+}
+
+/// Tenant data keys: create, unwrap (cached), forget.
+pub struct TenantKeys {
+    store: Arc<dyn Store>,
+    keys: Arc<dyn KeyService>,
+    ttl: Duration,
+    cache: Mutex<HashMap<TenantId, CachedKey>>,
+}
+
+impl TenantKeys {
+    pub fn new(store: Arc<dyn Store>, keys: Arc<dyn KeyService>, ttl: Duration) -> Self {
+        Self {
+            store,
+            keys,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A new data key for a new tenant, and the write that stores it wrapped; the caller
+    /// puts that write in the transaction that creates the tenant. Not cached until it
+    /// is read back: the write may still fail.
+    pub async fn create(&self, tenant: &TenantId) -> Result<(DataKey, WriteOp), VaultError> {
+        let (key, wrapped) = self
+            .keys
+            .generate_data_key(&EncryptionContext::tenant(tenant.as_str()))
+            .await?;
+        let item = Item::new(Key::new(tenant.partition(), DATA_KEY_SK))
+            .with(WRAPPED_ATTR, Attr::B(wrapped.0));
+        let op = WriteOp::Put {
+            item,
+            condition: Condition::Absent,
+        };
+        Ok((key, op))
+    }
+
+    /// The tenant's plain data key.
+    pub async fn data_key(&self, tenant: &TenantId) -> Result<DataKey, VaultError> {
+        if let Some(key) = self.cached(tenant) {
+            return Ok(key);
+        }
+        let item = self
+            .store
+            .get(&Key::new(tenant.partition(), DATA_KEY_SK))
+            .await?
+            .ok_or(VaultError::NoKey)?;
+        let wrapped = WrappedKey(item.b(WRAPPED_ATTR).ok_or(VaultError::Corrupt)?.to_vec());
+        let key = self
+            .keys
+            .decrypt_data_key(&wrapped, &EncryptionContext::tenant(tenant.as_str()))
+            .await?;
+        self.remember(tenant, &key);
+        Ok(key)
+    }
+
+    /// The tenant's data key, created if it has none (for the system pseudo-tenant,
+    /// whose key comes into being on first use; two racing creators agree through the
+    /// conditional write).
+    pub async fn ensure(&self, tenant: &TenantId) -> Result<DataKey, VaultError> {
+        match self.data_key(tenant).await {
+            Err(VaultError::NoKey) => {}
+            other => return other,
+        }
+        let (key, op) = self.create(tenant).await?;
+        let WriteOp::Put { item, condition } = op else {
+            return Err(VaultError::Corrupt);
+        };
+        match self.store.put(item, condition).await {
+            Ok(()) => {
+                self.remember(tenant, &key);
+                Ok(key)
+            }
+            Err(StoreError::ConditionFailed) => self.data_key(tenant).await,
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Drops the cached plain key (after closure or key deletion).
+    pub fn forget(&self, tenant: &TenantId) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(tenant);
+        }
+    }
+
+    fn cached(&self, tenant: &TenantId) -> Option<DataKey> {
+        let mut cache = self.cache.lock().ok()?;
+        match cache.get(tenant) {
+            Some(c) if c.fetched.elapsed() < self.ttl => Some(c.key.clone()),
+            Some(_) => {
+                cache.remove(tenant);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn remember(&self, tenant: &TenantId, key: &DataKey) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|_, c| c.fetched.elapsed() < self.ttl);
+            cache.insert(
+                tenant.clone(),
+                CachedKey {
+                    key: key.clone(),
+                    fetched: Instant::now(),
+                },
+            );
+        }
+    }
+}
+
+/// An item at `key` whose `data` attribute is `record` sealed for exactly that place.
+pub fn seal_record<T: Serialize>(
+    table: &str,
+    data_key: &DataKey,
+    key: Key,
+    record: &T,
+) -> Result<Item, VaultError> {
+    let plain = Zeroizing::new(serde_json::to_vec(record).map_err(|_| VaultError::Corrupt)?);
+    let at = SealedAt {
+        table,
+        pk: &key.pk,
+        sk: &key.sk,
+    };
+    let sealed = crypto::seal(data_key, at, &plain);
+    Ok(Item::new(key).with(SEALED_ATTR, Attr::B(sealed)))
+}
+
+/// The record sealed in `item` by [`seal_record`].
+pub fn open_record<T: DeserializeOwned>(
+    table: &str,
+    data_key: &DataKey,
+    item: &Item,
+) -> Result<T, VaultError> {
+    let sealed = item.b(SEALED_ATTR).ok_or(VaultError::Corrupt)?;
+    let at = SealedAt {
+        table,
+        pk: &item.key.pk,
+        sk: &item.key.sk,
+    };
+    let plain = crypto::open(data_key, at, sealed).map_err(|_| VaultError::Corrupt)?;
+    serde_json::from_slice(&plain).map_err(|_| VaultError::Corrupt)
+}

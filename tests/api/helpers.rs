@@ -1,0 +1,214 @@
+//! `spawn_app()`: every HTTP test gets its own Tally — its own data directory, keys and
+//! port — on the embedded adapters, with a clock the test can move instead of sleeping.
+//! `TestApp` speaks HTTP to it like a client would.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use tally::config::Config;
+use tally::local::Application;
+use tally::ports::ShiftedClock;
+use tally::services::Services;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// A password that meets the default policy.
+pub const GOOD_PASSWORD: &str = "Correct-Horse-42-Battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub clock: Arc<ShiftedClock>,
+    pub services: Arc<Services>,
+    pub data_dir: TempDir,
+    client: reqwest::Client,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// A signed-up tenant and its first admin.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub email: String,
+    pub password: String,
+    pub tenant_id: String,
+    pub user_id: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// An app configured as by these environment variables (the process environment is
+/// not read: tests run in parallel).
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config = Config::from_vars(|name| vars.get(name).cloned()).expect("test configuration");
+    let data_dir = tempfile::tempdir().expect("temporary data dir");
+    let clock = Arc::new(ShiftedClock::new());
+    let app = Application::build(
+        config,
+        &data_dir.path().join("data"),
+        "127.0.0.1:0".parse().unwrap(),
+        clock.clone(),
+    )
+    .await
+    .expect("the app builds");
+    let addr = app.local_addr();
+    let services = app.services.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.serve_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address: format!("http://{addr}"),
+        clock,
+        services,
+        data_dir,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        self.request_from(&self.client, method, path, token, body)
+            .await
+    }
+
+    /// The same request from another client (e.g. one bound to another loopback address).
+    pub async fn request_from(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = client.request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("the request is sent")
+    }
+
+    /// A POST with a raw JSON-typed body (for malformed JSON).
+    pub async fn client_request(&self, path: &str, raw_body: &str) -> Response {
+        self.client
+            .post(format!("{}{}", self.address, path))
+            .header("content-type", "application/json")
+            .body(raw_body.to_owned())
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn signup(&self) -> TestUser {
+        self.signup_as(
+            &format!("owner-{}@example.com", uuid::Uuid::new_v4().simple()),
+            "Acme GmbH",
+        )
+        .await
+    }
+
+    pub async fn signup_as(&self, email: &str, company: &str) -> TestUser {
+        let body = json!({ "company": company, "email": email, "password": GOOD_PASSWORD });
+        let response = self.post("/v1/signup", None, body).await;
+        assert_eq!(response.status(), 201, "sign-up");
+        let reply: Value = response.json().await.unwrap();
+        TestUser {
+            email: email.to_owned(),
+            password: GOOD_PASSWORD.to_owned(),
+            tenant_id: reply["tenant_id"].as_str().unwrap().to_owned(),
+            user_id: reply["user_id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn try_login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/v1/sessions",
+            None,
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// Signs in and returns the bearer token.
+    pub async fn login(&self, user: &TestUser) -> String {
+        let response = self.try_login(&user.email, &user.password).await;
+        assert_eq!(response.status(), 201, "sign-in");
+        let reply: Value = response.json().await.unwrap();
+        reply["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Every event the app published, from `<data-dir>/events.jsonl`.
+    pub fn events(&self) -> Vec<Value> {
+        let path = self.data_dir.path().join("data").join("events.jsonl");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("an event line is JSON"))
+            .collect()
+    }
+
+    pub fn events_of(&self, event_type: &str) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["type"] == event_type)
+            .collect()
+    }
+
+    /// All bytes of the data directory's files, concatenated (for "never stored" checks).
+    pub fn raw_data(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        let dir = self.data_dir.path().join("data");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                all.extend(std::fs::read(path).unwrap());
+            }
+        }
+        all
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The error code of an error reply.
+pub async fn error_code(response: Response) -> String {
+    let body: Value = response.json().await.expect("an error body is JSON");
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
