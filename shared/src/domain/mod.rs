@@ -1,6 +1,7 @@
 //! The domain: pure types and rules. No I/O here (randomness for keys and nonces
 //! aside), so every rule is unit-tested directly.
 
+pub mod billing;
 pub mod cidr;
 pub mod crypto;
 pub mod email;

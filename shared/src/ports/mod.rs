@@ -4,12 +4,14 @@
 //! which one it has.
 
 pub mod clock;
+pub mod connector;
 pub mod events;
 pub mod keys;
 pub mod secrets;
 pub mod store;
 
 pub use clock::{Clock, ShiftedClock, SystemClock};
+pub use connector::{Change, ChangesPage, Connector, ConnectorError, ListPage};
 pub use events::{Event, EventBus, EventError};
 pub use keys::{EncryptionContext, KeyError, KeyService, WrappedKey};
 pub use secrets::{SecretError, SecretName, SecretStore};
