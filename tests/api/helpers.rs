@@ -3,6 +3,7 @@
 //! `TestApp` speaks HTTP to it like a client would.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use reqwest::{Method, Response};
@@ -116,6 +117,56 @@ impl TestApp {
             .send()
             .await
             .expect("the request is sent")
+    }
+
+    /// A client whose connections come from `ip` (any 127.0.0.0/8 address works on Linux).
+    pub fn client_from(ip: IpAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(ip)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Invites a user with `role` as `admin_token`'s admin, accepts, signs in.
+    pub async fn user_with_role(&self, admin_token: &str, role: &str) -> (TestUser, String) {
+        let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
+        let response = self
+            .post(
+                "/v1/users",
+                Some(admin_token),
+                json!({ "email": email, "role": role }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "invite");
+        let invite: Value = response.json().await.unwrap();
+        let token = invite["invite_token"].as_str().unwrap();
+        let accepted = self
+            .post(
+                "/v1/invites/accept",
+                None,
+                json!({ "token": token, "password": GOOD_PASSWORD }),
+            )
+            .await;
+        assert_eq!(accepted.status(), 201, "accept");
+        let user = TestUser {
+            email,
+            password: GOOD_PASSWORD.to_owned(),
+            tenant_id: String::new(),
+            user_id: invite["id"].as_str().unwrap().to_owned(),
+        };
+        let session = self.login(&user).await;
+        (user, session)
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {

@@ -1,7 +1,10 @@
 //! Tally's integration tests: one binary, one module per area.
 
+mod admin;
 mod auth;
 mod conformance;
 mod envelope;
 mod helpers;
 mod plumbing;
+mod routes;
+mod template;

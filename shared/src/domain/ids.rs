@@ -60,6 +60,11 @@ uuid_id!(
     SessionId
 );
 
+uuid_id!(
+    /// An entry of a tenant's IP allowlist.
+    EntryId
+);
+
 impl TenantId {
     /// The partition that holds everything this tenant owns.
     pub fn partition(&self) -> String {

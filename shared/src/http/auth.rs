@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::session::Session;
+use super::session::{EnrollingSession, Session};
 use super::{AppState, ClientIp};
 use crate::domain::ids::SessionId;
 use crate::services::accounts::SignupRequest;
@@ -89,12 +89,18 @@ async fn login(
     Ok((StatusCode::CREATED, Json(reply)).into_response())
 }
 
-async fn logout(State(app): State<AppState>, session: Session) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(app): State<AppState>,
+    EnrollingSession(session): EnrollingSession,
+) -> Result<StatusCode, ApiError> {
     app.logout(&session.ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(app): State<AppState>, session: Session) -> Result<Response, ApiError> {
+async fn me(
+    State(app): State<AppState>,
+    EnrollingSession(session): EnrollingSession,
+) -> Result<Response, ApiError> {
     Ok(Json(app.me(&session.ctx).await?).into_response())
 }
 
@@ -188,7 +194,7 @@ struct PasswordBody {
 
 async fn totp_setup(
     State(app): State<AppState>,
-    session: Session,
+    EnrollingSession(session): EnrollingSession,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Response, ApiError> {
     Ok(Json(app.totp_setup(&session.ctx, &body.password).await?).into_response())
@@ -201,7 +207,7 @@ struct CodeBody {
 
 async fn totp_confirm(
     State(app): State<AppState>,
-    session: Session,
+    EnrollingSession(session): EnrollingSession,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Response, ApiError> {
     let codes = app.totp_confirm(&session.ctx, &body.code).await?;

@@ -245,16 +245,40 @@ impl From<ServiceError> for ApiError {
                 "This account requires two-factor authentication: set it up first.",
             ),
             ServiceError::NotFound => Self::NotFound,
-            ServiceError::Conflict(code) => Self::rejected(
-                S::CONFLICT,
-                code,
-                "The request conflicts with the current state.",
-            ),
+            ServiceError::Conflict(code) => {
+                Self::rejected(S::CONFLICT, code, conflict_message(code))
+            }
+            ServiceError::BadRequest(code) => {
+                Self::rejected(S::BAD_REQUEST, code, bad_request_message(code))
+            }
             ServiceError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }
             }
             ServiceError::Internal(cause) => Self::Internal(cause),
         }
+    }
+}
+
+fn conflict_message(code: &str) -> &'static str {
+    match code {
+        "last_admin" => "A tenant keeps at least one active admin: promote another user first.",
+        "would_lock_out" => {
+            "This change would lock you out: the allowlist must cover your own address."
+        }
+        "mfa_already_enabled" => "Two-factor authentication is already enabled.",
+        "mfa_setup_required" => "Start the two-factor setup first (POST /v1/mfa/totp/setup).",
+        "mfa_not_enabled" => "Two-factor authentication is not enabled.",
+        "concurrent_update" => "The resource changed meanwhile; reload it and try again.",
+        _ => "The request conflicts with the current state.",
+    }
+}
+
+fn bad_request_message(code: &str) -> &'static str {
+    match code {
+        "invalid_cidr" => {
+            "Not an IPv4 or IPv6 address or CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32)."
+        }
+        _ => "The request is not valid.",
     }
 }
 

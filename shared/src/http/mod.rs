@@ -1,12 +1,14 @@
 //! HTTP: one axum router per function, the same code in Lambda (`lambda_http::run`)
 //! and in the local server (all routers merged on one `axum::serve`).
 
+pub mod admin;
 pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod health;
 pub mod json;
 pub mod layers;
+pub mod query;
 pub mod session;
 
 use axum::Router;
@@ -24,15 +26,17 @@ pub type AppState = std::sync::Arc<Services>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Function {
     Auth,
+    Admin,
 }
 
 impl Function {
-    pub const ALL: [Function; 1] = [Function::Auth];
+    pub const ALL: [Function; 2] = [Function::Auth, Function::Admin];
 
     /// This function's routes, without the common layers.
     pub fn routes(self) -> Router<AppState> {
         match self {
             Function::Auth => health::routes().merge(auth::routes()),
+            Function::Admin => admin::routes(),
         }
     }
 }

@@ -1,6 +1,14 @@
-//! The `Session` extractor: the only way a handler gets a [`TenantCtx`]. It reads the
-//! bearer token, verifies the session (refreshing its idle timer), and enforces the
-//! tenant's IP allowlist on every request with the platform-observed client address.
+//! Who is calling, and may they: the only way a handler gets a [`TenantCtx`].
+//!
+//! [`Session`] reads the bearer token, verifies the session (refreshing its idle timer),
+//! enforces the tenant's IP allowlist with the platform-observed client address, and —
+//! when the tenant requires two-factor authentication — refuses users who have not
+//! enrolled yet, except on the routes that take an [`EnrollingSession`] (2FA setup, the
+//! caller's own account, sign-out). [`Authorized`] adds the role check: every route that
+//! needs more than a signed-in user names its [`Requirement`] in its signature, and
+//! [`Role::allows`] is the one place that answers.
+
+use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
@@ -9,12 +17,44 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::client_ip::ClientIp;
 use super::error::ApiError;
+use crate::domain::roles::Access;
 use crate::services::{ServiceError, TenantCtx};
 
-/// A verified caller.
+/// A verified caller who may use the product (2FA enrolled where required).
 pub struct Session {
     pub ctx: TenantCtx,
     pub mfa_enabled: bool,
+}
+
+/// A verified caller who may still have to enrol in 2FA.
+pub struct EnrollingSession(pub Session);
+
+/// A verified caller whose role meets `R`.
+pub struct Authorized<R: Requirement> {
+    pub ctx: TenantCtx,
+    _requirement: PhantomData<R>,
+}
+
+/// What a route requires of the caller's role.
+pub trait Requirement: Send + Sync {
+    const ACCESS: Access;
+}
+
+/// Administration: users, security settings, integrations, exports, closure.
+pub struct AdminOnly;
+/// Per-customer data (personal data): admins and analysts.
+pub struct CustomerData;
+/// Aggregated analytics: every role.
+pub struct Aggregates;
+
+impl Requirement for AdminOnly {
+    const ACCESS: Access = Access::Admin;
+}
+impl Requirement for CustomerData {
+    const ACCESS: Access = Access::CustomerData;
+}
+impl Requirement for Aggregates {
+    const ACCESS: Access = Access::Aggregates;
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -27,25 +67,57 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Verifies the caller; `enrolment_required` tells whether 2FA enrolment is pending.
+async fn verify(parts: &mut Parts, state: &AppState) -> Result<(Session, bool), ApiError> {
+    let token = bearer_token(parts)
+        .ok_or(ApiError::Unauthenticated)?
+        .to_owned();
+    let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+    let verified = state.authenticate(&token, ip).await?;
+    if !state.ip_allowed(verified.ctx.tenant(), ip).await? {
+        return Err(ServiceError::IpNotAllowed.into());
+    }
+    let enrolment_required = verified.policy.require_mfa && !verified.mfa_enabled;
+    let session = Session {
+        ctx: verified.ctx,
+        mfa_enabled: verified.mfa_enabled,
+    };
+    Ok((session, enrolment_required))
+}
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts)
-            .ok_or(ApiError::Unauthenticated)?
-            .to_owned();
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
-        let (ctx, user) = state.authenticate(&token, ip).await?;
-        if !state
-            .ip_allowed(ctx.tenant(), ip)
-            .await
-            .map_err(ApiError::from)?
-        {
-            return Err(ServiceError::IpNotAllowed.into());
+        match verify(parts, state).await? {
+            (_, true) => Err(ServiceError::MfaEnrolmentRequired.into()),
+            (session, false) => Ok(session),
         }
-        Ok(Session {
-            ctx,
-            mfa_enabled: user.record.mfa.is_some(),
+    }
+}
+
+impl FromRequestParts<AppState> for EnrollingSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        verify(parts, state)
+            .await
+            .map(|(session, _)| EnrollingSession(session))
+    }
+}
+
+impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let session =
+            <Session as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        if !session.ctx.role().allows(R::ACCESS) {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(Self {
+            ctx: session.ctx,
+            _requirement: PhantomData,
         })
     }
 }

@@ -14,7 +14,7 @@ use crate::ports::{Attr, Condition, Item, StoreError, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::layout;
-use crate::services::records::{SecurityPolicy, TenantRecord, UserRecord};
+use crate::services::records::{SecurityPolicy, TENANT_ACTIVE, TenantRecord, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
 use crate::services::vault::seal_record;
 
@@ -97,13 +97,14 @@ impl Services {
             password_set_at: now,
             password_history: Vec::new(),
             disabled: false,
+            invited: false,
             created_at: now,
             mfa: None,
             pending_totp_secret: None,
         };
         let table = self.table();
         let tenant_item = seal_record(table, &data_key, layout::tenant(&tenant), &tenant_record)?
-            .with("status", Attr::S("active".into()));
+            .with("status", Attr::S(TENANT_ACTIVE.into()));
         let user_item = seal_record(table, &data_key, layout::user(&tenant, &user), &user_record)?;
         let lookup = Item::new(layout::email_lookup(&email_hash))
             .with("tenant_id", Attr::S(tenant.to_string()))

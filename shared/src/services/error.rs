@@ -40,8 +40,12 @@ pub enum ServiceError {
     MfaEnrolmentRequired,
     #[error("not found")]
     NotFound,
+    /// A 409 the contract names: `last_admin`, `would_lock_out`, ...
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A 400 the contract names beyond `invalid_request`: `invalid_cidr`, ...
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal: {0}")]

@@ -9,7 +9,9 @@ pub mod mfa;
 pub mod passwords;
 pub mod records;
 pub mod security;
+pub mod security_admin;
 pub mod sessions;
+pub mod users;
 pub mod vault;
 
 use std::sync::Arc;

@@ -13,6 +13,9 @@ use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::vault::{open_record, seal_record};
 
+/// The plain `status` of a tenant item whose users may sign in.
+pub const TENANT_ACTIVE: &str = "active";
+
 /// A tenant's security policy (set by its admins).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityPolicy {
@@ -54,7 +57,8 @@ pub struct MfaState {
 pub struct UserRecord {
     pub email: String,
     pub role: Role,
-    /// PHC string (argon2id).
+    /// PHC string (argon2id); empty while an invitation is not accepted (nothing
+    /// verifies against it).
     pub password_hash: String,
     pub password_set_at: DateTime<Utc>,
     /// Earlier PHC strings, newest first (reuse check).
@@ -62,6 +66,9 @@ pub struct UserRecord {
     pub password_history: Vec<String>,
     #[serde(default)]
     pub disabled: bool,
+    /// Invited, with no password set yet.
+    #[serde(default)]
+    pub invited: bool,
     pub created_at: DateTime<Utc>,
     #[serde(default)]
     pub mfa: Option<MfaState>,

@@ -86,9 +86,13 @@ impl Services {
                     self.adapters.secrets.get(&name).await?.ok_or_else(|| {
                         ServiceError::internal("the lookup pepper secret is missing")
                     })?;
-                let bytes = STANDARD
-                    .decode(secret.expose_secret())
-                    .map_err(|_| ServiceError::internal("the lookup pepper is not base64"))?;
+                // Any string is a good HMAC key; its bytes are used as they are.
+                let bytes = secret.expose_secret().as_bytes().to_vec();
+                if bytes.len() < 32 {
+                    return Err(ServiceError::internal(
+                        "the lookup pepper is shorter than 32 bytes",
+                    ));
+                }
                 Ok(Arc::new(Zeroizing::new(bytes)))
             })
             .await

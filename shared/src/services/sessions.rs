@@ -26,7 +26,7 @@ use crate::ports::{Attr, Condition, Item, Query, SortKeys, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::layout::{self, TokenKind};
-use crate::services::records::{Loaded, UserRecord};
+use crate::services::records::{SecurityPolicy, TENANT_ACTIVE};
 use crate::services::security::{LoginAttempt, LoginOutcome};
 
 /// Consecutive failures that lock an account until a reset.
@@ -80,6 +80,13 @@ impl TenantCtx {
     pub fn ip(&self) -> IpAddr {
         self.ip
     }
+}
+
+/// A verified session: who, and what the request checks need to know.
+pub struct Verified {
+    pub ctx: TenantCtx,
+    pub mfa_enabled: bool,
+    pub policy: SecurityPolicy,
 }
 
 pub struct LoginRequest {
@@ -388,11 +395,7 @@ impl Services {
 
     /// Verifies a bearer token and refreshes its idle timer. Any failure is
     /// `Unauthenticated`, whatever the cause.
-    pub async fn authenticate(
-        &self,
-        token: &str,
-        ip: IpAddr,
-    ) -> Result<(TenantCtx, Loaded<UserRecord>), ServiceError> {
+    pub async fn authenticate(&self, token: &str, ip: IpAddr) -> Result<Verified, ServiceError> {
         if token.is_empty() || token.len() > 128 {
             return Err(ServiceError::Unauthenticated);
         }
@@ -422,6 +425,10 @@ impl Services {
             Some(user) if !user.record.disabled => user,
             _ => return Err(ServiceError::Unauthenticated),
         };
+        let policy = match self.load_tenant(&tenant).await? {
+            Some(t) if t.item.s("status") == Some(TENANT_ACTIVE) => t.record.policy,
+            _ => return Err(ServiceError::Unauthenticated),
+        };
         let refreshed = item.clone().with("last_seen", Attr::N(now));
         // `Exists`: a session ended meanwhile (logout elsewhere) must not come back.
         match self.adapters.store.put(refreshed, Condition::Exists).await {
@@ -431,8 +438,11 @@ impl Services {
             }
             Err(other) => return Err(other.into()),
         }
-        let ctx = TenantCtx::new(tenant, user_id, user.record.role, session, ip);
-        Ok((ctx, user))
+        Ok(Verified {
+            ctx: TenantCtx::new(tenant, user_id, user.record.role, session, ip),
+            mfa_enabled: user.record.mfa.is_some(),
+            policy,
+        })
     }
 
     /// `DELETE /v1/sessions/current`.

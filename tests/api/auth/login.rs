@@ -161,3 +161,23 @@ async fn every_sign_in_attempt_is_recorded_without_the_email_in_plain() {
     );
     let _ = GOOD_PASSWORD;
 }
+
+#[tokio::test]
+async fn five_parallel_wrong_passwords_lock_the_account() {
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    let attempts = (0..5).map(|i| {
+        let app = &app;
+        let email = user.email.clone();
+        async move {
+            app.try_login(&email, &format!("Wrong-Password-{i}"))
+                .await
+                .status()
+        }
+    });
+    // Polled together: all five are in flight before the first answer is read.
+    let statuses = futures::future::join_all(attempts).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let response = app.try_login(&user.email, &user.password).await;
+    assert_eq!(response.status(), 423, "no failed attempt was lost");
+}

@@ -1,0 +1,395 @@
+//! User management by a tenant's admins: list, invite (the invitee sets a password under
+//! the tenant's policy), change role, disable, delete.
+//!
+//! A tenant always keeps one active admin. The rule is enforced atomically: a demotion,
+//! disabling or deletion of an admin is written in one transaction with a version check
+//! on every other active admin, so two admins demoting each other at once cannot both
+//! succeed (the second transaction sees a changed version and is refused).
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use crate::domain::email::Email;
+use crate::domain::ids::{TenantId, UserId};
+use crate::domain::password::{self, PasswordPolicy};
+use crate::domain::roles::Role;
+use crate::ports::{Attr, Condition, Cursor, Item, Query, SortKeys, StoreError, WriteOp};
+use crate::services::Services;
+use crate::services::accounts::check_policy;
+use crate::services::error::ServiceError;
+use crate::services::layout::{self, TokenKind, USER_PREFIX};
+use crate::services::records::{Loaded, UserRecord};
+use crate::services::sessions::TenantCtx;
+
+/// How long an invitation can be accepted.
+pub const INVITE_DAYS: i64 = 7;
+
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub invited: bool,
+    pub mfa_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct Invitation {
+    pub user: UserView,
+    pub invite_token: String,
+}
+
+/// The changes `PATCH /v1/users/{id}` may make.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+fn view(id: UserId, user: &UserRecord) -> UserView {
+    UserView {
+        id,
+        email: user.email.clone(),
+        role: user.role,
+        disabled: user.disabled,
+        invited: user.invited,
+        mfa_enabled: user.mfa.is_some(),
+        created_at: user.created_at,
+    }
+}
+
+fn is_active_admin(user: &UserRecord) -> bool {
+    user.role == Role::Admin && !user.disabled && !user.invited
+}
+
+impl Services {
+    /// `GET /v1/users`: one page of the tenant's users.
+    pub async fn list_users(
+        &self,
+        ctx: &TenantCtx,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<UserView>, Option<Cursor>), ServiceError> {
+        let query = Query::new(ctx.tenant().partition(), SortKeys::prefix(USER_PREFIX))
+            .limit(limit)
+            .after(cursor);
+        let page = self.adapters.store.query(query).await?;
+        let mut users = Vec::with_capacity(page.items.len());
+        for item in &page.items {
+            let Some(id) = item
+                .key
+                .sk
+                .strip_prefix(USER_PREFIX)
+                .and_then(UserId::parse)
+            else {
+                continue;
+            };
+            let user: UserRecord = self.open(ctx.tenant(), item).await?;
+            users.push(view(id, &user));
+        }
+        Ok((users, page.next_cursor))
+    }
+
+    /// Every user of the tenant with its item version (for the last-admin rule).
+    async fn all_users(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(UserId, Loaded<UserRecord>)>, ServiceError> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::new(tenant.partition(), SortKeys::prefix(USER_PREFIX))
+                .limit(500)
+                .after(cursor);
+            let page = self.adapters.store.query(query).await?;
+            for item in page.items {
+                let Some(id) = item
+                    .key
+                    .sk
+                    .strip_prefix(USER_PREFIX)
+                    .and_then(UserId::parse)
+                else {
+                    continue;
+                };
+                let record = self.open(tenant, &item).await?;
+                out.push((
+                    id,
+                    Loaded {
+                        record,
+                        version: item.version,
+                        item,
+                    },
+                ));
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// `POST /v1/users`: reserves the e-mail, creates the invited user, and emits the
+    /// invitation (with its token) as an event, as an e-mail would carry it.
+    pub async fn invite_user(
+        &self,
+        ctx: &TenantCtx,
+        email: &str,
+        role: Role,
+    ) -> Result<Invitation, ServiceError> {
+        let email = Email::parse(email)
+            .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
+        let email_hash = self.email_hash(&email).await?;
+        let now = self.now();
+        let id = UserId::generate();
+        let record = UserRecord {
+            email: email.as_str().to_owned(),
+            role,
+            password_hash: String::new(),
+            password_set_at: now,
+            password_history: Vec::new(),
+            disabled: false,
+            invited: true,
+            created_at: now,
+            mfa: None,
+            pending_totp_secret: None,
+        };
+        let user_item = self
+            .seal(ctx.tenant(), layout::user(ctx.tenant(), &id), &record)
+            .await?;
+        let lookup = Item::new(layout::email_lookup(&email_hash))
+            .with("tenant_id", Attr::S(ctx.tenant().to_string()))
+            .with("user_id", Attr::S(id.to_string()));
+        let ops = vec![
+            WriteOp::Put {
+                item: lookup,
+                condition: Condition::Absent,
+            },
+            WriteOp::Put {
+                item: user_item,
+                condition: Condition::Absent,
+            },
+        ];
+        match self.adapters.store.transact(ops).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Err(ServiceError::EmailTaken),
+            Err(other) => return Err(other.into()),
+        }
+        let token = self
+            .issue_token(
+                TokenKind::Invite,
+                ctx.tenant(),
+                &id,
+                Duration::days(INVITE_DAYS),
+            )
+            .await?;
+        let event = crate::ports::Event::new("UserInvited", now)
+            .tenant(ctx.tenant().as_str())
+            .field("user_id", id.as_str())
+            .field("email", email.as_str())
+            .field("role", role.as_str())
+            .field("token", token.clone());
+        self.adapters.events.publish(&event).await?;
+        self.audit(
+            ctx.tenant(),
+            Some(ctx.user()),
+            "UserInvited",
+            Some(format!("user:{id}")),
+            Some(ctx.ip()),
+        )
+        .await?;
+        Ok(Invitation {
+            user: view(id, &record),
+            invite_token: token,
+        })
+    }
+
+    /// `POST /v1/invites/accept`: the invitee sets a password; the token is consumed in
+    /// the same transaction.
+    pub async fn accept_invite(
+        &self,
+        token: &str,
+        password: &SecretString,
+        ip: std::net::IpAddr,
+    ) -> Result<UserView, ServiceError> {
+        let (tenant, user_id, token_key) = self.token_owner(TokenKind::Invite, token).await?;
+        let mut user = self
+            .load_user(&tenant, &user_id)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if !user.record.invited {
+            return Err(ServiceError::InvalidToken);
+        }
+        let tenant_record = self
+            .load_tenant(&tenant)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        check_policy(
+            PasswordPolicy::new(tenant_record.record.policy.preset),
+            password.expose_secret(),
+        )?;
+        user.record.password_hash =
+            password::hash(password.expose_secret()).map_err(ServiceError::internal)?;
+        user.record.password_set_at = self.now();
+        user.record.invited = false;
+        let item = self
+            .seal(&tenant, layout::user(&tenant, &user_id), &user.record)
+            .await?
+            .with_version(user.version + 1);
+        let ops = vec![
+            WriteOp::Put {
+                item,
+                condition: Condition::VersionIs(user.version),
+            },
+            WriteOp::Delete {
+                key: token_key,
+                condition: Condition::Exists,
+            },
+        ];
+        match self.adapters.store.transact(ops).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Err(ServiceError::InvalidToken),
+            Err(other) => return Err(other.into()),
+        }
+        self.audit(
+            &tenant,
+            Some(&user_id),
+            "InviteAccepted",
+            Some(format!("user:{user_id}")),
+            Some(ip),
+        )
+        .await?;
+        Ok(view(user_id, &user.record))
+    }
+
+    /// `PATCH /v1/users/{id}`. Disabling ends the user's sessions at once.
+    pub async fn update_user(
+        &self,
+        ctx: &TenantCtx,
+        id: &UserId,
+        changes: UserChanges,
+    ) -> Result<UserView, ServiceError> {
+        let users = self.all_users(ctx.tenant()).await?;
+        let (_, target) = users
+            .iter()
+            .find(|(uid, _)| uid == id)
+            .ok_or(ServiceError::NotFound)?;
+        let mut record = target.record.clone();
+        if let Some(role) = changes.role {
+            record.role = role;
+        }
+        if let Some(disabled) = changes.disabled {
+            record.disabled = disabled;
+        }
+        let item = self
+            .seal(ctx.tenant(), layout::user(ctx.tenant(), id), &record)
+            .await?
+            .with_version(target.version + 1);
+        let mut ops = vec![WriteOp::Put {
+            item,
+            condition: Condition::VersionIs(target.version),
+        }];
+        if is_active_admin(&target.record) && !is_active_admin(&record) {
+            ops.extend(self.other_admins_checks(&users, id)?);
+        }
+        self.transact_user_change(ops).await?;
+        if record.disabled && !target.record.disabled {
+            self.end_user_sessions(ctx.tenant(), id, None).await?;
+        }
+        let target_ref = Some(format!("user:{id}"));
+        if changes.role.is_some_and(|r| r != target.record.role) {
+            self.audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                &format!("UserRoleChanged:{}", record.role.as_str()),
+                target_ref.clone(),
+                Some(ctx.ip()),
+            )
+            .await?;
+        }
+        if let Some(disabled) = changes.disabled.filter(|d| *d != target.record.disabled) {
+            let action = if disabled {
+                "UserDisabled"
+            } else {
+                "UserEnabled"
+            };
+            self.audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                action,
+                target_ref,
+                Some(ctx.ip()),
+            )
+            .await?;
+        }
+        Ok(view(id.clone(), &record))
+    }
+
+    /// `DELETE /v1/users/{id}`: the user, their e-mail lookup and their sessions.
+    pub async fn delete_user(&self, ctx: &TenantCtx, id: &UserId) -> Result<(), ServiceError> {
+        let users = self.all_users(ctx.tenant()).await?;
+        let (_, target) = users
+            .iter()
+            .find(|(uid, _)| uid == id)
+            .ok_or(ServiceError::NotFound)?;
+        let email = Email::parse(&target.record.email).map_err(ServiceError::internal)?;
+        let email_hash = self.email_hash(&email).await?;
+        let mut ops = vec![
+            WriteOp::Delete {
+                key: layout::user(ctx.tenant(), id),
+                condition: Condition::VersionIs(target.version),
+            },
+            WriteOp::Delete {
+                key: layout::email_lookup(&email_hash),
+                condition: Condition::None,
+            },
+            WriteOp::Delete {
+                key: layout::failed_logins(&email_hash),
+                condition: Condition::None,
+            },
+        ];
+        if is_active_admin(&target.record) {
+            ops.extend(self.other_admins_checks(&users, id)?);
+        }
+        self.transact_user_change(ops).await?;
+        self.end_user_sessions(ctx.tenant(), id, None).await?;
+        self.audit(
+            ctx.tenant(),
+            Some(ctx.user()),
+            "UserDeleted",
+            Some(format!("user:{id}")),
+            Some(ctx.ip()),
+        )
+        .await
+    }
+
+    /// Version checks on every other active admin; `last_admin` when there is none.
+    fn other_admins_checks(
+        &self,
+        users: &[(UserId, Loaded<UserRecord>)],
+        except: &UserId,
+    ) -> Result<Vec<WriteOp>, ServiceError> {
+        let checks: Vec<WriteOp> = users
+            .iter()
+            .filter(|(uid, u)| uid != except && is_active_admin(&u.record))
+            .map(|(_, u)| WriteOp::Check {
+                key: u.item.key.clone(),
+                condition: Condition::VersionIs(u.version),
+            })
+            .take(crate::ports::store::MAX_TRANSACTION_OPS - 3)
+            .collect();
+        if checks.is_empty() {
+            return Err(ServiceError::Conflict("last_admin"));
+        }
+        Ok(checks)
+    }
+
+    async fn transact_user_change(&self, ops: Vec<WriteOp>) -> Result<(), ServiceError> {
+        match self.adapters.store.transact(ops).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed) => Err(ServiceError::Conflict("concurrent_update")),
+            Err(other) => Err(other.into()),
+        }
+    }
+}

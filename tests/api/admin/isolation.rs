@@ -1,0 +1,138 @@
+//! Tenant isolation: tenant A's admin calls every route that takes an id with tenant B's
+//! ids. Each answers 404 — as for an id that never existed — and B's data is untouched.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, spawn_app};
+
+struct TenantB {
+    admin: TestUser,
+    token: String,
+    viewer: TestUser,
+    viewer_token: String,
+    session_id: String,
+    entry_id: String,
+}
+
+async fn tenant_b(app: &TestApp) -> TenantB {
+    let admin = app.signup_as("b-admin@example.com", "Tenant B").await;
+    let token = app.login(&admin).await;
+    let (viewer, viewer_token) = app.user_with_role(&token, "viewer").await;
+    let sessions: Value = app
+        .get("/v1/me/sessions", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entry: Value = app
+        .post(
+            "/v1/security/ip-allowlist",
+            Some(&token),
+            json!({ "cidr": "127.0.0.0/8", "note": "b" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    TenantB {
+        admin,
+        token,
+        viewer,
+        viewer_token,
+        session_id: sessions["data"][0]["id"].as_str().unwrap().to_owned(),
+        entry_id: entry["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
+    let app = spawn_app().await;
+    let a = app.signup_as("a-admin@example.com", "Tenant A").await;
+    let a_token = app.login(&a).await;
+    let b = tenant_b(&app).await;
+
+    let calls: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::PATCH,
+            format!("/v1/users/{}", b.viewer.user_id),
+            Some(json!({ "role": "admin" })),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/users/{}", b.admin.user_id),
+            Some(json!({ "disabled": true })),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/users/{}", b.viewer.user_id),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/users/{}", b.admin.user_id),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/me/sessions/{}", b.session_id),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/security/ip-allowlist/{}", b.entry_id),
+            None,
+        ),
+    ];
+    for (method, path, body) in calls {
+        let response = app
+            .request(method.clone(), &path, Some(&a_token), body)
+            .await;
+        assert_eq!(response.status(), 404, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+
+    // A's lists show none of B's things.
+    let users: Value = app.get("/v1/users", &a_token).await.json().await.unwrap();
+    assert_eq!(users["data"].as_array().unwrap().len(), 1);
+    let allowlist: Value = app
+        .get("/v1/security/ip-allowlist", &a_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(allowlist["data"].as_array().unwrap().is_empty());
+    let log: Value = app
+        .get("/v1/security/audit-log", &a_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!log.to_string().contains(&b.viewer.user_id));
+
+    // B is as it was.
+    assert_eq!(app.get("/v1/me", &b.token).await.status(), 200);
+    let me: Value = app
+        .get("/v1/me", &b.viewer_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["role"], "viewer");
+    let b_users: Value = app.get("/v1/users", &b.token).await.json().await.unwrap();
+    assert!(
+        b_users["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["disabled"] == false)
+    );
+    let b_list: Value = app
+        .get("/v1/security/ip-allowlist", &b.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b_list["data"][0]["id"], b.entry_id.as_str());
+}

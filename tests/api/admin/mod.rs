@@ -1,0 +1,8 @@
+//! The admin function (API.md), the role table and tenant isolation, over HTTP.
+
+mod allowlist;
+mod analytics;
+mod isolation;
+mod policy;
+mod roles;
+mod users;

@@ -1,0 +1,63 @@
+//! Every route of API.md that exists so far, with what it requires of the caller. The
+//! role table and the isolation suite walk it; each later function adds its routes.
+
+use reqwest::Method;
+
+/// What a route requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// No session (sign-up, sign-in, tokens sent by e-mail).
+    Nothing,
+    /// Any signed-in user (their own account).
+    AnyUser,
+    /// Administration: admins only.
+    Admin,
+}
+
+pub struct RouteSpec {
+    pub method: Method,
+    /// With `{id}` where the route takes an id.
+    pub path: &'static str,
+    pub needs: Needs,
+}
+
+const fn route(method: Method, path: &'static str, needs: Needs) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        needs,
+    }
+}
+
+/// In an order that a walk can follow with one token: the route that ends the session
+/// comes last.
+pub fn all() -> Vec<RouteSpec> {
+    use Needs::*;
+    vec![
+        route(Method::GET, "/v1/health", Nothing),
+        route(Method::POST, "/v1/signup", Nothing),
+        route(Method::POST, "/v1/sessions", Nothing),
+        route(Method::POST, "/v1/password/reset-request", Nothing),
+        route(Method::POST, "/v1/password/reset", Nothing),
+        route(Method::POST, "/v1/invites/accept", Nothing),
+        route(Method::GET, "/v1/me", AnyUser),
+        route(Method::GET, "/v1/me/sessions", AnyUser),
+        route(Method::DELETE, "/v1/me/sessions/{id}", AnyUser),
+        route(Method::POST, "/v1/password/change", AnyUser),
+        route(Method::POST, "/v1/mfa/totp/setup", AnyUser),
+        route(Method::POST, "/v1/mfa/totp/confirm", AnyUser),
+        route(Method::DELETE, "/v1/mfa/totp", AnyUser),
+        route(Method::GET, "/v1/users", Admin),
+        route(Method::POST, "/v1/users", Admin),
+        route(Method::PATCH, "/v1/users/{id}", Admin),
+        route(Method::DELETE, "/v1/users/{id}", Admin),
+        route(Method::GET, "/v1/security/ip-allowlist", Admin),
+        route(Method::POST, "/v1/security/ip-allowlist", Admin),
+        route(Method::DELETE, "/v1/security/ip-allowlist/{id}", Admin),
+        route(Method::GET, "/v1/security/policy", Admin),
+        route(Method::PUT, "/v1/security/policy", Admin),
+        route(Method::GET, "/v1/security/login-attempts", Admin),
+        route(Method::GET, "/v1/security/audit-log", Admin),
+        route(Method::DELETE, "/v1/sessions/current", AnyUser),
+    ]
+}
