@@ -16,6 +16,14 @@ pub struct Config {
     pub stripe_oauth_token_url: String,
     /// Where OAuth callbacks send the browser back to; also the only CORS origin.
     pub app_url: String,
+    /// This API's public base URL (`TALLY_API_URL`): the OAuth redirect URI is built on it.
+    pub api_url: String,
+    /// The Stripe App's client id (`TALLY_STRIPE_CLIENT_ID`); OAuth connect is off
+    /// without it (restricted keys still work). The app's secret key is a secret,
+    /// `tally/system/stripe-app-secret`, never configuration.
+    pub stripe_client_id: Option<String>,
+    /// First delay of the Stripe client's backoff (`TALLY_STRIPE_RETRY_BASE_MS`).
+    pub stripe_retry_base: Duration,
     /// AWS resources; `None` locally, required by [`Config::aws`].
     pub kms_key_id: Option<String>,
     pub event_bus: Option<String>,
@@ -103,6 +111,20 @@ impl Config {
                 "https://api.stripe.com/v1/oauth/token",
             )?,
             app_url: url("TALLY_APP_URL", "http://127.0.0.1:8080")?,
+            api_url: url("TALLY_API_URL", "http://127.0.0.1:8080")?,
+            stripe_client_id: var("TALLY_STRIPE_CLIENT_ID").filter(|v| !v.trim().is_empty()),
+            stripe_retry_base: match var("TALLY_STRIPE_RETRY_BASE_MS") {
+                None => Duration::from_millis(500),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(ms) if ms <= 60_000 => Duration::from_millis(ms),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name: "TALLY_STRIPE_RETRY_BASE_MS",
+                            expected: "a whole number of milliseconds up to 60000",
+                        });
+                    }
+                },
+            },
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
         };

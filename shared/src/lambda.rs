@@ -23,3 +23,36 @@ pub async fn aws_services() -> Result<Arc<Services>, ConfigError> {
     );
     Ok(Services::new(adapters, config))
 }
+
+/// The `ingest` function's handler: a `SyncRequested` event (from `POST
+/// /v1/integrations/{id}/sync`) syncs that integration; anything else (the hourly
+/// EventBridge schedule) runs a pass over every due integration.
+pub async fn handle_ingest_event(
+    services: &Services,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, crate::services::ServiceError> {
+    use crate::domain::ids::{IntegrationId, TenantId};
+    use crate::services::connections::SYNC_REQUESTED;
+
+    if event.get("detail-type").and_then(|v| v.as_str()) == Some(SYNC_REQUESTED) {
+        let detail = event.get("detail").cloned().unwrap_or_default();
+        let tenant = detail
+            .get("tenant_id")
+            .and_then(|v| v.as_str())
+            .and_then(TenantId::parse);
+        let integration = detail
+            .get("integration_id")
+            .and_then(|v| v.as_str())
+            .and_then(IntegrationId::parse);
+        let (Some(tenant), Some(integration)) = (tenant, integration) else {
+            return Err(crate::services::ServiceError::invalid(
+                "detail",
+                "not a SyncRequested event",
+            ));
+        };
+        let report = services.sync_integration(&tenant, &integration).await?;
+        return Ok(serde_json::json!({ "synced": report.is_some(), "report": report }));
+    }
+    let pass = services.ingest_pass().await?;
+    Ok(serde_json::to_value(pass).unwrap_or_default())
+}

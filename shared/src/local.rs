@@ -106,3 +106,109 @@ impl Application {
             .map_err(LocalError::Serve)
     }
 }
+
+/// How often `serve` runs the scheduled passes (the Lambda schedule is hourly too).
+pub const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The local stand-ins for EventBridge's rules and schedules: requested syncs run as
+/// their events arrive, and an ingest pass runs every hour. They stop with the runtime.
+pub fn start_workers(services: Arc<Services>, events: &LocalEventBus) {
+    let mut requests = events.subscribe();
+    let on_request = services.clone();
+    tokio::spawn(async move {
+        loop {
+            match requests.recv().await {
+                Ok(event) if event.event_type == crate::services::connections::SYNC_REQUESTED => {
+                    let ids = event
+                        .tenant_id
+                        .as_deref()
+                        .and_then(crate::domain::ids::TenantId::parse)
+                        .zip(
+                            event
+                                .fields
+                                .get("integration_id")
+                                .and_then(|v| v.as_str())
+                                .and_then(crate::domain::ids::IntegrationId::parse),
+                        );
+                    if let Some((tenant, integration)) = ids
+                        && let Err(err) = on_request.sync_integration(&tenant, &integration).await
+                    {
+                        tracing::warn!(error = %err, "requested sync failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "sync requests were dropped; the hourly pass will catch up"
+                    );
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SCHEDULE_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match services.ingest_pass().await {
+                Ok(pass) => tracing::info!(
+                    synced = pass.synced,
+                    failed = pass.failed,
+                    "scheduled ingest pass"
+                ),
+                Err(err) => tracing::warn!(error = %err, "scheduled ingest pass failed"),
+            }
+        }
+    });
+}
+
+/// The demo tenant's sign-in, printed once when `serve --demo` creates it.
+pub struct DemoLogin {
+    pub email: String,
+    /// `None` when the tenant already existed (its password was printed back then).
+    pub password: Option<secrecy::SecretString>,
+    pub records: u64,
+}
+
+pub const DEMO_EMAIL: &str = "demo@tally.local";
+/// The demo dataset's seed: the same data on every machine, for the same day.
+pub const DEMO_SEED: u64 = 42;
+
+/// Creates the demo tenant with a random password and the demo integration, and runs
+/// its first sync. A data directory that already has it is left as it is.
+pub async fn bootstrap_demo(
+    services: &Services,
+) -> Result<DemoLogin, crate::services::ServiceError> {
+    use crate::services::ServiceError;
+    use crate::services::accounts::SignupRequest;
+    use secrecy::SecretString;
+
+    // Random, and meeting the default policy's composition rules whatever it holds.
+    let password = format!("Tly-7a-{}", crate::domain::tokens::new_token());
+    let request = SignupRequest {
+        company: "Demo GmbH".into(),
+        email: DEMO_EMAIL.into(),
+        password: SecretString::from(password.clone()),
+        ip: std::net::IpAddr::from([127, 0, 0, 1]),
+    };
+    let tenant = match services.signup(request).await {
+        Ok((tenant, _)) => tenant,
+        Err(ServiceError::EmailTaken) => {
+            return Ok(DemoLogin {
+                email: DEMO_EMAIL.into(),
+                password: None,
+                records: 0,
+            });
+        }
+        Err(other) => return Err(other),
+    };
+    let integration = services.connect_demo(&tenant, DEMO_SEED).await?;
+    let report = services.sync_integration(&tenant, &integration).await?;
+    Ok(DemoLogin {
+        email: DEMO_EMAIL.into(),
+        password: Some(SecretString::from(password)),
+        records: report.map(|r| r.written).unwrap_or(0),
+    })
+}

@@ -5,6 +5,8 @@ mod auth;
 mod conformance;
 mod envelope;
 mod helpers;
+mod integrations;
 mod plumbing;
 mod routes;
+mod stripe_connector;
 mod template;

@@ -58,6 +58,13 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::PUT, "/v1/security/policy", Admin),
         route(Method::GET, "/v1/security/login-attempts", Admin),
         route(Method::GET, "/v1/security/audit-log", Admin),
+        route(Method::GET, "/v1/integrations", AnyUser),
+        route(Method::POST, "/v1/integrations", Admin),
+        route(Method::POST, "/v1/integrations/stripe/connect", Admin),
+        route(Method::GET, "/v1/oauth/stripe/callback", Nothing),
+        route(Method::POST, "/v1/integrations/{id}/sync", Admin),
+        route(Method::DELETE, "/v1/integrations/{id}", Admin),
+        route(Method::POST, "/v1/webhooks/stripe", Nothing),
         route(Method::DELETE, "/v1/sessions/current", AnyUser),
     ]
 }

@@ -14,6 +14,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 pub mod embedded;
+pub mod fake_stripe;
 pub mod moto;
 
 /// An adapter under test and the resources it needs, kept alive together.

@@ -3,7 +3,9 @@
 //! held to the same conformance suites (`tests/api/conformance`).
 
 pub mod aws;
+pub mod demo;
 pub mod embedded;
+pub mod stripe;
 
 pub use embedded::EmbeddedAdapters;
 

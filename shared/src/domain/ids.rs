@@ -65,6 +65,11 @@ uuid_id!(
     EntryId
 );
 
+uuid_id!(
+    /// A connection of a tenant to a payment processor.
+    IntegrationId
+);
+
 impl TenantId {
     /// The partition that holds everything this tenant owns.
     pub fn partition(&self) -> String {

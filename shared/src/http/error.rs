@@ -269,6 +269,10 @@ fn conflict_message(code: &str) -> &'static str {
         "mfa_setup_required" => "Start the two-factor setup first (POST /v1/mfa/totp/setup).",
         "mfa_not_enabled" => "Two-factor authentication is not enabled.",
         "concurrent_update" => "The resource changed meanwhile; reload it and try again.",
+        "oauth_not_configured" => {
+            "Stripe OAuth is not configured on this deployment (TALLY_STRIPE_CLIENT_ID and the app secret)."
+        }
+        "credentials_missing" => "The integration's credentials are gone; connect it again.",
         _ => "The request conflicts with the current state.",
     }
 }
@@ -278,6 +282,17 @@ fn bad_request_message(code: &str) -> &'static str {
         "invalid_cidr" => {
             "Not an IPv4 or IPv6 address or CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32)."
         }
+        "key_not_restricted" => {
+            "Tally only accepts read-only restricted keys (rk_live_... or rk_test_...), never \
+             secret keys. In the Stripe Dashboard: Developers > API keys > Create restricted \
+             key, with Read access to Customers, Subscriptions, Invoices, Charges, Refunds, \
+             Payment methods, Prices, Products, Coupons and Events, and nothing else."
+        }
+        "invalid_api_key" => {
+            "Stripe did not accept this key: use a live or test restricted key with read access."
+        }
+        "invalid_signature" => "The Stripe-Signature does not verify for this body.",
+        "oauth_exchange_failed" => "Stripe did not accept the authorization code.",
         _ => "The request is not valid.",
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod health;
+pub mod integrations;
 pub mod json;
 pub mod layers;
 pub mod query;
@@ -27,16 +28,18 @@ pub type AppState = std::sync::Arc<Services>;
 pub enum Function {
     Auth,
     Admin,
+    Oauth,
 }
 
 impl Function {
-    pub const ALL: [Function; 2] = [Function::Auth, Function::Admin];
+    pub const ALL: [Function; 3] = [Function::Auth, Function::Admin, Function::Oauth];
 
     /// This function's routes, without the common layers.
     pub fn routes(self) -> Router<AppState> {
         match self {
             Function::Auth => health::routes().merge(auth::routes()),
             Function::Admin => admin::routes(),
+            Function::Oauth => integrations::routes(),
         }
     }
 }

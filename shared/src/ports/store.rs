@@ -350,3 +350,18 @@ pub trait Store: Send + Sync {
     /// All the writes, or none of them.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
 }
+
+/// Every item a query selects, following the cursor page after page (for selections
+/// known to be small: a tenant's users, allowlist, sessions of one user...).
+pub async fn query_all(store: &dyn Store, query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut next = query;
+    loop {
+        let page = store.query(next.clone()).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => next = next.after(Some(cursor)),
+            None => return Ok(items),
+        }
+    }
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::cidr::{self, Cidr};
 use crate::domain::ids::TenantId;
+use crate::ports::store::query_all;
 use crate::ports::{Item, Query, SortKeys};
 use crate::services::Services;
 use crate::services::error::ServiceError;
@@ -28,22 +29,13 @@ impl Services {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<(Item, AllowEntry)>, ServiceError> {
+        let query = Query::new(tenant.partition(), SortKeys::prefix(ALLOW_PREFIX)).limit(500);
         let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let query = Query::new(tenant.partition(), SortKeys::prefix(ALLOW_PREFIX))
-                .limit(500)
-                .after(cursor);
-            let page = self.adapters.store.query(query).await?;
-            for item in page.items {
-                let entry: AllowEntry = self.open(tenant, &item).await?;
-                out.push((item, entry));
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(out),
-            }
+        for item in query_all(self.adapters.store.as_ref(), query).await? {
+            let entry: AllowEntry = self.open(tenant, &item).await?;
+            out.push((item, entry));
         }
+        Ok(out)
     }
 
     /// Whether `ip` may reach the tenant (an empty list lets everyone in).

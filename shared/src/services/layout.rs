@@ -100,3 +100,8 @@ pub fn audit_entry(tenant: &TenantId, at: DateTime<Utc>, id: &str) -> Key {
 pub fn rate_counter(bucket: &str, ip_hash: &str, minute: i64) -> Key {
     Key::new(format!("RATE#{bucket}#{ip_hash}"), minute.to_string())
 }
+
+/// The global pointer from a Stripe account (`acct_…`) to its integration, for webhooks.
+pub fn stripe_account(account: &str) -> Key {
+    Key::new(format!("STRIPEACCT#{account}"), "INTEGRATION")
+}

@@ -3,16 +3,22 @@
 
 pub mod accounts;
 pub mod allowlist;
+pub mod connections;
 pub mod error;
+pub mod ingestion;
+pub mod integrations;
 pub mod layout;
+pub mod lifecycle;
 pub mod mfa;
 pub mod passwords;
 pub mod records;
+pub mod scheduled;
 pub mod security;
 pub mod security_admin;
 pub mod sessions;
 pub mod users;
 pub mod vault;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

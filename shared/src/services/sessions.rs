@@ -22,6 +22,7 @@ use crate::domain::ids::{SessionId, TenantId, UserId};
 use crate::domain::password::{self, PasswordPolicy};
 use crate::domain::roles::Role;
 use crate::domain::tokens::{new_token, token_hash};
+use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Item, Query, SortKeys, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
@@ -517,22 +518,12 @@ impl Services {
         tenant: &TenantId,
         user: &UserId,
     ) -> Result<Vec<Item>, ServiceError> {
-        let mut items = Vec::new();
-        let mut cursor = None;
-        loop {
-            let query = Query::new(
-                tenant.partition(),
-                SortKeys::prefix(layout::user_sessions_prefix(user)),
-            )
-            .limit(200)
-            .after(cursor);
-            let page = self.adapters.store.query(query).await?;
-            items.extend(page.items);
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(items),
-            }
-        }
+        let query = Query::new(
+            tenant.partition(),
+            SortKeys::prefix(layout::user_sessions_prefix(user)),
+        )
+        .limit(200);
+        Ok(query_all(self.adapters.store.as_ref(), query).await?)
     }
 
     /// Deletes both items of a session (idempotent).

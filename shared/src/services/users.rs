@@ -14,6 +14,7 @@ use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::{self, PasswordPolicy};
 use crate::domain::roles::Role;
+use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Cursor, Item, Query, SortKeys, StoreError, WriteOp};
 use crate::services::Services;
 use crate::services::accounts::check_policy;
@@ -97,37 +98,28 @@ impl Services {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<(UserId, Loaded<UserRecord>)>, ServiceError> {
+        let query = Query::new(tenant.partition(), SortKeys::prefix(USER_PREFIX)).limit(500);
         let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let query = Query::new(tenant.partition(), SortKeys::prefix(USER_PREFIX))
-                .limit(500)
-                .after(cursor);
-            let page = self.adapters.store.query(query).await?;
-            for item in page.items {
-                let Some(id) = item
-                    .key
-                    .sk
-                    .strip_prefix(USER_PREFIX)
-                    .and_then(UserId::parse)
-                else {
-                    continue;
-                };
-                let record = self.open(tenant, &item).await?;
-                out.push((
-                    id,
-                    Loaded {
-                        record,
-                        version: item.version,
-                        item,
-                    },
-                ));
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(out),
-            }
+        for item in query_all(self.adapters.store.as_ref(), query).await? {
+            let Some(id) = item
+                .key
+                .sk
+                .strip_prefix(USER_PREFIX)
+                .and_then(UserId::parse)
+            else {
+                continue;
+            };
+            let record = self.open(tenant, &item).await?;
+            out.push((
+                id,
+                Loaded {
+                    record,
+                    version: item.version,
+                    item,
+                },
+            ));
         }
+        Ok(out)
     }
 
     /// `POST /v1/users`: reserves the e-mail, creates the invited user, and emits the

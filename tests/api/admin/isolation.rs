@@ -13,6 +13,7 @@ struct TenantB {
     viewer_token: String,
     session_id: String,
     entry_id: String,
+    integration_id: String,
 }
 
 async fn tenant_b(app: &TestApp) -> TenantB {
@@ -35,7 +36,16 @@ async fn tenant_b(app: &TestApp) -> TenantB {
         .json()
         .await
         .unwrap();
+    let demo = app
+        .services
+        .connect_demo(
+            &tally::domain::ids::TenantId::parse(&admin.tenant_id).unwrap(),
+            7,
+        )
+        .await
+        .unwrap();
     TenantB {
+        integration_id: demo.to_string(),
         admin,
         token,
         viewer,
@@ -83,6 +93,16 @@ async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
             format!("/v1/security/ip-allowlist/{}", b.entry_id),
             None,
         ),
+        (
+            Method::POST,
+            format!("/v1/integrations/{}/sync", b.integration_id),
+            Some(json!({})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/integrations/{}", b.integration_id),
+            None,
+        ),
     ];
     for (method, path, body) in calls {
         let response = app
@@ -127,6 +147,24 @@ async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
             .unwrap()
             .iter()
             .all(|u| u["disabled"] == false)
+    );
+    let a_integrations: Value = app
+        .get("/v1/integrations", &a_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(a_integrations["data"].as_array().unwrap().is_empty());
+    let b_integrations: Value = app
+        .get("/v1/integrations", &b.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b_integrations["data"][0]["status"], "connected");
+    assert!(
+        app.events_of("SyncRequested").is_empty(),
+        "no sync was queued for B"
     );
     let b_list: Value = app
         .get("/v1/security/ip-allowlist", &b.token)

@@ -1,0 +1,18 @@
+//! The `ingest` Lambda: the hourly EventBridge schedule syncs every due integration;
+//! a `SyncRequested` event syncs one.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let services = tally::lambda::aws_services().await?;
+    let services = &services;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        tally::lambda::handle_ingest_event(services, event.payload)
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}

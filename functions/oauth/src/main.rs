@@ -1,0 +1,11 @@
+//! The `oauth` Lambda: integrations, the Stripe OAuth install, restricted keys, sync
+//! requests, disconnects and Stripe webhooks.
+
+use tally::http::{Function, function_app};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let services = tally::lambda::aws_services().await?;
+    lambda_http::run(function_app(Function::Oauth, services)).await
+}

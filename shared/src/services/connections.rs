@@ -1,0 +1,270 @@
+//! Connecting processors, read-only (API.md "oauth function").
+//!
+//! Stripe: through the Stripe App's OAuth 2.0 install (a single-use `state` bound to the
+//! tenant and the admin who started it, valid 10 minutes), or with a restricted key
+//! (`rk_…`) that one test call accepts. Full secret keys (`sk_…`) are refused: Tally
+//! never holds a key that can write.
+
+use chrono::Duration;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::adapters::stripe::{KeyKind, check_key, key_kind};
+use crate::domain::ids::{IntegrationId, TenantId};
+use crate::domain::roles::Role;
+use crate::ports::{Attr, Condition, ConnectorError, Event, Item, Query, SortKeys, StoreError};
+use crate::services::Services;
+use crate::services::error::ServiceError;
+use crate::services::integrations::{
+    INTEG_PREFIX, IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
+};
+use crate::services::layout::{self, TokenKind};
+use crate::services::sessions::TenantCtx;
+
+/// How long an OAuth `state` is valid.
+const OAUTH_STATE_MINUTES: i64 = 10;
+pub const OAUTH_CALLBACK_PATH: &str = "/v1/oauth/stripe/callback";
+
+impl Services {
+    /// `GET /v1/integrations`.
+    pub async fn list_integrations(
+        &self,
+        ctx: &TenantCtx,
+    ) -> Result<Vec<IntegrationView>, ServiceError> {
+        let query =
+            Query::new(ctx.tenant().partition(), SortKeys::prefix(INTEG_PREFIX)).limit(1000);
+        let page = self.adapters.store.query(query).await?;
+        let mut out = Vec::new();
+        for item in &page.items {
+            let Some(id) = item
+                .key
+                .sk
+                .strip_prefix(INTEG_PREFIX)
+                .and_then(IntegrationId::parse)
+            else {
+                continue;
+            };
+            let record: IntegrationRecord = self.open(ctx.tenant(), item).await?;
+            out.push(IntegrationView {
+                id,
+                provider: record.provider,
+                status: item
+                    .s("status")
+                    .and_then(IntegrationStatus::parse)
+                    .unwrap_or(IntegrationStatus::Error),
+                connected_at: record.connected_at,
+                last_sync_at: record.last_sync_at,
+                last_error: record.last_error,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `POST /v1/integrations {provider: "stripe", api_key}`.
+    pub async fn connect_stripe_key(
+        &self,
+        ctx: &TenantCtx,
+        api_key: &SecretString,
+    ) -> Result<IntegrationView, ServiceError> {
+        match key_kind(api_key.expose_secret()) {
+            KeyKind::Restricted => {}
+            KeyKind::Secret => return Err(ServiceError::BadRequest("key_not_restricted")),
+            _ => return Err(ServiceError::BadRequest("invalid_api_key")),
+        }
+        let client = self.stripe_client(api_key.clone())?;
+        match check_key(&client).await {
+            Ok(()) => {}
+            Err(ConnectorError::Unauthorized | ConnectorError::Forbidden) => {
+                return Err(ServiceError::BadRequest("invalid_api_key"));
+            }
+            Err(other) => return Err(ServiceError::internal(other)),
+        }
+        let id = IntegrationId::generate();
+        self.store_stripe_key(ctx.tenant(), &id, api_key).await?;
+        let record = IntegrationRecord {
+            provider: Provider::Stripe,
+            connected_at: self.now(),
+            last_sync_at: None,
+            last_error: None,
+            account: None,
+            demo: None,
+            data_deleted_by: None,
+            sync_started_at: None,
+        };
+        self.create_integration(ctx.tenant(), &id, &record).await?;
+        self.audit(
+            ctx.tenant(),
+            Some(ctx.user()),
+            "IntegrationConnected:stripe:restricted_key",
+            Some(format!("integration:{id}")),
+            Some(ctx.ip()),
+        )
+        .await?;
+        self.publish_sync_requested(ctx.tenant(), &id).await?;
+        Ok(view(id, &record))
+    }
+
+    /// `POST /v1/integrations/stripe/connect`: the install link and its single-use state.
+    pub async fn start_stripe_oauth(
+        &self,
+        ctx: &TenantCtx,
+    ) -> Result<(String, String), ServiceError> {
+        let oauth = self.stripe_oauth().await?;
+        let state = self
+            .issue_token(
+                TokenKind::OAuthState,
+                ctx.tenant(),
+                ctx.user(),
+                Duration::minutes(OAUTH_STATE_MINUTES),
+            )
+            .await?;
+        let redirect_uri = format!("{}{OAUTH_CALLBACK_PATH}", self.config.api_url);
+        let url = oauth
+            .authorize_url(&redirect_uri, &state)
+            .map_err(ServiceError::internal)?;
+        Ok((url, state))
+    }
+
+    /// `GET /v1/oauth/stripe/callback`: consumes the state, exchanges the code, stores
+    /// the tokens, creates the integration. `InvalidToken` for a bad, used or expired
+    /// state (the route answers 400 `invalid_state`); other failures are redirected.
+    pub async fn finish_stripe_oauth(
+        &self,
+        code: &str,
+        state: &str,
+    ) -> Result<IntegrationId, ServiceError> {
+        let (tenant, user_id, state_key) = self.token_owner(TokenKind::OAuthState, state).await?;
+        match self
+            .adapters
+            .store
+            .delete(&state_key, Condition::Exists)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Err(ServiceError::InvalidToken),
+            Err(other) => return Err(other.into()),
+        }
+        // The admin who started it must still be an active admin of the tenant.
+        match self.load_user(&tenant, &user_id).await? {
+            Some(u) if u.record.role == Role::Admin && !u.record.disabled => {}
+            _ => return Err(ServiceError::InvalidToken),
+        }
+        let tokens = self
+            .stripe_oauth()
+            .await?
+            .exchange_code(code, self.now().timestamp())
+            .await
+            .map_err(|_| ServiceError::BadRequest("oauth_exchange_failed"))?;
+        let id = IntegrationId::generate();
+        self.store_stripe_tokens(&tenant, &id, &tokens).await?;
+        let record = IntegrationRecord {
+            provider: Provider::Stripe,
+            connected_at: self.now(),
+            last_sync_at: None,
+            last_error: None,
+            account: Some(tokens.stripe_user_id.clone()),
+            demo: None,
+            data_deleted_by: None,
+            sync_started_at: None,
+        };
+        self.create_integration(&tenant, &id, &record).await?;
+        if valid_account(&tokens.stripe_user_id) {
+            let pointer = Item::new(layout::stripe_account(&tokens.stripe_user_id))
+                .with("tenant_id", Attr::S(tenant.to_string()))
+                .with("integration_id", Attr::S(id.to_string()));
+            self.adapters.store.put(pointer, Condition::None).await?;
+        }
+        self.audit(
+            &tenant,
+            Some(&user_id),
+            "IntegrationConnected:stripe:oauth",
+            Some(format!("integration:{id}")),
+            None,
+        )
+        .await?;
+        self.publish_sync_requested(&tenant, &id).await?;
+        Ok(id)
+    }
+
+    /// Consumes an OAuth state without connecting (the merchant declined at Stripe).
+    pub async fn discard_oauth_state(&self, state: &str) -> Result<(), ServiceError> {
+        let (_, _, key) = self.token_owner(TokenKind::OAuthState, state).await?;
+        match self.adapters.store.delete(&key, Condition::Exists).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed) => Err(ServiceError::InvalidToken),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// `POST /v1/integrations/{id}/sync`: queues a sync (202).
+    pub async fn request_sync(
+        &self,
+        ctx: &TenantCtx,
+        id: &IntegrationId,
+    ) -> Result<(), ServiceError> {
+        match self.load_integration(ctx.tenant(), id).await? {
+            Some((_, status, _)) if status != IntegrationStatus::Disconnected => {}
+            _ => return Err(ServiceError::NotFound),
+        }
+        self.publish_sync_requested(ctx.tenant(), id).await
+    }
+
+    pub(crate) async fn publish_sync_requested(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<(), ServiceError> {
+        let event = Event::new(SYNC_REQUESTED, self.now())
+            .tenant(tenant.as_str())
+            .field("integration_id", id.as_str());
+        Ok(self.adapters.events.publish(&event).await?)
+    }
+
+    /// Creates the demo integration of a tenant (the local `serve --demo`).
+    pub async fn connect_demo(
+        &self,
+        tenant: &TenantId,
+        seed: u64,
+    ) -> Result<IntegrationId, ServiceError> {
+        let id = IntegrationId::generate();
+        let today = self
+            .now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or(0);
+        let record = IntegrationRecord {
+            provider: Provider::Demo,
+            connected_at: self.now(),
+            last_sync_at: None,
+            last_error: None,
+            account: None,
+            demo: Some((seed, today)),
+            data_deleted_by: None,
+            sync_started_at: None,
+        };
+        self.create_integration(tenant, &id, &record).await?;
+        Ok(id)
+    }
+}
+
+/// The event type that asks the ingest function to sync one integration.
+pub const SYNC_REQUESTED: &str = "SyncRequested";
+
+fn valid_account(account: &str) -> bool {
+    !account.is_empty()
+        && account.len() <= 64
+        && account
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn view(id: IntegrationId, record: &IntegrationRecord) -> IntegrationView {
+    IntegrationView {
+        id,
+        provider: record.provider,
+        status: IntegrationStatus::Connected,
+        connected_at: record.connected_at,
+        last_sync_at: record.last_sync_at,
+        last_error: record.last_error.clone(),
+    }
+}

@@ -1,0 +1,327 @@
+//! Integrations: a tenant's read-only connections to payment processors.
+//!
+//! An integration is an item `INTEG#<id>` in the tenant's partition (sealed record,
+//! plain `status`), mirrored in the global partition `INTEGRATIONS` (plain ids and
+//! status only) so the scheduled ingest can find every connected integration without
+//! a Scan. Its credentials — OAuth tokens or a restricted key — live only in the
+//! SecretStore under `tally/<tenant>/<integration>`: never in the table, a log, an
+//! error, an event or an export.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::adapters::demo::{DemoConnector, DemoParams};
+use crate::adapters::stripe::{
+    OAuthTokens, RetryPolicy, StripeClient, StripeConnector, StripeOAuth,
+};
+use crate::domain::ids::{IntegrationId, TenantId};
+use crate::ports::{Attr, Condition, Connector, Item, Key, SecretName, StoreError, WriteOp};
+use crate::services::Services;
+use crate::services::error::ServiceError;
+
+pub const INTEG_PREFIX: &str = "INTEG#";
+/// The global partition listing every integration (plain ids and status).
+pub const INTEGRATIONS_PK: &str = "INTEGRATIONS";
+/// The Stripe App's secret key (OAuth token exchange), created outside the template.
+pub const STRIPE_APP_SECRET: &str = "tally/system/stripe-app-secret";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Stripe,
+    Demo,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationStatus {
+    Connected,
+    Syncing,
+    Error,
+    Disconnected,
+}
+
+impl IntegrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connected => "connected",
+            Self::Syncing => "syncing",
+            Self::Error => "error",
+            Self::Disconnected => "disconnected",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "connected" => Some(Self::Connected),
+            "syncing" => Some(Self::Syncing),
+            "error" => Some(Self::Error),
+            "disconnected" => Some(Self::Disconnected),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IntegrationRecord {
+    pub provider: Provider,
+    pub connected_at: DateTime<Utc>,
+    #[serde(default)]
+    pub last_sync_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// The processor account (Stripe: `acct_…` of an OAuth install).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The demo dataset's seed and end (Unix seconds): the same data on every sync.
+    #[serde(default)]
+    pub demo: Option<(u64, i64)>,
+    #[serde(default)]
+    pub data_deleted_by: Option<DateTime<Utc>>,
+    /// When the running sync started (a lease: a sync older than this allows is stale).
+    #[serde(default)]
+    pub sync_started_at: Option<DateTime<Utc>>,
+}
+
+/// The credentials of a Stripe integration, as stored in the SecretStore.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum StripeCredential {
+    RestrictedKey { key: String },
+    Oauth { tokens: String },
+}
+
+/// What `GET /v1/integrations` shows.
+#[derive(Debug, Serialize)]
+pub struct IntegrationView {
+    pub id: IntegrationId,
+    pub provider: Provider,
+    pub status: IntegrationStatus,
+    pub connected_at: DateTime<Utc>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+pub fn integration_key(tenant: &TenantId, id: &IntegrationId) -> Key {
+    Key::new(tenant.partition(), format!("{INTEG_PREFIX}{id}"))
+}
+
+fn index_key(tenant: &TenantId, id: &IntegrationId) -> Key {
+    Key::new(INTEGRATIONS_PK, format!("{tenant}#{id}"))
+}
+
+pub fn secret_name(tenant: &TenantId, id: &IntegrationId) -> Result<SecretName, ServiceError> {
+    Ok(SecretName::integration(tenant.as_str(), id.as_str())?)
+}
+
+impl Services {
+    /// Creates an integration (record and index together) whose credentials, if any,
+    /// were stored first.
+    pub(crate) async fn create_integration(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        record: &IntegrationRecord,
+    ) -> Result<(), ServiceError> {
+        let status = Attr::S(IntegrationStatus::Connected.as_str().into());
+        let item = self
+            .seal(tenant, integration_key(tenant, id), record)
+            .await?
+            .with("status", status.clone());
+        let index = Item::new(index_key(tenant, id))
+            .with("tenant_id", Attr::S(tenant.to_string()))
+            .with("integration_id", Attr::S(id.to_string()))
+            .with("status", status);
+        self.adapters
+            .store
+            .transact(vec![
+                WriteOp::Put {
+                    item,
+                    condition: Condition::Absent,
+                },
+                WriteOp::Put {
+                    item: index,
+                    condition: Condition::Absent,
+                },
+            ])
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a Stripe integration's credentials in the SecretStore.
+    pub(crate) async fn store_stripe_key(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        key: &SecretString,
+    ) -> Result<(), ServiceError> {
+        let credential = StripeCredential::RestrictedKey {
+            key: key.expose_secret().to_owned(),
+        };
+        self.put_credential(tenant, id, &credential).await
+    }
+
+    pub(crate) async fn store_stripe_tokens(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        tokens: &OAuthTokens,
+    ) -> Result<(), ServiceError> {
+        let credential = StripeCredential::Oauth {
+            tokens: tokens.to_secret_json().expose_secret().to_owned(),
+        };
+        self.put_credential(tenant, id, &credential).await
+    }
+
+    async fn put_credential(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        credential: &StripeCredential,
+    ) -> Result<(), ServiceError> {
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_string(credential).map_err(ServiceError::internal)?,
+        );
+        let secret = SecretString::from(json.as_str().to_owned());
+        self.adapters
+            .secrets
+            .put(&secret_name(tenant, id)?, &secret)
+            .await?;
+        Ok(())
+    }
+
+    /// The integration with its item version, if it exists.
+    pub(crate) async fn load_integration(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<Option<(IntegrationRecord, IntegrationStatus, Item)>, ServiceError> {
+        let Some(loaded) = self
+            .load::<IntegrationRecord>(tenant, &integration_key(tenant, id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let status = loaded
+            .item
+            .s("status")
+            .and_then(IntegrationStatus::parse)
+            .unwrap_or(IntegrationStatus::Error);
+        Ok(Some((loaded.record, status, loaded.item)))
+    }
+
+    /// Writes the integration's record and status (and the index's status) together.
+    pub(crate) async fn save_integration(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        record: &IntegrationRecord,
+        status: IntegrationStatus,
+        previous: &Item,
+    ) -> Result<(), ServiceError> {
+        let status_attr = Attr::S(status.as_str().into());
+        let item = self
+            .seal(tenant, integration_key(tenant, id), record)
+            .await?
+            .with("status", status_attr.clone())
+            .with_version(previous.version + 1);
+        let index = Item::new(index_key(tenant, id))
+            .with("tenant_id", Attr::S(tenant.to_string()))
+            .with("integration_id", Attr::S(id.to_string()))
+            .with("status", status_attr);
+        let ops = vec![
+            WriteOp::Put {
+                item,
+                condition: Condition::VersionIs(previous.version),
+            },
+            WriteOp::Put {
+                item: index,
+                condition: Condition::None,
+            },
+        ];
+        match self.adapters.store.transact(ops).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed) => Err(ServiceError::Conflict("concurrent_update")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The Stripe App's OAuth client, when configured.
+    pub(crate) async fn stripe_oauth(&self) -> Result<StripeOAuth, ServiceError> {
+        let client_id = self
+            .config
+            .stripe_client_id
+            .clone()
+            .ok_or(ServiceError::Conflict("oauth_not_configured"))?;
+        let secret = self
+            .adapters
+            .secrets
+            .get(&SecretName::parse(STRIPE_APP_SECRET)?)
+            .await?
+            .ok_or(ServiceError::Conflict("oauth_not_configured"))?;
+        StripeOAuth::new(&self.config, client_id, secret).map_err(ServiceError::internal)
+    }
+
+    /// A Stripe client for `credential`, with the configured backoff.
+    pub(crate) fn stripe_client(
+        &self,
+        credential: SecretString,
+    ) -> Result<StripeClient, ServiceError> {
+        Ok(StripeClient::from_config(&self.config, credential)
+            .map_err(ServiceError::internal)?
+            .with_retry(RetryPolicy::with_base(self.config.stripe_retry_base)))
+    }
+
+    /// The connector of an integration: the demo generator, or Stripe with its stored
+    /// credential (an expiring OAuth access token is refreshed first and the rotated
+    /// refresh token stored).
+    pub(crate) async fn connector_for(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        record: &IntegrationRecord,
+    ) -> Result<Arc<dyn Connector>, ServiceError> {
+        if record.provider == Provider::Demo {
+            let (seed, end) = record
+                .demo
+                .unwrap_or((DemoParams::default().seed, DemoParams::default().end));
+            let params = DemoParams {
+                seed,
+                end,
+                ..DemoParams::default()
+            };
+            return Ok(Arc::new(DemoConnector::new(params)));
+        }
+        let name = secret_name(tenant, id)?;
+        let secret = self
+            .adapters
+            .secrets
+            .get(&name)
+            .await?
+            .ok_or(ServiceError::Conflict("credentials_missing"))?;
+        let credential: StripeCredential = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| ServiceError::internal("stored credential unreadable"))?;
+        let bearer = match credential {
+            StripeCredential::RestrictedKey { key } => SecretString::from(key),
+            StripeCredential::Oauth { tokens } => {
+                let mut tokens = OAuthTokens::from_secret_json(&SecretString::from(tokens))
+                    .map_err(ServiceError::internal)?;
+                let now = self.now().timestamp();
+                if tokens.needs_refresh(now) {
+                    tokens = self
+                        .stripe_oauth()
+                        .await?
+                        .refresh(&tokens.refresh_token, now)
+                        .await
+                        .map_err(|_| ServiceError::Conflict("credentials_refused"))?;
+                    self.store_stripe_tokens(tenant, id, &tokens).await?;
+                }
+                tokens.access_token.clone()
+            }
+        };
+        Ok(Arc::new(StripeConnector::new(self.stripe_client(bearer)?)))
+    }
+}

@@ -1,0 +1,103 @@
+//! Stripe webhooks: signals, never the source of truth. A verified event (HMAC-SHA256
+//! over `t.body`, constant-time, 300 s tolerance) is deduplicated by its id and only
+//! queues a sync of the integration of its account; `account.application.deauthorized`
+//! marks the integration disconnected (the merchant uninstalled the app).
+
+use chrono::Duration;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use crate::adapters::stripe::verify_webhook;
+use crate::domain::ids::{IntegrationId, TenantId};
+use crate::ports::{Attr, Condition, Item, Key, SecretName, StoreError};
+use crate::services::Services;
+use crate::services::error::ServiceError;
+use crate::services::layout;
+
+/// The webhook endpoint's signing secret (`whsec_…`), created outside the template.
+pub const STRIPE_WEBHOOK_SECRET: &str = "tally/system/stripe-webhook-secret";
+/// Stripe's recommended tolerance between the signature's time and now.
+const TOLERANCE_SECS: i64 = 300;
+/// How long an event id is remembered (Stripe retries for up to 3 days).
+const DEDUPE_DAYS: i64 = 4;
+
+#[derive(Deserialize)]
+struct WebhookEvent {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    account: Option<String>,
+}
+
+/// What a webhook led to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    SyncQueued,
+    Disconnected,
+    Duplicate,
+    /// A valid event about no integration of ours.
+    Ignored,
+}
+
+impl Services {
+    /// `POST /v1/webhooks/stripe`.
+    pub async fn stripe_webhook(
+        &self,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<WebhookOutcome, ServiceError> {
+        let secret = self
+            .adapters
+            .secrets
+            .get(&SecretName::parse(STRIPE_WEBHOOK_SECRET)?)
+            .await?
+            .ok_or(ServiceError::BadRequest("invalid_signature"))?;
+        verify_webhook(
+            secret.expose_secret().as_bytes(),
+            signature,
+            body,
+            self.now().timestamp(),
+            TOLERANCE_SECS,
+        )
+        .map_err(|_| ServiceError::BadRequest("invalid_signature"))?;
+        let event: WebhookEvent = serde_json::from_slice(body)
+            .map_err(|_| ServiceError::invalid("body", "Not a Stripe event."))?;
+        if event.id.is_empty() || event.id.len() > 255 || event.id.contains('#') {
+            return Err(ServiceError::invalid("id", "Not a Stripe event id."));
+        }
+        let seen = Item::new(Key::new(format!("WEBHOOK#{}", event.id), "SEEN")).with(
+            "expires_at",
+            Attr::N((self.now() + Duration::days(DEDUPE_DAYS)).timestamp()),
+        );
+        match self.adapters.store.put(seen, Condition::Absent).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Ok(WebhookOutcome::Duplicate),
+            Err(other) => return Err(other.into()),
+        }
+        let Some(account) = event.account.filter(|a| !a.is_empty() && !a.contains('#')) else {
+            return Ok(WebhookOutcome::Ignored);
+        };
+        let Some(pointer) = self
+            .adapters
+            .store
+            .get(&layout::stripe_account(&account))
+            .await?
+        else {
+            return Ok(WebhookOutcome::Ignored);
+        };
+        let owner = TenantId::parse(pointer.s("tenant_id").unwrap_or_default()).zip(
+            IntegrationId::parse(pointer.s("integration_id").unwrap_or_default()),
+        );
+        let Some((tenant, integration)) = owner else {
+            return Ok(WebhookOutcome::Ignored);
+        };
+        if event.event_type == "account.application.deauthorized" {
+            self.disconnect_integration(&tenant, &integration, None)
+                .await?;
+            return Ok(WebhookOutcome::Disconnected);
+        }
+        self.publish_sync_requested(&tenant, &integration).await?;
+        Ok(WebhookOutcome::SyncQueued)
+    }
+}
