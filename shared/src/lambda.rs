@@ -24,8 +24,9 @@ pub async fn aws_services() -> Result<Arc<Services>, ConfigError> {
     Ok(Services::new(adapters, config))
 }
 
-/// The `ingest` function's handler: a `SyncRequested` event (from `POST
-/// /v1/integrations/{id}/sync`) syncs that integration; anything else (the hourly
+/// The `ingest` function's handler — Tally's background jobs: a `SyncRequested` event
+/// (from `POST /v1/integrations/{id}/sync`) syncs that integration, an `ExportRequested`
+/// event (from `POST /v1/exports`) builds that export; anything else (the hourly
 /// EventBridge schedule) runs a pass over every due integration.
 pub async fn handle_ingest_event(
     services: &Services,
@@ -34,6 +35,27 @@ pub async fn handle_ingest_event(
     use crate::domain::ids::{IntegrationId, TenantId};
     use crate::services::connections::SYNC_REQUESTED;
 
+    if event.get("detail-type").and_then(|v| v.as_str())
+        == Some(crate::services::export::EXPORT_REQUESTED)
+    {
+        let detail = event.get("detail").cloned().unwrap_or_default();
+        let tenant = detail
+            .get("tenant_id")
+            .and_then(|v| v.as_str())
+            .and_then(TenantId::parse);
+        let export = detail
+            .get("export_id")
+            .and_then(|v| v.as_str())
+            .and_then(crate::domain::ids::ExportId::parse);
+        let (Some(tenant), Some(export)) = (tenant, export) else {
+            return Err(crate::services::ServiceError::invalid(
+                "detail",
+                "not an ExportRequested event",
+            ));
+        };
+        services.build_export(&tenant, &export).await?;
+        return Ok(serde_json::json!({ "exported": export }));
+    }
     if event.get("detail-type").and_then(|v| v.as_str()) == Some(SYNC_REQUESTED) {
         let detail = event.get("detail").cloned().unwrap_or_default();
         let tenant = detail
@@ -55,4 +77,12 @@ pub async fn handle_ingest_event(
     }
     let pass = services.ingest_pass().await?;
     Ok(serde_json::to_value(pass).unwrap_or_default())
+}
+
+/// The `sweep` function's handler (hourly schedule).
+pub async fn handle_sweep_event(
+    services: &Services,
+) -> Result<serde_json::Value, crate::services::ServiceError> {
+    let report = services.sweep().await?;
+    Ok(serde_json::to_value(report).unwrap_or_default())
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::adapters::embedded::{self, EmbeddedError, LocalEventBus};
+use crate::adapters::embedded::{self, EmbeddedError, LocalEventBus, SqliteStore};
 use crate::config::Config;
 use crate::http;
 use crate::ports::Clock;
@@ -36,6 +36,7 @@ pub struct Application {
     router: Router,
     pub services: Arc<Services>,
     pub events: Arc<LocalEventBus>,
+    pub store: Arc<SqliteStore>,
     pub data_dir: PathBuf,
 }
 
@@ -43,6 +44,8 @@ pub struct Application {
 pub struct LocalServices {
     pub services: Arc<Services>,
     pub events: Arc<LocalEventBus>,
+    /// The SQLite store again, for what only it offers: compaction after deletions.
+    pub store: Arc<SqliteStore>,
 }
 
 /// Opens (creating if new: keys, lookup pepper and all) the data directory and builds
@@ -61,6 +64,7 @@ pub async fn open_services(
     Ok(LocalServices {
         services,
         events: opened.events,
+        store: opened.store,
     })
 }
 
@@ -81,6 +85,7 @@ impl Application {
             router,
             services: local.services,
             events: local.events,
+            store: local.store,
             data_dir: data_dir.to_owned(),
         })
     }
@@ -110,38 +115,30 @@ impl Application {
 /// How often `serve` runs the scheduled passes (the Lambda schedule is hourly too).
 pub const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// The local stand-ins for EventBridge's rules and schedules: requested syncs run as
-/// their events arrive, and an ingest pass runs every hour. They stop with the runtime.
-pub fn start_workers(services: Arc<Services>, events: &LocalEventBus) {
+/// The local stand-ins for EventBridge's rules and schedules: jobs (requested syncs,
+/// exports) run as their events arrive, through the `ingest` function's own handler;
+/// an ingest pass and a sweep (then a compaction) run every hour. They stop with the
+/// runtime.
+pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc<SqliteStore>) {
     let mut requests = events.subscribe();
     let on_request = services.clone();
     tokio::spawn(async move {
         loop {
             match requests.recv().await {
-                Ok(event) if event.event_type == crate::services::connections::SYNC_REQUESTED => {
-                    let ids = event
-                        .tenant_id
-                        .as_deref()
-                        .and_then(crate::domain::ids::TenantId::parse)
-                        .zip(
-                            event
-                                .fields
-                                .get("integration_id")
-                                .and_then(|v| v.as_str())
-                                .and_then(crate::domain::ids::IntegrationId::parse),
-                        );
-                    if let Some((tenant, integration)) = ids
-                        && let Err(err) = on_request.sync_integration(&tenant, &integration).await
+                Ok(event) if is_job(&event.event_type) => {
+                    let envelope = serde_json::json!({
+                        "detail-type": event.event_type,
+                        "detail": event.to_json(),
+                    });
+                    if let Err(err) =
+                        crate::lambda::handle_ingest_event(&on_request, envelope).await
                     {
-                        tracing::warn!(error = %err, "requested sync failed");
+                        tracing::warn!(error = %err, "job failed");
                     }
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(
-                        missed,
-                        "sync requests were dropped; the hourly pass will catch up"
-                    );
+                    tracing::warn!(missed, "jobs were dropped; the hourly pass will catch up");
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
@@ -159,6 +156,9 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus) {
                     "scheduled ingest pass"
                 ),
                 Err(err) => tracing::warn!(error = %err, "scheduled ingest pass failed"),
+            }
+            if let Err(err) = sweep_and_compact(&services, &store).await {
+                tracing::warn!(error = %err, "scheduled sweep failed");
             }
         }
     });
@@ -211,4 +211,19 @@ pub async fn bootstrap_demo(
         password: Some(SecretString::from(password)),
         records: report.map(|r| r.written).unwrap_or(0),
     })
+}
+
+fn is_job(event_type: &str) -> bool {
+    event_type == crate::services::connections::SYNC_REQUESTED
+        || event_type == crate::services::export::EXPORT_REQUESTED
+}
+
+/// One sweep, then a compaction so no residue of deleted items stays in the file.
+pub async fn sweep_and_compact(
+    services: &Services,
+    store: &SqliteStore,
+) -> Result<crate::services::sweep::SweepReport, crate::services::ServiceError> {
+    let report = services.sweep().await?;
+    store.compact().await?;
+    Ok(report)
 }

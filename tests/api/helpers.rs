@@ -77,6 +77,56 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     }
 }
 
+/// The same app on the AWS adapters, against the moto server the test script starts
+/// (a fresh table, KMS key and bus; Secrets Manager is shared, names are per tenant).
+pub async fn spawn_app_on_moto(vars: &[(&str, &str)]) -> TestApp {
+    use tally::adapters::Adapters;
+    use tally_tests::moto;
+
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config = Config::from_vars(|name| vars.get(name).cloned()).expect("test configuration");
+    let clock = Arc::new(ShiftedClock::new());
+    let (bus, _observer) = moto::fresh_event_bus().await;
+    let adapters = Adapters {
+        store: Arc::new(moto::fresh_table().await),
+        keys: Arc::new(moto::fresh_kms_key().await),
+        secrets: Arc::new(moto::secrets_manager().await),
+        events: Arc::new(bus),
+        clock: clock.clone(),
+    };
+    let services = Services::new(adapters, config);
+    services
+        .ensure_lookup_pepper()
+        .await
+        .expect("the lookup pepper");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = tally::http::local_app(services.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    TestApp {
+        address: format!("http://{addr}"),
+        clock,
+        services,
+        data_dir: tempfile::tempdir().expect("an unused data dir"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        _shutdown: tx,
+    }
+}
+
 impl TestApp {
     pub async fn request(
         &self,

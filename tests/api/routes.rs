@@ -65,6 +65,9 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::POST, "/v1/integrations/{id}/sync", Admin),
         route(Method::DELETE, "/v1/integrations/{id}", Admin),
         route(Method::POST, "/v1/webhooks/stripe", Nothing),
+        route(Method::POST, "/v1/exports", Admin),
+        route(Method::GET, "/v1/exports/{id}", Admin),
+        route(Method::DELETE, "/v1/account", Admin),
         route(Method::DELETE, "/v1/sessions/current", AnyUser),
     ]
 }

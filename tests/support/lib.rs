@@ -14,6 +14,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 pub mod embedded;
+pub mod failing_store;
 pub mod fake_stripe;
 pub mod moto;
 

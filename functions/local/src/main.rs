@@ -3,6 +3,7 @@
 //!
 //! `cargo run -p local -- serve [--addr 127.0.0.1:8080] [--data-dir .tally] [--demo]`
 //! `cargo run -p local -- ingest [--data-dir .tally]`
+//! `cargo run -p local -- sweep [--data-dir .tally] [--at <RFC 3339>]`
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,8 +13,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use tally::config::Config;
-use tally::local::{Application, bootstrap_demo, open_services, start_workers};
-use tally::ports::SystemClock;
+use tally::local::{Application, bootstrap_demo, open_services, start_workers, sweep_and_compact};
+use tally::ports::{ShiftedClock, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +44,14 @@ enum Command {
     Ingest {
         #[arg(long, default_value = ".tally")]
         data_dir: PathBuf,
+    },
+    /// Run one sweep (delete what is due), compact the store, then exit.
+    Sweep {
+        #[arg(long, default_value = ".tally")]
+        data_dir: PathBuf,
+        /// Sweep as if it were this time (RFC 3339), e.g. to check a deadline.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -79,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
                     ),
                 }
             }
-            start_workers(app.services.clone(), &app.events);
+            start_workers(app.services.clone(), &app.events, app.store.clone());
             let bound = app.local_addr();
             tracing::info!(data_dir = %data_dir.display(), "Tally is listening on http://{bound}");
             app.serve_until(async {
@@ -99,6 +108,15 @@ async fn main() -> anyhow::Result<()> {
                 pass.records_written,
                 started.elapsed().as_secs_f64()
             );
+        }
+        Command::Sweep { data_dir, at } => {
+            let clock: Arc<dyn tally::ports::Clock> = match at {
+                Some(at) => Arc::new(ShiftedClock::starting_at(at)),
+                None => Arc::new(SystemClock),
+            };
+            let local = open_services(config, &data_dir, clock).await?;
+            let report = sweep_and_compact(&local.services, &local.store).await?;
+            println!("{}", serde_json::to_string(&report)?);
         }
     }
     Ok(())

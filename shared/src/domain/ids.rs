@@ -70,6 +70,11 @@ uuid_id!(
     IntegrationId
 );
 
+uuid_id!(
+    /// One export of a tenant's data.
+    ExportId
+);
+
 impl TenantId {
     /// The partition that holds everything this tenant owns.
     pub fn partition(&self) -> String {

@@ -1,6 +1,7 @@
 //! HTTP: one axum router per function, the same code in Lambda (`lambda_http::run`)
 //! and in the local server (all routers merged on one `axum::serve`).
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod client_ip;
@@ -29,10 +30,16 @@ pub enum Function {
     Auth,
     Admin,
     Oauth,
+    Account,
 }
 
 impl Function {
-    pub const ALL: [Function; 3] = [Function::Auth, Function::Admin, Function::Oauth];
+    pub const ALL: [Function; 4] = [
+        Function::Auth,
+        Function::Admin,
+        Function::Oauth,
+        Function::Account,
+    ];
 
     /// This function's routes, without the common layers.
     pub fn routes(self) -> Router<AppState> {
@@ -40,6 +47,7 @@ impl Function {
             Function::Auth => health::routes().merge(auth::routes()),
             Function::Admin => admin::routes(),
             Function::Oauth => integrations::routes(),
+            Function::Account => account::routes(),
         }
     }
 }

@@ -96,4 +96,9 @@ pub enum EventError {
 #[async_trait]
 pub trait EventBus: Send + Sync {
     async fn publish(&self, event: &Event) -> Result<(), EventError>;
+
+    /// Deletes whatever the bus keeps of a tenant's events (account closure) and
+    /// returns how many. A bus that keeps nothing once delivered (EventBridge without
+    /// an archive, as the template configures it) returns 0.
+    async fn forget_tenant(&self, tenant_id: &str) -> Result<u64, EventError>;
 }

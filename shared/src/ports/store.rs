@@ -349,6 +349,11 @@ pub trait Store: Send + Sync {
 
     /// All the writes, or none of them.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+
+    /// Deletes every item whose plain `expires_at` (Unix seconds) is at or before
+    /// `now`, and returns how many. Backends with their own TTL (DynamoDB's, on
+    /// `expires_at`, set in the template) delete such items themselves and return 0.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// Every item a query selects, following the cursor page after page (for selections

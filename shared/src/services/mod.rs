@@ -3,8 +3,10 @@
 
 pub mod accounts;
 pub mod allowlist;
+pub mod closure;
 pub mod connections;
 pub mod error;
+pub mod export;
 pub mod ingestion;
 pub mod integrations;
 pub mod layout;
@@ -16,6 +18,7 @@ pub mod scheduled;
 pub mod security;
 pub mod security_admin;
 pub mod sessions;
+pub mod sweep;
 pub mod users;
 pub mod vault;
 pub mod webhooks;

@@ -215,9 +215,11 @@ impl Services {
             return Err(ServiceError::InvalidCredentials);
         }
         // The password is right: from here on, answers may depend on the account.
+        // A closed tenant's users are refused from the closing write on.
         let tenant_record = self
             .load_tenant(&tenant)
             .await?
+            .filter(|t| t.item.s("status") == Some(TENANT_ACTIVE))
             .ok_or(ServiceError::InvalidCredentials)?
             .record;
         if !self.ip_allowed(&tenant, req.ip).await? {

@@ -14,6 +14,7 @@ struct TenantB {
     session_id: String,
     entry_id: String,
     integration_id: String,
+    export_id: String,
 }
 
 async fn tenant_b(app: &TestApp) -> TenantB {
@@ -44,7 +45,14 @@ async fn tenant_b(app: &TestApp) -> TenantB {
         )
         .await
         .unwrap();
+    let export: Value = app
+        .post("/v1/exports", Some(&token), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     TenantB {
+        export_id: export["id"].as_str().unwrap().to_owned(),
         integration_id: demo.to_string(),
         admin,
         token,
@@ -103,6 +111,7 @@ async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
             format!("/v1/integrations/{}", b.integration_id),
             None,
         ),
+        (Method::GET, format!("/v1/exports/{}", b.export_id), None),
     ];
     for (method, path, body) in calls {
         let response = app

@@ -87,6 +87,57 @@ impl EventBus for LocalEventBus {
         let _ = self.sender.send(event.clone());
         Ok(())
     }
+
+    /// Rewrites the log without the tenant's lines (a temporary file renamed over it,
+    /// under the writers' lock), then appends to the new file.
+    async fn forget_tenant(&self, tenant_id: &str) -> Result<u64, EventError> {
+        let log = Arc::clone(&self.log);
+        let path = self.path.clone();
+        let tenant = tenant_id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut file = log.lock().unwrap_or_else(PoisonError::into_inner);
+            let fail =
+                |what: &str| EventError::Backend(format!("cannot {what} {}", path.display()));
+            let text = std::fs::read_to_string(&path).map_err(|_| fail("read"))?;
+            let mut kept = String::with_capacity(text.len());
+            let mut removed = 0u64;
+            for line in text.lines() {
+                let owner = serde_json::from_str::<serde_json::Value>(line)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("tenant_id")
+                            .and_then(|t| t.as_str())
+                            .map(str::to_owned)
+                    });
+                if owner.as_deref() == Some(tenant.as_str()) {
+                    removed += 1;
+                } else {
+                    kept.push_str(line);
+                    kept.push('\n');
+                }
+            }
+            let temp = path.with_extension("jsonl.tmp");
+            {
+                let mut out = private_options()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&temp)
+                    .map_err(|_| fail("rewrite"))?;
+                out.write_all(kept.as_bytes())
+                    .and_then(|()| out.sync_all())
+                    .map_err(|_| fail("rewrite"))?;
+            }
+            std::fs::rename(&temp, &path).map_err(|_| fail("replace"))?;
+            *file = private_options()
+                .append(true)
+                .open(&path)
+                .map_err(|_| fail("reopen"))?;
+            Ok(removed)
+        })
+        .await
+        .map_err(|_| EventError::Backend("the event log task did not finish".into()))?
+    }
 }
 
 #[cfg(test)]

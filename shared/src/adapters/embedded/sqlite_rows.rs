@@ -206,6 +206,39 @@ pub(super) fn query(conn: &Connection, query: &Query) -> Result<Page, StoreError
 
 /// The smallest string above every string that starts with `prefix` (None: no bound).
 /// UTF-8 byte order is code point order, so incrementing the last code point works.
+/// Deletes the items whose `expires_at` is at or before `now` (the local stand-in for
+/// DynamoDB's TTL), in one transaction.
+pub(super) fn purge_expired(conn: &mut Connection, now: i64) -> Result<u64, StoreError> {
+    let tx = conn.transaction().map_err(backend)?;
+    let mut expired = Vec::new();
+    {
+        // Only rows that mention the attribute are decoded.
+        let mut rows = tx
+            .prepare("SELECT pk, sk, attrs FROM items WHERE instr(attrs, '\"expires_at\"') > 0")
+            .map_err(backend)?;
+        let mut cursor = rows.query([]).map_err(backend)?;
+        while let Some(row) = cursor.next().map_err(backend)? {
+            let attrs: String = row.get(2).map_err(backend)?;
+            let decoded = decode_attrs(&attrs)?;
+            if decoded
+                .get("expires_at")
+                .and_then(Attr::as_n)
+                .is_some_and(|at| at <= now)
+            {
+                let pk: String = row.get(0).map_err(backend)?;
+                let sk: String = row.get(1).map_err(backend)?;
+                expired.push((pk, sk));
+            }
+        }
+    }
+    for (pk, sk) in &expired {
+        tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", (pk, sk))
+            .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)?;
+    Ok(expired.len() as u64)
+}
+
 pub(super) fn prefix_end(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {

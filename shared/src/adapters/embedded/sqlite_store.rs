@@ -172,6 +172,11 @@ impl Store for SqliteStore {
         self.run(move |conn| sqlite_rows::transact(conn, &ops))
             .await
     }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        self.run(move |conn| sqlite_rows::purge_expired(conn, now))
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,402 @@
+//! The lifecycle promises (issue 7): disconnect and sweep, account closure, an
+//! interrupted sweep finished by the next one.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::{Value, json};
+use tally::domain::ids::TenantId;
+use tally::ports::store::query_all;
+use tally::ports::{Key, Query, SecretName, SortKeys};
+use tally::services::Services;
+use tally::services::closure::receipt_key;
+use tally_tests::failing_store::FailingStore;
+use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, Scenario};
+
+use crate::helpers::{
+    TestApp, contains_bytes, error_code, spawn_app, spawn_app_on_moto, spawn_app_with,
+};
+
+async fn app_with_stripe() -> (TestApp, FakeStripe) {
+    let fake = FakeStripe::start(Scenario::new(12)).await;
+    let vars = fake.config_vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    (spawn_app_with(&vars).await, fake)
+}
+
+async fn partition(app: &TestApp, tenant: &str) -> Vec<tally::ports::Item> {
+    let store = app.services.adapters.store.as_ref();
+    query_all(store, Query::new(format!("TENANT#{tenant}"), SortKeys::All))
+        .await
+        .unwrap()
+}
+
+/// Connects the fake with its restricted key and syncs; returns the integration id.
+async fn connected(app: &TestApp, token: &str, tenant: &str) -> String {
+    let body: Value = app
+        .post(
+            "/v1/integrations",
+            Some(token),
+            json!({ "provider": "stripe", "api_key": FAKE_API_KEY }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (t, i) = (
+        TenantId::parse(tenant).unwrap(),
+        tally::domain::ids::IntegrationId::parse(&id).unwrap(),
+    );
+    app.services.sync_integration(&t, &i).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_disconnected_integration_is_gone_after_the_sweep() {
+    let (app, _fake) = app_with_stripe().await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    let id = connected(&app, &token, &admin.tenant_id).await;
+    let owned =
+        |items: &[tally::ports::Item]| items.iter().filter(|i| i.key.sk.contains(&id)).count();
+    assert!(owned(&partition(&app, &admin.tenant_id).await) > 12);
+
+    let response = app.delete(&format!("/v1/integrations/{id}"), &token).await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    let deadline =
+        chrono::DateTime::parse_from_rfc3339(body["data_deleted_by"].as_str().unwrap()).unwrap();
+    use tally::ports::Clock;
+    let hours = (deadline.with_timezone(&chrono::Utc) - app.clock.now()).num_minutes();
+    assert!(
+        (23 * 60..=24 * 60).contains(&hours),
+        "deadline in 24 h, was {hours} min"
+    );
+    let name = SecretName::integration(&admin.tenant_id, &id).unwrap();
+    assert!(
+        app.services
+            .adapters
+            .secrets
+            .get(&name)
+            .await
+            .unwrap()
+            .is_none(),
+        "the secret goes at once"
+    );
+    let list: Value = app
+        .get("/v1/integrations", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"][0]["status"], "disconnected");
+    assert_eq!(
+        app.post(
+            &format!("/v1/integrations/{id}/sync"),
+            Some(&token),
+            json!({})
+        )
+        .await
+        .status(),
+        404,
+        "no more syncs"
+    );
+
+    app.clock.advance(Duration::hours(25));
+    let report = app.services.sweep().await.unwrap();
+    assert_eq!(report.integrations_purged, 1);
+    let left = partition(&app, &admin.tenant_id).await;
+    assert_eq!(owned(&left), 0, "no item of the integration remains");
+    let token = app.login(&admin).await;
+    let log: Value = app
+        .get("/v1/security/audit-log", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entry = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["action"]
+                .as_str()
+                .unwrap()
+                .starts_with("IntegrationDataDeleted")
+        })
+        .unwrap();
+    assert!(
+        entry["action"].as_str().unwrap().contains("items="),
+        "counts, not contents: {entry}"
+    );
+    assert_eq!(
+        app.services.sweep().await.unwrap().integrations_purged,
+        0,
+        "idempotent"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_account_is_refused_at_once_and_erased_by_the_sweep() {
+    let (app, _fake) = app_with_stripe().await;
+    let admin = app
+        .signup_as("closing.owner@example.com", "Closing Soon GmbH")
+        .await;
+    let token = app.login(&admin).await;
+    let (viewer, viewer_token) = app.user_with_role(&token, "viewer").await;
+    let id = connected(&app, &token, &admin.tenant_id).await;
+    app.post(
+        "/v1/password/reset-request",
+        None,
+        json!({ "email": admin.email }),
+    )
+    .await;
+
+    let wrong = app
+        .request(
+            reqwest::Method::DELETE,
+            "/v1/account",
+            Some(&token),
+            Some(json!({ "password": admin.password, "confirm": "Closing Soon" })),
+        )
+        .await;
+    assert_eq!(wrong.status(), 400);
+    let bad_password = app
+        .request(
+            reqwest::Method::DELETE,
+            "/v1/account",
+            Some(&token),
+            Some(json!({ "password": "Nope-Nope-1234", "confirm": "Closing Soon GmbH" })),
+        )
+        .await;
+    assert_eq!(error_code(bad_password).await, "invalid_credentials");
+    let viewer_try = app
+        .request(
+            reqwest::Method::DELETE,
+            "/v1/account",
+            Some(&viewer_token),
+            Some(json!({ "password": viewer.password, "confirm": "Closing Soon GmbH" })),
+        )
+        .await;
+    assert_eq!(viewer_try.status(), 403);
+
+    let response = app
+        .request(
+            reqwest::Method::DELETE,
+            "/v1/account",
+            Some(&token),
+            Some(json!({ "password": admin.password, "confirm": "Closing Soon GmbH" })),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["deleted_by"].is_string());
+
+    // At once: no session, no sign-in, no key, no secret, no events.
+    assert_eq!(app.get("/v1/me", &token).await.status(), 401);
+    assert_eq!(app.get("/v1/me", &viewer_token).await.status(), 401);
+    assert_eq!(
+        app.try_login(&admin.email, &admin.password).await.status(),
+        401
+    );
+    assert_eq!(
+        app.try_login(&viewer.email, &viewer.password)
+            .await
+            .status(),
+        401
+    );
+    let tenant = TenantId::parse(&admin.tenant_id).unwrap();
+    let store = app.services.adapters.store.clone();
+    assert!(
+        store
+            .get(&Key::new(tenant.partition(), "KEY"))
+            .await
+            .unwrap()
+            .is_none(),
+        "crypto-shredded"
+    );
+    assert!(app.services.tenant_keys.data_key(&tenant).await.is_err());
+    assert!(
+        app.services
+            .adapters
+            .secrets
+            .get(&SecretName::integration(&admin.tenant_id, &id).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !app.events()
+            .iter()
+            .any(|e| e["tenant_id"] == admin.tenant_id.as_str()),
+        "the tenant's events are gone"
+    );
+
+    app.clock.advance(Duration::days(31));
+    let report = app.services.sweep().await.unwrap();
+    assert_eq!(report.tenants_erased, 1);
+    assert!(
+        partition(&app, &admin.tenant_id).await.is_empty(),
+        "no item of the tenant remains"
+    );
+    let receipt = store.get(&receipt_key(&tenant)).await.unwrap().unwrap();
+    assert!(
+        !receipt.key.pk.contains(&admin.tenant_id),
+        "the receipt keeps a hash, not the id"
+    );
+
+    // And nothing of it in the raw files.
+    let data = app.data_dir.path().join("data");
+    let compacting = tally::adapters::embedded::SqliteStore::open(&data, "tally").unwrap();
+    compacting.compact().await.unwrap();
+    let raw = app.raw_data();
+    for needle in [
+        admin.tenant_id.as_str(),
+        "Closing Soon GmbH",
+        admin.email.as_str(),
+        viewer.email.as_str(),
+    ] {
+        assert!(
+            !contains_bytes(&raw, needle.as_bytes()),
+            "{needle} remains on disk"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_killed_half_way_is_finished_by_the_next_one() {
+    let app = spawn_app().await;
+    let admin = app.signup().await;
+    let tenant = TenantId::parse(&admin.tenant_id).unwrap();
+    let id = app.services.connect_demo(&tenant, 3).await.unwrap();
+    app.services.sync_integration(&tenant, &id).await.unwrap();
+    let token = app.login(&admin).await;
+    assert_eq!(
+        app.delete(&format!("/v1/integrations/{id}"), &token)
+            .await
+            .status(),
+        202
+    );
+    let before = partition(&app, &admin.tenant_id)
+        .await
+        .iter()
+        .filter(|i| i.key.sk.contains(id.as_str()))
+        .count();
+    assert!(before > 1000);
+
+    // A sweep whose store dies after five writes: it stops with an error...
+    let mut adapters = app.services.adapters.clone();
+    adapters.store = Arc::new(FailingStore::after_transactions(
+        app.services.adapters.store.clone(),
+        5,
+    ));
+    let crashing = Services::new(adapters, app.services.config.clone());
+    assert!(crashing.sweep().await.is_err());
+    let after_crash = partition(&app, &admin.tenant_id)
+        .await
+        .iter()
+        .filter(|i| i.key.sk.contains(id.as_str()))
+        .count();
+    assert!(
+        after_crash < before && after_crash > 0,
+        "interrupted part-way: {after_crash} of {before} left"
+    );
+    // ...nothing of it became visible again...
+    let list: Value = app
+        .get("/v1/integrations", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"][0]["status"], "disconnected");
+    // ...and the next sweep finishes the job.
+    let report = app.services.sweep().await.unwrap();
+    assert_eq!(report.integrations_purged, 1);
+    assert_eq!(
+        partition(&app, &admin.tenant_id)
+            .await
+            .iter()
+            .filter(|i| i.key.sk.contains(id.as_str()))
+            .count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn on_the_aws_adapters_a_closed_tenant_leaves_no_item_key_or_secret_after_the_sweep() {
+    let fake = FakeStripe::start(Scenario::new(6)).await;
+    let vars = fake.config_vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_on_moto(&vars).await;
+    let admin = app
+        .signup_as(
+            &format!("aws-{}@example.com", uuid::Uuid::new_v4().simple()),
+            "On AWS Ltd",
+        )
+        .await;
+    let token = app.login(&admin).await;
+    let id = connected(&app, &token, &admin.tenant_id).await;
+    assert!(
+        partition(&app, &admin.tenant_id).await.len() > 20,
+        "synced into DynamoDB, sealed"
+    );
+    let secret = SecretName::integration(&admin.tenant_id, &id).unwrap();
+    assert!(
+        app.services
+            .adapters
+            .secrets
+            .get(&secret)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let response = app
+        .request(
+            reqwest::Method::DELETE,
+            "/v1/account",
+            Some(&token),
+            Some(json!({ "password": admin.password, "confirm": "On AWS Ltd" })),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        app.try_login(&admin.email, &admin.password).await.status(),
+        401
+    );
+    let tenant = TenantId::parse(&admin.tenant_id).unwrap();
+    assert!(
+        app.services
+            .adapters
+            .store
+            .get(&Key::new(tenant.partition(), "KEY"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app.services
+            .adapters
+            .secrets
+            .get(&secret)
+            .await
+            .unwrap()
+            .is_none(),
+        "force-deleted in Secrets Manager"
+    );
+
+    app.clock.advance(Duration::days(31));
+    app.services.sweep().await.unwrap();
+    assert!(
+        partition(&app, &admin.tenant_id).await.is_empty(),
+        "no item of the tenant in the table"
+    );
+    let listed = query_all(
+        app.services.adapters.store.as_ref(),
+        Query::new("INTEGRATIONS", SortKeys::prefix(admin.tenant_id.as_str())),
+    )
+    .await
+    .unwrap();
+    assert!(listed.is_empty());
+}
