@@ -6,6 +6,7 @@ pub mod cidr;
 pub mod crypto;
 pub mod email;
 pub mod ids;
+pub mod metrics;
 pub mod password;
 pub mod roles;
 pub mod tokens;

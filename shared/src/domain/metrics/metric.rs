@@ -1,0 +1,281 @@
+//! The metrics of `GET /v1/metrics/{name}` and `/v1/metrics/summary`, presented in minor
+//! units (rounded half to even, once, here).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::MetricsError;
+use super::calendar::SeriesInterval;
+use super::facts::Facts;
+use super::payments::{EventMetric, EventPoint, event_series};
+use super::policy::definition;
+use super::rates::{arpu, arr, customer_churn_rate, grr, ltv_values, nrr, revenue_churn_rate};
+use super::series::{Point, SeriesQuery, mrr_series};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Mrr,
+    Arr,
+    MrrMovements,
+    Customers,
+    CustomerChurnRate,
+    RevenueChurnRate,
+    Nrr,
+    Grr,
+    Arpu,
+    Ltv,
+    Refunds,
+    FailedPayments,
+    TrialConversion,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 13] = [
+        Metric::Mrr,
+        Metric::Arr,
+        Metric::MrrMovements,
+        Metric::Customers,
+        Metric::CustomerChurnRate,
+        Metric::RevenueChurnRate,
+        Metric::Nrr,
+        Metric::Grr,
+        Metric::Arpu,
+        Metric::Ltv,
+        Metric::Refunds,
+        Metric::FailedPayments,
+        Metric::TrialConversion,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Mrr => "mrr",
+            Metric::Arr => "arr",
+            Metric::MrrMovements => "mrr_movements",
+            Metric::Customers => "customers",
+            Metric::CustomerChurnRate => "customer_churn_rate",
+            Metric::RevenueChurnRate => "revenue_churn_rate",
+            Metric::Nrr => "nrr",
+            Metric::Grr => "grr",
+            Metric::Arpu => "arpu",
+            Metric::Ltv => "ltv",
+            Metric::Refunds => "refunds",
+            Metric::FailedPayments => "failed_payments",
+            Metric::TrialConversion => "trial_conversion",
+        }
+    }
+
+    /// The name of the definition used (see [`super::policy::DEFINITIONS`]).
+    pub fn definition_name(self) -> &'static str {
+        let concept = match self {
+            Metric::Mrr => "mrr_history",
+            Metric::MrrMovements => "movements",
+            other => other.as_str(),
+        };
+        definition(concept).map_or("", |d| d.name)
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Metric {
+    type Err = MetricsError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Metric::ALL
+            .into_iter()
+            .find(|metric| metric.as_str() == text)
+            .ok_or_else(|| MetricsError::UnknownMetric(text.to_owned()))
+    }
+}
+
+/// A point's headline value: money in minor units, a count, or a ratio (null when its
+/// base is empty).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MetricValue {
+    Money(i64),
+    Count(i64),
+    Ratio(Option<f64>),
+}
+
+/// The movement fields of an `mrr_movements` point, minor units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct MovementsMinor {
+    pub start_mrr: i64,
+    pub mrr: i64,
+    pub new: i64,
+    pub expansion: i64,
+    pub contraction: i64,
+    pub churn: i64,
+    pub reactivation: i64,
+    pub plan_switch: i64,
+    pub net: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricPoint {
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub value: MetricValue,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub movements: Option<MovementsMinor>,
+    /// Events (refunds, failed payments, ended trials) in the period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converted: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricGroup {
+    pub key: String,
+    pub series: Vec<MetricPoint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricSeries {
+    pub metric: Metric,
+    pub definition: &'static str,
+    pub interval: SeriesInterval,
+    pub currency: String,
+    pub series: Vec<MetricPoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<MetricGroup>>,
+}
+
+/// One metric as a series (and per group).
+pub fn metric_series(
+    facts: &Facts,
+    metric: Metric,
+    query: &SeriesQuery,
+) -> Result<MetricSeries, MetricsError> {
+    let (series, groups) = match metric {
+        Metric::Refunds | Metric::FailedPayments | Metric::TrialConversion => {
+            let kind = match metric {
+                Metric::Refunds => EventMetric::Refunds,
+                Metric::FailedPayments => EventMetric::FailedPayments,
+                _ => EventMetric::TrialConversion,
+            };
+            let events = event_series(facts, kind, query)?;
+            let present = |points: &[EventPoint]| -> Vec<MetricPoint> {
+                points.iter().map(|p| event_point(kind, p)).collect()
+            };
+            let groups = events.groups.map(|groups| {
+                groups
+                    .iter()
+                    .map(|(key, points)| MetricGroup {
+                        key: key.clone(),
+                        series: present(points),
+                    })
+                    .collect()
+            });
+            (present(&events.points), groups)
+        }
+        _ => {
+            let series = mrr_series(facts, query)?;
+            let (ltv_total, ltv_groups) = if metric == Metric::Ltv {
+                ltv_values(facts, query, &series)?
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let present = |points: &[Point], ltv: Option<&Vec<i64>>| -> Vec<MetricPoint> {
+                points
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| mrr_point(metric, p, ltv.and_then(|l| l.get(i)).copied()))
+                    .collect()
+            };
+            let groups = series.groups.as_ref().map(|groups| {
+                groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| MetricGroup {
+                        key: g.key.clone(),
+                        series: present(&g.points, ltv_groups.get(i)),
+                    })
+                    .collect()
+            });
+            (present(&series.points, Some(&ltv_total)), groups)
+        }
+    };
+    Ok(MetricSeries {
+        metric,
+        definition: metric.definition_name(),
+        interval: query.interval,
+        currency: query.currency.code(),
+        series,
+        groups,
+    })
+}
+
+fn bare(point: &Point, value: MetricValue) -> MetricPoint {
+    MetricPoint {
+        period_start: point.period_start,
+        period_end: point.period_end,
+        value,
+        movements: None,
+        count: None,
+        amount: None,
+        converted: None,
+    }
+}
+
+fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
+    let money = |m: super::money::Mrr| MetricValue::Money(m.to_minor());
+    let value = match metric {
+        Metric::Mrr => money(point.mrr),
+        Metric::Arr => money(arr(point)),
+        Metric::MrrMovements => money(point.net),
+        Metric::Customers => MetricValue::Count(point.customers),
+        Metric::CustomerChurnRate => MetricValue::Ratio(customer_churn_rate(point)),
+        Metric::RevenueChurnRate => MetricValue::Ratio(revenue_churn_rate(point)),
+        Metric::Nrr => MetricValue::Ratio(nrr(point)),
+        Metric::Grr => MetricValue::Ratio(grr(point)),
+        Metric::Arpu => money(arpu(point).unwrap_or_default()),
+        _ => MetricValue::Money(ltv.unwrap_or_default()),
+    };
+    let mut presented = bare(point, value);
+    if metric == Metric::MrrMovements {
+        presented.movements = Some(MovementsMinor {
+            start_mrr: point.start_mrr.to_minor(),
+            mrr: point.mrr.to_minor(),
+            new: point.new.to_minor(),
+            expansion: point.expansion.to_minor(),
+            contraction: point.contraction.to_minor(),
+            churn: point.churn.to_minor(),
+            reactivation: point.reactivation.to_minor(),
+            plan_switch: point.plan_switch.to_minor(),
+            net: point.net.to_minor(),
+        });
+    }
+    presented
+}
+
+fn event_point(kind: EventMetric, point: &EventPoint) -> MetricPoint {
+    let ratio = (point.count > 0).then(|| point.converted as f64 / point.count as f64);
+    let (value, amount, converted) = match kind {
+        EventMetric::TrialConversion => (MetricValue::Ratio(ratio), None, Some(point.converted)),
+        _ => {
+            let amount = point.amount.to_minor();
+            (MetricValue::Money(amount), Some(amount), None)
+        }
+    };
+    MetricPoint {
+        period_start: point.period_start,
+        period_end: point.period_end,
+        value,
+        movements: None,
+        count: Some(point.count),
+        amount,
+        converted,
+    }
+}

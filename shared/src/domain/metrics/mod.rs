@@ -1,0 +1,97 @@
+//! The metrics engine: MRR, movements, rates, customer profiles, loyalty and risk.
+//! Pure domain code: no I/O, no clock (callers pass `as_of`), exact money.
+//!
+//! The flow:
+//! 1. [`facts_from_records`] turns an integration's billing records into compact
+//!    [`Facts`] once (at ingestion): each subscription becomes an MRR timeline per plan
+//!    ([`subscription_timeline`]), summed per customer into end-of-day
+//!    [`MrrChange`]s; plus payments, refunds, ended trials and customer dimensions.
+//! 2. Queries run on the facts: [`mrr_series`] walks the changes once and yields MRR and
+//!    movements per period and group; [`metric_series`] presents each metric of the API
+//!    (`mrr, arr, mrr_movements, customers, customer_churn_rate, revenue_churn_rate,
+//!    nrr, grr, arpu, ltv, refunds, failed_payments, trial_conversion`); [`summary`].
+//! 3. Per-customer views run on the records: [`customer_profiles`], [`rfm_scores`]
+//!    and [`segments`], [`payment_failure_risks`], [`churn_risks`].
+//!
+//! Money is [`Mrr`]: millionths of a minor unit in an `i128`. Every choice is a named
+//! value: [`MrrPolicy`] (configurable, default Stripe Billing's) and [`DEFINITIONS`].
+
+mod calendar;
+mod churn_risk;
+mod customers;
+mod dimensions;
+mod facts;
+mod from_records;
+mod fx;
+mod history;
+mod metric;
+mod money;
+mod movements;
+mod payment_risk;
+mod payments;
+mod policy;
+mod rates;
+mod records;
+mod rfm;
+mod series;
+mod summary;
+mod timeline;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+pub use calendar::{SeriesInterval, date_of_day, day_end, day_of, day_of_date};
+pub use churn_risk::{CHURN_RISK_WINDOW_DAYS, ChurnRisk, ChurnRiskFactor, churn_risks};
+pub use customers::{CustomerProfile, PaymentSummary, SubscriptionSummary, customer_profiles};
+pub use dimensions::{
+    CustomerDims, Dimension, Filter, UNKNOWN_KEY, customer_passes, dimension_values,
+};
+pub use facts::{
+    CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, TrialFact,
+};
+pub use from_records::facts_from_records;
+pub use fx::{ConversionFactor, FxRates};
+pub use history::plan_name;
+pub use metric::{
+    Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor, metric_series,
+};
+pub use money::{MICROS_PER_MINOR, Mrr, minor_unit_exponent};
+pub use payment_risk::{CardExpiry, PaymentFailureRisk, payment_failure_risks};
+pub use payments::{EventMetric, EventPoint, EventSeries, event_series};
+pub use policy::{DEFINITIONS, Definition, MrrPolicy, UnpaidChurnFrom, definition};
+pub use rates::{
+    LTV_MAX_LIFETIME_MONTHS, LTV_TRAILING_MONTHS, arpu, arr, customer_churn_rate, grr, nrr,
+    revenue_churn_rate,
+};
+pub use records::BillingData;
+pub use rfm::{Loyalty, RfmSegment, SegmentSummary, rfm_scores, segments};
+pub use series::{CurrencyMode, GroupSeries, Point, Series, SeriesQuery, mrr_series};
+pub use summary::{Summary, summary};
+pub use timeline::{Segment, SubscriptionTimeline, subscription_timeline};
+
+/// What a metrics request can get wrong. Each maps to a 400 (`unknown_metric`,
+/// `unknown_dimension`, otherwise `invalid_request`), except `InvalidFacts` (stored data
+/// that fails its checks: an internal error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsError {
+    #[error("unknown metric `{0}`")]
+    UnknownMetric(String),
+    #[error("unknown dimension `{0}`")]
+    UnknownDimension(String),
+    #[error("unknown interval `{0}`: use day, week or month")]
+    UnknownInterval(String),
+    #[error("the range must start on or before its end and span at most about 30 years")]
+    InvalidRange,
+    #[error("no exchange rate stored for `{0}`")]
+    MissingFxRate(String),
+    #[error("the exchange rate for `{0}` must be a positive number")]
+    InvalidFxRate(String),
+    #[error("`{dimension}` does not apply to the metric `{metric}`")]
+    DimensionNotApplicable {
+        metric: &'static str,
+        dimension: Dimension,
+    },
+    #[error("stored metrics facts are inconsistent: {0}")]
+    InvalidFacts(&'static str),
+}

@@ -1,0 +1,189 @@
+//! The choices behind every number, as named values the API reports with its replies.
+//!
+//! [`MrrPolicy`] holds what a tenant could reasonably configure (which statuses count,
+//! whether trials count...); its `Default` is Stripe Billing's definition (issue 6).
+//! [`DEFINITIONS`] names the fixed rules of the engine: how movements, rates and
+//! segments are computed. Both serialize so a reply can say exactly what it measured.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::billing::SubscriptionStatus;
+
+/// When an `unpaid` subscription stops counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnpaidChurnFrom {
+    /// The period start of the first open or uncollectible invoice after the last paid
+    /// one (when the customer stopped paying); the current period start if there is none.
+    FirstUnpaidInvoice,
+    /// The subscription's current period start.
+    CurrentPeriodStart,
+}
+
+/// How MRR is measured. Serialized into replies under its field names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MrrPolicy {
+    /// A name for the whole set of choices.
+    pub name: String,
+    /// Statuses whose current state counts. A `canceled` subscription counts, as it was,
+    /// until it ended; statuses not listed stop counting (see `unpaid_churn_from`).
+    pub statuses: Vec<SubscriptionStatus>,
+    /// Trial periods (`trial_start..trial_end`) contribute 0.
+    pub exclude_trials: bool,
+    /// Metered (usage-based) prices contribute 0.
+    pub exclude_metered: bool,
+    /// Only `forever` coupons reduce MRR; when false, `repeating` ones do too while they
+    /// last. `once` coupons never do (they discount one invoice, not a recurring amount).
+    pub forever_coupons_only: bool,
+    /// A subscription set to cancel at period end counts until the period ends (else it
+    /// churns when the cancellation was requested).
+    pub count_until_period_end_when_cancel_at_period_end: bool,
+    pub unpaid_churn_from: UnpaidChurnFrom,
+}
+
+impl Default for MrrPolicy {
+    /// Stripe Billing's definition of MRR.
+    fn default() -> Self {
+        MrrPolicy {
+            name: "stripe_billing".to_owned(),
+            statuses: vec![SubscriptionStatus::Active, SubscriptionStatus::PastDue],
+            exclude_trials: true,
+            exclude_metered: true,
+            forever_coupons_only: true,
+            count_until_period_end_when_cancel_at_period_end: true,
+            unpaid_churn_from: UnpaidChurnFrom::FirstUnpaidInvoice,
+        }
+    }
+}
+
+impl MrrPolicy {
+    pub fn counts(&self, status: SubscriptionStatus) -> bool {
+        self.statuses.contains(&status)
+    }
+}
+
+/// A fixed rule of the engine: a stable `name` (reported in replies) and what it means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Definition {
+    pub concept: &'static str,
+    pub name: &'static str,
+    pub rule: &'static str,
+}
+
+const fn def(concept: &'static str, name: &'static str, rule: &'static str) -> Definition {
+    Definition {
+        concept,
+        name,
+        rule,
+    }
+}
+
+/// Every fixed rule, by concept. [`definition`] looks one up.
+pub const DEFINITIONS: &[Definition] = &[
+    def(
+        "mrr_history",
+        "invoice_lines_then_current_state",
+        "Recurring non-proration lines of paid, open and uncollectible invoices give price x quantity for their period; the subscription's current items apply from the latest invoiced period start (or its start date when never invoiced). A change is dated at the start of the first period billed at the new terms.",
+    ),
+    def(
+        "movement_unit",
+        "customer_currency",
+        "Movements are computed per (customer, currency): a customer paying in two currencies is two units.",
+    ),
+    def(
+        "movement_day",
+        "end_of_utc_day",
+        "A unit's MRR at the end of each UTC day is compared with the previous day's end, so changes within one day net out.",
+    ),
+    def(
+        "movements",
+        "new_expansion_contraction_churn_reactivation",
+        "0 to x: new if the unit never had MRR before, else reactivation; x to y: expansion if up, contraction if down; x to 0: churn. Contraction and churn are positive magnitudes: net = new + expansion + reactivation - contraction - churn + plan_switch.",
+    ),
+    def(
+        "plan_switch",
+        "allocated_with_transfer",
+        "By plan, each customer's movement of a day is split over the plans that moved in its direction, in proportion; what remains of each plan's change is plan_switch (sums to 0 over plans). A plan switch at equal MRR is -x plan_switch in the old plan and +x in the new. Customer counts by plan count plan memberships.",
+    ),
+    def(
+        "customers",
+        "paying_units_at_period_end",
+        "Units with MRR > 0 at the end of the period.",
+    ),
+    def(
+        "customer_churn_rate",
+        "churned_over_start",
+        "Distinct units that churned at least once in the period / units paying at its start.",
+    ),
+    def(
+        "revenue_churn_rate",
+        "gross_churn_plus_contraction_over_start_mrr",
+        "(churn + contraction) / MRR at period start.",
+    ),
+    def(
+        "nrr",
+        "start_cohort_end_over_start",
+        "(start MRR + expansion + reactivation - contraction - churn of units paying at the start) / start MRR.",
+    ),
+    def(
+        "grr",
+        "start_cohort_losses_capped",
+        "min(100 %, (start MRR - contraction - churn of units paying at the start) / start MRR).",
+    ),
+    def(
+        "arpu",
+        "mrr_over_paying_customers",
+        "MRR at period end / paying units at period end.",
+    ),
+    def("arr", "twelve_times_mrr", "12 x MRR at period end."),
+    def(
+        "ltv",
+        "arpu_over_trailing_6_month_churn",
+        "ARPU / mean monthly customer churn rate of the 6 calendar months ending with the period's last month; lifetime capped at 60 months (also when churn is 0).",
+    ),
+    def(
+        "trial_conversion",
+        "converted_over_ended_by_trial_end",
+        "Trials ending in the period (trial end, or cancellation during the trial) that were followed by MRR > 0 / trials ending in the period.",
+    ),
+    def(
+        "refunds",
+        "refund_records_by_creation",
+        "Count and amount of refunds created in the period (pending or succeeded).",
+    ),
+    def(
+        "failed_payments",
+        "failed_charges_by_creation",
+        "Count and amount of failed charges created in the period.",
+    ),
+    def(
+        "lifetime_revenue",
+        "succeeded_charges_minus_refunds",
+        "Succeeded charges minus refunds of those charges.",
+    ),
+    def(
+        "rfm",
+        "quintiles_of_paying_customers",
+        "Recency (days since last succeeded charge), frequency (succeeded charges), monetary (lifetime revenue) over customers with a succeeded charge; score = 1 + floor(5 x customers strictly worse / customers).",
+    ),
+    def(
+        "segments",
+        "new_then_recent_or_lapsed",
+        "new: first payment within 30 days; else R>=4,F>=4,M>=4 champions; else R>=3 loyal; else (R<=2) M>=4 cant_lose, F>=3 at_risk, otherwise hibernating.",
+    ),
+    def(
+        "payment_failure_risk",
+        "card_expires_before_renewal",
+        "The card on file (the customer's default payment method, else its latest subscription's, else the last succeeded charge's card) expires (end of its month) before a counted subscription renews, and no later succeeded charge used a card valid at renewal.",
+    ),
+    def(
+        "churn_risk",
+        "weighted_factors_v1",
+        "pending_cancellation 40, failed payments in the last 90 days 15 each (max 30), a downgrade in the last 90 days 20, fewer seats than 90 days ago 10; sum capped at 100.",
+    ),
+];
+
+/// The definition of a concept, if the engine has one.
+pub fn definition(concept: &str) -> Option<&'static Definition> {
+    DEFINITIONS.iter().find(|d| d.concept == concept)
+}

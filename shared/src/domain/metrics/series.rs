@@ -1,0 +1,276 @@
+//! MRR and movements as a series: the query, its resolution into a walk, the points.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::MetricsError;
+use super::calendar::{Periods, SeriesInterval, date_of_day, day_of_date};
+use super::dimensions::{
+    CustomerDims, Dimension, Filter, UNKNOWN_KEY, customer_passes, key_passes,
+};
+use super::facts::Facts;
+use super::fx::{ConversionFactor, FxRates};
+use super::money::Mrr;
+use super::movements::Accumulator;
+use super::walk::{GroupBy, WalkSpec, walk};
+
+/// Which money a series is in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CurrencyMode {
+    /// Only units in this currency, unconverted ("series per currency").
+    Native(String),
+    /// Every unit converted into `to` at one set of rates.
+    Converted { to: String, rates: FxRates },
+}
+
+impl CurrencyMode {
+    pub fn code(&self) -> String {
+        match self {
+            CurrencyMode::Native(code) | CurrencyMode::Converted { to: code, .. } => {
+                code.to_ascii_lowercase()
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesQuery {
+    pub from: NaiveDate,
+    /// Inclusive.
+    pub to: NaiveDate,
+    pub interval: SeriesInterval,
+    pub currency: CurrencyMode,
+    /// ANDed.
+    pub filters: Vec<Filter>,
+    pub group_by: Option<Dimension>,
+}
+
+/// One period. Amounts are fixed point ([`Mrr`]); contraction and churn are positive
+/// magnitudes; `start_mrr + net == mrr` exactly, and `net = new + expansion +
+/// reactivation − contraction − churn + plan_switch` (plan_switch is 0 except by plan).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Point {
+    pub period_start: NaiveDate,
+    /// Last day of the period (inclusive; the query's `to` for a partial last period).
+    pub period_end: NaiveDate,
+    pub start_mrr: Mrr,
+    /// MRR at the end of the period.
+    pub mrr: Mrr,
+    pub new: Mrr,
+    pub expansion: Mrr,
+    pub contraction: Mrr,
+    pub churn: Mrr,
+    pub reactivation: Mrr,
+    pub plan_switch: Mrr,
+    pub net: Mrr,
+    pub start_customers: i64,
+    /// Paying units at the end of the period.
+    pub customers: i64,
+    pub new_customers: u64,
+    pub reactivated_customers: u64,
+    /// Distinct units that churned in the period.
+    pub churned_customers: u64,
+    /// Net change of the units paying at the period start (NRR numerator − start MRR).
+    pub start_cohort_net: Mrr,
+    /// Decreases of those units (GRR).
+    pub start_cohort_loss: Mrr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSeries {
+    pub key: String,
+    pub points: Vec<Point>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Series {
+    pub interval: SeriesInterval,
+    pub currency: String,
+    pub points: Vec<Point>,
+    /// With `group_by`: one series per key (groups with no MRR at all are left out),
+    /// sorted by key.
+    pub groups: Option<Vec<GroupSeries>>,
+}
+
+/// MRR and movements per period (and per group). Facts are assumed checked
+/// ([`Facts::check`]) — unchecked facts never panic, but unsorted ones give wrong sums.
+pub fn mrr_series(facts: &Facts, query: &SeriesQuery) -> Result<Series, MetricsError> {
+    let periods = Periods::new(
+        day_of_date(query.from),
+        day_of_date(query.to),
+        query.interval,
+    )?;
+    let plan = Selection::resolve(facts, query)?;
+    let spec = WalkSpec {
+        periods: &periods,
+        customer_ok: &plan.customer_ok,
+        conversion: &plan.conversion,
+        plan_ok: plan.plan_ok.as_deref(),
+        group_by: match (query.group_by, plan.group_index.as_deref()) {
+            (Some(Dimension::Plan), Some(index)) => GroupBy::Plan(index),
+            (Some(Dimension::Currency), Some(index)) => GroupBy::Currency(index),
+            (Some(_), Some(index)) => GroupBy::Customer(index),
+            _ => GroupBy::None,
+        },
+        group_count: plan.group_keys.len(),
+    };
+    let result = walk(facts, &spec);
+    let groups = query.group_by.map(|_| {
+        let mut groups: Vec<GroupSeries> = plan
+            .group_keys
+            .iter()
+            .zip(&result.groups)
+            .filter(|(_, acc)| !acc.is_empty())
+            .map(|(key, acc)| GroupSeries {
+                key: key.clone(),
+                points: points(acc, &periods),
+            })
+            .collect();
+        groups.sort_by(|a, b| a.key.cmp(&b.key));
+        groups
+    });
+    Ok(Series {
+        interval: query.interval,
+        currency: query.currency.code(),
+        points: points(&result.total, &periods),
+        groups,
+    })
+}
+
+/// Turns accumulated effects into points: each period starts where the last ended.
+pub(crate) fn points(acc: &Accumulator, periods: &Periods) -> Vec<Point> {
+    let mut mrr = acc.start_mrr;
+    let mut customers = acc.start_customers;
+    let mut out = Vec::with_capacity(acc.periods.len());
+    for (index, (effect, start)) in acc.periods.iter().zip(&periods.starts).enumerate() {
+        let net = effect.net();
+        let point = Point {
+            period_start: date_of_day(*start),
+            period_end: date_of_day(periods.end_of(index)),
+            start_mrr: Mrr(mrr),
+            mrr: Mrr(mrr + net),
+            new: Mrr(effect.new),
+            expansion: Mrr(effect.expansion),
+            contraction: Mrr(effect.contraction),
+            churn: Mrr(effect.churn),
+            reactivation: Mrr(effect.reactivation),
+            plan_switch: Mrr(effect.plan_switch),
+            net: Mrr(net),
+            start_customers: customers,
+            customers: customers + effect.customers_delta,
+            new_customers: effect.new_customers,
+            reactivated_customers: effect.reactivated_customers,
+            churned_customers: effect.churned_customers,
+            start_cohort_net: Mrr(effect.cohort_net),
+            start_cohort_loss: Mrr(effect.cohort_loss),
+        };
+        mrr += net;
+        customers += effect.customers_delta;
+        out.push(point);
+    }
+    out
+}
+
+/// A query resolved against the facts' dictionaries.
+pub(crate) struct Selection {
+    pub customer_ok: Vec<bool>,
+    pub conversion: Vec<Option<ConversionFactor>>,
+    pub plan_ok: Option<Vec<bool>>,
+    /// Group index per customer, currency or plan (by the grouping dimension).
+    pub group_index: Option<Vec<u32>>,
+    pub group_keys: Vec<String>,
+    /// For payments without a customer: whether they pass the filters (as a customer
+    /// with no known dimension) and their group when grouping by a customer dimension.
+    pub anonymous_ok: bool,
+    pub anonymous_group: Option<u32>,
+}
+
+impl Selection {
+    pub fn resolve(facts: &Facts, query: &SeriesQuery) -> Result<Selection, MetricsError> {
+        let filters = &query.filters;
+        let customer_ok: Vec<bool> = facts
+            .customers
+            .iter()
+            .map(|customer| customer_passes(&customer.dims, filters))
+            .collect();
+        let conversion = conversions(facts, &query.currency, filters)?;
+        let plan_ok = filters
+            .iter()
+            .any(|f| f.dimension == Dimension::Plan)
+            .then(|| {
+                let passes = |plan: &String| key_passes(Dimension::Plan, plan, filters);
+                facts.plans.iter().map(passes).collect()
+            });
+        let mut keys = KeyTable::default();
+        let anonymous_ok = customer_passes(&CustomerDims::default(), filters);
+        let anonymous_group = query
+            .group_by
+            .filter(|dimension| dimension.is_customer_level())
+            .map(|_| keys.index(UNKNOWN_KEY));
+        let group_index = query.group_by.map(|dimension| match dimension {
+            Dimension::Plan => facts.plans.iter().map(|p| keys.index(p)).collect(),
+            Dimension::Currency => facts.currencies.iter().map(|c| keys.index(c)).collect(),
+            customer_level => facts
+                .customers
+                .iter()
+                .map(|c| keys.index(c.dims.key(customer_level)))
+                .collect(),
+        });
+        Ok(Selection {
+            customer_ok,
+            conversion,
+            plan_ok,
+            group_index,
+            group_keys: keys.keys,
+            anonymous_ok,
+            anonymous_group,
+        })
+    }
+}
+
+/// Per currency: how to convert it, or `None` when it is not in the series.
+fn conversions(
+    facts: &Facts,
+    mode: &CurrencyMode,
+    filters: &[Filter],
+) -> Result<Vec<Option<ConversionFactor>>, MetricsError> {
+    if let CurrencyMode::Converted { rates, .. } = mode {
+        rates.validate()?;
+    }
+    facts
+        .currencies
+        .iter()
+        .map(|currency| {
+            if !key_passes(Dimension::Currency, currency, filters) {
+                return Ok(None);
+            }
+            match mode {
+                CurrencyMode::Native(code) => Ok(currency
+                    .eq_ignore_ascii_case(code)
+                    .then_some(ConversionFactor::IDENTITY)),
+                CurrencyMode::Converted { to, rates } => rates.factor(currency, to).map(Some),
+            }
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct KeyTable {
+    keys: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl KeyTable {
+    fn index(&mut self, key: &str) -> u32 {
+        if let Some(index) = self.index.get(key) {
+            return *index;
+        }
+        let index = self.keys.len() as u32;
+        self.keys.push(key.to_owned());
+        self.index.insert(key.to_owned(), index);
+        index
+    }
+}

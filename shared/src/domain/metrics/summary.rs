@@ -1,0 +1,71 @@
+//! `GET /v1/metrics/summary`: the headline numbers as of a day.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::MetricsError;
+use super::calendar::{SeriesInterval, add_months, date_of_day, day_of_date};
+use super::dimensions::Filter;
+use super::facts::Facts;
+use super::rates::{
+    arpu, arr, customer_churn_rate, ltv_minor, nrr, revenue_churn_rate, trailing_churn,
+};
+use super::series::{CurrencyMode, SeriesQuery, mrr_series};
+
+/// `GET /v1/metrics/summary`: MRR, ARR, customers and ARPU at the end of `as_of`; churn
+/// rates and NRR of the last complete calendar month; LTV from ARPU now and the six
+/// complete months before `as_of`'s month.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub as_of: NaiveDate,
+    pub currency: String,
+    pub mrr: i64,
+    pub arr: i64,
+    pub customers: i64,
+    pub arpu: i64,
+    pub customer_churn_rate: Option<f64>,
+    pub revenue_churn_rate: Option<f64>,
+    pub nrr: Option<f64>,
+    pub ltv: i64,
+    /// The month the rates are measured over.
+    pub rates_from: NaiveDate,
+    pub rates_to: NaiveDate,
+}
+
+pub fn summary(
+    facts: &Facts,
+    as_of: NaiveDate,
+    currency: CurrencyMode,
+    filters: Vec<Filter>,
+) -> Result<Summary, MetricsError> {
+    let as_of_day = day_of_date(as_of);
+    let query = SeriesQuery {
+        from: date_of_day(add_months(as_of_day, -6)),
+        to: as_of,
+        interval: SeriesInterval::Month,
+        currency,
+        filters,
+        group_by: None,
+    };
+    let series = mrr_series(facts, &query)?;
+    let points = &series.points;
+    let (Some(now), Some(last_month)) = (points.last(), points.len().checked_sub(2)) else {
+        return Err(MetricsError::InvalidRange);
+    };
+    let rates = points.get(last_month).unwrap_or(now);
+    let arpu_now = arpu(now).unwrap_or_default();
+    Ok(Summary {
+        as_of,
+        currency: series.currency.clone(),
+        mrr: now.mrr.to_minor(),
+        arr: arr(now).to_minor(),
+        customers: now.customers,
+        arpu: arpu_now.to_minor(),
+        customer_churn_rate: customer_churn_rate(rates),
+        revenue_churn_rate: revenue_churn_rate(rates),
+        nrr: nrr(rates),
+        ltv: ltv_minor(arpu_now, trailing_churn(points, last_month)),
+        rates_from: rates.period_start,
+        rates_to: rates.period_end,
+    })
+}

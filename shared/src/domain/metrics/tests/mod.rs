@@ -1,0 +1,13 @@
+//! Tests of the metrics engine: hand-computed scenarios to the cent, and properties over
+//! generated data.
+
+mod api;
+mod bench;
+mod currencies;
+mod customers;
+mod fixtures;
+mod generator;
+mod lifecycle;
+mod money;
+mod movements;
+mod properties;
