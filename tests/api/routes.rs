@@ -10,6 +10,10 @@ pub enum Needs {
     Nothing,
     /// Any signed-in user (their own account).
     AnyUser,
+    /// Aggregated analytics: every role.
+    Aggregates,
+    /// Per-customer data: admins and analysts.
+    CustomerData,
     /// Administration: admins only.
     Admin,
 }
@@ -65,6 +69,19 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::POST, "/v1/integrations/{id}/sync", Admin),
         route(Method::DELETE, "/v1/integrations/{id}", Admin),
         route(Method::POST, "/v1/webhooks/stripe", Nothing),
+        route(Method::GET, "/v1/metrics/summary", Aggregates),
+        route(Method::GET, "/v1/metrics/{name}", Aggregates),
+        route(Method::GET, "/v1/dimensions", Aggregates),
+        route(Method::GET, "/v1/settings/fx-rates", Aggregates),
+        route(Method::PUT, "/v1/settings/fx-rates", Admin),
+        route(Method::GET, "/v1/customers", CustomerData),
+        route(Method::GET, "/v1/customers/{id}", CustomerData),
+        route(Method::GET, "/v1/segments", Aggregates),
+        route(
+            Method::GET,
+            "/v1/insights/payment-failure-risk",
+            CustomerData,
+        ),
         route(Method::POST, "/v1/exports", Admin),
         route(Method::GET, "/v1/exports/{id}", Admin),
         route(Method::DELETE, "/v1/account", Admin),

@@ -59,7 +59,7 @@ async fn every_listed_route_is_served_and_other_methods_are_405() {
     let id = uuid::Uuid::new_v4().to_string();
     let table = routes::all();
     for route in &table {
-        let path = route.path.replace("{id}", &id);
+        let path = route.path.replace("{id}", &id).replace("{name}", "mrr");
         let response = app.request(route.method.clone(), &path, None, None).await;
         let status = response.status().as_u16();
         assert!(

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 pub mod client_ip;
 pub mod error;
@@ -31,14 +32,16 @@ pub enum Function {
     Admin,
     Oauth,
     Account,
+    Query,
 }
 
 impl Function {
-    pub const ALL: [Function; 4] = [
+    pub const ALL: [Function; 5] = [
         Function::Auth,
         Function::Admin,
         Function::Oauth,
         Function::Account,
+        Function::Query,
     ];
 
     /// This function's routes, without the common layers.
@@ -48,6 +51,7 @@ impl Function {
             Function::Admin => admin::routes(),
             Function::Oauth => integrations::routes(),
             Function::Account => account::routes(),
+            Function::Query => analytics::routes(),
         }
     }
 }

@@ -214,6 +214,12 @@ impl Services {
         };
         self.save_integration(tenant, id, &record, status, &item)
             .await?;
+        if result.as_ref().is_ok_and(Option::is_some)
+            && let Err(err) = self.rebuild_analytics(tenant).await
+        {
+            // The data is stored; the next sync or rebuild publishes it.
+            tracing::warn!(tenant_id = %tenant, error = %err, "analytics rebuild failed");
+        }
         result
     }
 

@@ -54,6 +54,8 @@ impl Services {
         record.sync_started_at = None;
         self.save_integration(tenant, id, &record, IntegrationStatus::Disconnected, &item)
             .await?;
+        // Hidden from queries at once: the snapshot is rebuilt without it.
+        self.rebuild_analytics(tenant).await?;
         let (actor, ip) = match by {
             Some(ctx) => (Some(ctx.user()), Some(ctx.ip())),
             None => (None, None),

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod allowlist;
+pub mod analytics;
 pub mod closure;
 pub mod connections;
 pub mod error;
@@ -45,6 +46,8 @@ pub struct Services {
     pub tenant_keys: TenantKeys,
     /// The lookup pepper, read once per process from the SecretStore.
     pepper: OnceCell<Arc<Zeroizing<Vec<u8>>>>,
+    /// Decoded analytics snapshots, per tenant and version.
+    snapshots: analytics::SnapshotCache,
 }
 
 impl Services {
@@ -62,6 +65,7 @@ impl Services {
             config,
             tenant_keys,
             pepper: OnceCell::new(),
+            snapshots: analytics::SnapshotCache::default(),
         })
     }
 }

@@ -17,6 +17,7 @@ use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::store::query_all;
 use crate::ports::{Key, Query, SortKeys};
 use crate::services::Services;
+use crate::services::analytics::PROFILE_PREFIX;
 use crate::services::closure::CLOSED_PK;
 use crate::services::error::ServiceError;
 use crate::services::ingestion::record_prefix;
@@ -101,6 +102,13 @@ impl Services {
                 )
                 .await?;
         }
+        // The customer profiles the analytics snapshot wrote for it.
+        deleted += self
+            .delete_selection(
+                &tenant.partition(),
+                SortKeys::prefix(format!("{PROFILE_PREFIX}{id}#")),
+            )
+            .await?;
         deleted += self
             .delete_keys(vec![Key::new(tenant.partition(), format!("SYNC#{id}"))])
             .await?;

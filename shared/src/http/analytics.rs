@@ -1,0 +1,444 @@
+//! The `query` function's routes (API.md "query function"): metrics, dimensions, FX
+//! rates, customers, segments and the payment-failure insight. Every route reads the
+//! tenant's analytics snapshot, never raw items.
+//!
+//! Viewers get aggregates only: no per-customer rows, no e-mails, and not the `city`
+//! dimension (a city with few customers points at people).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{Datelike, Months, NaiveDate};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::query::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::session::{AdminOnly, Aggregates, Authorized, CustomerData};
+use crate::domain::metrics::{
+    CurrencyMode, Dimension, Filter, FxRates, Metric, MetricsError, MrrPolicy, SeriesInterval,
+    SeriesQuery, dimension_values, metric_series, summary,
+};
+use crate::domain::roles::Role;
+use crate::ports::Cursor;
+use crate::services::ServiceError;
+use crate::services::analytics::Snapshot;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/metrics/summary", get(metrics_summary))
+        .route("/v1/metrics/{name}", get(metric))
+        .route("/v1/dimensions", get(dimensions))
+        .route("/v1/settings/fx-rates", get(get_fx_rates).put(put_fx_rates))
+        .route("/v1/customers", get(customers))
+        .route("/v1/customers/{id}", get(customer))
+        .route("/v1/segments", get(segments))
+        .route(
+            "/v1/insights/payment-failure-risk",
+            get(payment_failure_risk),
+        )
+}
+
+impl From<MetricsError> for ApiError {
+    fn from(err: MetricsError) -> Self {
+        use axum::http::StatusCode as S;
+        match err {
+            MetricsError::UnknownMetric(_) => ApiError::rejected(
+                S::BAD_REQUEST,
+                "unknown_metric",
+                "Unknown metric: see API.md for the metric names.",
+            ),
+            MetricsError::UnknownDimension(_) => ApiError::rejected(
+                S::BAD_REQUEST,
+                "unknown_dimension",
+                "Unknown dimension: use country, city, card_brand, card_funding, payment_method, plan, currency or integration.",
+            ),
+            MetricsError::InvalidFacts(_) => ApiError::internal(err),
+            other => ApiError::invalid_request(other.to_string()),
+        }
+    }
+}
+
+/// The common query of API.md: `from`, `to`, `interval`, `currency`,
+/// `filter[<dimension>]=<value>` (repeatable), `group_by`.
+struct AnalyticsQuery {
+    pairs: Vec<(String, String)>,
+}
+
+impl AnalyticsQuery {
+    fn from_parts(parts: &Parts) -> Self {
+        let raw = parts.uri.query().unwrap_or_default();
+        Self {
+            pairs: form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+        }
+    }
+    fn one(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
+        self.one(name)
+            .map(|t| {
+                NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d").map_err(|_| {
+                    ApiError::invalid_field(name, format!("`{name}` must be a date (YYYY-MM-DD)."))
+                })
+            })
+            .transpose()
+    }
+    fn filters(&self, role: Role) -> Result<Vec<Filter>, ApiError> {
+        let mut filters = Vec::new();
+        for (key, value) in &self.pairs {
+            if let Some(dimension) = key
+                .strip_prefix("filter[")
+                .and_then(|k| k.strip_suffix(']'))
+            {
+                let filter = Filter::parse(dimension, value)?;
+                guard_dimension(role, filter.dimension)?;
+                filters.push(filter);
+            }
+        }
+        Ok(filters)
+    }
+    fn group_by(&self, role: Role) -> Result<Option<Dimension>, ApiError> {
+        let Some(text) = self.one("group_by") else {
+            return Ok(None);
+        };
+        let dimension: Dimension = text.parse()?;
+        guard_dimension(role, dimension)?;
+        Ok(Some(dimension))
+    }
+}
+
+fn guard_dimension(role: Role, dimension: Dimension) -> Result<(), ApiError> {
+    if dimension == Dimension::City && !role.allows(crate::domain::roles::Access::CustomerData) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
+}
+
+/// The reporting currency: converted at the tenant's rates when `currency` is given and
+/// rates are stored, otherwise that currency's own series.
+fn currency_mode(
+    requested: Option<&str>,
+    rates: Option<FxRates>,
+    snapshot: &Snapshot,
+) -> Result<CurrencyMode, ApiError> {
+    let code = requested.map(str::to_ascii_lowercase);
+    if let Some(c) = &code
+        && (c.len() != 3 || !c.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        return Err(ApiError::invalid_field(
+            "currency",
+            "`currency` must be an ISO 4217 code such as eur.",
+        ));
+    }
+    Ok(match (code, rates) {
+        (Some(to), Some(rates)) => CurrencyMode::Converted { to, rates },
+        (Some(code), None) => CurrencyMode::Native(code),
+        (None, Some(rates)) => CurrencyMode::Converted {
+            to: rates.base.clone(),
+            rates,
+        },
+        (None, None) => CurrencyMode::Native(snapshot.reporting_currency.clone()),
+    })
+}
+
+async fn loaded(
+    app: &AppState,
+    tenant: &crate::domain::ids::TenantId,
+) -> Result<std::sync::Arc<Snapshot>, ApiError> {
+    match app.snapshot(tenant).await? {
+        Some(s) => Ok(s),
+        None => Err(ApiError::rejected(
+            axum::http::StatusCode::CONFLICT,
+            "no_data_yet",
+            "No data yet: connect an integration and let its first sync finish.",
+        )),
+    }
+}
+
+/// Extracts the analytics query from the request.
+struct Params(AnalyticsQuery);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(Params(AnalyticsQuery::from_parts(parts)))
+    }
+}
+
+async fn metrics_summary(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+    Params(q): Params,
+) -> Result<Response, ApiError> {
+    let filters = q.filters(who.ctx.role())?;
+    let as_of = q
+        .date("as_of")?
+        .unwrap_or_else(|| app.adapters.clock.now().date_naive());
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let mode = currency_mode(
+        q.one("currency"),
+        app.fx_rates(who.ctx.tenant()).await?,
+        &snapshot,
+    )?;
+    let result = summary(&snapshot.facts, as_of, mode, filters)?;
+    let mut body = serde_json::to_value(&result).map_err(ApiError::internal)?;
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("policy".into(), json!(MrrPolicy::default()));
+        obj.insert("data_as_of".into(), json!(snapshot.built_at));
+    }
+    Ok(Json(body).into_response())
+}
+
+async fn metric(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+    Path(name): Path<String>,
+    Params(q): Params,
+) -> Result<Response, ApiError> {
+    let metric: Metric = name.parse()?;
+    let filters = q.filters(who.ctx.role())?;
+    let group_by = q.group_by(who.ctx.role())?;
+    let interval = q
+        .one("interval")
+        .map(str::parse::<SeriesInterval>)
+        .transpose()?
+        .unwrap_or(SeriesInterval::Month);
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let today = app.adapters.clock.now().date_naive();
+    let to = q.date("to")?.unwrap_or(today);
+    let default_from = to
+        .checked_sub_months(Months::new(11))
+        .and_then(|d| d.with_day(1))
+        .unwrap_or(to);
+    let query = SeriesQuery {
+        from: q.date("from")?.unwrap_or(default_from),
+        to,
+        interval,
+        currency: currency_mode(
+            q.one("currency"),
+            app.fx_rates(who.ctx.tenant()).await?,
+            &snapshot,
+        )?,
+        filters,
+        group_by,
+    };
+    let series = metric_series(&snapshot.facts, metric, &query)?;
+    let mut body = serde_json::to_value(&series).map_err(ApiError::internal)?;
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("data_as_of".into(), json!(snapshot.built_at));
+    }
+    Ok(Json(body).into_response())
+}
+
+async fn dimensions(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+) -> Result<Response, ApiError> {
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let mut out = BTreeMap::new();
+    for (dimension, values) in dimension_values(&snapshot.facts) {
+        if guard_dimension(who.ctx.role(), dimension).is_ok() {
+            out.insert(dimension.as_str().to_owned(), values);
+        }
+    }
+    Ok(Json(out).into_response())
+}
+
+async fn get_fx_rates(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+) -> Result<Response, ApiError> {
+    match app.fx_rates(who.ctx.tenant()).await? {
+        Some(rates) => Ok(Json(rates).into_response()),
+        None => Ok(Json(json!({ "base": null, "rates": {} })).into_response()),
+    }
+}
+
+async fn put_fx_rates(
+    State(app): State<AppState>,
+    who: Authorized<AdminOnly>,
+    ApiJson(rates): ApiJson<FxRates>,
+) -> Result<Response, ApiError> {
+    let mut rates = rates;
+    rates.base = rates.base.to_ascii_lowercase();
+    rates.rates = rates
+        .rates
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    Ok(Json(app.set_fx_rates(who.ctx.tenant(), rates).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct CustomerList {
+    segment: Option<String>,
+    sort: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn customers(
+    State(app): State<AppState>,
+    who: Authorized<CustomerData>,
+    Params(q): Params,
+) -> Result<Response, ApiError> {
+    let list = CustomerList {
+        segment: q.one("segment").map(str::to_owned),
+        sort: q.one("sort").map(str::to_owned),
+        limit: q.one("limit").map(str::to_owned),
+        cursor: q.one("cursor").map(str::to_owned),
+    };
+    let limit = match list.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_field("limit", "`limit` must be a whole number from 1 to 200.")
+            })?,
+    };
+    let offset = match list.cursor.as_deref() {
+        None => 0,
+        Some(c) => Cursor::decode(c)
+            .ok()
+            .and_then(|c| c.last_sort_key().parse::<usize>().ok())
+            .ok_or_else(|| ApiError::invalid_field("cursor", "The cursor is not valid."))?,
+    };
+    let filters = q.filters(who.ctx.role())?;
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let dims: BTreeMap<&str, &crate::domain::metrics::CustomerDims> = snapshot
+        .facts
+        .customers
+        .iter()
+        .map(|c| (c.id.as_str(), &c.dims))
+        .collect();
+    let mut rows: Vec<_> = snapshot
+        .customers
+        .iter()
+        .filter(|r| {
+            list.segment
+                .as_deref()
+                .is_none_or(|s| r.segment.as_deref() == Some(s))
+        })
+        .filter(|r| {
+            filters.is_empty()
+                || dims
+                    .get(r.id.as_str())
+                    .is_some_and(|d| crate::domain::metrics::customer_passes(d, &filters))
+        })
+        .collect();
+    match list.sort.as_deref() {
+        None | Some("mrr") => rows.sort_by(|a, b| b.mrr.cmp(&a.mrr).then(a.id.cmp(&b.id))),
+        Some("ltv") => rows.sort_by(|a, b| {
+            b.lifetime_revenue
+                .cmp(&a.lifetime_revenue)
+                .then(a.id.cmp(&b.id))
+        }),
+        Some("loyalty") => {
+            rows.sort_by(|a, b| b.loyalty_score.cmp(&a.loyalty_score).then(a.id.cmp(&b.id)))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "sort",
+                "`sort` must be mrr, ltv or loyalty.",
+            ));
+        }
+    }
+    let page: Vec<Value> = rows
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| {
+            json!({
+                "id": r.id, "integration": r.integration, "email": r.email, "currency": r.currency,
+                "mrr": r.mrr, "lifetime_revenue": r.lifetime_revenue, "loyalty_score": r.loyalty_score,
+                "segment": r.segment,
+                "risk": { "payment_failure": r.payment_failure_risk, "churn": r.churn_risk },
+            })
+        })
+        .collect();
+    let next = (offset + limit < rows.len())
+        .then(|| Cursor::after_sort_key((offset + limit).to_string()).encode());
+    Ok(Json(json!({ "data": page, "next_cursor": next })).into_response())
+}
+
+async fn customer(
+    State(app): State<AppState>,
+    who: Authorized<CustomerData>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let row = snapshot
+        .customers
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or(ApiError::NotFound)?;
+    let profile = app
+        .customer_profile(who.ctx.tenant(), &row.integration, &row.id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let mut body = serde_json::to_value(&profile).map_err(ApiError::internal)?;
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("mrr".into(), json!(row.mrr));
+        obj.insert("loyalty_score".into(), json!(row.loyalty_score));
+        obj.insert("segment".into(), json!(row.segment));
+        obj.insert(
+            "risk".into(),
+            json!({ "payment_failure": row.payment_failure_risk, "churn": row.churn_risk }),
+        );
+        obj.insert("integration".into(), json!(row.integration));
+        if let Some(dims) = obj.remove("dims") {
+            obj.insert("dimensions".into(), dims);
+        }
+    }
+    Ok(Json(body).into_response())
+}
+
+async fn segments(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+) -> Result<Response, ApiError> {
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let segments: Vec<Value> = snapshot
+        .segments
+        .iter()
+        .map(|s| json!({ "name": s.name, "customers": s.customers, "mrr": s.mrr.to_minor() }))
+        .collect();
+    Ok(
+        Json(json!({ "segments": segments, "currency": snapshot.reporting_currency }))
+            .into_response(),
+    )
+}
+
+async fn payment_failure_risk(
+    State(app): State<AppState>,
+    who: Authorized<CustomerData>,
+) -> Result<Response, ApiError> {
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let data: Vec<Value> = snapshot
+        .payment_failure_risks
+        .iter()
+        .map(|r| {
+            json!({
+                "customer": r.customer, "subscriptions": r.subscriptions,
+                "renews_at": chrono::DateTime::from_timestamp(r.renews_at, 0),
+                "card_expires": r.card_expires, "card_brand": r.card_brand,
+                "currency": r.currency, "mrr_at_risk": r.mrr_at_risk.to_minor(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "data": data, "next_cursor": null })).into_response())
+}

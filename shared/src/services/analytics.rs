@@ -1,0 +1,436 @@
+//! The analytics snapshot: what every query reads, so that no request reads the raw
+//! items (issue 6: a 100,000-customer tenant with 1,000,000 subscription changes).
+//!
+//! After each sync, disconnect or change of FX rates, the tenant's snapshot is rebuilt
+//! from the records of its integrations that are not disconnected: the engine's compact
+//! facts (`MrrChange`s and payments), one row per customer (MRR, lifetime revenue, RFM,
+//! risk), the segments and the payment-failure risks. It is encoded compactly
+//! (postcard), cut into sealed chunks of at most 256 KiB (DynamoDB items are capped at
+//! 400 KB), and published by writing its `ANALYTICS` pointer last: a reader sees the old
+//! snapshot or the new one, never half of one. Customer profiles (subscriptions and
+//! payments) are sealed items of their own. A warm process keeps the decoded snapshot
+//! per tenant and version, so a query costs one read of the pointer plus engine time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::billing::{BillingRecord, ObjectKind};
+use crate::domain::ids::{IntegrationId, TenantId};
+use crate::domain::metrics::{
+    BillingData, CurrencyMode, CustomerProfile, Facts, FxRates, MrrPolicy, PaymentFailureRisk,
+    SegmentSummary, churn_risks, customer_profiles, facts_from_records, payment_failure_risks,
+    rfm_scores, segments,
+};
+use crate::ports::store::query_all;
+use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys};
+use crate::services::Services;
+use crate::services::error::ServiceError;
+use crate::services::integrations::{INTEG_PREFIX, IntegrationStatus};
+
+const POINTER_SK: &str = "ANALYTICS";
+const CHUNK_PREFIX: &str = "ANALYTICS#";
+pub const PROFILE_PREFIX: &str = "PROFILE#";
+const FX_SK: &str = "FXRATES";
+/// Chunk size before sealing: base64 in the sealed record adds a third, which keeps an
+/// item near 270 KB, well below DynamoDB's 400 KB limit.
+const CHUNK_BYTES: usize = 200 * 1024;
+
+/// One customer as lists show it (personal data: analysts and admins only).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CustomerRow {
+    pub id: String,
+    pub integration: String,
+    pub email: Option<String>,
+    pub currency: Option<String>,
+    /// Minor units of `currency`.
+    pub mrr: i64,
+    pub lifetime_revenue: i64,
+    pub loyalty_score: Option<String>,
+    pub segment: Option<String>,
+    pub payment_failure_risk: bool,
+    pub churn_risk: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub built_at: DateTime<Utc>,
+    /// The currency RFM and segments are measured in.
+    pub reporting_currency: String,
+    pub facts: Facts,
+    pub customers: Vec<CustomerRow>,
+    pub segments: Vec<SegmentSummary>,
+    pub payment_failure_risks: Vec<PaymentFailureRisk>,
+}
+
+/// The per-process cache of decoded snapshots.
+#[derive(Default)]
+pub struct SnapshotCache(Mutex<HashMap<TenantId, (i64, Arc<Snapshot>)>>);
+
+fn pointer_key(tenant: &TenantId) -> Key {
+    Key::new(tenant.partition(), POINTER_SK)
+}
+
+fn chunk_key(tenant: &TenantId, version: i64, index: usize) -> Key {
+    Key::new(
+        tenant.partition(),
+        format!("{CHUNK_PREFIX}{version:020}#{index:06}"),
+    )
+}
+
+pub fn profile_key(tenant: &TenantId, integration: &str, customer: &str) -> Key {
+    Key::new(
+        tenant.partition(),
+        format!("{PROFILE_PREFIX}{integration}#{customer}"),
+    )
+}
+
+fn records_of<T>(records: &[BillingRecord], pick: impl Fn(&BillingRecord) -> Option<&T>) -> Vec<T>
+where
+    T: Clone,
+{
+    records.iter().filter_map(|r| pick(r).cloned()).collect()
+}
+
+impl Services {
+    /// The tenant's stored FX rates, if any.
+    pub async fn fx_rates(&self, tenant: &TenantId) -> Result<Option<FxRates>, ServiceError> {
+        Ok(self
+            .load::<FxRates>(tenant, &Key::new(tenant.partition(), FX_SK))
+            .await?
+            .map(|l| l.record))
+    }
+
+    /// Stores the tenant's FX rates and rebuilds the snapshot at them.
+    pub async fn set_fx_rates(
+        &self,
+        tenant: &TenantId,
+        rates: FxRates,
+    ) -> Result<FxRates, ServiceError> {
+        rates
+            .validate()
+            .map_err(|e| ServiceError::invalid("rates", e.to_string()))?;
+        let item = self
+            .seal(tenant, Key::new(tenant.partition(), FX_SK), &rates)
+            .await?;
+        self.adapters.store.put(item, Condition::None).await?;
+        self.rebuild_analytics(tenant).await?;
+        Ok(rates)
+    }
+
+    /// Rebuilds and publishes the tenant's snapshot.
+    pub async fn rebuild_analytics(&self, tenant: &TenantId) -> Result<(), ServiceError> {
+        let store = self.adapters.store.as_ref();
+        let mut sources: Vec<(String, Vec<BillingRecord>)> = Vec::new();
+        for item in query_all(
+            store,
+            Query::new(tenant.partition(), SortKeys::prefix(INTEG_PREFIX)).limit(500),
+        )
+        .await?
+        {
+            let Some(id) = item
+                .key
+                .sk
+                .strip_prefix(INTEG_PREFIX)
+                .and_then(IntegrationId::parse)
+            else {
+                continue;
+            };
+            if item.s("status").and_then(IntegrationStatus::parse)
+                == Some(IntegrationStatus::Disconnected)
+            {
+                continue;
+            }
+            let mut records = Vec::new();
+            for kind in ObjectKind::ALL {
+                records.extend(self.integration_records(tenant, &id, kind).await?);
+            }
+            sources.push((id.to_string(), records));
+        }
+        let owned: Vec<(String, OwnedData)> = sources
+            .iter()
+            .map(|(id, r)| (id.clone(), OwnedData::from(r)))
+            .collect();
+        let data: Vec<BillingData<'_>> = owned.iter().map(|(id, d)| d.borrow(id)).collect();
+        let snapshot = self.build_snapshot(tenant, &data, true).await?;
+        self.publish_snapshot(tenant, &snapshot).await
+    }
+
+    /// Builds and publishes the tenant's snapshot from records held in memory instead of
+    /// the tenant's stored records: for the bench (issue 6, "Speed"), which would
+    /// otherwise first sync a million records through the store — queries read only the
+    /// snapshot, so how it was filled does not change what they cost. Customer profiles
+    /// are not written (100,000 sealed items would dominate the run), so
+    /// `GET /v1/customers/{id}` finds none for these customers.
+    pub async fn publish_dataset_snapshot(
+        &self,
+        tenant: &TenantId,
+        sources: &[BillingData<'_>],
+    ) -> Result<(), ServiceError> {
+        let snapshot = self.build_snapshot(tenant, sources, false).await?;
+        self.publish_snapshot(tenant, &snapshot).await
+    }
+
+    /// The snapshot of `data` as of now, at the tenant's FX rates. With
+    /// `write_profiles`, each customer's profile is stored too — before the caller
+    /// publishes the snapshot, so a published row always has its profile.
+    async fn build_snapshot(
+        &self,
+        tenant: &TenantId,
+        data: &[BillingData<'_>],
+        write_profiles: bool,
+    ) -> Result<Snapshot, ServiceError> {
+        let policy = MrrPolicy::default();
+        let now = self.now();
+        let mut facts = facts_from_records(data, &policy);
+        facts.sort();
+        let fx = self.fx_rates(tenant).await?;
+        let mode = reporting_mode(&facts, fx);
+        let mut profiles: Vec<(String, CustomerProfile)> = Vec::new();
+        let mut risks = Vec::new();
+        let mut churn = HashMap::new();
+        for d in data {
+            profiles.extend(
+                customer_profiles(d, &policy, now.timestamp())
+                    .into_iter()
+                    .map(|p| (d.integration.to_owned(), p)),
+            );
+            risks.extend(payment_failure_risks(d, &policy, now.timestamp()));
+            for r in churn_risks(d, &policy, now.timestamp()) {
+                churn.insert(r.customer.clone(), r.score);
+            }
+        }
+        let plain: Vec<CustomerProfile> = profiles.iter().map(|(_, p)| p.clone()).collect();
+        let loyalties = rfm_scores(&plain, now.timestamp(), &mode)
+            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
+        let segment_summary = segments(&plain, &loyalties, &mode)
+            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
+        let loyalty: HashMap<&str, _> =
+            loyalties.iter().map(|l| (l.customer.as_str(), l)).collect();
+        let at_risk: std::collections::HashSet<&str> =
+            risks.iter().map(|r| r.customer.as_str()).collect();
+        let rows = profiles
+            .iter()
+            .map(|(integration, p)| CustomerRow {
+                id: p.id.clone(),
+                integration: integration.clone(),
+                email: p.email.clone(),
+                currency: p.currency.clone(),
+                mrr: p.mrr.to_minor(),
+                lifetime_revenue: p.lifetime_revenue,
+                loyalty_score: loyalty.get(p.id.as_str()).map(|l| l.score.clone()),
+                segment: loyalty
+                    .get(p.id.as_str())
+                    .and_then(|l| serde_json::to_value(l.segment).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                payment_failure_risk: at_risk.contains(p.id.as_str()),
+                churn_risk: churn.get(&p.id).copied().unwrap_or(0),
+            })
+            .collect();
+        let snapshot = Snapshot {
+            built_at: now,
+            reporting_currency: mode.code(),
+            facts,
+            customers: rows,
+            segments: segment_summary,
+            payment_failure_risks: risks,
+        };
+        if write_profiles {
+            for (integration, profile) in &profiles {
+                let item = self
+                    .seal(
+                        tenant,
+                        profile_key(tenant, integration, &profile.id),
+                        profile,
+                    )
+                    .await?;
+                self.adapters.store.put(item, Condition::None).await?;
+            }
+        }
+        Ok(snapshot)
+    }
+
+    async fn publish_snapshot(
+        &self,
+        tenant: &TenantId,
+        snapshot: &Snapshot,
+    ) -> Result<(), ServiceError> {
+        let bytes = postcard::to_stdvec(snapshot).map_err(ServiceError::internal)?;
+        let version = self.now().timestamp_micros();
+        let chunks: Vec<&[u8]> = bytes.chunks(CHUNK_BYTES).collect();
+        for (index, chunk) in chunks.iter().enumerate() {
+            let item = self
+                .seal(
+                    tenant,
+                    chunk_key(tenant, version, index),
+                    &ChunkBytes(chunk.to_vec()),
+                )
+                .await?;
+            self.adapters.store.put(item, Condition::None).await?;
+        }
+        let previous = self.adapters.store.get(&pointer_key(tenant)).await?;
+        let pointer = Item::new(pointer_key(tenant))
+            .with("snapshot", Attr::N(version))
+            .with("chunks", Attr::N(chunks.len() as i64));
+        self.adapters.store.put(pointer, Condition::None).await?;
+        if let Some(old) = previous
+            .and_then(|p| p.n("snapshot"))
+            .filter(|v| *v != version)
+        {
+            let stale = query_all(
+                self.adapters.store.as_ref(),
+                Query::new(
+                    tenant.partition(),
+                    SortKeys::prefix(format!("{CHUNK_PREFIX}{old:020}#")),
+                ),
+            )
+            .await?;
+            self.delete_keys(stale.into_iter().map(|i| i.key).collect())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The tenant's current snapshot (`None` before its first sync).
+    pub async fn snapshot(&self, tenant: &TenantId) -> Result<Option<Arc<Snapshot>>, ServiceError> {
+        let Some(pointer) = self.adapters.store.get(&pointer_key(tenant)).await? else {
+            return Ok(None);
+        };
+        let version = pointer.n("snapshot").unwrap_or(0);
+        if let Ok(cache) = self.snapshots.0.lock()
+            && let Some((cached, snapshot)) = cache.get(tenant)
+            && *cached == version
+        {
+            return Ok(Some(snapshot.clone()));
+        }
+        let chunks = pointer.n("chunks").unwrap_or(0).max(0) as usize;
+        let mut bytes = Vec::new();
+        for index in 0..chunks {
+            let key = chunk_key(tenant, version, index);
+            let chunk = self
+                .load::<ChunkBytes>(tenant, &key)
+                .await?
+                .ok_or_else(|| ServiceError::internal("a snapshot chunk is missing"))?;
+            bytes.extend(chunk.record.0);
+        }
+        let snapshot: Snapshot = postcard::from_bytes(&bytes)
+            .map_err(|_| ServiceError::internal("the snapshot does not decode"))?;
+        snapshot.facts.check().map_err(ServiceError::internal)?;
+        let snapshot = Arc::new(snapshot);
+        if let Ok(mut cache) = self.snapshots.0.lock() {
+            cache.insert(tenant.clone(), (version, snapshot.clone()));
+        }
+        Ok(Some(snapshot))
+    }
+
+    /// One customer's profile (subscriptions, payments) as of the last rebuild.
+    pub async fn customer_profile(
+        &self,
+        tenant: &TenantId,
+        integration: &str,
+        customer: &str,
+    ) -> Result<Option<CustomerProfile>, ServiceError> {
+        Ok(self
+            .load::<CustomerProfile>(tenant, &profile_key(tenant, integration, customer))
+            .await?
+            .map(|l| l.record))
+    }
+}
+
+/// Bytes sealed as a record (serde's byte-array form).
+#[derive(Serialize, Deserialize)]
+struct ChunkBytes(#[serde(with = "base64_bytes")] Vec<u8>);
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// RFM and segments are measured in the base currency when rates are stored, else in
+/// the currency most customers pay in.
+fn reporting_mode(facts: &Facts, fx: Option<FxRates>) -> CurrencyMode {
+    if let Some(rates) = fx {
+        return CurrencyMode::Converted {
+            to: rates.base.clone(),
+            rates,
+        };
+    }
+    let mut counts = vec![0usize; facts.currencies.len()];
+    for change in &facts.changes {
+        if let Some(c) = counts.get_mut(usize::from(change.currency)) {
+            *c += 1;
+        }
+    }
+    let most = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, c)| **c)
+        .map(|(i, _)| i);
+    CurrencyMode::Native(
+        most.and_then(|i| facts.currencies.get(i).cloned())
+            .unwrap_or_else(|| "usd".to_owned()),
+    )
+}
+
+/// One integration's records split by kind.
+struct OwnedData {
+    customers: Vec<crate::domain::billing::CustomerRecord>,
+    subscriptions: Vec<crate::domain::billing::SubscriptionRecord>,
+    invoices: Vec<crate::domain::billing::InvoiceRecord>,
+    charges: Vec<crate::domain::billing::ChargeRecord>,
+    refunds: Vec<crate::domain::billing::RefundRecord>,
+    payment_methods: Vec<crate::domain::billing::PaymentMethodRecord>,
+}
+
+impl OwnedData {
+    fn from(records: &[BillingRecord]) -> Self {
+        Self {
+            customers: records_of(records, |r| match r {
+                BillingRecord::Customer(c) => Some(c),
+                _ => None,
+            }),
+            subscriptions: records_of(records, |r| match r {
+                BillingRecord::Subscription(s) => Some(s),
+                _ => None,
+            }),
+            invoices: records_of(records, |r| match r {
+                BillingRecord::Invoice(i) => Some(i),
+                _ => None,
+            }),
+            charges: records_of(records, |r| match r {
+                BillingRecord::Charge(c) => Some(c),
+                _ => None,
+            }),
+            refunds: records_of(records, |r| match r {
+                BillingRecord::Refund(f) => Some(f),
+                _ => None,
+            }),
+            payment_methods: records_of(records, |r| match r {
+                BillingRecord::PaymentMethod(p) => Some(p),
+                _ => None,
+            }),
+        }
+    }
+    fn borrow<'a>(&'a self, integration: &'a str) -> BillingData<'a> {
+        BillingData {
+            integration,
+            customers: &self.customers,
+            subscriptions: &self.subscriptions,
+            invoices: &self.invoices,
+            charges: &self.charges,
+            refunds: &self.refunds,
+            payment_methods: &self.payment_methods,
+        }
+    }
+}
