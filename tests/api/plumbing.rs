@@ -130,3 +130,29 @@ async fn a_body_that_is_not_json_is_refused_with_415() {
     assert_eq!(response.status(), 415);
     assert_eq!(error_code(response).await, "unsupported_media_type");
 }
+
+#[tokio::test]
+async fn cross_origin_calls_are_allowed_from_the_configured_app_only() {
+    let app =
+        crate::helpers::spawn_app_with(&[("TALLY_APP_URL", "https://app.tally.example")]).await;
+    let preflight = |origin: &'static str| {
+        reqwest::Client::new()
+            .request(Method::OPTIONS, format!("{}/v1/me", app.address))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("https://app.tally.example").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.tally.example"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

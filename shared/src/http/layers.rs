@@ -15,14 +15,47 @@ use super::json::BODY_LIMIT;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Wraps a function's routes with the layers every response needs.
-pub fn finish<S: Clone + Send + Sync + 'static>(routes: Router<S>, state: S) -> Router {
+/// Wraps a function's routes with the layers every response needs. Cross-origin calls
+/// are allowed from `app_origin` only (the configured web app).
+pub fn finish<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    state: S,
+    app_origin: &str,
+) -> Router {
     routes
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(cors(app_origin))
         .layer(middleware::from_fn(request_envelope))
         .with_state(state)
+}
+
+fn cors(app_origin: &str) -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    // The origin is scheme://host[:port], without a path.
+    let origin = app_origin
+        .splitn(4, '/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/");
+    // A predicate, not `exact`: a foreign origin gets no CORS header at all.
+    let allowed = match HeaderValue::from_str(&origin) {
+        Ok(value) => AllowOrigin::predicate(move |requested: &HeaderValue, _| *requested == value),
+        Err(_) => AllowOrigin::list(Vec::<HeaderValue>::new()),
+    };
+    CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 async fn request_envelope(req: Request, next: Next) -> Response {

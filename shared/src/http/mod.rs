@@ -58,7 +58,8 @@ impl Function {
 
 /// One function's app, as deployed to Lambda.
 pub fn function_app(function: Function, state: AppState) -> Router {
-    layers::finish(function.routes(), state)
+    let origin = state.config.app_url.clone();
+    layers::finish(function.routes(), state, &origin)
 }
 
 /// Every function's routes on one router, as the local server serves them.
@@ -66,5 +67,6 @@ pub fn local_app(state: AppState) -> Router {
     let routes = Function::ALL
         .into_iter()
         .fold(Router::new(), |router, f| router.merge(f.routes()));
-    layers::finish(routes, state)
+    let origin = state.config.app_url.clone();
+    layers::finish(routes, state, &origin)
 }

@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
-use crate::domain::password::{self, PasswordPolicy};
+use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
 use crate::ports::{Attr, Condition, Item, StoreError, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
+use crate::services::hashing::hash_password;
 use crate::services::layout;
 use crate::services::records::{SecurityPolicy, TENANT_ACTIVE, TenantRecord, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
@@ -78,8 +79,7 @@ impl Services {
             PasswordPolicy::new(policy.preset),
             req.password.expose_secret(),
         )?;
-        let password_hash =
-            password::hash(req.password.expose_secret()).map_err(ServiceError::internal)?;
+        let password_hash = hash_password(&req.password).await?;
         let email_hash = self.email_hash(&email).await?;
         let now = self.now();
         let tenant = TenantId::generate();

@@ -11,16 +11,16 @@
 //! What remains afterwards is a receipt keyed by a hash of the tenant id.
 
 use chrono::{DateTime, Duration, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 use crate::domain::email::Email;
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::domain::password;
 use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
+use crate::services::hashing::verify_password;
 use crate::services::integrations::{
     INTEG_PREFIX, INTEGRATIONS_PK, IntegrationRecord, secret_name,
 };
@@ -53,7 +53,7 @@ impl Services {
             .load_user(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !password::verify(&user.record.password_hash, password_given.expose_secret()) {
+        if !verify_password(&user.record.password_hash, password_given).await {
             return Err(ServiceError::InvalidCredentials);
         }
         let tenant = self

@@ -4,16 +4,16 @@
 //! a code works once even when two requests race with it.
 
 use chrono::Utc;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::domain::ids::{TenantId, UserId};
-use crate::domain::password;
 use crate::domain::tokens::{recovery_code_hash, recovery_codes};
 use crate::domain::totp::{self, TotpSecret};
 use crate::ports::{Condition, StoreError};
 use crate::services::Services;
 use crate::services::error::ServiceError;
+use crate::services::hashing::verify_password;
 use crate::services::layout;
 use crate::services::records::{Loaded, MfaState, UserRecord};
 use crate::services::sessions::TenantCtx;
@@ -161,7 +161,7 @@ impl Services {
             .load_user(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !password::verify(&user.record.password_hash, password.expose_secret()) {
+        if !verify_password(&user.record.password_hash, password).await {
             return Err(ServiceError::InvalidCredentials);
         }
         Ok(user)

@@ -8,6 +8,7 @@ pub mod closure;
 pub mod connections;
 pub mod error;
 pub mod export;
+pub mod hashing;
 pub mod ingestion;
 pub mod integrations;
 pub mod layout;

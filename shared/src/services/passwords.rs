@@ -9,11 +9,12 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
-use crate::domain::password::{self, PasswordPolicy};
+use crate::domain::password::PasswordPolicy;
 use crate::ports::{Condition, Event, Key, StoreError, WriteOp};
 use crate::services::Services;
 use crate::services::accounts::check_policy;
 use crate::services::error::ServiceError;
+use crate::services::hashing::{hash_password, password_reused, verify_password};
 use crate::services::layout::{self, TokenKind};
 use crate::services::records::{Loaded, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
@@ -33,7 +34,7 @@ impl Services {
             .load_user(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !password::verify(&user.record.password_hash, current.expose_secret()) {
+        if !verify_password(&user.record.password_hash, current).await {
             return Err(ServiceError::InvalidCredentials);
         }
         self.set_password(ctx.tenant(), ctx.user(), user, new, Vec::new())
@@ -173,11 +174,10 @@ impl Services {
             .chain(record.password_history.iter().cloned())
             .take(depth)
             .collect();
-        if password::reused(&remembered, new.expose_secret()) {
+        if password_reused(&remembered, new).await {
             return Err(ServiceError::PasswordReused);
         }
-        record.password_hash =
-            password::hash(new.expose_secret()).map_err(ServiceError::internal)?;
+        record.password_hash = hash_password(new).await?;
         record.password_history = remembered
             .into_iter()
             .take(depth.saturating_sub(1))

@@ -14,18 +14,19 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::email::Email;
 use crate::domain::ids::{SessionId, TenantId, UserId};
-use crate::domain::password::{self, PasswordPolicy};
+use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
 use crate::domain::tokens::{new_token, token_hash};
 use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Item, Query, SortKeys, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
+use crate::services::hashing::{verify_dummy, verify_password};
 use crate::services::layout::{self, TokenKind};
 use crate::services::records::{SecurityPolicy, TENANT_ACTIVE};
 use crate::services::security::{LoginAttempt, LoginOutcome};
@@ -185,7 +186,7 @@ impl Services {
         };
         let Some((tenant, user_id, loaded)) = found.filter(|(_, _, l)| !l.record.disabled) else {
             // No account (or a disabled one): the same work and the same replies.
-            password::verify_dummy(req.password.expose_secret());
+            verify_dummy(&req.password).await;
             let outcome = if locked {
                 LoginOutcome::Locked
             } else {
@@ -203,12 +204,12 @@ impl Services {
             return Err(ServiceError::InvalidCredentials);
         };
         if locked {
-            password::verify_dummy(req.password.expose_secret());
+            verify_dummy(&req.password).await;
             attempt(&tenant, Some(&user_id), LoginOutcome::Locked).await?;
             return Err(ServiceError::PasswordResetRequired);
         }
         let user = &loaded.record;
-        if !password::verify(&user.password_hash, req.password.expose_secret()) {
+        if !verify_password(&user.password_hash, &req.password).await {
             attempt(&tenant, Some(&user_id), LoginOutcome::BadPassword).await?;
             self.fail_known(&tenant, &user_id, &email_hash, req.ip)
                 .await?;

@@ -12,13 +12,14 @@ use serde::Serialize;
 
 use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
-use crate::domain::password::{self, PasswordPolicy};
+use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
 use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Cursor, Item, Query, SortKeys, StoreError, WriteOp};
 use crate::services::Services;
 use crate::services::accounts::check_policy;
 use crate::services::error::ServiceError;
+use crate::services::hashing::hash_password;
 use crate::services::layout::{self, TokenKind, USER_PREFIX};
 use crate::services::records::{Loaded, UserRecord};
 use crate::services::sessions::TenantCtx;
@@ -221,8 +222,7 @@ impl Services {
             PasswordPolicy::new(tenant_record.record.policy.preset),
             password.expose_secret(),
         )?;
-        user.record.password_hash =
-            password::hash(password.expose_secret()).map_err(ServiceError::internal)?;
+        user.record.password_hash = hash_password(password).await?;
         user.record.password_set_at = self.now();
         user.record.invited = false;
         let item = self

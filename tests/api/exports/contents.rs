@@ -76,7 +76,14 @@ async fn an_export_holds_every_ingested_record_once_and_no_secret() {
     let first = &pages[0]["document"];
     assert_eq!(first["tenant"]["company"], "Export GmbH");
     assert_eq!(first["tenant"]["id"], admin.tenant_id.as_str());
-    assert!(first["metrics_summary"].is_null());
+    let summary = &first["metrics_summary"];
+    assert!(summary["mrr"].as_i64().is_some_and(|m| m > 0), "{summary}");
+    // ARR is 12 × the exact MRR, rounded once: within 12 minor units of 12 × rounded MRR.
+    let (mrr, arr) = (
+        summary["mrr"].as_i64().unwrap(),
+        summary["arr"].as_i64().unwrap(),
+    );
+    assert!((arr - 12 * mrr).abs() <= 12, "arr {arr}, mrr {mrr}");
     let users = section(&pages, "users");
     assert_eq!(users.len(), 2);
     assert!(

@@ -63,8 +63,10 @@ pub(super) async fn write(
     let tenant_json = json!({ "id": tenant, "company": about.company,
         "created_at": about.created_at, "policy": about.policy });
     head.insert("tenant".into(), tenant_json);
-    // The metrics engine is still being written; its summary goes here once it exists.
-    head.insert("metrics_summary".into(), Value::Null);
+    head.insert(
+        "metrics_summary".into(),
+        metrics_summary(services, tenant).await?,
+    );
     for section in ["users", "integrations", "audit_log"] {
         head.insert(section.into(), Value::Array(Vec::new()));
     }
@@ -260,4 +262,24 @@ impl<'a> PageWriter<'a> {
         }
         Ok(self.pages)
     }
+}
+
+/// The metrics summary as of today from the tenant's analytics snapshot, in its
+/// reporting currency (`null` before a first sync).
+async fn metrics_summary(services: &Services, tenant: &TenantId) -> Result<Value, ServiceError> {
+    use crate::domain::metrics::{CurrencyMode, summary};
+    let Some(snapshot) = services.snapshot(tenant).await? else {
+        return Ok(Value::Null);
+    };
+    let mode = match services.fx_rates(tenant).await? {
+        Some(rates) => CurrencyMode::Converted {
+            to: rates.base.clone(),
+            rates,
+        },
+        None => CurrencyMode::Native(snapshot.reporting_currency.clone()),
+    };
+    let today = services.adapters.clock.now().date_naive();
+    let result =
+        summary(&snapshot.facts, today, mode, Vec::new()).map_err(ServiceError::internal)?;
+    to_json(&result)
 }
