@@ -24,6 +24,11 @@ impl Cidr {
         }
         text.parse::<IpNet>().ok().map(|net| Self(net.trunc()))
     }
+    /// Whether the network covers every address of its family (`/0`): as an allowlist
+    /// entry it would protect nothing while looking like it does.
+    pub fn is_catch_all(&self) -> bool {
+        self.0.prefix_len() == 0
+    }
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.0.contains(&normalize(ip))
     }

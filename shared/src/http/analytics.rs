@@ -60,6 +60,17 @@ impl From<MetricsError> for ApiError {
                 "Unknown dimension: use country, city, card_brand, card_funding, payment_method, plan, currency or integration.",
             ),
             MetricsError::InvalidFacts(_) => ApiError::internal(err),
+            // Named without the client's value: a message never echoes input.
+            MetricsError::UnknownInterval(_) => {
+                ApiError::invalid_field("interval", "`interval` must be day, week or month.")
+            }
+            MetricsError::MissingFxRate(_) => ApiError::invalid_field(
+                "currency",
+                "No exchange rate is stored for this currency: PUT /v1/settings/fx-rates first.",
+            ),
+            MetricsError::InvalidFxRate(_) => {
+                ApiError::invalid_field("rates", "Every rate must be a positive number.")
+            }
             other => ApiError::invalid_request(other.to_string()),
         }
     }
@@ -386,25 +397,57 @@ async fn customer(
         .iter()
         .find(|r| r.id == id)
         .ok_or(ApiError::NotFound)?;
-    let profile = app
+    let p = app
         .customer_profile(who.ctx.tenant(), &row.integration, &row.id)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    let mut body = serde_json::to_value(&profile).map_err(ApiError::internal)?;
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert("mrr".into(), json!(row.mrr));
-        obj.insert("loyalty_score".into(), json!(row.loyalty_score));
-        obj.insert("segment".into(), json!(row.segment));
-        obj.insert(
-            "risk".into(),
-            json!({ "payment_failure": row.payment_failure_risk, "churn": row.churn_risk }),
-        );
-        obj.insert("integration".into(), json!(row.integration));
-        if let Some(dims) = obj.remove("dims") {
-            obj.insert("dimensions".into(), dims);
-        }
-    }
-    Ok(Json(body).into_response())
+    // API conventions: money in minor units, times as RFC 3339 UTC strings.
+    let minor = |m: &BTreeMap<String, crate::domain::metrics::Mrr>| -> BTreeMap<String, i64> {
+        m.iter().map(|(k, v)| (k.clone(), v.to_minor())).collect()
+    };
+    let subscriptions: Vec<Value> = p
+        .subscriptions
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "status": s.status, "currency": s.currency, "plans": s.plans,
+                "mrr": s.mrr.to_minor(), "created": rfc3339(s.created),
+                "current_period_end": s.current_period_end.map(rfc3339),
+                "cancel_at_period_end": s.cancel_at_period_end,
+            })
+        })
+        .collect();
+    let payments: Vec<Value> = p
+        .payments
+        .iter()
+        .map(|pay| {
+            json!({
+                "id": pay.id, "amount": pay.amount, "amount_refunded": pay.amount_refunded,
+                "currency": pay.currency, "status": pay.status, "at": rfc3339(pay.at),
+                "card_brand": pay.card_brand, "card_funding": pay.card_funding,
+                "card_exp_month": pay.card_exp_month, "card_exp_year": pay.card_exp_year,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "id": p.id, "integration": row.integration, "email": p.email,
+        "created": p.created.map(rfc3339), "currency": p.currency,
+        "mrr": row.mrr, "mrr_by_currency": minor(&p.mrr_by_currency),
+        "lifetime_revenue": p.lifetime_revenue, "lifetime_revenue_by_currency": p.lifetime_revenue_by_currency,
+        "successful_payments": p.successful_payments,
+        "first_payment_at": p.first_payment_at.map(rfc3339), "last_payment_at": p.last_payment_at.map(rfc3339),
+        "plans": p.plans, "dimensions": p.dims,
+        "loyalty_score": row.loyalty_score, "segment": row.segment,
+        "risk": { "payment_failure": row.payment_failure_risk, "churn": row.churn_risk },
+        "subscriptions": subscriptions, "payments": payments,
+    }))
+    .into_response())
+}
+
+/// Unix seconds as an RFC 3339 UTC string (`null` if out of range).
+fn rfc3339(at: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 async fn segments(
@@ -434,8 +477,10 @@ async fn payment_failure_risk(
         .map(|r| {
             json!({
                 "customer": r.customer, "subscriptions": r.subscriptions,
-                "renews_at": chrono::DateTime::from_timestamp(r.renews_at, 0),
-                "card_expires": r.card_expires, "card_brand": r.card_brand,
+                "renews_at": rfc3339(r.renews_at),
+                "card_expires": { "month": r.card_expires.month, "year": r.card_expires.year,
+                                  "expires_at": rfc3339(r.card_expires.expires_at) },
+                "card_brand": r.card_brand,
                 "currency": r.currency, "mrr_at_risk": r.mrr_at_risk.to_minor(),
             })
         })

@@ -280,7 +280,8 @@ fn conflict_message(code: &str) -> &'static str {
 fn bad_request_message(code: &str) -> &'static str {
     match code {
         "invalid_cidr" => {
-            "Not an IPv4 or IPv6 address or CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32)."
+            "Not an IPv4 or IPv6 address or CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32); a \
+             network covering every address (/0) is refused: delete the entries instead."
         }
         "key_not_restricted" => {
             "Tally only accepts read-only restricted keys (rk_live_... or rk_test_...), never \

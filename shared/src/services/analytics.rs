@@ -111,7 +111,20 @@ impl Services {
     ) -> Result<FxRates, ServiceError> {
         rates
             .validate()
-            .map_err(|e| ServiceError::invalid("rates", e.to_string()))?;
+            // Named without the client's values: a message never echoes input.
+            .map_err(|_| {
+                ServiceError::invalid(
+                    "rates",
+                    "Every rate must be a positive number, keyed by an ISO 4217 code.",
+                )
+            })?;
+        let iso = |code: &str| code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase());
+        if !iso(&rates.base) || !rates.rates.keys().all(|k| iso(k)) {
+            return Err(ServiceError::invalid(
+                "base",
+                "Currencies must be ISO 4217 codes such as eur.",
+            ));
+        }
         let item = self
             .seal(tenant, Key::new(tenant.partition(), FX_SK), &rates)
             .await?;

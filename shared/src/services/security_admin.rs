@@ -108,7 +108,9 @@ impl Services {
         cidr: &str,
         note: &str,
     ) -> Result<AllowEntryView, ServiceError> {
-        let cidr = Cidr::parse(cidr).ok_or(ServiceError::BadRequest("invalid_cidr"))?;
+        let cidr = Cidr::parse(cidr)
+            .filter(|c| !c.is_catch_all())
+            .ok_or(ServiceError::BadRequest("invalid_cidr"))?;
         let note = note.trim();
         if note.chars().count() > NOTE_MAX_CHARS || note.chars().any(char::is_control) {
             return Err(ServiceError::invalid(

@@ -12,7 +12,7 @@ use super::calendar::SeriesInterval;
 use super::facts::Facts;
 use super::payments::{EventMetric, EventPoint, event_series};
 use super::policy::definition;
-use super::rates::{arpu, arr, customer_churn_rate, grr, ltv_values, nrr, revenue_churn_rate};
+use super::rates::{arpu, customer_churn_rate, grr, ltv_values, nrr, revenue_churn_rate};
 use super::series::{Point, SeriesQuery, mrr_series};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -233,7 +233,8 @@ fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
     let money = |m: super::money::Mrr| MetricValue::Money(m.to_minor());
     let value = match metric {
         Metric::Mrr => money(point.mrr),
-        Metric::Arr => money(arr(point)),
+        // 12 × the served MRR: the two served numbers agree exactly.
+        Metric::Arr => MetricValue::Money(point.mrr.to_minor() * 12),
         Metric::MrrMovements => money(point.net),
         Metric::Customers => MetricValue::Count(point.customers),
         Metric::CustomerChurnRate => MetricValue::Ratio(customer_churn_rate(point)),
@@ -245,17 +246,9 @@ fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
     };
     let mut presented = bare(point, value);
     if metric == Metric::MrrMovements {
-        presented.movements = Some(MovementsMinor {
-            start_mrr: point.start_mrr.to_minor(),
-            mrr: point.mrr.to_minor(),
-            new: point.new.to_minor(),
-            expansion: point.expansion.to_minor(),
-            contraction: point.contraction.to_minor(),
-            churn: point.churn.to_minor(),
-            reactivation: point.reactivation.to_minor(),
-            plan_switch: point.plan_switch.to_minor(),
-            net: point.net.to_minor(),
-        });
+        let movements = present_movements(point);
+        presented.value = MetricValue::Money(movements.net);
+        presented.movements = Some(movements);
     }
     presented
 }
@@ -277,5 +270,51 @@ fn event_point(kind: EventMetric, point: &EventPoint) -> MetricPoint {
         count: Some(point.count),
         amount,
         converted,
+    }
+}
+
+/// A period's movements in minor units such that the served integers add up exactly:
+/// `start_mrr + net == mrr` and `start_mrr + new + expansion + reactivation −
+/// contraction − churn + plan_switch == mrr`. Start and end are rounded once (so a
+/// period's start is the previous period's end); each movement is rounded, and what
+/// the roundings leave over (a few minor units at most) goes to the largest movement.
+pub(crate) fn present_movements(point: &Point) -> MovementsMinor {
+    let start = point.start_mrr.to_minor();
+    let end = point.mrr.to_minor();
+    let net = end - start;
+    let parts = [
+        (1i64, point.new),
+        (1, point.expansion),
+        (1, point.reactivation),
+        (-1, point.contraction),
+        (-1, point.churn),
+        (1, point.plan_switch),
+    ];
+    let rounded: Vec<i64> = parts.iter().map(|(_, m)| m.to_minor()).collect();
+    let sum: i64 = parts
+        .iter()
+        .zip(&rounded)
+        .map(|((sign, _), r)| sign * r)
+        .sum();
+    let residue = net - sum;
+    let mut values = rounded;
+    if residue != 0 {
+        // Non-zero here means some movement is: start and end of a period without
+        // movement are the same exact value, rounded alike.
+        let largest = (0..parts.len())
+            .max_by_key(|i| parts[*i].1.micros().abs())
+            .unwrap_or(0);
+        values[largest] += parts[largest].0 * residue;
+    }
+    MovementsMinor {
+        start_mrr: start,
+        mrr: end,
+        new: values[0],
+        expansion: values[1],
+        reactivation: values[2],
+        contraction: values[3],
+        churn: values[4],
+        plan_switch: values[5],
+        net,
     }
 }
