@@ -1,0 +1,172 @@
+//! `bench`: the figures of issue 6's "Speed" section, printed as a table.
+//!
+//! 1. The engine on one thread: `facts_from_records` once, then monthly MRR + movements
+//!    over 5 years and the summary on about 1,000,000 `MrrChange`s (goal: under 1 s).
+//! 2. The local server over loopback, on a tenant of 100,000 customers: p50/p99 of the
+//!    three query routes the issue names (goal: p50 under 50 ms), the snapshot's size
+//!    and its cold load.
+//!
+//! The demo generator's customers change MRR under twice each in 5 years (a sign-up,
+//! maybe an upgrade, a churn), so 100,000 of them make ~170,000 changes, and 1,000,000
+//! take ~600,000 customers — whose records at once would need ~13 GB. So the engine
+//! part adds further generated datasets (other seeds, as other integrations of the same
+//! tenant) one at a time, keeping only their facts, until the target is reached; the
+//! server part serves the first dataset, whose records the snapshot build needs whole.
+//!
+//! ```sh
+//! cargo run --release -p bench                      # the issue's figures
+//! cargo run --release -p bench -- --quick           # a smoke test (5,000 customers)
+//! cargo run --release -p bench -- --customers 20000 --changes 200000 --requests 50
+//! ```
+//!
+//! Figures are only meaningful from a release build; a debug build is for smoke tests.
+
+mod engine;
+mod merge;
+mod report;
+mod server;
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::report::{Report, count, duration};
+
+/// The issue's tenant: 100,000 customers ...
+const DEFAULT_CUSTOMERS: usize = 100_000;
+/// ... and 1,000,000 subscription changes for the engine.
+const DEFAULT_CHANGES: usize = 1_000_000;
+const QUICK_CUSTOMERS: usize = 5_000;
+const QUICK_CHANGES: usize = 25_000;
+const DEFAULT_REQUESTS: usize = 30;
+/// The demo dataset's seed (as `serve --demo`); further datasets take the next ones.
+const SEED: u64 = 42;
+/// Guards against a typo asking for hours of work or more memory than a laptop has
+/// (~22 KB of records per customer).
+const MAX_CUSTOMERS: usize = 300_000;
+const MAX_CHANGES: usize = 20_000_000;
+const MAX_REQUESTS: usize = 10_000;
+
+const USAGE: &str = "usage: bench [--quick] [--customers N] [--changes N] [--requests N]
+  --customers N  customers of the tenant the server part serves (default 100,000)
+  --changes N    MrrChanges the engine part is timed on, at least (default 1,000,000)
+  --quick        5,000 customers and 25,000 changes: a smoke test, not a measurement
+  --requests N   timed requests per endpoint, after 2 warm-ups (default 30)";
+
+struct Args {
+    customers: usize,
+    changes: usize,
+    requests: usize,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        customers: DEFAULT_CUSTOMERS,
+        changes: DEFAULT_CHANGES,
+        requests: DEFAULT_REQUESTS,
+    };
+    let mut words = std::env::args().skip(1);
+    while let Some(word) = words.next() {
+        let mut number = |name: &str, max: usize| -> Result<usize> {
+            let text = words
+                .next()
+                .with_context(|| format!("{name} needs a number"))?;
+            let n: usize = text
+                .replace('_', "")
+                .parse()
+                .with_context(|| format!("{name}: `{text}` is not a number"))?;
+            if n == 0 || n > max {
+                bail!("{name} must be from 1 to {max}");
+            }
+            Ok(n)
+        };
+        match word.as_str() {
+            "--quick" => {
+                args.customers = QUICK_CUSTOMERS;
+                args.changes = QUICK_CHANGES;
+            }
+            "--customers" => args.customers = number("--customers", MAX_CUSTOMERS)?,
+            "--changes" => args.changes = number("--changes", MAX_CHANGES)?,
+            "--requests" => args.requests = number("--requests", MAX_REQUESTS)?,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let build = if cfg!(debug_assertions) {
+        "debug build: a smoke test, not a measurement"
+    } else {
+        "release build"
+    };
+    eprintln!(
+        "bench: {} customers, ≥{} changes, {} months ({build})",
+        count(args.customers),
+        count(args.changes),
+        engine::MONTHS
+    );
+    let started = Instant::now();
+    // The data ends now, so the server's default ranges (which end today) cover it.
+    let now = chrono::Utc::now();
+    let mut report = Report::default();
+    let generating = Instant::now();
+    let dataset = engine::dataset(args.customers, SEED, now);
+    report.row(
+        "Dataset",
+        &format!(
+            "demo generator, seed {SEED}, {} months (the served tenant)",
+            engine::MONTHS
+        ),
+        engine::describe(&dataset, generating.elapsed()),
+        None,
+    );
+    let first = engine::billing_data(&dataset, engine::INTEGRATION);
+
+    // The engine runs on this thread before any runtime exists: one core, no I/O.
+    let facts = engine::run(first, SEED, args.changes, now, &mut report)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("the tokio runtime")?;
+    let heading = format!(
+        "Local server (loopback; tenant of {} customers, {} MrrChanges)",
+        count(dataset.customers.len()),
+        count(facts.first_changes)
+    );
+    runtime.block_on(server::run(
+        first,
+        now.date_naive(),
+        args.requests,
+        &heading,
+        &mut report,
+    ))?;
+    if let Some(peak) = report::peak_memory() {
+        report.row("Process", "peak resident memory", report::mib(peak), None);
+    }
+    report.row(
+        "Process",
+        "cores available / whole run",
+        format!(
+            "{} / {}",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            duration(started.elapsed())
+        ),
+        None,
+    );
+
+    println!(
+        "# Tally bench: engine on {} MrrChanges ({} customers), server on {} customers ({build})",
+        count(facts.changes),
+        count(facts.customers),
+        count(dataset.customers.len()),
+    );
+    report.print();
+    Ok(())
+}
