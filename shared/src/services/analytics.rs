@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::billing::{BillingRecord, ObjectKind};
-use crate::domain::ids::{IntegrationId, TenantId};
+use crate::domain::ids::TenantId;
 use crate::domain::metrics::{
     BillingData, CurrencyMode, CustomerProfile, Facts, FxRates, MrrPolicy, PaymentFailureRisk,
     SegmentSummary, churn_risks, customer_profiles, facts_from_records, payment_failure_risks,
@@ -28,7 +28,7 @@ use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys};
 use crate::services::Services;
 use crate::services::error::ServiceError;
-use crate::services::integrations::{INTEG_PREFIX, IntegrationStatus};
+use crate::services::integrations::IntegrationStatus;
 
 const POINTER_SK: &str = "ANALYTICS";
 const CHUNK_PREFIX: &str = "ANALYTICS#";
@@ -135,22 +135,9 @@ impl Services {
 
     /// Rebuilds and publishes the tenant's snapshot.
     pub async fn rebuild_analytics(&self, tenant: &TenantId) -> Result<(), ServiceError> {
-        let store = self.adapters.store.as_ref();
+        let _store = self.adapters.store.as_ref();
         let mut sources: Vec<(String, Vec<BillingRecord>)> = Vec::new();
-        for item in query_all(
-            store,
-            Query::new(tenant.partition(), SortKeys::prefix(INTEG_PREFIX)).limit(500),
-        )
-        .await?
-        {
-            let Some(id) = item
-                .key
-                .sk
-                .strip_prefix(INTEG_PREFIX)
-                .and_then(IntegrationId::parse)
-            else {
-                continue;
-            };
+        for (id, item) in self.integration_items(tenant).await? {
             if item.s("status").and_then(IntegrationStatus::parse)
                 == Some(IntegrationStatus::Disconnected)
             {

@@ -15,15 +15,13 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 use crate::domain::email::Email;
-use crate::domain::ids::{IntegrationId, TenantId};
+use crate::domain::ids::TenantId;
 use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::hashing::verify_password;
-use crate::services::integrations::{
-    INTEG_PREFIX, INTEGRATIONS_PK, IntegrationRecord, secret_name,
-};
+use crate::services::integrations::{INTEGRATIONS_PK, IntegrationRecord, secret_name};
 use crate::services::layout::{self, USER_PREFIX};
 use crate::services::records::{TENANT_ACTIVE, UserRecord};
 use crate::services::sessions::TenantCtx;
@@ -139,20 +137,7 @@ impl Services {
             global.push(layout::session(&mirror.token_hash));
         }
         // Integrations: secrets, account pointers, schedule entries.
-        for item in query_all(
-            store,
-            Query::new(tenant.partition(), SortKeys::prefix(INTEG_PREFIX)).limit(500),
-        )
-        .await?
-        {
-            let Some(id) = item
-                .key
-                .sk
-                .strip_prefix(INTEG_PREFIX)
-                .and_then(IntegrationId::parse)
-            else {
-                continue;
-            };
+        for (id, item) in self.integration_items(tenant).await? {
             let record: IntegrationRecord = self.open(tenant, &item).await?;
             self.adapters
                 .secrets

@@ -11,11 +11,11 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::adapters::stripe::{KeyKind, check_key, key_kind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::roles::Role;
-use crate::ports::{Attr, Condition, ConnectorError, Event, Item, Query, SortKeys, StoreError};
+use crate::ports::{Attr, Condition, ConnectorError, Event, Item, StoreError};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::integrations::{
-    INTEG_PREFIX, IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
+    IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
 };
 use crate::services::layout::{self, TokenKind};
 use crate::services::sessions::TenantCtx;
@@ -30,20 +30,9 @@ impl Services {
         &self,
         ctx: &TenantCtx,
     ) -> Result<Vec<IntegrationView>, ServiceError> {
-        let query =
-            Query::new(ctx.tenant().partition(), SortKeys::prefix(INTEG_PREFIX)).limit(1000);
-        let page = self.adapters.store.query(query).await?;
         let mut out = Vec::new();
-        for item in &page.items {
-            let Some(id) = item
-                .key
-                .sk
-                .strip_prefix(INTEG_PREFIX)
-                .and_then(IntegrationId::parse)
-            else {
-                continue;
-            };
-            let record: IntegrationRecord = self.open(ctx.tenant(), item).await?;
+        for (id, item) in self.integration_items(ctx.tenant()).await? {
+            let record: IntegrationRecord = self.open(ctx.tenant(), &item).await?;
             out.push(IntegrationView {
                 id,
                 provider: record.provider,

@@ -118,6 +118,30 @@ pub fn secret_name(tenant: &TenantId, id: &IntegrationId) -> Result<SecretName, 
 }
 
 impl Services {
+    /// Every integration of the tenant, with its id, whatever its status.
+    pub(crate) async fn integration_items(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(IntegrationId, Item)>, ServiceError> {
+        let query = crate::ports::Query::new(
+            tenant.partition(),
+            crate::ports::SortKeys::prefix(INTEG_PREFIX),
+        )
+        .limit(500);
+        let items = crate::ports::store::query_all(self.adapters.store.as_ref(), query).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let id = item
+                    .key
+                    .sk
+                    .strip_prefix(INTEG_PREFIX)
+                    .and_then(IntegrationId::parse)?;
+                Some((id, item))
+            })
+            .collect())
+    }
+
     /// Creates an integration (record and index together) whose credentials, if any,
     /// were stored first.
     pub(crate) async fn create_integration(
