@@ -10,7 +10,7 @@ use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
-use crate::ports::{Attr, Condition, Item, StoreError, WriteOp};
+use crate::ports::{Attr, Condition, Item, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::hashing::hash_password;
@@ -129,11 +129,7 @@ impl Services {
                 condition: Condition::None,
             },
         ];
-        match self.adapters.store.transact(ops).await {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed) => return Err(ServiceError::EmailTaken),
-            Err(other) => return Err(other.into()),
-        }
+        self.transact_or(ops, ServiceError::EmailTaken).await?;
         self.audit(
             &tenant,
             Some(&user),

@@ -18,7 +18,7 @@ use crate::adapters::stripe::{
     OAuthTokens, RetryPolicy, StripeClient, StripeConnector, StripeOAuth,
 };
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::ports::{Attr, Condition, Connector, Item, Key, SecretName, StoreError, WriteOp};
+use crate::ports::{Attr, Condition, Connector, Item, Key, SecretName, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 
@@ -266,11 +266,8 @@ impl Services {
                 condition: Condition::None,
             },
         ];
-        match self.adapters.store.transact(ops).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed) => Err(ServiceError::Conflict("concurrent_update")),
-            Err(other) => Err(other.into()),
-        }
+        self.transact_or(ops, ServiceError::Conflict("concurrent_update"))
+            .await
     }
 
     /// The Stripe App's OAuth client, when configured.

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
-use crate::ports::{Condition, Event, Key, StoreError, WriteOp};
+use crate::ports::{Condition, Event, Key, WriteOp};
 use crate::services::Services;
 use crate::services::accounts::check_policy;
 use crate::services::error::ServiceError;
@@ -193,10 +193,6 @@ impl Services {
             condition: Condition::VersionIs(user.version),
         }];
         ops.extend(extra);
-        match self.adapters.store.transact(ops).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed) => Err(ServiceError::InvalidToken),
-            Err(other) => Err(other.into()),
-        }
+        self.transact_or(ops, ServiceError::InvalidToken).await
     }
 }

@@ -128,6 +128,20 @@ impl Services {
         Ok(seal_record(self.table(), &data_key, key, record)?)
     }
 
+    /// Runs a transaction; a failed condition becomes `on_conflict` (what it means
+    /// depends on the use case: a taken e-mail, a used token, a concurrent change).
+    pub(crate) async fn transact_or(
+        &self,
+        ops: Vec<crate::ports::WriteOp>,
+        on_conflict: ServiceError,
+    ) -> Result<(), ServiceError> {
+        match self.adapters.store.transact(ops).await {
+            Ok(()) => Ok(()),
+            Err(crate::ports::StoreError::ConditionFailed) => Err(on_conflict),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     pub(crate) async fn load_user(
         &self,
         tenant: &TenantId,

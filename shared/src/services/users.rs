@@ -15,7 +15,7 @@ use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
 use crate::ports::store::query_all;
-use crate::ports::{Attr, Condition, Cursor, Item, Query, SortKeys, StoreError, WriteOp};
+use crate::ports::{Attr, Condition, Cursor, Item, Query, SortKeys, WriteOp};
 use crate::services::Services;
 use crate::services::accounts::check_policy;
 use crate::services::error::ServiceError;
@@ -50,7 +50,8 @@ pub struct UserChanges {
     pub disabled: Option<bool>,
 }
 
-fn view(id: UserId, user: &UserRecord) -> UserView {
+/// What lists and exports show of a user: never hashes, secrets or tokens.
+pub(crate) fn user_view(id: UserId, user: &UserRecord) -> UserView {
     UserView {
         id,
         email: user.email.clone(),
@@ -89,7 +90,7 @@ impl Services {
                 continue;
             };
             let user: UserRecord = self.open(ctx.tenant(), item).await?;
-            users.push(view(id, &user));
+            users.push(user_view(id, &user));
         }
         Ok((users, page.next_cursor))
     }
@@ -164,11 +165,7 @@ impl Services {
                 condition: Condition::Absent,
             },
         ];
-        match self.adapters.store.transact(ops).await {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed) => return Err(ServiceError::EmailTaken),
-            Err(other) => return Err(other.into()),
-        }
+        self.transact_or(ops, ServiceError::EmailTaken).await?;
         let token = self
             .issue_token(
                 TokenKind::Invite,
@@ -193,7 +190,7 @@ impl Services {
         )
         .await?;
         Ok(Invitation {
-            user: view(id, &record),
+            user: user_view(id, &record),
             invite_token: token,
         })
     }
@@ -239,11 +236,7 @@ impl Services {
                 condition: Condition::Exists,
             },
         ];
-        match self.adapters.store.transact(ops).await {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed) => return Err(ServiceError::InvalidToken),
-            Err(other) => return Err(other.into()),
-        }
+        self.transact_or(ops, ServiceError::InvalidToken).await?;
         self.audit(
             &tenant,
             Some(&user_id),
@@ -252,7 +245,7 @@ impl Services {
             Some(ip),
         )
         .await?;
-        Ok(view(user_id, &user.record))
+        Ok(user_view(user_id, &user.record))
     }
 
     /// `PATCH /v1/users/{id}`. Disabling ends the user's sessions at once.
@@ -315,7 +308,7 @@ impl Services {
             )
             .await?;
         }
-        Ok(view(id.clone(), &record))
+        Ok(user_view(id.clone(), &record))
     }
 
     /// `DELETE /v1/users/{id}`: the user, their e-mail lookup and their sessions.
@@ -378,10 +371,7 @@ impl Services {
     }
 
     async fn transact_user_change(&self, ops: Vec<WriteOp>) -> Result<(), ServiceError> {
-        match self.adapters.store.transact(ops).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed) => Err(ServiceError::Conflict("concurrent_update")),
-            Err(other) => Err(other.into()),
-        }
+        self.transact_or(ops, ServiceError::Conflict("concurrent_update"))
+            .await
     }
 }

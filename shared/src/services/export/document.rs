@@ -24,7 +24,7 @@ use crate::services::integrations::{
 use crate::services::layout::{AUDIT_PREFIX, USER_PREFIX};
 use crate::services::records::{TenantRecord, UserRecord};
 use crate::services::security::AuditEntry;
-use crate::services::users::UserView;
+use crate::services::users::user_view;
 use crate::services::vault::{SEALED_ATTR, open_record};
 
 use super::page_key;
@@ -83,16 +83,7 @@ pub(super) async fn write(
             return Ok(None);
         };
         let user: UserRecord = open_record(table, key, item)?;
-        let view = UserView {
-            id,
-            email: user.email,
-            role: user.role,
-            disabled: user.disabled,
-            invited: user.invited,
-            mfa_enabled: user.mfa.is_some(),
-            created_at: user.created_at,
-        };
-        to_json(&view).map(Some)
+        to_json(&user_view(id, &user)).map(Some)
     })
     .await?;
 
