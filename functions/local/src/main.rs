@@ -2,7 +2,7 @@
 //! directory, and the scheduled passes in-process.
 //!
 //! `cargo run -p local -- serve [--addr 127.0.0.1:8080] [--data-dir .tally] [--demo]`
-//! `cargo run -p local -- ingest [--data-dir .tally]`
+//! `cargo run -p local -- ingest [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- sweep [--data-dir .tally] [--at <RFC 3339>]`
 
 use std::net::SocketAddr;
@@ -44,6 +44,10 @@ enum Command {
     Ingest {
         #[arg(long, default_value = ".tally")]
         data_dir: PathBuf,
+        /// Ingest as if it were this time (RFC 3339), e.g. to take over the lease of a
+        /// sync whose process died (a lease lasts 15 minutes).
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Run one sweep (delete what is due), compact the store, then exit.
     Sweep {
@@ -96,8 +100,8 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
         }
-        Command::Ingest { data_dir } => {
-            let local = open_services(config, &data_dir, Arc::new(SystemClock)).await?;
+        Command::Ingest { data_dir, at } => {
+            let local = open_services(config, &data_dir, clock_at(at)).await?;
             let started = std::time::Instant::now();
             let pass = local.services.ingest_pass().await?;
             println!(
@@ -110,14 +114,18 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Sweep { data_dir, at } => {
-            let clock: Arc<dyn tally::ports::Clock> = match at {
-                Some(at) => Arc::new(ShiftedClock::starting_at(at)),
-                None => Arc::new(SystemClock),
-            };
-            let local = open_services(config, &data_dir, clock).await?;
+            let local = open_services(config, &data_dir, clock_at(at)).await?;
             let report = sweep_and_compact(&local.services, &local.store).await?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }
     Ok(())
+}
+
+/// The system clock, or one that reads `at` now and moves on from there (`--at`).
+fn clock_at(at: Option<chrono::DateTime<chrono::Utc>>) -> Arc<dyn tally::ports::Clock> {
+    match at {
+        Some(at) => Arc::new(ShiftedClock::starting_at(at)),
+        None => Arc::new(SystemClock),
+    }
 }

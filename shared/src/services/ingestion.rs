@@ -81,9 +81,10 @@ struct FullProgress {
 
 impl SyncState {
     fn from_item(item: &Item) -> Self {
-        let full = item.s("full_kind").map(|_| FullProgress {
+        // A number, as `to_item` writes it: a listing in progress resumes where it stood.
+        let full = item.n("full_kind").map(|kind| FullProgress {
             start_cursor: item.s("full_start_cursor").map(str::to_owned),
-            kind_index: item.n("full_kind").unwrap_or(0).max(0) as usize,
+            kind_index: kind.max(0) as usize,
             after: item.s("full_after").map(str::to_owned),
         });
         Self {
