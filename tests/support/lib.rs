@@ -17,6 +17,7 @@ pub mod embedded;
 pub mod failing_store;
 pub mod fake_stripe;
 pub mod moto;
+pub mod throttling_proxy;
 
 /// An adapter under test and the resources it needs, kept alive together.
 pub struct Subject<P: ?Sized> {

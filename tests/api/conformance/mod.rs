@@ -31,6 +31,7 @@ macro_rules! conformance_cases {
 
 mod events;
 mod keys;
+mod retries;
 mod secrets;
 mod store;
 

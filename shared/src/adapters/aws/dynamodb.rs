@@ -241,6 +241,10 @@ impl Store for DynamoStore {
             // Only unconditional checks: they hold by definition.
             return Ok(());
         }
+        // No explicit ClientRequestToken: the SDK fills in DynamoDB's idempotency token
+        // once per call, before the request is built, so each retry of this call resends
+        // it and DynamoDB does not apply a retried transaction twice (the wire shows it:
+        // tests/api/conformance/retries.rs).
         self.client
             .transact_write_items()
             .set_transact_items(Some(writes))
