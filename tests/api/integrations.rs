@@ -152,6 +152,40 @@ async fn a_secret_key_is_refused_with_instructions_for_a_restricted_one() {
 }
 
 #[tokio::test]
+async fn an_unreachable_stripe_is_a_502_and_nothing_is_saved() {
+    // A loopback port with nothing listening: every connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = spawn_app_with(&[
+        ("TALLY_STRIPE_API_BASE", &base),
+        ("TALLY_STRIPE_RETRY_BASE_MS", "1"),
+    ])
+    .await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    let response = app
+        .post(
+            "/v1/integrations",
+            Some(&token),
+            json!({ "provider": "stripe", "api_key": FAKE_API_KEY }),
+        )
+        .await;
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "provider_unavailable");
+    assert!(!body.to_string().contains(FAKE_API_KEY));
+    let list: Value = app
+        .get("/v1/integrations", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"], json!([]), "no integration was created");
+    assert!(app.events_of("SyncRequested").is_empty());
+}
+
+#[tokio::test]
 async fn a_restricted_key_syncs_everything_and_the_key_lives_only_in_the_secret_store() {
     let (app, _fake) = app_with_fake(30).await;
     let admin = app.signup().await;

@@ -265,6 +265,45 @@ async fn a_closed_account_is_refused_at_once_and_erased_by_the_sweep() {
 }
 
 #[tokio::test]
+async fn concurrent_closures_close_once_and_the_others_are_refused_cleanly() {
+    let app = spawn_app().await;
+    let admin = app
+        .signup_as("closing-twice@example.com", "Twice GmbH")
+        .await;
+    let tokens = [
+        app.login(&admin).await,
+        app.login(&admin).await,
+        app.login(&admin).await,
+    ];
+    let body = json!({ "password": admin.password, "confirm": "Twice GmbH" });
+    let replies = futures::future::join_all(tokens.iter().map(|token| {
+        app.request(
+            reqwest::Method::DELETE,
+            "/v1/account",
+            Some(token),
+            Some(body.clone()),
+        )
+    }))
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "exactly one closure: {statuses:?}"
+    );
+    // The others lost the race: their session ended (401) or the tenant changed under
+    // them (409 concurrent_update); never a 500.
+    assert!(
+        statuses.iter().all(|s| matches!(s, 202 | 401 | 409)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.try_login(&admin.email, &admin.password).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
 async fn a_sweep_killed_half_way_is_finished_by_the_next_one() {
     let app = spawn_app().await;
     let admin = app.signup().await;

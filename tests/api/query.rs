@@ -719,15 +719,31 @@ async fn an_analyst_browses_customers_profiles_and_segments(
     let forged = [
         "%25%25%25",
         "not-base64!",
-        "YWJj", // "abc"
-        "LTE",  // "-1"
-        "MS41", // "1.5"
+        "YWJj",     // "abc"
+        "LTE",      // "-1"
+        "MS41",     // "1.5"
+        "MTAwMDAw", // "100000", an offset past the end
         "",
     ];
     for cursor in forged {
         let path = format!("/v1/customers?cursor={cursor}");
         refused(app, &path, analyst, 400, "invalid_request").await;
     }
+    // Well-formed, but naming no customer of this tenant (another integration's id).
+    let elsewhere = tally::ports::Cursor::after_sort_key(format!(
+        "{}/{}",
+        uuid::Uuid::new_v4(),
+        by_mrr[0]["id"].as_str().unwrap()
+    ))
+    .encode();
+    refused(
+        app,
+        &format!("/v1/customers?cursor={elsewhere}"),
+        analyst,
+        400,
+        "invalid_request",
+    )
+    .await;
     for query in [
         "sort=age",
         "sort=MRR",
@@ -820,8 +836,24 @@ async fn an_analyst_browses_customers_profiles_and_segments(
     .await;
 
     // Payment-failure risk: exactly the customers flagged in the list.
-    let risks = ok(app, "/v1/insights/payment-failure-risk", analyst).await;
-    let risks = risks["data"].as_array().unwrap();
+    // Followed page by page, 20 at a time: the pages add up to the whole list.
+    let mut risks: Vec<Value> = Vec::new();
+    let mut path = "/v1/insights/payment-failure-risk?limit=20".to_owned();
+    loop {
+        let page = ok(app, &path, analyst).await;
+        let data = page["data"].as_array().unwrap();
+        assert!(data.len() <= 20);
+        risks.extend(data.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!("/v1/insights/payment-failure-risk?limit=20&cursor={cursor}")
+            }
+            None => break,
+        }
+    }
+    let whole = ok(app, "/v1/insights/payment-failure-risk?limit=200", analyst).await;
+    assert_eq!(whole["data"].as_array().unwrap(), &risks);
+    let risks = &risks;
     assert!(
         !risks.is_empty(),
         "the demo has cards expiring before renewal"

@@ -34,11 +34,32 @@ pub enum EmailError {
     InvalidLocalPart,
     #[error("the domain of the e-mail address is not valid")]
     InvalidDomain,
-    #[error("the e-mail address contains a space, a control character or one of < > \" , ;")]
+    #[error(
+        "the e-mail address contains a space, a control or invisible character, or one of < > \" , ;"
+    )]
     ForbiddenCharacter,
 }
 
 /// A normalised (trimmed, lower-case) e-mail address.
+/// Unicode format characters that print as nothing: bidirectional overrides and
+/// isolates, zero-width spaces and joiners, the byte-order mark, the soft hyphen. In an
+/// address they only serve to make two different addresses look alike (or to reorder
+/// how one is displayed in a user list), so they are refused.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
@@ -54,10 +75,9 @@ impl Email {
         if address.len() > MAX_ADDRESS_BYTES {
             return Err(EmailError::TooLong);
         }
-        if address
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(&c))
-        {
+        if address.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || is_invisible(c) || FORBIDDEN.contains(&c)
+        }) {
             return Err(EmailError::ForbiddenCharacter);
         }
         let mut parts = address.split('@');
@@ -206,6 +226,12 @@ mod tests {
             "jane@example.com,eve@example.com",
             "jane@example.com;eve@example.com",
             "jane@example.com\r\nBcc: eve@example.com",
+            "jane\u{202e}moc.elpmaxe@example.com",
+            "ja\u{200b}ne@example.com",
+            "jane@exam\u{200d}ple.com",
+            "\u{feff}jane@example.com",
+            "jane\u{2066}@example.com",
+            "ja\u{00ad}ne@example.com",
         ] {
             assert_eq!(
                 Email::parse(bad),

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::{ApiQuery, ListParams};
+use super::query::{ApiQuery, ListParams, page_in_memory};
 use super::session::{AdminOnly, Authorized};
 use super::{AppState, ClientIp};
 use crate::domain::ids::{EntryId, UserId};
@@ -121,9 +121,14 @@ async fn accept_invite(
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
-async fn list_allowlist(State(app): State<AppState>, admin: Admin) -> Result<Response, ApiError> {
-    let data = app.list_allowlist(&admin.ctx).await?;
-    Ok(Json(json!({ "data": data, "next_cursor": null })).into_response())
+async fn list_allowlist(
+    State(app): State<AppState>,
+    admin: Admin,
+    ApiQuery(paging): ApiQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let entries = app.list_allowlist(&admin.ctx).await?;
+    let (data, next) = page_in_memory(entries, &paging, |e| e.id.to_string())?;
+    Ok(Json(json!({ "data": data, "next_cursor": next })).into_response())
 }
 
 #[derive(Deserialize)]

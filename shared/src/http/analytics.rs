@@ -19,14 +19,13 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::query::{ApiQuery, ListParams, page_in_memory};
 use super::session::{AdminOnly, Aggregates, Authorized, CustomerData};
 use crate::domain::metrics::{
     CurrencyMode, Dimension, Filter, FxRates, Metric, MetricsError, MrrPolicy, SeriesInterval,
     SeriesQuery, dimension_values, metric_series, summary,
 };
 use crate::domain::roles::Role;
-use crate::ports::Cursor;
 use crate::services::ServiceError;
 use crate::services::analytics::Snapshot;
 
@@ -100,9 +99,21 @@ impl AnalyticsQuery {
     fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
         self.one(name)
             .map(|t| {
-                NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d").map_err(|_| {
-                    ApiError::invalid_field(name, format!("`{name}` must be a date (YYYY-MM-DD)."))
-                })
+                // A date, or a whole RFC 3339 time standing for its UTC date; nothing
+                // else (a date followed by garbage is refused, not truncated).
+                NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                    .ok()
+                    .or_else(|| {
+                        chrono::DateTime::parse_from_rfc3339(t)
+                            .ok()
+                            .map(|at| at.with_timezone(&chrono::Utc).date_naive())
+                    })
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            name,
+                            format!("`{name}` must be a date (YYYY-MM-DD)."),
+                        )
+                    })
             })
             .transpose()
     }
@@ -226,15 +237,17 @@ async fn metric(
         .map(str::parse::<SeriesInterval>)
         .transpose()?
         .unwrap_or(SeriesInterval::Month);
-    let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let today = app.adapters.clock.now().date_naive();
     let to = q.date("to")?.unwrap_or(today);
     let default_from = to
         .checked_sub_months(Months::new(11))
         .and_then(|d| d.with_day(1))
         .unwrap_or(to);
+    let from = q.date("from")?.unwrap_or(default_from);
+    // Every parameter is checked before the snapshot: bad input is a 400 before a sync.
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let query = SeriesQuery {
-        from: q.date("from")?.unwrap_or(default_from),
+        from,
         to,
         interval,
         currency: currency_mode(
@@ -311,23 +324,13 @@ async fn customers(
         limit: q.one("limit").map(str::to_owned),
         cursor: q.one("cursor").map(str::to_owned),
     };
-    let limit = match list.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(t) => t
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid_field("limit", "`limit` must be a whole number from 1 to 200.")
-            })?,
+    let paging = ListParams {
+        limit: list.limit.clone(),
+        cursor: list.cursor.clone(),
     };
-    let offset = match list.cursor.as_deref() {
-        None => 0,
-        Some(c) => Cursor::decode(c)
-            .ok()
-            .and_then(|c| c.last_sort_key().parse::<usize>().ok())
-            .ok_or_else(|| ApiError::invalid_field("cursor", "The cursor is not valid."))?,
-    };
+    // Checked before the snapshot is loaded: bad input is a 400 even before a sync.
+    paging.limit()?;
+    paging.cursor()?;
     let filters = q.filters(who.ctx.role())?;
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let dims: BTreeMap<&str, &crate::domain::metrics::CustomerDims> = snapshot
@@ -368,10 +371,9 @@ async fn customers(
             ));
         }
     }
+    let (rows, next) = page_in_memory(rows, &paging, |r| format!("{}/{}", r.integration, r.id))?;
     let page: Vec<Value> = rows
         .iter()
-        .skip(offset)
-        .take(limit)
         .map(|r| {
             json!({
                 "id": r.id, "integration": r.integration, "email": r.email, "currency": r.currency,
@@ -381,8 +383,6 @@ async fn customers(
             })
         })
         .collect();
-    let next = (offset + limit < rows.len())
-        .then(|| Cursor::after_sort_key((offset + limit).to_string()).encode());
     Ok(Json(json!({ "data": page, "next_cursor": next })).into_response())
 }
 
@@ -469,11 +469,16 @@ async fn segments(
 async fn payment_failure_risk(
     State(app): State<AppState>,
     who: Authorized<CustomerData>,
+    ApiQuery(paging): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
+    paging.limit()?;
+    paging.cursor()?;
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let data: Vec<Value> = snapshot
-        .payment_failure_risks
-        .iter()
+    let risks: Vec<_> = snapshot.payment_failure_risks.iter().collect();
+    let (risks, next) =
+        page_in_memory(risks, &paging, |r| format!("{}/{}", r.customer, r.currency))?;
+    let data: Vec<Value> = risks
+        .into_iter()
         .map(|r| {
             json!({
                 "customer": r.customer, "subscriptions": r.subscriptions,
@@ -485,5 +490,5 @@ async fn payment_failure_risk(
             })
         })
         .collect();
-    Ok(Json(json!({ "data": data, "next_cursor": null })).into_response())
+    Ok(Json(json!({ "data": data, "next_cursor": next })).into_response())
 }

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::query::{ApiQuery, ListParams, page_in_memory};
 use super::session::{EnrollingSession, Session};
 use super::{AppState, ClientIp};
 use crate::domain::ids::SessionId;
@@ -107,9 +108,11 @@ async fn me(
 async fn list_sessions(
     State(app): State<AppState>,
     session: Session,
+    ApiQuery(paging): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    let data = app.list_sessions(&session.ctx).await?;
-    Ok(Json(json!({ "data": data, "next_cursor": null })).into_response())
+    let sessions = app.list_sessions(&session.ctx).await?;
+    let (data, next) = page_in_memory(sessions, &paging, |s| s.id.to_string())?;
+    Ok(Json(json!({ "data": data, "next_cursor": next })).into_response())
 }
 
 async fn end_session(

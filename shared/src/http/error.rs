@@ -254,6 +254,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }
             }
+            ServiceError::ProviderUnavailable => Self::rejected(
+                S::BAD_GATEWAY,
+                "provider_unavailable",
+                "Stripe could not be reached or did not answer as expected; nothing was \
+                 saved. Try again in a few minutes.",
+            ),
             ServiceError::Internal(cause) => Self::Internal(cause),
         }
     }

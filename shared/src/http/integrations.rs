@@ -14,7 +14,7 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::ApiQuery;
+use super::query::{ApiQuery, ListParams, page_in_memory};
 use super::session::{AdminOnly, Authorized, Session};
 use crate::domain::ids::IntegrationId;
 use crate::services::ServiceError;
@@ -34,9 +34,14 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/webhooks/stripe", post(stripe_webhook))
 }
 
-async fn list(State(app): State<AppState>, session: Session) -> Result<Response, ApiError> {
-    let data = app.list_integrations(&session.ctx).await?;
-    Ok(Json(json!({ "data": data, "next_cursor": null })).into_response())
+async fn list(
+    State(app): State<AppState>,
+    session: Session,
+    ApiQuery(paging): ApiQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let integrations = app.list_integrations(&session.ctx).await?;
+    let (data, next) = page_in_memory(integrations, &paging, |i| i.id.to_string())?;
+    Ok(Json(json!({ "data": data, "next_cursor": next })).into_response())
 }
 
 #[derive(Deserialize)]

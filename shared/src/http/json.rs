@@ -54,7 +54,15 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Parses a body, naming the offending field in the error but never its value.
+/// Every request body of the API is a JSON object: an array or a scalar is refused here
+/// (serde would otherwise read an array into a struct's fields by position).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::invalid_request("The body must be a JSON object."));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(describe)?;
     de.end()
@@ -162,5 +170,32 @@ mod tests {
     fn deeply_nested_json_is_refused_without_overflow() {
         let deep = "[".repeat(100_000);
         assert!(parse::<serde_json::Value>(deep.as_bytes()).is_err());
+        let deep_object = "{\"a\":".repeat(100_000);
+        assert!(parse::<serde_json::Value>(deep_object.as_bytes()).is_err());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Patch {
+        role: Option<String>,
+        disabled: Option<bool>,
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        // serde reads a struct from an array by position: `[null, null]` would be an
+        // empty patch, accepted. Every body of the API is an object.
+        for body in [
+            &b"[null, null]"[..],
+            b" [\"admin\", true]",
+            b"null",
+            b"42",
+            b"\"x\"",
+        ] {
+            let (status, value) = error_body(parse::<Patch>(body).unwrap_err());
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(value["error"]["code"], "invalid_request");
+        }
+        assert!(parse::<Patch>(b" \n{\"role\": \"viewer\"}").is_ok());
     }
 }

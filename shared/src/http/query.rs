@@ -75,3 +75,78 @@ impl ListParams {
             .transpose()
     }
 }
+
+/// One page of a list a route holds whole, in its stable order (a user's sessions, the
+/// allowlist, a snapshot's customers). The cursor carries the key of the last item
+/// served, so a page follows that item wherever it now stands; a forged or stale cursor
+/// naming no item is a 400, never a silently empty or shifted page.
+pub fn page_in_memory<T>(
+    items: Vec<T>,
+    params: &ListParams,
+    key: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let limit = params.limit()?;
+    let start = match params.cursor()? {
+        None => 0,
+        Some(cursor) => {
+            let last = cursor.last_sort_key();
+            items
+                .iter()
+                .position(|item| key(item) == last)
+                .map(|at| at + 1)
+                .ok_or_else(|| ApiError::invalid_field("cursor", "The cursor is not valid."))?
+        }
+    };
+    let more = items.len().saturating_sub(start) > limit;
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = if more {
+        page.last()
+            .map(|item| Cursor::after_sort_key(key(item)).encode())
+    } else {
+        None
+    };
+    Ok((page, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(limit: Option<&str>, cursor: Option<String>) -> ListParams {
+        ListParams {
+            limit: limit.map(str::to_owned),
+            cursor,
+        }
+    }
+
+    #[test]
+    fn pages_follow_the_last_item_and_end_without_a_cursor() {
+        let items: Vec<u32> = (1..=5).collect();
+        let key = |n: &u32| n.to_string();
+        let (first, next) = page_in_memory(items.clone(), &params(Some("2"), None), key).unwrap();
+        assert_eq!(first, vec![1, 2]);
+        let (second, next) = page_in_memory(items.clone(), &params(Some("2"), next), key).unwrap();
+        assert_eq!(second, vec![3, 4]);
+        let (last, next) = page_in_memory(items.clone(), &params(Some("2"), next), key).unwrap();
+        assert_eq!((last, next), (vec![5], None));
+        let (exact, next) = page_in_memory(items, &params(Some("5"), None), key).unwrap();
+        assert_eq!((exact.len(), next), (5, None));
+    }
+
+    #[test]
+    fn forged_cursors_and_bad_limits_are_refused() {
+        let items: Vec<u32> = (1..=3).collect();
+        let key = |n: &u32| n.to_string();
+        let forged = Some(Cursor::after_sort_key("99").encode());
+        for bad in [
+            params(None, forged),
+            params(None, Some("%%%".into())),
+            params(Some("0"), None),
+            params(Some("201"), None),
+            params(Some("-1"), None),
+            params(Some("99999999999999999999999"), None),
+        ] {
+            assert!(page_in_memory(items.clone(), &bad, key).is_err());
+        }
+    }
+}

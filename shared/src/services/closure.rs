@@ -58,6 +58,10 @@ impl Services {
             .load_tenant(ctx.tenant())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
+        if tenant.item.s("status") != Some(TENANT_ACTIVE) {
+            // Closed by a concurrent call since this session was checked.
+            return Err(ServiceError::Unauthenticated);
+        }
         if confirm.trim() != tenant.record.company {
             return Err(ServiceError::invalid(
                 "confirm",
@@ -75,9 +79,10 @@ impl Services {
             .with("tenant_id", Attr::S(ctx.tenant().to_string()))
             .with("closed_at", Attr::N(now.timestamp()))
             .with("erase_by", Attr::N(deadline.timestamp()));
-        self.adapters
-            .store
-            .transact(vec![
+        // A concurrent change to the tenant (policy, another closure) refuses this one
+        // whole: the client reloads and confirms again.
+        self.transact_or(
+            vec![
                 WriteOp::Put {
                     item: closed,
                     condition: Condition::VersionIs(tenant.version),
@@ -86,8 +91,10 @@ impl Services {
                     item: listed,
                     condition: Condition::None,
                 },
-            ])
-            .await?;
+            ],
+            ServiceError::Conflict("concurrent_update"),
+        )
+        .await?;
         let receipt = Item::new(receipt_key(ctx.tenant()))
             .with("closed_at", Attr::N(now.timestamp()))
             .with("erase_by", Attr::N(deadline.timestamp()));

@@ -65,7 +65,15 @@ impl Services {
             Err(ConnectorError::Unauthorized | ConnectorError::Forbidden) => {
                 return Err(ServiceError::BadRequest("invalid_api_key"));
             }
-            Err(other) => return Err(ServiceError::internal(other)),
+            Err(ConnectorError::Unavailable(cause) | ConnectorError::Malformed(cause)) => {
+                tracing::warn!(%cause, "Stripe could not check a key");
+                return Err(ServiceError::ProviderUnavailable);
+            }
+            Err(ConnectorError::CursorExpired) => {
+                return Err(ServiceError::internal(
+                    "a key check returned a cursor error",
+                ));
+            }
         }
         let id = IntegrationId::generate();
         self.store_stripe_key(ctx.tenant(), &id, api_key).await?;

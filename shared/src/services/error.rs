@@ -46,6 +46,10 @@ pub enum ServiceError {
     /// A 400 the contract names beyond `invalid_request`: `invalid_cidr`, ...
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// The payment processor could not be reached or answered out of contract (after
+    /// the client's bounded retries); nothing was saved and the client may retry.
+    #[error("the payment processor is unavailable")]
+    ProviderUnavailable,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal: {0}")]
@@ -77,6 +81,9 @@ impl From<VaultError> for ServiceError {
     fn from(err: VaultError) -> Self {
         match err {
             VaultError::Store(store) => store.into(),
+            // The tenant was closed, its key shredded, while this call was in flight:
+            // whatever session carried it is over.
+            VaultError::NoKey => Self::Unauthenticated,
             other => Self::internal(other),
         }
     }

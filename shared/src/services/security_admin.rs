@@ -227,21 +227,14 @@ impl Services {
         {
             item.attrs.insert(name.clone(), value.clone());
         }
-        match self
-            .adapters
-            .store
-            .transact(vec![WriteOp::Put {
+        self.transact_or(
+            vec![WriteOp::Put {
                 item,
                 condition: Condition::VersionIs(tenant.version),
-            }])
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed) => {
-                return Err(ServiceError::Conflict("concurrent_update"));
-            }
-            Err(other) => return Err(other.into()),
-        }
+            }],
+            ServiceError::Conflict("concurrent_update"),
+        )
+        .await?;
         if before != policy {
             let action = format!(
                 "PolicyChanged:preset={},require_mfa={}",

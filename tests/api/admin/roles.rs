@@ -1,5 +1,5 @@
 //! The role table: every route, called by each role, answers 403 exactly when the role
-//! lacks what the route needs.
+//! lacks what the route needs, and every reply carries the security headers.
 
 use serde_json::{Value, json};
 
@@ -37,6 +37,15 @@ async fn every_route_answers_403_exactly_when_the_role_lacks_access() {
                 .request(route.method.clone(), &path, Some(&token), Some(json!({})))
                 .await;
             let status = response.status().as_u16();
+            // Security headers on every reply, authenticated or refused.
+            let headers = response.headers();
+            assert_eq!(
+                headers["cache-control"], "no-store",
+                "{} {path}",
+                route.method
+            );
+            assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+            assert!(headers.contains_key("strict-transport-security"), "{path}");
             let body: Value = response.json().await.unwrap_or(Value::Null);
             if allowed(role, route.needs) {
                 assert_ne!(status, 403, "{role} {} {path}: {body}", route.method);
