@@ -20,8 +20,36 @@
 //! ```
 //!
 //! Figures are only meaningful from a release build; a debug build is for smoke tests.
+//!
+//! ## `load`: concurrent sign-ins and queries
+//!
+//! `bench load` serves the demo tenant on a loopback port in a temporary data directory
+//! (the demo connector's dataset: seed 42, 2,000 customers over 24 months; synced as
+//! `serve --demo` does, or with `--quick` published straight to a snapshot, as above),
+//! invites analysts into it, and then for a bounded time and request count runs, at once:
+//!
+//! - login workers: `POST /v1/sessions` with the right password, each token checked on
+//!   `GET /v1/me`;
+//! - query workers, each with its own session: `GET /v1/metrics/summary`,
+//!   `/v1/metrics/mrr`, `/v1/metrics/mrr_movements` and `/v1/customers?sort=mrr`;
+//! - lockout probes: for a fresh account, 5 wrong passwords in parallel, then the right
+//!   one, which must answer 423 `password_reset_required` (no failure lost to a race).
+//!
+//! Sign-ins are limited to 20 a minute per client address, and the server takes the
+//! socket peer as that address: each simulated client connects from its own loopback
+//! address (127.1.x.y) and sends at most 15 auth requests in the whole run. It prints
+//! count, errors, throughput, p50/p99/max per operation, then PASS/FAIL lines for the
+//! checks (lockout holds, every sign-in gave a working token, every query answered 200,
+//! no 5xx, no 429, the sign-in log holds every attempt) and exits non-zero if one
+//! fails. Its `--quick` run takes under 10 s in a debug build, so tests and CI can run it.
+//!
+//! ```sh
+//! cargo run -p bench -- load --quick                 # 5 s, 4 + 4 workers
+//! cargo run --release -p bench -- load --seconds 60 --concurrency 8
+//! ```
 
 mod engine;
+mod load;
 mod merge;
 mod report;
 mod server;
@@ -48,10 +76,16 @@ const MAX_CHANGES: usize = 20_000_000;
 const MAX_REQUESTS: usize = 10_000;
 
 const USAGE: &str = "usage: bench [--quick] [--customers N] [--changes N] [--requests N]
+       bench load [--quick] [--seconds N] [--concurrency N] [--requests N]
   --customers N  customers of the tenant the server part serves (default 100,000)
   --changes N    MrrChanges the engine part is timed on, at least (default 1,000,000)
   --quick        5,000 customers and 25,000 changes: a smoke test, not a measurement
-  --requests N   timed requests per endpoint, after 2 warm-ups (default 30)";
+  --requests N   timed requests per endpoint, after 2 warm-ups (default 30)
+load: concurrent sign-ins and metric queries against the demo tenant (2,000 customers)
+  --seconds N      how long the load runs, at most (default 20; --quick: 5)
+  --concurrency N  login workers, and as many query workers (default 4)
+  --requests N     requests in all, at most (default 20,000; --quick: 2,000)
+  --quick          5 s, the dataset published without a sync: a smoke test (debug too)";
 
 struct Args {
     customers: usize,
@@ -59,47 +93,84 @@ struct Args {
     requests: usize,
 }
 
-fn parse_args() -> Result<Args> {
+/// The next word as a number from 1 to `max` (`_` separators allowed).
+fn number(words: &mut impl Iterator<Item = String>, name: &str, max: usize) -> Result<usize> {
+    let text = words
+        .next()
+        .with_context(|| format!("{name} needs a number"))?;
+    let n: usize = text
+        .replace('_', "")
+        .parse()
+        .with_context(|| format!("{name}: `{text}` is not a number"))?;
+    if n == 0 || n > max {
+        bail!("{name} must be from 1 to {max}");
+    }
+    Ok(n)
+}
+
+fn help() -> ! {
+    println!("{USAGE}");
+    std::process::exit(0);
+}
+
+fn parse_args(mut words: impl Iterator<Item = String>) -> Result<Args> {
     let mut args = Args {
         customers: DEFAULT_CUSTOMERS,
         changes: DEFAULT_CHANGES,
         requests: DEFAULT_REQUESTS,
     };
-    let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
-        let mut number = |name: &str, max: usize| -> Result<usize> {
-            let text = words
-                .next()
-                .with_context(|| format!("{name} needs a number"))?;
-            let n: usize = text
-                .replace('_', "")
-                .parse()
-                .with_context(|| format!("{name}: `{text}` is not a number"))?;
-            if n == 0 || n > max {
-                bail!("{name} must be from 1 to {max}");
-            }
-            Ok(n)
-        };
         match word.as_str() {
             "--quick" => {
                 args.customers = QUICK_CUSTOMERS;
                 args.changes = QUICK_CHANGES;
             }
-            "--customers" => args.customers = number("--customers", MAX_CUSTOMERS)?,
-            "--changes" => args.changes = number("--changes", MAX_CHANGES)?,
-            "--requests" => args.requests = number("--requests", MAX_REQUESTS)?,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
+            "--customers" => args.customers = number(&mut words, "--customers", MAX_CUSTOMERS)?,
+            "--changes" => args.changes = number(&mut words, "--changes", MAX_CHANGES)?,
+            "--requests" => args.requests = number(&mut words, "--requests", MAX_REQUESTS)?,
+            "-h" | "--help" => help(),
             other => bail!("unknown argument `{other}`\n{USAGE}"),
         }
     }
     Ok(args)
 }
 
+/// `load`'s arguments. `--quick` sets the short defaults; explicit values win whatever
+/// their order.
+fn parse_load_args(mut words: impl Iterator<Item = String>) -> Result<load::Args> {
+    let (mut quick, mut seconds, mut concurrency, mut requests) = (false, None, None, None);
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--quick" => quick = true,
+            "--seconds" => seconds = Some(number(&mut words, "--seconds", load::MAX_SECONDS)?),
+            "--concurrency" => {
+                concurrency = Some(number(&mut words, "--concurrency", load::MAX_CONCURRENCY)?)
+            }
+            "--requests" => requests = Some(number(&mut words, "--requests", load::MAX_REQUESTS)?),
+            "-h" | "--help" => help(),
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    let defaults = if quick {
+        load::Args::QUICK
+    } else {
+        load::Args::DEFAULT
+    };
+    Ok(load::Args {
+        seconds: seconds.unwrap_or(defaults.seconds),
+        concurrency: concurrency.unwrap_or(defaults.concurrency),
+        requests: requests.unwrap_or(defaults.requests),
+        sync: defaults.sync,
+    })
+}
+
 fn main() -> Result<()> {
-    let args = parse_args()?;
+    let mut words = std::env::args().skip(1).peekable();
+    if words.peek().map(String::as_str) == Some("load") {
+        words.next();
+        return load::main(parse_load_args(words)?);
+    }
+    let args = parse_args(words)?;
     let build = if cfg!(debug_assertions) {
         "debug build: a smoke test, not a measurement"
     } else {

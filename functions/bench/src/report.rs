@@ -71,6 +71,56 @@ impl Report {
     }
 }
 
+/// A table with columns of its own (the load mode's per-operation figures), printed as
+/// Markdown like [`Report`]; every column is padded.
+pub struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&str]) -> Self {
+        Table {
+            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row: one cell per header (missing cells print empty, extra ones not at all).
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn print(&self, title: &str) {
+        let widths: Vec<usize> = (0..self.headers.len())
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .filter_map(|row| row.get(i))
+                    .chain(std::iter::once(&self.headers[i]))
+                    .map(|cell| cell.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| {
+            let padded: Vec<String> = widths
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| pad(cells.get(i).map_or("", String::as_str), w))
+                .collect();
+            println!("| {} |", padded.join(" | "));
+        };
+        println!("\n**{title}**\n");
+        line(&self.headers);
+        let rules: Vec<String> = widths.iter().map(|&w| "-".repeat(w + 2)).collect();
+        println!("|{}|", rules.join("|"));
+        for row in &self.rows {
+            line(row);
+        }
+    }
+}
+
 /// Pads by characters, not bytes (the table holds `→`, `×` and `µ`).
 fn pad(text: &str, width: usize) -> String {
     let missing = width.saturating_sub(text.chars().count());

@@ -36,14 +36,15 @@ const ENDPOINT_BUDGET: Duration = Duration::from_secs(120);
 const LATENCY_GOAL: Duration = Duration::from_millis(50);
 
 /// A served app; the server stops when this is dropped.
-struct Served {
-    base: String,
+pub struct Served {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
     _stop: oneshot::Sender<()>,
 }
 
 /// Serves `services` on a free loopback port, as the local server does (the socket
 /// peer becomes the client address).
-async fn serve(services: Arc<Services>) -> Result<Served> {
+pub async fn serve(services: Arc<Services>) -> Result<Served> {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .context("binding a loopback port")?;
@@ -67,7 +68,8 @@ async fn serve(services: Arc<Services>) -> Result<Served> {
     })
 }
 
-async fn open(data_dir: &Path) -> Result<Arc<Services>> {
+/// The services of a (new or existing) data directory, with the default configuration.
+pub async fn open(data_dir: &Path) -> Result<Arc<Services>> {
     let config = Config::from_vars(|_| None).context("the default configuration")?;
     let local = open_services(config, data_dir, Arc::new(SystemClock))
         .await
@@ -140,13 +142,9 @@ pub async fn run(
         None,
     );
 
-    let client = reqwest::Client::builder()
-        // Loopback only: never through a proxy the environment may name.
-        .no_proxy()
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let client = client(None)?;
     let served = serve(services.clone()).await?;
-    let token = sign_in(&client, &served.base).await?;
+    let token = sign_in(&client, &served.base, EMAIL, PASSWORD).await?;
 
     let from = five_years_before(today);
     let endpoints = [
@@ -197,17 +195,36 @@ pub async fn run(
     Ok(())
 }
 
-async fn sign_in(client: &reqwest::Client, base: &str) -> Result<String> {
+/// A client for the loopback server; its connections come from `local` when given
+/// (any 127.0.0.0/8 address on Linux), so the server sees that client address.
+pub fn client(local: Option<IpAddr>) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        // Loopback only: never through a proxy the environment may name.
+        .no_proxy()
+        .local_address(local)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .context("building an HTTP client")
+}
+
+/// `POST /v1/sessions`; the bearer token.
+pub async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> Result<String> {
     let response = client
         .post(format!("{base}/v1/sessions"))
-        .json(&json!({ "email": EMAIL, "password": PASSWORD }))
+        .json(&json!({ "email": email, "password": password }))
         .send()
-        .await?;
+        .await
+        .with_context(|| format!("signing in as {email}"))?;
     let status = response.status();
     let body: Value = response.json().await.context("the sign-in reply")?;
     match body["token"].as_str() {
         Some(token) if status.is_success() => Ok(token.to_owned()),
-        _ => bail!("sign-in failed ({status}): {body}"),
+        _ => bail!("sign-in as {email} failed ({status}): {body}"),
     }
 }
 

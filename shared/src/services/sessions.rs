@@ -171,12 +171,13 @@ impl Services {
             async move { self.record_login_attempt(&tenant, attempt).await }
         };
 
-        let failures = self
-            .adapters
-            .store
-            .get(&layout::failed_logins(&email_hash))
-            .await?;
-        let locked = failures.and_then(|i| i.n("count")).unwrap_or(0) >= MAX_FAILED_LOGINS;
+        // Every attempt reserves its place in the failure count BEFORE the password is
+        // verified (one atomic increment), so parallel guesses cannot all be verified
+        // against a count read before any of them failed: the sixth concurrent guess
+        // is refused unverified, like a sequential one. A right password gives the
+        // reservation back (or clears the count on success).
+        let reserved = self.count_failure(&email_hash, owner.is_none()).await?;
+        let locked = reserved > MAX_FAILED_LOGINS;
         let found = match &owner {
             Some((tenant, user)) => self
                 .load_user(tenant, user)
@@ -200,7 +201,6 @@ impl Services {
             if locked {
                 return Err(ServiceError::PasswordResetRequired);
             }
-            self.count_failure(&email_hash, true).await?;
             return Err(ServiceError::InvalidCredentials);
         };
         if locked {
@@ -211,19 +211,24 @@ impl Services {
         let user = &loaded.record;
         if !verify_password(&user.password_hash, &req.password).await {
             attempt(&tenant, Some(&user_id), LoginOutcome::BadPassword).await?;
-            self.fail_known(&tenant, &user_id, &email_hash, req.ip)
+            self.failure_counted(&tenant, &user_id, reserved, req.ip)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        // The password is right: from here on, answers may depend on the account.
+        // The password is right: from here on, answers may depend on the account, and
+        // an outcome other than a second-factor failure gives the reservation back.
         // A closed tenant's users are refused from the closing write on.
-        let tenant_record = self
+        let Some(tenant_record) = self
             .load_tenant(&tenant)
             .await?
             .filter(|t| t.item.s("status") == Some(TENANT_ACTIVE))
-            .ok_or(ServiceError::InvalidCredentials)?
-            .record;
+        else {
+            self.release_failure(&email_hash).await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        let tenant_record = tenant_record.record;
         if !self.ip_allowed(&tenant, req.ip).await? {
+            self.release_failure(&email_hash).await?;
             attempt(&tenant, Some(&user_id), LoginOutcome::IpRefused).await?;
             return Err(ServiceError::IpNotAllowed);
         }
@@ -234,12 +239,13 @@ impl Services {
             {
                 Ok(()) => {}
                 Err(ServiceError::MfaRequired) => {
+                    self.release_failure(&email_hash).await?;
                     attempt(&tenant, Some(&user_id), LoginOutcome::MfaRequired).await?;
                     return Err(ServiceError::MfaRequired);
                 }
                 Err(ServiceError::InvalidMfaCode) => {
                     attempt(&tenant, Some(&user_id), LoginOutcome::MfaFailure).await?;
-                    self.fail_known(&tenant, &user_id, &email_hash, req.ip)
+                    self.failure_counted(&tenant, &user_id, reserved, req.ip)
                         .await?;
                     return Err(ServiceError::InvalidMfaCode);
                 }
@@ -250,6 +256,7 @@ impl Services {
         if let Some(max_age) = policy.expires_after()
             && user.password_set_at + max_age <= self.now()
         {
+            self.release_failure(&email_hash).await?;
             attempt(&tenant, Some(&user_id), LoginOutcome::PasswordExpired).await?;
             let change_token = self
                 .issue_token(
@@ -285,18 +292,29 @@ impl Services {
             .await?)
     }
 
-    /// A failure of a known user: counted atomically; the fifth locks the account.
-    async fn fail_known(
+    /// A failed guess of a known user, already counted by its reservation: the one
+    /// that reached the limit locks the account (announced once).
+    async fn failure_counted(
         &self,
         tenant: &TenantId,
         user: &UserId,
-        email_hash: &str,
+        reserved: i64,
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
-        if self.count_failure(email_hash, false).await? == MAX_FAILED_LOGINS {
+        if reserved == MAX_FAILED_LOGINS {
             self.security_event(tenant, user, "AccountLocked", Some(ip))
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Gives back an attempt's reservation: the password was right, but the sign-in
+    /// did not complete for another reason (2FA code missing, address refused, ...).
+    async fn release_failure(&self, email_hash: &str) -> Result<(), ServiceError> {
+        self.adapters
+            .store
+            .increment(&layout::failed_logins(email_hash), "count", -1, None)
+            .await?;
         Ok(())
     }
 

@@ -181,3 +181,27 @@ async fn five_parallel_wrong_passwords_lock_the_account() {
     let response = app.try_login(&user.email, &user.password).await;
     assert_eq!(response.status(), 423, "no failed attempt was lost");
 }
+
+#[tokio::test]
+async fn parallel_guesses_get_no_more_than_five_tries() {
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    // Twelve at once (under the per-address limit of 20): each reserves its place in
+    // the failure count before its password is verified, so only five are verified.
+    let attempts = (0..12).map(|i| {
+        let app = &app;
+        let email = user.email.clone();
+        async move {
+            app.try_login(&email, &format!("Wrong-Password-{i}"))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let guessed = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 423).count();
+    assert_eq!((guessed, refused), (5, 7), "{statuses:?}");
+    let response = app.try_login(&user.email, &user.password).await;
+    assert_eq!(error_code(response).await, "password_reset_required");
+}
