@@ -172,15 +172,25 @@ pub struct DemoLogin {
     pub records: u64,
 }
 
+/// A demo tenant just created, its first sync still to run.
+pub struct NewDemo {
+    pub email: String,
+    pub password: secrecy::SecretString,
+    pub tenant: crate::domain::ids::TenantId,
+    pub integration: crate::domain::ids::IntegrationId,
+}
+
 pub const DEMO_EMAIL: &str = "demo@tally.local";
 /// The demo dataset's seed: the same data on every machine, for the same day.
 pub const DEMO_SEED: u64 = 42;
 
-/// Creates the demo tenant with a random password and the demo integration, and runs
-/// its first sync. A data directory that already has it is left as it is.
-pub async fn bootstrap_demo(
+/// Creates the demo tenant with a random password and the demo integration; `None`
+/// when the data directory already has it. The caller shows the sign-in before it
+/// runs the first sync, so a sync that is interrupted (and later resumed by the
+/// hourly pass) never takes the only copy of the password with it.
+pub async fn create_demo(
     services: &Services,
-) -> Result<DemoLogin, crate::services::ServiceError> {
+) -> Result<Option<NewDemo>, crate::services::ServiceError> {
     use crate::services::ServiceError;
     use crate::services::accounts::SignupRequest;
     use secrecy::SecretString;
@@ -195,20 +205,36 @@ pub async fn bootstrap_demo(
     };
     let tenant = match services.signup(request).await {
         Ok((tenant, _)) => tenant,
-        Err(ServiceError::EmailTaken) => {
-            return Ok(DemoLogin {
-                email: DEMO_EMAIL.into(),
-                password: None,
-                records: 0,
-            });
-        }
+        Err(ServiceError::EmailTaken) => return Ok(None),
         Err(other) => return Err(other),
     };
     let integration = services.connect_demo(&tenant, DEMO_SEED).await?;
-    let report = services.sync_integration(&tenant, &integration).await?;
-    Ok(DemoLogin {
+    Ok(Some(NewDemo {
         email: DEMO_EMAIL.into(),
-        password: Some(SecretString::from(password)),
+        password: SecretString::from(password),
+        tenant,
+        integration,
+    }))
+}
+
+/// Creates the demo tenant and runs its first sync. A data directory that already has
+/// it is left as it is.
+pub async fn bootstrap_demo(
+    services: &Services,
+) -> Result<DemoLogin, crate::services::ServiceError> {
+    let Some(demo) = create_demo(services).await? else {
+        return Ok(DemoLogin {
+            email: DEMO_EMAIL.into(),
+            password: None,
+            records: 0,
+        });
+    };
+    let report = services
+        .sync_integration(&demo.tenant, &demo.integration)
+        .await?;
+    Ok(DemoLogin {
+        email: demo.email,
+        password: Some(demo.password),
         records: report.map(|r| r.written).unwrap_or(0),
     })
 }

@@ -13,7 +13,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use tally::config::Config;
-use tally::local::{Application, bootstrap_demo, open_services, start_workers, sweep_and_compact};
+use tally::local::{
+    Application, DEMO_EMAIL, create_demo, open_services, start_workers, sweep_and_compact,
+};
 use tally::ports::{ShiftedClock, SystemClock};
 
 #[derive(Parser)]
@@ -75,20 +77,28 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let app = Application::build(config, &data_dir, addr, Arc::new(SystemClock)).await?;
             if demo {
-                let started = std::time::Instant::now();
-                let login = bootstrap_demo(&app.services).await?;
-                match &login.password {
-                    Some(password) => println!(
-                        "Demo tenant ready ({} records synced in {:.1} s).\n  e-mail:   {}\n  password: {}",
-                        login.records,
-                        started.elapsed().as_secs_f64(),
-                        login.email,
-                        password.expose_secret()
-                    ),
+                match create_demo(&app.services).await? {
+                    Some(created) => {
+                        println!(
+                            "Demo tenant created.\n  e-mail:   {}\n  password: {}\nSyncing its data (about 30,000 records)...",
+                            created.email,
+                            created.password.expose_secret()
+                        );
+                        let started = std::time::Instant::now();
+                        let report = app
+                            .services
+                            .sync_integration(&created.tenant, &created.integration)
+                            .await?;
+                        println!(
+                            "Demo tenant ready ({} records synced in {:.1} s).",
+                            report.map(|r| r.written).unwrap_or(0),
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
                     None => println!(
                         "Demo tenant already in {}: sign in as {} with the password printed when it was created.",
                         data_dir.display(),
-                        login.email
+                        DEMO_EMAIL
                     ),
                 }
             }

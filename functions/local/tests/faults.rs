@@ -208,10 +208,9 @@ fn sigkill_during_ingest_and_during_sweep_loses_and_duplicates_nothing() {
             .join(", ")
     ));
 
-    // The API agrees. B's demo password died with the process that was to print it:
-    // B's admin sets a new one through the documented reset.
+    // The API agrees, signed in with the password the killed process printed.
     let server_b = Server::start(&dir_b, "serve (B)");
-    let password_b = reset_password(&http, &server_b, &dir_b);
+    let password_b = killed.password.clone();
     let session_a = http.sign_in(&server_a, &password_a);
     let session_b = http.sign_in(&server_b, &password_b);
     let integration_a = only_integration(&http, &session_a, "connected");
@@ -440,9 +439,17 @@ fn kill_demo_sync_midway(root: &Path, total: u64) -> Killed {
             db.listing_status().expect("listing"),
             vec!["syncing".to_owned()]
         );
+        // The sign-in is printed before the first sync starts, so it survives the kill.
+        let password = server
+            .output()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("password:"))
+            .map(|p| p.trim().to_owned())
+            .expect("the demo password, printed before the sync");
         return Killed {
             dir,
             attempt,
+            password,
             after,
             records,
             state,
@@ -454,6 +461,7 @@ fn kill_demo_sync_midway(root: &Path, total: u64) -> Killed {
 struct Killed {
     dir: PathBuf,
     attempt: u32,
+    password: String,
     after: Duration,
     records: u64,
     state: Value,
@@ -534,35 +542,6 @@ fn only_integration(http: &Http, session: &Session, status: &str) -> Value {
     assert_eq!(data.len(), 1, "one integration: {listed}");
     assert_eq!(data[0]["status"], status, "{listed}");
     data[0].clone()
-}
-
-/// Sets a new password for the demo admin with the reset token the server writes to
-/// `<data-dir>/events.jsonl` (the local mailbox).
-fn reset_password(http: &Http, server: &Server, dir: &Path) -> String {
-    let (status, body) = http.call(
-        Method::POST,
-        &format!("{}/v1/password/reset-request", server.base),
-        None,
-        Some(json!({ "email": DEMO_EMAIL })),
-    );
-    assert_eq!(status, 202, "reset request: {body}");
-    let events = std::fs::read_to_string(dir.join("events.jsonl")).expect("the event log");
-    let token = events
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|event| event["type"] == "PasswordResetRequested")
-        .filter_map(|event| event["token"].as_str().map(str::to_owned))
-        .next_back()
-        .expect("a reset token in the event log");
-    let password = "Resumed-Tly-7a-4f9c2e81d0b7a356".to_owned();
-    let (status, body) = http.call(
-        Method::POST,
-        &format!("{}/v1/password/reset", server.base),
-        None,
-        Some(json!({ "token": token, "new_password": password })),
-    );
-    assert_eq!(status, 204, "reset: {body}");
-    password
 }
 
 fn records_written(output: &str) -> u64 {
