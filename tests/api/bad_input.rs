@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TenantB, TestApp, spawn_app, tenant_b};
 
 /// Every item of the embedded store but the two kinds above, and the event log.
 #[derive(Debug, PartialEq)]
@@ -95,56 +95,7 @@ fn case(
 
 const STRONG: &str = "Correct-Horse-Battery-9";
 
-/// What the other tenant has, to be named by the first tenant's admin.
-struct Other {
-    user_id: String,
-    session_id: String,
-    allow_entry_id: String,
-    integration_id: String,
-    export_id: String,
-}
-
-async fn other_tenant(app: &TestApp) -> Other {
-    let other = app.signup().await;
-    let token = app.login(&other).await;
-    let sessions: Value = app
-        .get("/v1/me/sessions", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let entry: Value = app
-        .post(
-            "/v1/security/ip-allowlist",
-            Some(&token),
-            json!({ "cidr": "127.0.0.0/8", "note": "loopback" }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let tenant = tally::domain::ids::TenantId::parse(&other.tenant_id).expect("a tenant id");
-    let integration = app
-        .services
-        .connect_demo(&tenant, 7)
-        .await
-        .expect("a demo integration");
-    let export: Value = app
-        .post("/v1/exports", Some(&token), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    Other {
-        user_id: other.user_id,
-        session_id: sessions["data"][0]["id"].as_str().unwrap().to_owned(),
-        allow_entry_id: entry["id"].as_str().unwrap().to_owned(),
-        integration_id: integration.to_string(),
-        export_id: export["id"].as_str().unwrap().to_owned(),
-    }
-}
-
-fn cases(own_user: &str, other: &Other) -> Vec<Case> {
+fn cases(own_user: &str, other: &TenantB) -> Vec<Case> {
     use Method as M;
     let big = "x".repeat(65 * 1024);
     let deep_array = "[".repeat(50_000);
@@ -222,7 +173,7 @@ fn cases(own_user: &str, other: &Other) -> Vec<Case> {
         case("cursor naming no session", M::GET,
              format!("/v1/me/sessions?cursor={}", forged(&other.session_id)), true, Body::None, 400, "invalid_request"),
         case("cursor naming no entry", M::GET,
-             format!("/v1/security/ip-allowlist?cursor={}", forged(&other.allow_entry_id)), true, Body::None, 400, "invalid_request"),
+             format!("/v1/security/ip-allowlist?cursor={}", forged(&other.entry_id)), true, Body::None, 400, "invalid_request"),
         case("cursor naming another tenant's integration", M::GET,
              format!("/v1/integrations?cursor={}", forged(&other.integration_id)), true, Body::None, 400, "invalid_request"),
         case("cursor outside the audit log", M::GET,
@@ -240,14 +191,14 @@ fn cases(own_user: &str, other: &Other) -> Vec<Case> {
         case("hostname", M::POST, "/v1/security/ip-allowlist", true,
              Body::Json(json!({ "cidr": "localhost", "note": "" })), 400, "invalid_cidr"),
         // Another tenant's ids: not found, never forbidden.
-        case("other tenant's user, patched", M::PATCH, format!("/v1/users/{}", other.user_id), true,
+        case("other tenant's user, patched", M::PATCH, format!("/v1/users/{}", other.admin.user_id), true,
              Body::Json(json!({ "role": "viewer" })), 404, "not_found"),
-        case("other tenant's user, deleted", M::DELETE, format!("/v1/users/{}", other.user_id), true,
+        case("other tenant's user, deleted", M::DELETE, format!("/v1/users/{}", other.admin.user_id), true,
              Body::None, 404, "not_found"),
         case("other tenant's session", M::DELETE, format!("/v1/me/sessions/{}", other.session_id), true,
              Body::None, 404, "not_found"),
         case("other tenant's allowlist entry", M::DELETE,
-             format!("/v1/security/ip-allowlist/{}", other.allow_entry_id), true, Body::None, 404, "not_found"),
+             format!("/v1/security/ip-allowlist/{}", other.entry_id), true, Body::None, 404, "not_found"),
         case("other tenant's integration, disconnected", M::DELETE,
              format!("/v1/integrations/{}", other.integration_id), true, Body::None, 404, "not_found"),
         case("other tenant's integration, synced", M::POST,
@@ -296,7 +247,7 @@ async fn every_bad_input_answers_its_4xx_and_leaves_the_store_unchanged() {
     let app = spawn_app().await;
     let admin = app.signup().await;
     let token = app.login(&admin).await;
-    let other = other_tenant(&app).await;
+    let other = tenant_b(&app).await;
     let table = cases(&admin.user_id, &other);
     let before = snapshot(&app);
     assert!(

@@ -313,3 +313,63 @@ pub async fn error_code(response: Response) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// Another tenant with one of each thing a route can name by id: its admin and a
+/// viewer (both signed in), a session, an allowlist entry, a demo integration and an
+/// export. For isolation checks: another tenant's ids must be as unknown as made-up ones.
+pub struct TenantB {
+    pub admin: TestUser,
+    pub token: String,
+    pub viewer: TestUser,
+    pub viewer_token: String,
+    pub session_id: String,
+    pub entry_id: String,
+    pub integration_id: String,
+    pub export_id: String,
+}
+
+pub async fn tenant_b(app: &TestApp) -> TenantB {
+    let admin = app.signup_as("b-admin@example.com", "Tenant B").await;
+    let token = app.login(&admin).await;
+    let (viewer, viewer_token) = app.user_with_role(&token, "viewer").await;
+    let sessions: Value = app
+        .get("/v1/me/sessions", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entry: Value = app
+        .post(
+            "/v1/security/ip-allowlist",
+            Some(&token),
+            json!({ "cidr": "127.0.0.0/8", "note": "b" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let demo = app
+        .services
+        .connect_demo(
+            &tally::domain::ids::TenantId::parse(&admin.tenant_id).unwrap(),
+            7,
+        )
+        .await
+        .unwrap();
+    let export: Value = app
+        .post("/v1/exports", Some(&token), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    TenantB {
+        export_id: export["id"].as_str().unwrap().to_owned(),
+        integration_id: demo.to_string(),
+        admin,
+        token,
+        viewer,
+        viewer_token,
+        session_id: sessions["data"][0]["id"].as_str().unwrap().to_owned(),
+        entry_id: entry["id"].as_str().unwrap().to_owned(),
+    }
+}

@@ -112,18 +112,7 @@ impl FakeStripe {
             .route("/v1/oauth/deauthorize", post(oauth::deauthorize))
             .fallback(api::api_get)
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("the fake Stripe binds a port");
-        let address = listener.local_addr().expect("a bound address");
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (address, tx) = crate::serve_on_loopback(app, "the fake Stripe").await;
         FakeStripe {
             base_url: format!("http://{address}"),
             state,

@@ -52,3 +52,24 @@ pub trait EventObserver: Send + Sync {
     /// need not wait for delivery; the suites call it again until a deadline.
     fn published(&self) -> impl Future<Output = Vec<serde_json::Value>> + Send;
 }
+
+/// Serves `app` on a free loopback port until the returned sender is dropped (or sent
+/// to): the address, and the sender to keep alive as long as the server should run.
+pub async fn serve_on_loopback(
+    app: axum::Router,
+    what: &str,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{what} binds a loopback port: {e}"));
+    let address = listener.local_addr().expect("a bound address");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (address, tx)
+}

@@ -155,18 +155,7 @@ impl ThrottlingProxy {
             targets: targets.clone(),
         });
         let app = Router::new().fallback(handle).with_state(proxy);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("the throttling proxy binds a port");
-        let address = listener.local_addr().expect("a bound address");
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (address, tx) = crate::serve_on_loopback(app, "the throttling proxy").await;
         ThrottlingProxy {
             url: format!("http://{address}"),
             targets,

@@ -109,24 +109,7 @@ pub fn main(args: Args) -> Result<()> {
         .context("the tokio runtime")?;
     let mut report = Report::default();
     let outcome = runtime.block_on(run(args, &mut report))?;
-    if let Some(peak) = crate::report::peak_memory() {
-        report.row(
-            "Process",
-            "peak resident memory",
-            crate::report::mib(peak),
-            None,
-        );
-    }
-    report.row(
-        "Process",
-        "cores available / whole run",
-        format!(
-            "{} / {}",
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-            duration(started.elapsed())
-        ),
-        None,
-    );
+    report.process(started);
 
     println!(
         "# Tally load bench: {} login + {} query workers, at most {} s and {} requests ({build})",

@@ -58,7 +58,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::report::{Report, count, duration};
+use crate::report::{Report, count};
 
 /// The tenant: 100,000 customers ...
 const DEFAULT_CUSTOMERS: usize = 100_000;
@@ -218,19 +218,7 @@ fn main() -> Result<()> {
         &heading,
         &mut report,
     ))?;
-    if let Some(peak) = report::peak_memory() {
-        report.row("Process", "peak resident memory", report::mib(peak), None);
-    }
-    report.row(
-        "Process",
-        "cores available / whole run",
-        format!(
-            "{} / {}",
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-            duration(started.elapsed())
-        ),
-        None,
-    );
+    report.process(started);
 
     println!(
         "# Tally bench: engine on {} MrrChanges ({} customers), server on {} customers ({build})",

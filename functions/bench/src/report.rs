@@ -32,6 +32,24 @@ impl Report {
         });
     }
 
+    /// The "Process" rows every mode ends with: peak memory, cores, and the whole run
+    /// since `started`.
+    pub fn process(&mut self, started: std::time::Instant) {
+        if let Some(peak) = peak_memory() {
+            self.row("Process", "peak resident memory", mib(peak), None);
+        }
+        self.row(
+            "Process",
+            "cores available / whole run",
+            format!(
+                "{} / {}",
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                duration(started.elapsed())
+            ),
+            None,
+        );
+    }
+
     /// The table, as Markdown (it pastes into an issue or the README as it is).
     pub fn print(&self) {
         let measure_width = self

@@ -4,64 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-
-struct TenantB {
-    admin: TestUser,
-    token: String,
-    viewer: TestUser,
-    viewer_token: String,
-    session_id: String,
-    entry_id: String,
-    integration_id: String,
-    export_id: String,
-}
-
-async fn tenant_b(app: &TestApp) -> TenantB {
-    let admin = app.signup_as("b-admin@example.com", "Tenant B").await;
-    let token = app.login(&admin).await;
-    let (viewer, viewer_token) = app.user_with_role(&token, "viewer").await;
-    let sessions: Value = app
-        .get("/v1/me/sessions", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let entry: Value = app
-        .post(
-            "/v1/security/ip-allowlist",
-            Some(&token),
-            json!({ "cidr": "127.0.0.0/8", "note": "b" }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let demo = app
-        .services
-        .connect_demo(
-            &tally::domain::ids::TenantId::parse(&admin.tenant_id).unwrap(),
-            7,
-        )
-        .await
-        .unwrap();
-    let export: Value = app
-        .post("/v1/exports", Some(&token), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    TenantB {
-        export_id: export["id"].as_str().unwrap().to_owned(),
-        integration_id: demo.to_string(),
-        admin,
-        token,
-        viewer,
-        viewer_token,
-        session_id: sessions["data"][0]["id"].as_str().unwrap().to_owned(),
-        entry_id: entry["id"].as_str().unwrap().to_owned(),
-    }
-}
+use crate::helpers::{spawn_app, tenant_b};
 
 #[tokio::test]
 async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {

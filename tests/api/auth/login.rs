@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{GOOD_PASSWORD, error_code, spawn_app};
+use crate::helpers::{GOOD_PASSWORD, TestApp, error_code, spawn_app};
 
 #[tokio::test]
 async fn sign_in_returns_a_256_bit_token_and_the_user() {
@@ -166,17 +166,7 @@ async fn every_sign_in_attempt_is_recorded_without_the_email_in_plain() {
 async fn five_parallel_wrong_passwords_lock_the_account() {
     let app = spawn_app().await;
     let user = app.signup().await;
-    let attempts = (0..5).map(|i| {
-        let app = &app;
-        let email = user.email.clone();
-        async move {
-            app.try_login(&email, &format!("Wrong-Password-{i}"))
-                .await
-                .status()
-        }
-    });
-    // Polled together: all five are in flight before the first answer is read.
-    let statuses = futures::future::join_all(attempts).await;
+    let statuses = wrong_passwords_at_once(&app, &user.email, 5).await;
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
     let response = app.try_login(&user.email, &user.password).await;
     assert_eq!(response.status(), 423, "no failed attempt was lost");
@@ -188,20 +178,22 @@ async fn parallel_guesses_get_no_more_than_five_tries() {
     let user = app.signup().await;
     // Twelve at once (under the per-address limit of 20): each reserves its place in
     // the failure count before its password is verified, so only five are verified.
-    let attempts = (0..12).map(|i| {
-        let app = &app;
-        let email = user.email.clone();
-        async move {
-            app.try_login(&email, &format!("Wrong-Password-{i}"))
-                .await
-                .status()
-                .as_u16()
-        }
-    });
-    let statuses = futures::future::join_all(attempts).await;
+    let statuses = wrong_passwords_at_once(&app, &user.email, 12).await;
     let guessed = statuses.iter().filter(|s| **s == 401).count();
     let refused = statuses.iter().filter(|s| **s == 423).count();
     assert_eq!((guessed, refused), (5, 7), "{statuses:?}");
     let response = app.try_login(&user.email, &user.password).await;
     assert_eq!(error_code(response).await, "password_reset_required");
+}
+
+/// `n` sign-ins with wrong passwords, polled together: all are in flight before the
+/// first answer is read. Their statuses.
+async fn wrong_passwords_at_once(app: &TestApp, email: &str, n: usize) -> Vec<u16> {
+    let attempts = (0..n).map(|i| async move {
+        app.try_login(email, &format!("Wrong-Password-{i}"))
+            .await
+            .status()
+            .as_u16()
+    });
+    futures::future::join_all(attempts).await
 }
