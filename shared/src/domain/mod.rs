@@ -5,6 +5,7 @@ pub mod billing;
 pub mod cidr;
 pub mod crypto;
 pub mod email;
+pub mod fx_history;
 pub mod ids;
 pub mod metrics;
 pub mod password;
