@@ -24,6 +24,8 @@ pub struct Config {
     pub stripe_client_id: Option<String>,
     /// First delay of the Stripe client's backoff (`TALLY_STRIPE_RETRY_BASE_MS`).
     pub stripe_retry_base: Duration,
+    /// The ECB's daily reference-rates file (`TALLY_ECB_DAILY_URL`), fetched once a day.
+    pub ecb_daily_url: String,
     /// AWS resources; `None` locally, required by [`Config::aws`].
     pub kms_key_id: Option<String>,
     pub event_bus: Option<String>,
@@ -125,6 +127,10 @@ impl Config {
                     }
                 },
             },
+            ecb_daily_url: url(
+                "TALLY_ECB_DAILY_URL",
+                "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml",
+            )?,
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
         };
@@ -173,6 +179,10 @@ mod tests {
         assert_eq!(c.session_absolute_timeout, Duration::from_secs(43_200));
         assert_eq!(c.stripe_api_base, "https://api.stripe.com");
         assert_eq!(c.table, "tally");
+        assert_eq!(
+            c.ecb_daily_url,
+            "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub async fn aws_services() -> Result<Arc<Services>, ConfigError> {
 
 /// The `ingest` function's handler — Tally's background jobs: a `SyncRequested` event
 /// (from `POST /v1/integrations/{id}/sync`) syncs that integration, an `ExportRequested`
-/// event (from `POST /v1/exports`) builds that export; anything else (the hourly
+/// event (from `POST /v1/exports`) builds that export, the daily schedule's
+/// `{"job": "fx_refresh"}` fetches the ECB's reference rates; anything else (the hourly
 /// EventBridge schedule) runs a pass over every due integration.
 pub async fn handle_ingest_event(
     services: &Services,
@@ -74,6 +75,11 @@ pub async fn handle_ingest_event(
         };
         let report = services.sync_integration(&tenant, &integration).await?;
         return Ok(serde_json::json!({ "synced": report.is_some(), "report": report }));
+    }
+    if event.get("job").and_then(|v| v.as_str()) == Some(crate::services::fx_rates::FX_REFRESH_JOB)
+    {
+        let refresh = services.refresh_ecb_rates().await?;
+        return Ok(serde_json::to_value(refresh).unwrap_or_default());
     }
     let pass = services.ingest_pass().await?;
     Ok(serde_json::to_value(pass).unwrap_or_default())

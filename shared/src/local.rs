@@ -115,11 +115,22 @@ impl Application {
 /// How often `serve` runs the scheduled passes (the Lambda schedule is hourly too).
 pub const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How often `serve` fetches the ECB's reference rates (the Lambda schedule is daily).
+pub const FX_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// The local stand-ins for EventBridge's rules and schedules: jobs (requested syncs,
 /// exports) run as their events arrive, through the `ingest` function's own handler;
-/// an ingest pass and a sweep (then a compaction) run every hour. They stop with the
-/// runtime.
+/// an ingest pass and a sweep (then a compaction) run every hour; the ECB's rates are
+/// fetched at start and then daily. They stop with the runtime.
 pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc<SqliteStore>) {
+    let fx = services.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(FX_REFRESH_EVERY);
+        loop {
+            every.tick().await;
+            refresh_fx_rates(&fx).await;
+        }
+    });
     let mut requests = events.subscribe();
     let on_request = services.clone();
     tokio::spawn(async move {
@@ -242,6 +253,19 @@ pub async fn bootstrap_demo(
 fn is_job(event_type: &str) -> bool {
     event_type == crate::services::connections::SYNC_REQUESTED
         || event_type == crate::services::export::EXPORT_REQUESTED
+}
+
+/// One fetch of the ECB's rates. A failure (offline, say) is a warning naming what
+/// failed, never the body: the server carries on with the rates it has.
+pub async fn refresh_fx_rates(services: &Services) {
+    match services.refresh_ecb_rates().await {
+        Ok(refresh) => tracing::info!(
+            date = %refresh.date,
+            stored = refresh.stored,
+            "ECB reference rates refreshed"
+        ),
+        Err(err) => tracing::warn!(error = %err, "ECB reference rates refresh failed"),
+    }
 }
 
 /// One sweep, then a compaction so no residue of deleted items stays in the file.

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod conformance;
+mod ecb_rates;
 mod envelope;
 mod exports;
 mod helpers;

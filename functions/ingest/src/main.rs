@@ -1,5 +1,6 @@
 //! The `ingest` Lambda: the hourly EventBridge schedule syncs every due integration;
-//! a `SyncRequested` event syncs one.
+//! a `SyncRequested` event syncs one; the daily `{"job": "fx_refresh"}` schedule fetches
+//! the ECB's reference rates.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

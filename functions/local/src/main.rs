@@ -4,6 +4,7 @@
 //! `cargo run -p local -- serve [--addr 127.0.0.1:8080] [--data-dir .tally] [--demo]`
 //! `cargo run -p local -- ingest [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- sweep [--data-dir .tally] [--at <RFC 3339>]`
+//! `cargo run -p local -- fx-refresh [--data-dir .tally]`
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +59,11 @@ enum Command {
         /// Sweep as if it were this time (RFC 3339), e.g. to check a deadline.
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Fetch the ECB's reference rates (TALLY_ECB_DAILY_URL) into the store, then exit.
+    FxRefresh {
+        #[arg(long, default_value = ".tally")]
+        data_dir: PathBuf,
     },
 }
 
@@ -127,6 +133,11 @@ async fn main() -> anyhow::Result<()> {
             let local = open_services(config, &data_dir, clock_at(at)).await?;
             let report = sweep_and_compact(&local.services, &local.store).await?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::FxRefresh { data_dir } => {
+            let local = open_services(config, &data_dir, Arc::new(SystemClock)).await?;
+            let refresh = local.services.refresh_ecb_rates().await?;
+            println!("{}", serde_json::to_string(&refresh)?);
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod demo;
+pub mod ecb;
 pub mod embedded;
 pub mod stripe;
 

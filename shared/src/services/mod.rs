@@ -8,6 +8,7 @@ pub mod closure;
 pub mod connections;
 pub mod error;
 pub mod export;
+pub mod fx_rates;
 pub mod hashing;
 pub mod ingestion;
 pub mod integrations;
@@ -49,6 +50,8 @@ pub struct Services {
     pepper: OnceCell<Arc<Zeroizing<Vec<u8>>>>,
     /// Decoded analytics snapshots, per tenant and version.
     snapshots: analytics::SnapshotCache,
+    /// The ECB's rates (shipped history plus stored days), for a few minutes.
+    fx_history: fx_rates::FxHistoryCache,
 }
 
 impl Services {
@@ -67,6 +70,7 @@ impl Services {
             tenant_keys,
             pepper: OnceCell::new(),
             snapshots: analytics::SnapshotCache::default(),
+            fx_history: fx_rates::FxHistoryCache::default(),
         })
     }
 }
