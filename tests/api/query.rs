@@ -190,15 +190,22 @@ fn check_movements(points: &[Value], by_plan: bool, label: &str, seen: &mut Seen
     }
 }
 
-/// Checks that the groups' values sum to the total per period, within rounding: each
+/// Checks that the groups' MRR sums to the total per period, within rounding: each
 /// group and the total are rounded once, so |Σ groups − total| ≤ ⌊(groups + 1) / 2⌋.
+/// (For `mrr_movements`, whose `value` is a difference of two rounded MRRs, the end MRR
+/// is compared; `check_movements` ties each net to its MRRs.)
 fn check_group_sum(body: &Value, label: &str, seen: &mut Seen) {
-    let total = values(points(body));
+    let field = if body["metric"] == "mrr_movements" {
+        "mrr"
+    } else {
+        "value"
+    };
+    let total: Vec<i64> = points(body).iter().map(|p| int(p, field)).collect();
     let groups = groups(body);
     assert!(!groups.is_empty(), "{label}: no groups");
     let bound = (groups.len() as i64 + 1) / 2;
     for (index, total) in total.iter().enumerate() {
-        let sum: i64 = groups.values().map(|g| int(&g[index], "value")).sum();
+        let sum: i64 = groups.values().map(|g| int(&g[index], field)).sum();
         let off = (sum - total).abs();
         assert!(
             off <= bound,
@@ -369,13 +376,15 @@ async fn summary_and_movements_add_up(app: &TestApp, token: &str, seen: &mut See
         (format!("from={HISTORY_FROM}&interval=month"), 27),
         ("from=2024-09-01&to=2025-03-14&interval=week".to_owned(), 29),
         ("from=2025-01-01&interval=day".to_owned(), 73),
+        (format!("from={HISTORY_FROM}&interval=quarter"), 9),
+        (format!("from={HISTORY_FROM}&interval=year"), 3),
     ] {
         let body = ok(app, &format!("/v1/metrics/mrr_movements?{query}"), token).await;
         assert_eq!(body["metric"], "mrr_movements");
         let series = points(&body);
         assert_eq!(series.len(), expected_points, "{query}");
         check_movements(series, false, &query, seen);
-        if query.contains("month") {
+        if !query.contains("week") && !query.contains("day") {
             let first = &series[0];
             assert_eq!(first["period_start"], "2023-01-01");
             assert_eq!(int(first, "start_mrr"), 0, "before the demo's first day");
@@ -432,20 +441,23 @@ async fn groups_and_filters_add_up(
             }
         }
     }
-    // By currency in one currency: the one group is that currency's series, exactly.
+    // By currency, into one of them: every currency converted, and that currency's
+    // own group is its unconverted series, exactly.
     for currency in ["eur", "gbp", "usd"] {
-        let plain = ok(app, &format!("/v1/metrics/mrr?currency={currency}"), token).await;
-        assert_eq!(plain["currency"], currency);
-        let grouped = ok(
+        let native = ok(
             app,
-            &format!("/v1/metrics/mrr?currency={currency}&group_by=currency"),
+            &format!("/v1/metrics/mrr?currency={currency}&filter[currency]={currency}"),
             token,
         )
         .await;
+        assert_eq!(native["currency"], currency);
+        let path = format!("/v1/metrics/mrr?currency={currency}&group_by=currency");
+        let grouped = ok(app, &path, token).await;
+        check_group_sum(&grouped, &path, seen);
         let groups = groups(&grouped);
-        assert_eq!(groups.keys().collect::<Vec<_>>(), vec![currency]);
-        assert_eq!(values(&groups[currency]), values(points(&plain)));
-        assert!(values(points(&plain)).iter().all(|v| *v > 0), "{currency}");
+        assert_eq!(groups.keys().collect::<Vec<_>>(), vec!["eur", "gbp", "usd"]);
+        assert_eq!(values(&groups[currency]), values(points(&native)));
+        assert!(values(points(&native)).iter().all(|v| *v > 0), "{currency}");
     }
 
     // Filters: a subset of the total, equal to its group; several filters AND.
@@ -527,7 +539,7 @@ async fn bad_queries_are_400(app: &TestApp, token: &str) {
         refused(app, path, token, 400, "unknown_metric").await;
     }
     for path in [
-        "/v1/metrics/mrr?interval=year",
+        "/v1/metrics/mrr?interval=fortnight",
         "/v1/metrics/mrr?interval=",
         "/v1/metrics/mrr?from=2024-13-01",
         "/v1/metrics/mrr?from=yesterday",
@@ -622,7 +634,14 @@ async fn an_analyst_browses_customers_profiles_and_segments(
     // Every customer once, by MRR (the default order), page after page.
     let by_mrr = all_customers(app, "sort=mrr", analyst).await;
     assert_eq!(by_mrr.len(), DEMO_CUSTOMERS);
-    assert!(non_increasing(&by_mrr, "mrr"), "sorted by MRR, descending");
+    let converted: Vec<i64> = by_mrr
+        .iter()
+        .map(|r| r["reporting_mrr"]["amount"].as_i64().unwrap())
+        .collect();
+    assert!(
+        converted.windows(2).all(|w| w[0] >= w[1]),
+        "sorted by MRR in the reporting currency, descending"
+    );
     for row in &by_mrr {
         assert!(
             row["email"].as_str().unwrap().ends_with(DEMO_EMAIL_DOMAIN),
@@ -876,17 +895,16 @@ async fn an_analyst_browses_customers_profiles_and_segments(
 }
 
 #[tokio::test]
-async fn fx_rates_convert_every_series_and_never_become_a_movement() {
+async fn one_reporting_currency_covers_every_customer_at_the_rates_of_each_day() {
     let (app, admin, token) = pinned_app().await;
     let (_, analyst) = app.user_with_role(&token, "analyst").await;
     let (_, viewer) = app.user_with_role(&token, "viewer").await;
 
-    // Only an admin sets rates, and only valid ones. (Set before the demo's sync, so
-    // that its snapshot is built once, at these rates: a rebuild of the demo takes
-    // 10–15 s in debug.)
+    // Stored rates: only an admin sets them, and only valid ones. They serve currencies
+    // the ECB does not publish; the demo's (eur, usd, gbp) convert at the ECB's.
     let unset = ok(&app, "/v1/settings/fx-rates", &viewer).await;
     assert_eq!(unset["rates"], json!({}), "{unset}");
-    let rates = json!({ "base": "eur", "rates": { "usd": 1.08, "gbp": 0.85 } });
+    let rates = json!({ "base": "eur", "rates": { "kzt": 520.5 } });
     for other in [&analyst, &viewer] {
         let response = app.put("/v1/settings/fx-rates", other, rates.clone()).await;
         assert_eq!(response.status(), 403);
@@ -908,149 +926,168 @@ async fn fx_rates_convert_every_series_and_never_become_a_movement() {
         assert_eq!(response.status(), 400, "{bad}");
         assert_eq!(error_code(response).await, "invalid_request", "{bad}");
     }
-    assert_eq!(
-        ok(&app, "/v1/settings/fx-rates", &token).await,
-        unset,
-        "nothing stored"
-    );
+    assert_eq!(ok(&app, "/v1/settings/fx-rates", &token).await, unset);
     let response = app
         .put("/v1/settings/fx-rates", &token, rates.clone())
         .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap(), rates);
     assert_eq!(ok(&app, "/v1/settings/fx-rates", &viewer).await, rates);
+    let before = ok(&app, "/v1/settings/reporting-currency", &viewer).await;
+    assert_eq!(before["chosen"], false, "{before}");
     demo_data(&app, &admin).await;
-    let started = Instant::now();
     let mut seen = Seen::default();
 
-    // Each currency alone, unconverted: filtered to it, in it.
-    let mut native: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-    for currency in ["eur", "gbp", "usd"] {
-        let path = format!("/v1/metrics/mrr?currency={currency}&filter[currency]={currency}");
-        let series = values(points(&ok(&app, &path, &token).await));
-        assert!(series.iter().all(|v| *v > 0), "{path}");
-        native.insert(currency, series);
-    }
-
-    // Converted: every currency's MRR in euros, larger than the euro-only series, at
-    // usd / 1.08 and gbp / 0.85 (each unit converted exactly, the sum rounded once).
-    let converted = ok(&app, "/v1/metrics/mrr?currency=eur", &token).await;
-    assert_eq!(converted["currency"], "eur");
-    let converted = values(points(&converted));
-    let by_default = values(points(&ok(&app, "/v1/metrics/mrr", &token).await));
-    assert_eq!(by_default, converted, "the base is the default currency");
-    let expect_near = |series: &[i64], usd: f64, gbp: f64| {
-        for (i, value) in series.iter().enumerate() {
-            let expected = native["eur"][i] as f64
-                + native["usd"][i] as f64 / usd
-                + native["gbp"][i] as f64 / gbp;
-            // Three served values off by ½ each, converted, plus the sum's own ½.
-            assert!(
-                (*value as f64 - expected).abs() <= 2.0,
-                "period {i}: {value} vs {expected}"
-            );
-        }
-    };
-    expect_near(&converted, 1.08, 0.85);
-    for (i, value) in converted.iter().enumerate() {
-        assert!(
-            *value > native["eur"][i],
-            "period {i}: converted > euro only"
-        );
-    }
-    for currency in ["eur", "gbp", "usd"] {
-        let path = format!("/v1/metrics/mrr?currency={currency}&group_by=currency");
-        let grouped = ok(&app, &path, &token).await;
-        check_group_sum(&grouped, &path, &mut seen);
-        let groups = groups(&grouped);
-        assert_eq!(groups.len(), 3, "{path}");
-        assert_eq!(
-            values(&groups[currency]),
-            native[currency],
-            "{path}: unconverted"
-        );
-    }
-    let in_dollars = values(points(
-        &ok(&app, "/v1/metrics/mrr?currency=usd", &token).await,
-    ));
-    assert!(
-        in_dollars.iter().zip(&converted).all(|(d, e)| d > e),
-        "1 eur buys 1.08 usd"
-    );
+    // The default reporting currency is the one with the largest MRR, and the summary
+    // covers every paying customer, whatever its currency, each once.
+    let reporting = ok(&app, "/v1/settings/reporting-currency", &viewer).await;
+    assert_eq!(reporting["currency"], "eur", "{reporting}");
     let summary = ok(&app, "/v1/metrics/summary", &token).await;
-    assert_eq!(summary["currency"], "eur", "the base when rates are stored");
-    assert_eq!(int(&summary, "mrr"), *converted.last().unwrap());
-    let segments = ok(&app, "/v1/segments", &viewer).await;
-    assert_eq!(segments["currency"], "eur", "{segments}");
+    assert_eq!(summary["currency"], "eur");
+    assert_eq!(summary["unconverted"], json!([]), "{summary}");
+    assert_eq!(
+        summary["definitions"]["fx_conversion"],
+        "converted_once_at_movement_day"
+    );
+    assert_eq!(
+        summary["definitions"]["movement_unit"],
+        "customer_across_currencies"
+    );
+    let customers = int(&summary, "customers");
+    let mut native_customers = BTreeMap::new();
+    let mut native_mrr: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for currency in ["eur", "gbp", "usd"] {
+        let filter = format!("currency={currency}&filter[currency]={currency}");
+        let count = ok(&app, &format!("/v1/metrics/customers?{filter}"), &token).await;
+        native_customers.insert(currency, int(points(&count).last().unwrap(), "value"));
+        let mrr = ok(&app, &format!("/v1/metrics/mrr?{filter}"), &token).await;
+        native_mrr.insert(currency, values(points(&mrr)));
+    }
+    let euro_customers = native_customers["eur"];
+    let all_native: i64 = native_customers.values().sum();
+    assert!(
+        customers > euro_customers && customers <= all_native,
+        "every currency's customers, each once: {customers} vs {native_customers:?}"
+    );
+    let rows = all_customers(&app, "sort=mrr", &analyst).await;
+    let paying = rows
+        .iter()
+        .filter(|r| r["reporting_mrr"]["amount"].as_i64().unwrap() > 0)
+        .count();
+    assert_eq!(paying as i64, customers, "the list and the summary agree");
+    let listed: i64 = rows
+        .iter()
+        .map(|r| r["reporting_mrr"]["amount"].as_i64().unwrap())
+        .sum();
+    assert!(
+        (listed - int(&summary, "mrr")).abs() <= paying as i64 / 2 + 1,
+        "the rows' converted MRR sums to the summary: {listed} vs {summary}"
+    );
+    let amounts: Vec<Value> = rows.iter().map(|r| r["reporting_mrr"].clone()).collect();
+    assert!(
+        amounts
+            .windows(2)
+            .all(|w| w[0]["amount"].as_i64() >= w[1]["amount"].as_i64()),
+        "sorted by converted MRR"
+    );
+    assert!(amounts.iter().all(|a| a["currency"] == "eur"));
+    eprintln!("summary: {customers} customers ({native_customers:?} natively)");
 
-    // Movements in the converted currency add up at every point, in every group.
-    let path = format!("/v1/metrics/mrr_movements?from={HISTORY_FROM}&currency=eur");
-    let first_rates = ok(&app, &path, &token).await;
-    check_movements(points(&first_rates), false, "at the first rates", &mut seen);
+    // Converted: more than the euros alone, and at every period each currency's own
+    // series (converted on its own) sums to the whole.
+    let path = format!("/v1/metrics/mrr_movements?from={HISTORY_FROM}");
+    let all = ok(&app, &path, &token).await;
+    assert_eq!(all["currency"], "eur");
+    check_movements(points(&all), false, "all currencies in eur", &mut seen);
+    let mut summed = vec![0i64; points(&all).len()];
+    for currency in ["eur", "gbp", "usd"] {
+        let own = ok(&app, &format!("{path}&filter[currency]={currency}"), &token).await;
+        check_movements(points(&own), false, currency, &mut seen);
+        for (sum, point) in summed.iter_mut().zip(points(&own)) {
+            *sum += int(point, "mrr");
+        }
+    }
+    for (k, (sum, point)) in summed.iter().zip(points(&all)).enumerate() {
+        assert!(
+            (sum - int(point, "mrr")).abs() <= 2,
+            "period {k}: {sum} vs {point}"
+        );
+    }
+    let today = int(points(&all).last().unwrap(), "mrr");
+    assert!(
+        today > *native_mrr["eur"].last().unwrap(),
+        "more than the euros alone"
+    );
+    assert_eq!(today, int(&summary, "mrr"));
     for dimension in ["currency", "country", "plan"] {
         let grouped_path = format!("{path}&group_by={dimension}");
         let grouped = ok(&app, &grouped_path, &token).await;
         check_group_sum(&grouped, &grouped_path, &mut seen);
         for (key, series) in groups(&grouped) {
             let label = format!("{grouped_path} [{key}]");
-            check_movements(&series, dimension == "plan", &label, &mut seen);
+            check_movements(
+                &series,
+                matches!(dimension, "plan" | "currency"),
+                &label,
+                &mut seen,
+            );
         }
     }
 
-    // New rates: new values, and still no movement comes from FX.
-    let new_rates = json!({ "base": "EUR", "rates": { "USD": 1.25, "gbp": 0.70 } });
-    let put_started = Instant::now();
-    let response = app.put("/v1/settings/fx-rates", &token, new_rates).await;
+    // Another currency for one request, or for the tenant (admins only).
+    let in_dollars = ok(&app, "/v1/metrics/summary?currency=usd", &token).await;
+    assert_eq!(in_dollars["currency"], "usd");
+    assert_eq!(int(&in_dollars, "customers"), customers);
+    assert_ne!(int(&in_dollars, "mrr"), int(&summary, "mrr"));
+    for other in [&analyst, &viewer] {
+        let response = app
+            .put(
+                "/v1/settings/reporting-currency",
+                other,
+                json!({"currency": "usd"}),
+            )
+            .await;
+        assert_eq!(response.status(), 403);
+    }
+    for bad in [
+        json!({"currency": "euro"}),
+        json!({"currency": "xyz"}),
+        json!({"currency": 1}),
+        json!({}),
+    ] {
+        let response = app
+            .put("/v1/settings/reporting-currency", &token, bad.clone())
+            .await;
+        assert_eq!(response.status(), 400, "{bad}");
+        assert_eq!(error_code(response).await, "invalid_request", "{bad}");
+    }
+    let response = app
+        .put(
+            "/v1/settings/reporting-currency",
+            &token,
+            json!({"currency": "USD"}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
-    eprintln!(
-        "new fx rates stored (snapshot rebuilt) in {:?}",
-        put_started.elapsed()
-    );
-    let stored = ok(&app, "/v1/settings/fx-rates", &token).await;
+    let chosen = ok(&app, "/v1/settings/reporting-currency", &viewer).await;
     assert_eq!(
-        stored,
-        json!({ "base": "eur", "rates": { "usd": 1.25, "gbp": 0.70 } })
+        (chosen["currency"].as_str(), chosen["chosen"].as_bool()),
+        (Some("usd"), Some(true))
     );
-    let second_rates = ok(&app, &path, &token).await;
-    check_movements(
-        points(&second_rates),
-        false,
-        "at the second rates",
-        &mut seen,
-    );
-    let (before, after) = (points(&first_rates), points(&second_rates));
-    assert_eq!(before.len(), after.len());
-    assert_ne!(
-        values(before),
-        values(after),
-        "the rates changed the values"
-    );
-    assert_ne!(before.last().unwrap()["mrr"], after.last().unwrap()["mrr"]);
-    let reconverted = values(points(
-        &ok(&app, "/v1/metrics/mrr?currency=eur", &token).await,
-    ));
-    expect_near(&reconverted, 1.25, 0.70);
-    let grouped_path = format!("{path}&group_by=currency");
-    let grouped = ok(&app, &grouped_path, &token).await;
-    check_group_sum(&grouped, &grouped_path, &mut seen);
-    let euro_movements = &groups(&grouped)["eur"];
-    check_movements(
-        euro_movements,
-        false,
-        "euros at the second rates",
-        &mut seen,
-    );
-    let euro_only = format!("{path}&filter[currency]=eur");
-    assert_eq!(
-        euro_movements,
-        points(&ok(&app, &euro_only, &token).await),
-        "the euros' own movements do not move with the rates"
-    );
-
-    eprintln!(
-        "queries took {:?}; largest deviations seen: {seen:?}",
-        started.elapsed()
-    );
+    let summary = ok(&app, "/v1/metrics/summary", &token).await;
+    assert_eq!(summary["currency"], "usd");
+    assert_eq!(int(&summary, "mrr"), int(&in_dollars, "mrr"));
+    let segments = ok(&app, "/v1/segments", &viewer).await;
+    assert_eq!(segments["currency"], "usd", "{segments}");
+    // A currency only the tenant's stored rates know is a valid choice too.
+    let response = app
+        .put(
+            "/v1/settings/reporting-currency",
+            &token,
+            json!({"currency": "kzt"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    eprintln!("largest deviations seen: {seen:?}");
 }
 
 /// `POST /v1/integrations` with the fake's restricted key, then a sync.

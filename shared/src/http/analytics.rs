@@ -22,12 +22,13 @@ use super::json::ApiJson;
 use super::query::{ApiQuery, ListParams, page_in_memory};
 use super::session::{AdminOnly, Aggregates, Authorized, CustomerData};
 use crate::domain::metrics::{
-    CurrencyMode, Dimension, Filter, FxRates, Metric, MetricsError, MrrPolicy, SeriesInterval,
-    SeriesQuery, dimension_values, metric_series, summary,
+    Dimension, Filter, FxRates, Metric, MetricsError, MrrPolicy, SeriesInterval, SeriesQuery,
+    dimension_values, metric_series, summary,
 };
 use crate::domain::roles::Role;
 use crate::services::ServiceError;
 use crate::services::analytics::Snapshot;
+use crate::services::currency::iso_currency;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,6 +36,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/metrics/{name}", get(metric))
         .route("/v1/dimensions", get(dimensions))
         .route("/v1/settings/fx-rates", get(get_fx_rates).put(put_fx_rates))
+        .route(
+            "/v1/settings/reporting-currency",
+            get(get_reporting_currency).put(put_reporting_currency),
+        )
         .route("/v1/customers", get(customers))
         .route("/v1/customers/{id}", get(customer))
         .route("/v1/segments", get(segments))
@@ -60,9 +65,10 @@ impl From<MetricsError> for ApiError {
             ),
             MetricsError::InvalidFacts(_) => ApiError::internal(err),
             // Named without the client's value: a message never echoes input.
-            MetricsError::UnknownInterval(_) => {
-                ApiError::invalid_field("interval", "`interval` must be day, week or month.")
-            }
+            MetricsError::UnknownInterval(_) => ApiError::invalid_field(
+                "interval",
+                "`interval` must be day, week, month, quarter or year.",
+            ),
             MetricsError::MissingFxRate(_) => ApiError::invalid_field(
                 "currency",
                 "No exchange rate is stored for this currency: PUT /v1/settings/fx-rates first.",
@@ -148,31 +154,18 @@ fn guard_dimension(role: Role, dimension: Dimension) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The reporting currency: converted at the tenant's rates when `currency` is given and
-/// rates are stored, otherwise that currency's own series.
-fn currency_mode(
-    requested: Option<&str>,
-    rates: Option<FxRates>,
-    snapshot: &Snapshot,
-) -> Result<CurrencyMode, ApiError> {
-    let code = requested.map(str::to_ascii_lowercase);
-    if let Some(c) = &code
-        && (c.len() != 3 || !c.bytes().all(|b| b.is_ascii_lowercase()))
-    {
-        return Err(ApiError::invalid_field(
-            "currency",
-            "`currency` must be an ISO 4217 code such as eur.",
-        ));
-    }
-    Ok(match (code, rates) {
-        (Some(to), Some(rates)) => CurrencyMode::Converted { to, rates },
-        (Some(code), None) => CurrencyMode::Native(code),
-        (None, Some(rates)) => CurrencyMode::Converted {
-            to: rates.base.clone(),
-            rates,
-        },
-        (None, None) => CurrencyMode::Native(snapshot.reporting_currency.clone()),
-    })
+/// `currency=` checked before anything is loaded: a bad code is a 400 even before a sync.
+fn requested_currency(q: &AnalyticsQuery) -> Result<Option<String>, ApiError> {
+    q.one("currency")
+        .map(|text| {
+            iso_currency(text).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "currency",
+                    "`currency` must be an ISO 4217 code such as eur.",
+                )
+            })
+        })
+        .transpose()
 }
 
 async fn loaded(
@@ -208,12 +201,15 @@ async fn metrics_summary(
     let as_of = q
         .date("as_of")?
         .unwrap_or_else(|| app.adapters.clock.now().date_naive());
+    let requested = requested_currency(&q)?;
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let mode = currency_mode(
-        q.one("currency"),
-        app.fx_rates(who.ctx.tenant()).await?,
-        &snapshot,
-    )?;
+    let mode = app
+        .query_currency(
+            who.ctx.tenant(),
+            requested.as_deref(),
+            &snapshot.reporting_currency,
+        )
+        .await?;
     let result = summary(&snapshot.facts, as_of, mode, filters)?;
     let mut body = serde_json::to_value(&result).map_err(ApiError::internal)?;
     if let Some(obj) = body.as_object_mut() {
@@ -244,17 +240,20 @@ async fn metric(
         .and_then(|d| d.with_day(1))
         .unwrap_or(to);
     let from = q.date("from")?.unwrap_or(default_from);
+    let requested = requested_currency(&q)?;
     // Every parameter is checked before the snapshot: bad input is a 400 before a sync.
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let query = SeriesQuery {
         from,
         to,
         interval,
-        currency: currency_mode(
-            q.one("currency"),
-            app.fx_rates(who.ctx.tenant()).await?,
-            &snapshot,
-        )?,
+        currency: app
+            .query_currency(
+                who.ctx.tenant(),
+                requested.as_deref(),
+                &snapshot.reporting_currency,
+            )
+            .await?,
         filters,
         group_by,
     };
@@ -303,6 +302,46 @@ async fn put_fx_rates(
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .collect();
     Ok(Json(app.set_fx_rates(who.ctx.tenant(), rates).await?).into_response())
+}
+
+/// The reporting currency: the admin's choice, or (`"chosen": false`) the currency
+/// with the largest MRR; where rates come from.
+async fn get_reporting_currency(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+) -> Result<Response, ApiError> {
+    let tenant = who.ctx.tenant();
+    let chosen = app.chosen_reporting_currency(tenant).await?;
+    let effective = match (&chosen, app.snapshot(tenant).await?) {
+        (Some(code), _) => Some(code.clone()),
+        (None, Some(snapshot)) => Some(snapshot.reporting_currency.clone()),
+        (None, None) => None,
+    };
+    Ok(Json(json!({
+        "currency": effective,
+        "chosen": chosen.is_some(),
+        "rates": RATES_SOURCE,
+    }))
+    .into_response())
+}
+
+/// Where converted figures take their rates, as the replies say it.
+const RATES_SOURCE: &str = "ECB euro reference rates of each movement's day; the tenant's stored rates (/v1/settings/fx-rates) for currencies the ECB does not publish";
+
+#[derive(Deserialize)]
+struct ReportingCurrencyBody {
+    currency: String,
+}
+
+async fn put_reporting_currency(
+    State(app): State<AppState>,
+    who: Authorized<AdminOnly>,
+    ApiJson(body): ApiJson<ReportingCurrencyBody>,
+) -> Result<Response, ApiError> {
+    let code = app
+        .set_reporting_currency(who.ctx.tenant(), &body.currency)
+        .await?;
+    Ok(Json(json!({ "currency": code, "chosen": true, "rates": RATES_SOURCE })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -355,7 +394,10 @@ async fn customers(
         })
         .collect();
     match list.sort.as_deref() {
-        None | Some("mrr") => rows.sort_by(|a, b| b.mrr.cmp(&a.mrr).then(a.id.cmp(&b.id))),
+        // Compared in the reporting currency: every currency converted.
+        None | Some("mrr") => {
+            rows.sort_by(|a, b| b.reporting_mrr.cmp(&a.reporting_mrr).then(a.id.cmp(&b.id)))
+        }
         Some("ltv") => rows.sort_by(|a, b| {
             b.lifetime_revenue
                 .cmp(&a.lifetime_revenue)
@@ -377,7 +419,8 @@ async fn customers(
         .map(|r| {
             json!({
                 "id": r.id, "integration": r.integration, "email": r.email, "currency": r.currency,
-                "mrr": r.mrr, "lifetime_revenue": r.lifetime_revenue, "loyalty_score": r.loyalty_score,
+                "mrr": r.mrr, "reporting_mrr": {"amount": r.reporting_mrr, "currency": snapshot.reporting_currency},
+                "lifetime_revenue": r.lifetime_revenue, "loyalty_score": r.loyalty_score,
                 "segment": r.segment,
                 "risk": { "payment_failure": r.payment_failure_risk, "churn": r.churn_risk },
             })

@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::billing::{BillingRecord, ObjectKind};
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{
-    BillingData, CurrencyMode, CustomerProfile, Facts, FxRates, MrrPolicy, PaymentFailureRisk,
-    SegmentSummary, churn_risks, customer_profiles, facts_from_records, payment_failure_risks,
-    rfm_scores, segments,
+    BillingData, CustomerProfile, Facts, Mrr, MrrPolicy, PaymentFailureRisk, SegmentSummary,
+    churn_risks, customer_mrr, customer_profiles, day_of, facts_from_records,
+    payment_failure_risks, rfm_scores, segments,
 };
 use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys};
@@ -31,9 +31,12 @@ use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
 
 const POINTER_SK: &str = "ANALYTICS";
+/// The snapshot's encoding (postcard is not self-describing): a pointer of another
+/// format is a snapshot this version cannot read, treated as absent until the next sync
+/// rebuilds it. Format 2: movements per customer across currencies, daily FX.
+const SNAPSHOT_FORMAT: i64 = 2;
 const CHUNK_PREFIX: &str = "ANALYTICS#";
 pub const PROFILE_PREFIX: &str = "PROFILE#";
-const FX_SK: &str = "FXRATES";
 /// Chunk size before sealing: base64 in the sealed record adds a third, which keeps an
 /// item near 270 KB, well below DynamoDB's 400 KB limit.
 const CHUNK_BYTES: usize = 200 * 1024;
@@ -47,6 +50,8 @@ pub struct CustomerRow {
     pub currency: Option<String>,
     /// Minor units of `currency`.
     pub mrr: i64,
+    /// All its currencies' MRR in the snapshot's reporting currency, minor units.
+    pub reporting_mrr: i64,
     pub lifetime_revenue: i64,
     pub loyalty_score: Option<String>,
     pub segment: Option<String>,
@@ -95,44 +100,6 @@ where
 }
 
 impl Services {
-    /// The tenant's stored FX rates, if any.
-    pub async fn fx_rates(&self, tenant: &TenantId) -> Result<Option<FxRates>, ServiceError> {
-        Ok(self
-            .load::<FxRates>(tenant, &Key::new(tenant.partition(), FX_SK))
-            .await?
-            .map(|l| l.record))
-    }
-
-    /// Stores the tenant's FX rates and rebuilds the snapshot at them.
-    pub async fn set_fx_rates(
-        &self,
-        tenant: &TenantId,
-        rates: FxRates,
-    ) -> Result<FxRates, ServiceError> {
-        rates
-            .validate()
-            // Named without the client's values: a message never echoes input.
-            .map_err(|_| {
-                ServiceError::invalid(
-                    "rates",
-                    "Every rate must be a positive number, keyed by an ISO 4217 code.",
-                )
-            })?;
-        let iso = |code: &str| code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase());
-        if !iso(&rates.base) || !rates.rates.keys().all(|k| iso(k)) {
-            return Err(ServiceError::invalid(
-                "base",
-                "Currencies must be ISO 4217 codes such as eur.",
-            ));
-        }
-        let item = self
-            .seal(tenant, Key::new(tenant.partition(), FX_SK), &rates)
-            .await?;
-        self.adapters.store.put(item, Condition::None).await?;
-        self.rebuild_analytics(tenant).await?;
-        Ok(rates)
-    }
-
     /// Rebuilds and publishes the tenant's snapshot.
     pub async fn rebuild_analytics(&self, tenant: &TenantId) -> Result<(), ServiceError> {
         let _store = self.adapters.store.as_ref();
@@ -186,8 +153,18 @@ impl Services {
         let now = self.now();
         let mut facts = facts_from_records(data, &policy);
         facts.sort();
-        let fx = self.fx_rates(tenant).await?;
-        let mode = reporting_mode(&facts, fx);
+        let mode = self.reporting_mode(tenant, &facts).await?;
+        let reporting_mrr = customer_mrr(&facts, &mode, day_of(now.timestamp()))
+            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
+        let reporting_by_id: HashMap<(&str, &str), Mrr> = facts
+            .customers
+            .iter()
+            .zip(&reporting_mrr)
+            .map(|(c, mrr)| {
+                let integration = c.dims.integration.as_deref().unwrap_or_default();
+                ((integration, c.id.as_str()), *mrr)
+            })
+            .collect();
         let mut profiles: Vec<(String, CustomerProfile)> = Vec::new();
         let mut risks = Vec::new();
         let mut churn = HashMap::new();
@@ -205,7 +182,7 @@ impl Services {
         let plain: Vec<CustomerProfile> = profiles.iter().map(|(_, p)| p.clone()).collect();
         let loyalties = rfm_scores(&plain, now.timestamp(), &mode)
             .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
-        let segment_summary = segments(&plain, &loyalties, &mode)
+        let segment_summary = segments(&plain, &loyalties, &mode, now.timestamp())
             .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
         let loyalty: HashMap<&str, _> =
             loyalties.iter().map(|l| (l.customer.as_str(), l)).collect();
@@ -219,6 +196,11 @@ impl Services {
                 email: p.email.clone(),
                 currency: p.currency.clone(),
                 mrr: p.mrr.to_minor(),
+                reporting_mrr: reporting_by_id
+                    .get(&(integration.as_str(), p.id.as_str()))
+                    .copied()
+                    .unwrap_or_default()
+                    .to_minor(),
                 lifetime_revenue: p.lifetime_revenue,
                 loyalty_score: loyalty.get(p.id.as_str()).map(|l| l.score.clone()),
                 segment: loyalty
@@ -273,7 +255,8 @@ impl Services {
         let previous = self.adapters.store.get(&pointer_key(tenant)).await?;
         let pointer = Item::new(pointer_key(tenant))
             .with("snapshot", Attr::N(version))
-            .with("chunks", Attr::N(chunks.len() as i64));
+            .with("chunks", Attr::N(chunks.len() as i64))
+            .with("format", Attr::N(SNAPSHOT_FORMAT));
         self.adapters.store.put(pointer, Condition::None).await?;
         if let Some(old) = previous
             .and_then(|p| p.n("snapshot"))
@@ -298,6 +281,9 @@ impl Services {
         let Some(pointer) = self.adapters.store.get(&pointer_key(tenant)).await? else {
             return Ok(None);
         };
+        if pointer.n("format") != Some(SNAPSHOT_FORMAT) {
+            return Ok(None);
+        }
         let version = pointer.n("snapshot").unwrap_or(0);
         if let Ok(cache) = self.snapshots.0.lock()
             && let Some((cached, snapshot)) = cache.get(tenant)
@@ -355,32 +341,6 @@ mod base64_bytes {
         let text = String::deserialize(d)?;
         STANDARD.decode(text).map_err(serde::de::Error::custom)
     }
-}
-
-/// RFM and segments are measured in the base currency when rates are stored, else in
-/// the currency most customers pay in.
-fn reporting_mode(facts: &Facts, fx: Option<FxRates>) -> CurrencyMode {
-    if let Some(rates) = fx {
-        return CurrencyMode::Converted {
-            to: rates.base.clone(),
-            rates,
-        };
-    }
-    let mut counts = vec![0usize; facts.currencies.len()];
-    for change in &facts.changes {
-        if let Some(c) = counts.get_mut(usize::from(change.currency)) {
-            *c += 1;
-        }
-    }
-    let most = counts
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, c)| **c)
-        .map(|(i, _)| i);
-    CurrencyMode::Native(
-        most.and_then(|i| facts.currencies.get(i).cloned())
-            .unwrap_or_else(|| "usd".to_owned()),
-    )
 }
 
 /// One integration's records split by kind.

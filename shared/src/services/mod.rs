@@ -6,6 +6,7 @@ pub mod allowlist;
 pub mod analytics;
 pub mod closure;
 pub mod connections;
+pub mod currency;
 pub mod error;
 pub mod export;
 pub mod fx_rates;

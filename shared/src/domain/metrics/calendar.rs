@@ -2,7 +2,7 @@
 //!
 //! The engine counts time in whole UTC days since 1970-01-01 (`u32`): MRR is read at the
 //! end of each day, and a period is a run of days. Periods are calendar buckets (days,
-//! weeks starting Monday, months); a series covers the buckets from the one containing
+//! weeks starting Monday, months, quarters, years); a series covers the buckets from the one containing
 //! `from` through `to` (inclusive), the last one possibly partial.
 
 use std::str::FromStr;
@@ -18,13 +18,15 @@ pub const MAX_RANGE_DAYS: u32 = 11_000;
 /// Days from 0001-01-01 (chrono's "days from CE", day 1) to 1970-01-01.
 const EPOCH_DAYS_FROM_CE: i64 = 719_163;
 
-/// A series' bucket size (`interval=day|week|month`).
+/// A series' bucket size (`interval=day|week|month|quarter|year`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeriesInterval {
     Day,
     Week,
     Month,
+    Quarter,
+    Year,
 }
 
 impl FromStr for SeriesInterval {
@@ -34,6 +36,8 @@ impl FromStr for SeriesInterval {
             "day" => Ok(SeriesInterval::Day),
             "week" => Ok(SeriesInterval::Week),
             "month" => Ok(SeriesInterval::Month),
+            "quarter" => Ok(SeriesInterval::Quarter),
+            "year" => Ok(SeriesInterval::Year),
             other => Err(MetricsError::UnknownInterval(other.to_owned())),
         }
     }
@@ -108,6 +112,14 @@ pub fn bucket_start(day: u32, interval: SeriesInterval) -> u32 {
         // 1970-01-01 was a Thursday: (day + 3) % 7 is days since Monday.
         SeriesInterval::Week => day - ((day + 3) % 7).min(day),
         SeriesInterval::Month => add_months(day, 0),
+        SeriesInterval::Quarter => {
+            let (_, month, _) = civil(day);
+            add_months(day, -i64::from((month - 1) % 3))
+        }
+        SeriesInterval::Year => {
+            let (_, month, _) = civil(day);
+            add_months(day, -i64::from(month - 1))
+        }
     }
 }
 
@@ -116,6 +128,8 @@ fn next_bucket(start: u32, interval: SeriesInterval) -> u32 {
         SeriesInterval::Day => start + 1,
         SeriesInterval::Week => start + 7,
         SeriesInterval::Month => add_months(start, 1),
+        SeriesInterval::Quarter => add_months(start, 3),
+        SeriesInterval::Year => add_months(start, 12),
     }
 }
 

@@ -9,8 +9,8 @@
 //! * [`TrialFact`]: ended trials and whether they converted;
 //! * [`CustomerFacts`]: each customer's dimensions.
 //!
-//! `changes` are sorted by (customer, currency, day, plan): the engine walks each
-//! customer's changes in one pass, never the calendar.
+//! `changes` are sorted by (customer, day, currency, plan): the engine walks each
+//! customer's changes in one pass, across its currencies, never the calendar.
 
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +86,7 @@ impl Facts {
     /// Sorts `changes` into the order the engine walks (after merging chunks).
     pub fn sort(&mut self) {
         self.changes
-            .sort_unstable_by_key(|c| (c.customer, c.currency, c.at_day, c.plan));
+            .sort_unstable_by_key(|c| (c.customer, c.at_day, c.currency, c.plan));
     }
 
     /// Checks indices and order: facts read back from storage are checked once so the
@@ -102,7 +102,7 @@ impl Facts {
                 && (c.plan as usize) < self.plans.len()
         });
         let sorted = self.changes.windows(2).all(|pair| {
-            let key = |c: &MrrChange| (c.customer, c.currency, c.at_day, c.plan);
+            let key = |c: &MrrChange| (c.customer, c.at_day, c.currency, c.plan);
             key(&pair[0]) <= key(&pair[1])
         });
         let payments_ok = self

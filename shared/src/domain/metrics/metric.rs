@@ -150,6 +150,31 @@ pub struct MetricSeries {
     pub series: Vec<MetricPoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<MetricGroup>>,
+    /// Currencies left out for want of an exchange rate, with their own amounts.
+    pub unconverted: Vec<UnconvertedMinor>,
+}
+
+/// A currency a converted reply could not include, in its own minor units: its MRR at
+/// the end of the range (MRR metrics) or its events' amount (event metrics).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnconvertedMinor {
+    pub currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mrr: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+}
+
+impl UnconvertedMinor {
+    pub fn of_mrr(list: &[super::series::Unconverted]) -> Vec<UnconvertedMinor> {
+        list.iter()
+            .map(|u| UnconvertedMinor {
+                currency: u.currency.clone(),
+                mrr: Some(u.mrr.to_minor()),
+                amount: None,
+            })
+            .collect()
+    }
 }
 
 /// One metric as a series (and per group).
@@ -158,7 +183,7 @@ pub fn metric_series(
     metric: Metric,
     query: &SeriesQuery,
 ) -> Result<MetricSeries, MetricsError> {
-    let (series, groups) = match metric {
+    let (series, groups, unconverted) = match metric {
         Metric::Refunds | Metric::FailedPayments | Metric::TrialConversion => {
             let kind = match metric {
                 Metric::Refunds => EventMetric::Refunds,
@@ -178,7 +203,16 @@ pub fn metric_series(
                     })
                     .collect()
             });
-            (present(&events.points), groups)
+            let unconverted = events
+                .unconverted
+                .iter()
+                .map(|(currency, amount)| UnconvertedMinor {
+                    currency: currency.clone(),
+                    mrr: None,
+                    amount: Some(amount.to_minor()),
+                })
+                .collect();
+            (present(&events.points), groups, unconverted)
         }
         _ => {
             let series = mrr_series(facts, query)?;
@@ -204,7 +238,12 @@ pub fn metric_series(
                     })
                     .collect()
             });
-            (present(&series.points, Some(&ltv_total)), groups)
+            let unconverted = UnconvertedMinor::of_mrr(&series.unconverted);
+            (
+                present(&series.points, Some(&ltv_total)),
+                groups,
+                unconverted,
+            )
         }
     };
     Ok(MetricSeries {
@@ -214,6 +253,7 @@ pub fn metric_series(
         currency: query.currency.code(),
         series,
         groups,
+        unconverted,
     })
 }
 

@@ -18,6 +18,7 @@
 
 mod calendar;
 mod churn_risk;
+mod customer_mrr;
 mod customers;
 mod dimensions;
 mod facts;
@@ -43,6 +44,7 @@ mod tests;
 
 pub use calendar::{SeriesInterval, date_of_day, day_end, day_of, day_of_date};
 pub use churn_risk::{CHURN_RISK_WINDOW_DAYS, ChurnRisk, ChurnRiskFactor, churn_risks};
+pub use customer_mrr::customer_mrr;
 pub use customers::{CustomerProfile, PaymentSummary, SubscriptionSummary, customer_profiles};
 pub use dimensions::{
     CustomerDims, Dimension, Filter, UNKNOWN_KEY, customer_passes, dimension_values,
@@ -51,10 +53,11 @@ pub use facts::{
     CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, TrialFact,
 };
 pub use from_records::facts_from_records;
-pub use fx::{ConversionFactor, FxRates};
+pub use fx::{ConversionFactor, DailyRates, FxRates, FxSource, RATE_SCALE};
 pub use history::plan_name;
 pub use metric::{
-    Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor, metric_series,
+    Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor, UnconvertedMinor,
+    metric_series,
 };
 pub use money::{MICROS_PER_MINOR, Mrr, minor_unit_exponent};
 pub use payment_risk::{CardExpiry, PaymentFailureRisk, payment_failure_risks};
@@ -66,7 +69,7 @@ pub use rates::{
 };
 pub use records::BillingData;
 pub use rfm::{Loyalty, RfmSegment, SegmentSummary, rfm_scores, segments};
-pub use series::{CurrencyMode, GroupSeries, Point, Series, SeriesQuery, mrr_series};
+pub use series::{CurrencyMode, GroupSeries, Point, Series, SeriesQuery, Unconverted, mrr_series};
 pub use summary::{Summary, summary};
 pub use timeline::{Segment, SubscriptionTimeline, subscription_timeline};
 
@@ -79,7 +82,7 @@ pub enum MetricsError {
     UnknownMetric(String),
     #[error("unknown dimension `{0}`")]
     UnknownDimension(String),
-    #[error("unknown interval `{0}`: use day, week or month")]
+    #[error("unknown interval `{0}`: use day, week, month, quarter or year")]
     UnknownInterval(String),
     #[error("the range must start on or before its end and span at most about 30 years")]
     InvalidRange,

@@ -21,7 +21,10 @@ pub(crate) struct Effect {
     pub customers_delta: i64,
     pub new_customers: u64,
     pub reactivated_customers: u64,
-    pub churned_customers: u64,
+    /// Customers paying at the period start who are not paying at its end: each such
+    /// customer adds 1 when it stops paying and takes it back if it pays again within
+    /// the period, so the period's sum is exact.
+    pub churned_customers: i64,
     /// Σ changes of units that were paying at the period start (for NRR).
     pub cohort_net: i128,
     /// Σ decreases of those units (for GRR).
@@ -88,7 +91,6 @@ pub(crate) struct Presence {
     pub ever_paid: bool,
     cohort_period: usize,
     in_cohort: bool,
-    churn_period: usize,
 }
 
 const NO_PERIOD: usize = usize::MAX;
@@ -99,7 +101,6 @@ impl Presence {
         ever_paid: false,
         cohort_period: NO_PERIOD,
         in_cohort: false,
-        churn_period: NO_PERIOD,
     };
 
     /// Before the range: only the value and whether it ever paid matter.
@@ -125,12 +126,13 @@ impl Presence {
             }
         } else if old > 0 && value <= 0 {
             effect.customers_delta -= 1;
-            if self.churn_period != period {
-                self.churn_period = period;
-                effect.churned_customers += 1;
-            }
         }
         if self.in_cohort {
+            if old > 0 && value <= 0 {
+                effect.churned_customers += 1;
+            } else if old <= 0 && value > 0 {
+                effect.churned_customers -= 1;
+            }
             effect.cohort_net += value - old;
             effect.cohort_loss += (old - value).max(0);
         }

@@ -28,6 +28,8 @@ pub struct EventPoint {
 pub struct EventSeries {
     pub points: Vec<EventPoint>,
     pub groups: Option<Vec<(String, Vec<EventPoint>)>>,
+    /// Currencies left out for want of a rate, with their events' native amount.
+    pub unconverted: Vec<(String, Mrr)>,
 }
 
 /// Which events to count.
@@ -104,16 +106,16 @@ pub fn event_series(
     let mut total = empty.clone();
     let mut groups = vec![empty.clone(); selection.group_keys.len()];
     let mut used = vec![false; selection.group_keys.len()];
+    let mut unconverted: Vec<(String, Mrr)> = selection
+        .unconverted
+        .iter()
+        .map(|c| {
+            let code = facts.currencies.get(usize::from(*c)).cloned();
+            (code.unwrap_or_default(), Mrr::ZERO)
+        })
+        .collect();
     for event in events(facts, metric) {
         let Some(period) = periods.index_of(event.day) else {
-            continue;
-        };
-        let Some(factor) = selection
-            .conversion
-            .get(usize::from(event.currency))
-            .copied()
-            .flatten()
-        else {
             continue;
         };
         let (passes, group) = if event.customer == NO_CUSTOMER {
@@ -130,6 +132,17 @@ pub fn event_series(
         if !passes {
             continue;
         }
+        let Some(factor) = selection.conversion.factor(event.currency, event.day) else {
+            if let Some(slot) = selection
+                .unconverted
+                .iter()
+                .position(|c| *c == event.currency)
+                .and_then(|i| unconverted.get_mut(i))
+            {
+                slot.1 += Mrr::from_minor(event.amount);
+            }
+            continue;
+        };
         let amount = factor.apply_minor(event.amount);
         let add = |points: &mut Vec<EventPoint>| {
             if let Some(point) = points.get_mut(period) {
@@ -163,6 +176,7 @@ pub fn event_series(
     Ok(EventSeries {
         points: total,
         groups,
+        unconverted,
     })
 }
 

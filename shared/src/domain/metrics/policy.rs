@@ -87,8 +87,13 @@ pub const DEFINITIONS: &[Definition] = &[
     ),
     def(
         "movement_unit",
-        "customer_currency",
-        "Movements are computed per (customer, currency): a customer paying in two currencies is two units.",
+        "customer_across_currencies",
+        "Movements are computed per customer across all its currencies (one customer is one customer): dropping one currency's subscription while another remains is contraction, not churn.",
+    ),
+    def(
+        "fx_conversion",
+        "converted_once_at_movement_day",
+        "Into the reporting currency, each change of a (customer, currency, plan) slice is converted once, on its UTC day, at the ECB euro reference rate of that day (the last published before it on days without one; the tenant's stored rates for currencies the ECB does not publish): an increase adds the native increase at that day's rate, a decrease removes the same share of the slice's converted value. Exchange rates never create a movement and start + movements = end holds exactly. A currency with no rate is left out and listed under `unconverted` with its native MRR.",
     ),
     def(
         "movement_day",
@@ -103,37 +108,37 @@ pub const DEFINITIONS: &[Definition] = &[
     def(
         "plan_switch",
         "allocated_with_transfer",
-        "By plan, each customer's movement of a day is split over the plans that moved in its direction, in proportion; what remains of each plan's change is plan_switch (sums to 0 over plans). A plan switch at equal MRR is -x plan_switch in the old plan and +x in the new. Customer counts by plan count plan memberships.",
+        "By plan (and by currency), each customer's movement of a day is split over the plans (currencies) that moved in its direction, in proportion; what remains of each one's change is plan_switch (sums to 0 over them). A plan switch at equal MRR is -x plan_switch in the old plan and +x in the new. Customer counts by plan or currency count memberships.",
     ),
     def(
         "customers",
-        "paying_units_at_period_end",
-        "Units with MRR > 0 at the end of the period.",
+        "paying_customers_at_period_end",
+        "Customers with MRR > 0 (in any currency) at the end of the period.",
     ),
     def(
         "customer_churn_rate",
-        "churned_over_start",
-        "Distinct units that churned at least once in the period / units paying at its start.",
+        "lost_of_start_over_start",
+        "Customers paying at the period's start who are not paying at its end / customers paying at its start. Customers who join and leave within the period do not count, so the rate never exceeds 100 % (ChartMogul's and Stripe Billing's customer churn rate).",
     ),
     def(
         "revenue_churn_rate",
-        "gross_churn_plus_contraction_over_start_mrr",
-        "(churn + contraction) / MRR at period start.",
+        "start_customers_churn_and_contraction_over_start_mrr",
+        "(churn + contraction of the customers paying at the period's start) / MRR at period start (gross MRR churn rate).",
     ),
     def(
         "nrr",
         "start_cohort_end_over_start",
-        "(start MRR + expansion + reactivation - contraction - churn of units paying at the start) / start MRR.",
+        "(start MRR + expansion + reactivation - contraction - churn of customers paying at the start) / start MRR.",
     ),
     def(
         "grr",
         "start_cohort_losses_capped",
-        "min(100 %, (start MRR - contraction - churn of units paying at the start) / start MRR).",
+        "min(100 %, (start MRR - contraction - churn of customers paying at the start) / start MRR).",
     ),
     def(
         "arpu",
         "mrr_over_paying_customers",
-        "MRR at period end / paying units at period end.",
+        "MRR at period end / customers paying at period end (each counted once across currencies).",
     ),
     def("arr", "twelve_times_mrr", "12 x MRR at period end."),
     def(

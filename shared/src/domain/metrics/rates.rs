@@ -17,8 +17,9 @@ fn ratio(numerator: i128, denominator: i128) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
 }
 
-/// `customer_churn_rate.churned_over_start`: distinct units that churned in the period ÷
-/// paying units at its start.
+/// `customer_churn_rate.lost_of_start_over_start`: customers paying at the period's
+/// start who are not paying at its end ÷ customers paying at its start (a customer who
+/// joins and leaves within the period does not count, so the rate never exceeds 100 %).
 pub fn customer_churn_rate(point: &Point) -> Option<f64> {
     ratio(
         i128::from(point.churned_customers),
@@ -26,9 +27,11 @@ pub fn customer_churn_rate(point: &Point) -> Option<f64> {
     )
 }
 
-/// `revenue_churn_rate.gross_churn_plus_contraction_over_start_mrr`.
+/// `revenue_churn_rate.start_customers_churn_and_contraction_over_start_mrr`: the
+/// churn and contraction of the customers paying at the period's start ÷ MRR at its
+/// start (a customer who joins and leaves within the period does not count).
 pub fn revenue_churn_rate(point: &Point) -> Option<f64> {
-    ratio(point.churn.0 + point.contraction.0, point.start_mrr.0)
+    ratio(point.start_cohort_loss.0, point.start_mrr.0)
 }
 
 /// `nrr.start_cohort_end_over_start`: (start MRR + expansion + reactivation −

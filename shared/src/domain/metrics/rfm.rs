@@ -84,13 +84,20 @@ pub struct SegmentSummary {
 fn in_reporting(
     amounts: &BTreeMap<String, Mrr>,
     currency: &CurrencyMode,
+    as_of: i64,
 ) -> Result<Mrr, MetricsError> {
+    let day = super::calendar::day_of(as_of);
     let mut total = Mrr::ZERO;
     for (code, amount) in amounts {
         total += match currency {
             CurrencyMode::Native(wanted) if wanted.eq_ignore_ascii_case(code) => *amount,
             CurrencyMode::Native(_) => Mrr::ZERO,
-            CurrencyMode::Converted { to, rates } => rates.factor(code, to)?.apply(*amount),
+            // A currency without any rate adds nothing here (the series list it).
+            CurrencyMode::Converted { to, rates } => match rates.factor_on(code, to, day) {
+                Ok(factor) => factor.apply(*amount),
+                Err(MetricsError::MissingFxRate(missing)) if missing != *to => Mrr::ZERO,
+                Err(other) => return Err(other),
+            },
         };
     }
     Ok(total)
@@ -146,7 +153,7 @@ pub fn rfm_scores(
             profile,
             recency: i128::from((as_of - last).max(0) / SECONDS_PER_DAY),
             frequency: i128::from(profile.successful_payments),
-            monetary: in_reporting(&revenue, currency)?,
+            monetary: in_reporting(&revenue, currency, as_of)?,
             first_payment: first,
         });
     }
@@ -185,6 +192,7 @@ pub fn segments(
     profiles: &[CustomerProfile],
     loyalties: &[Loyalty],
     currency: &CurrencyMode,
+    as_of: i64,
 ) -> Result<Vec<SegmentSummary>, MetricsError> {
     let by_id: BTreeMap<&str, &CustomerProfile> =
         profiles.iter().map(|p| (p.id.as_str(), p)).collect();
@@ -198,7 +206,7 @@ pub fn segments(
         .collect();
     for loyalty in loyalties {
         let mrr = match by_id.get(loyalty.customer.as_str()) {
-            Some(profile) => in_reporting(&profile.mrr_by_currency, currency)?,
+            Some(profile) => in_reporting(&profile.mrr_by_currency, currency, as_of)?,
             None => Mrr::ZERO,
         };
         if let Some(summary) = summaries.iter_mut().find(|s| s.name == loyalty.segment) {

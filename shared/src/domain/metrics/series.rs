@@ -11,19 +11,18 @@ use super::dimensions::{
     CustomerDims, Dimension, Filter, UNKNOWN_KEY, customer_passes, key_passes,
 };
 use super::facts::Facts;
-use super::fx::{ConversionFactor, FxRates};
+use super::fx::{ConversionFactor, FxSource};
 use super::money::Mrr;
 use super::movements::Accumulator;
 use super::walk::{GroupBy, WalkSpec, walk};
 
 /// Which money a series is in.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug)]
 pub enum CurrencyMode {
-    /// Only units in this currency, unconverted ("series per currency").
+    /// Only MRR in this currency, unconverted ("series per currency").
     Native(String),
-    /// Every unit converted into `to` at one set of rates.
-    Converted { to: String, rates: FxRates },
+    /// Every currency converted into `to`, each movement on its own day.
+    Converted { to: String, rates: FxSource },
 }
 
 impl CurrencyMode {
@@ -36,7 +35,7 @@ impl CurrencyMode {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct SeriesQuery {
     pub from: NaiveDate,
     /// Inclusive.
@@ -71,7 +70,7 @@ pub struct Point {
     pub customers: i64,
     pub new_customers: u64,
     pub reactivated_customers: u64,
-    /// Distinct units that churned in the period.
+    /// Customers paying at the period start and not at its end.
     pub churned_customers: u64,
     /// Net change of the units paying at the period start (NRR numerator − start MRR).
     pub start_cohort_net: Mrr,
@@ -93,6 +92,16 @@ pub struct Series {
     /// With `group_by`: one series per key (groups with no MRR at all are left out),
     /// sorted by key.
     pub groups: Option<Vec<GroupSeries>>,
+    /// Currencies that could not be converted (no rate): left out of the series and
+    /// listed here with their own MRR at the end of the range, never dropped silently.
+    pub unconverted: Vec<Unconverted>,
+}
+
+/// A currency left out of a converted series, with its native MRR.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unconverted {
+    pub currency: String,
+    pub mrr: Mrr,
 }
 
 /// MRR and movements per period (and per group). Facts are assumed checked
@@ -137,7 +146,37 @@ pub fn mrr_series(facts: &Facts, query: &SeriesQuery) -> Result<Series, MetricsE
         currency: query.currency.code(),
         points: points(&result.total, &periods),
         groups,
+        unconverted: unconverted_mrr(facts, &plan, periods.last_day),
     })
+}
+
+/// The native MRR, at the end of `last_day`, of each currency the selection could not
+/// convert (customer filters applied).
+fn unconverted_mrr(facts: &Facts, plan: &Selection, last_day: u32) -> Vec<Unconverted> {
+    let mut out = Vec::new();
+    for &currency in &plan.unconverted {
+        let mut latest: HashMap<(u32, u32), Mrr> = HashMap::new();
+        for change in facts.changes.iter().filter(|c| {
+            c.currency == currency
+                && c.at_day <= last_day
+                && plan.customer_ok.get(c.customer as usize) == Some(&true)
+                && plan
+                    .plan_ok
+                    .as_ref()
+                    .is_none_or(|ok| ok.get(c.plan as usize) == Some(&true))
+        }) {
+            latest.insert((change.customer, change.plan), change.value);
+        }
+        out.push(Unconverted {
+            currency: facts
+                .currencies
+                .get(usize::from(currency))
+                .cloned()
+                .unwrap_or_default(),
+            mrr: latest.into_values().sum(),
+        });
+    }
+    out
 }
 
 /// Turns accumulated effects into points: each period starts where the last ended.
@@ -163,7 +202,7 @@ pub(crate) fn points(acc: &Accumulator, periods: &Periods) -> Vec<Point> {
             customers: customers + effect.customers_delta,
             new_customers: effect.new_customers,
             reactivated_customers: effect.reactivated_customers,
-            churned_customers: effect.churned_customers,
+            churned_customers: u64::try_from(effect.churned_customers).unwrap_or(0),
             start_cohort_net: Mrr(effect.cohort_net),
             start_cohort_loss: Mrr(effect.cohort_loss),
         };
@@ -177,7 +216,9 @@ pub(crate) fn points(acc: &Accumulator, periods: &Periods) -> Vec<Point> {
 /// A query resolved against the facts' dictionaries.
 pub(crate) struct Selection {
     pub customer_ok: Vec<bool>,
-    pub conversion: Vec<Option<ConversionFactor>>,
+    pub conversion: Conversions,
+    /// Currencies of the facts that pass the filters but have no rate.
+    pub unconverted: Vec<u16>,
     pub plan_ok: Option<Vec<bool>>,
     /// Group index per customer, currency or plan (by the grouping dimension).
     pub group_index: Option<Vec<u32>>,
@@ -196,7 +237,9 @@ impl Selection {
             .iter()
             .map(|customer| customer_passes(&customer.dims, filters))
             .collect();
-        let conversion = conversions(facts, &query.currency, filters)?;
+        let last_day = day_of_date(query.to);
+        let (conversion, unconverted) =
+            Conversions::resolve(facts, &query.currency, filters, last_day)?;
         let plan_ok = filters
             .iter()
             .any(|f| f.dimension == Dimension::Plan)
@@ -222,6 +265,7 @@ impl Selection {
         Ok(Selection {
             customer_ok,
             conversion,
+            unconverted,
             plan_ok,
             group_index,
             group_keys: keys.keys,
@@ -231,30 +275,108 @@ impl Selection {
     }
 }
 
-/// Per currency: how to convert it, or `None` when it is not in the series.
-fn conversions(
-    facts: &Facts,
-    mode: &CurrencyMode,
-    filters: &[Filter],
-) -> Result<Vec<Option<ConversionFactor>>, MetricsError> {
-    if let CurrencyMode::Converted { rates, .. } = mode {
-        rates.validate()?;
-    }
-    facts
-        .currencies
-        .iter()
-        .map(|currency| {
+/// How each currency of the facts converts on each day of the walk: `None` when the
+/// currency is not in the series (filtered out, or no rate).
+pub(crate) struct Conversions {
+    first_day: u32,
+    by_currency: Vec<Option<DayFactors>>,
+}
+
+enum DayFactors {
+    Fixed(ConversionFactor),
+    /// One factor per day from `first_day` (days past the end use the last).
+    Daily(Vec<ConversionFactor>),
+}
+
+impl Conversions {
+    /// Resolves the mode against the facts' currencies. The target currency must be
+    /// convertible (else `MissingFxRate`); a source currency without a rate is left
+    /// out and returned in the second list.
+    pub(crate) fn resolve(
+        facts: &Facts,
+        mode: &CurrencyMode,
+        filters: &[Filter],
+        last_day: u32,
+    ) -> Result<(Conversions, Vec<u16>), MetricsError> {
+        let first_day = first_fact_day(facts).min(last_day);
+        let mut unconverted = Vec::new();
+        let mut by_currency = Vec::with_capacity(facts.currencies.len());
+        if let CurrencyMode::Converted { to, rates } = mode {
+            rates.validate()?;
+            rates
+                .per_anchor(to, last_day)
+                .ok_or_else(|| MetricsError::MissingFxRate(to.to_ascii_lowercase()))?;
+        }
+        for (index, currency) in facts.currencies.iter().enumerate() {
             if !key_passes(Dimension::Currency, currency, filters) {
-                return Ok(None);
+                by_currency.push(None);
+                continue;
             }
-            match mode {
-                CurrencyMode::Native(code) => Ok(currency
+            let factors = match mode {
+                CurrencyMode::Native(code) => currency
                     .eq_ignore_ascii_case(code)
-                    .then_some(ConversionFactor::IDENTITY)),
-                CurrencyMode::Converted { to, rates } => rates.factor(currency, to).map(Some),
+                    .then_some(DayFactors::Fixed(ConversionFactor::IDENTITY)),
+                CurrencyMode::Converted { to, rates } => {
+                    let factors = daily_factors(rates, currency, to, first_day, last_day);
+                    if factors.is_none() {
+                        unconverted.extend(u16::try_from(index).ok());
+                    }
+                    factors
+                }
+            };
+            by_currency.push(factors);
+        }
+        Ok((
+            Conversions {
+                first_day,
+                by_currency,
+            },
+            unconverted,
+        ))
+    }
+
+    /// The factor of `currency` on `day`, if the currency is in the series.
+    pub fn factor(&self, currency: u16, day: u32) -> Option<ConversionFactor> {
+        match self.by_currency.get(usize::from(currency))?.as_ref()? {
+            DayFactors::Fixed(factor) => Some(*factor),
+            DayFactors::Daily(days) => {
+                let offset = day.saturating_sub(self.first_day) as usize;
+                days.get(offset).or(days.last()).copied()
             }
-        })
-        .collect()
+        }
+    }
+}
+
+/// The earliest day any fact is dated.
+fn first_fact_day(facts: &Facts) -> u32 {
+    let changes = facts.changes.iter().map(|c| c.at_day);
+    let payments = facts.payments.iter().map(|p| p.at_day);
+    changes.chain(payments).min().unwrap_or(u32::MAX)
+}
+
+/// The factors from `from` into `to` for each day of `first..=last`; `None` when some
+/// day has no rate for `from` (the whole currency is then left unconverted).
+fn daily_factors(
+    rates: &FxSource,
+    from: &str,
+    to: &str,
+    first: u32,
+    last: u32,
+) -> Option<DayFactors> {
+    if from.eq_ignore_ascii_case(to) {
+        return Some(DayFactors::Fixed(ConversionFactor::IDENTITY));
+    }
+    let mut days = Vec::with_capacity((last - first + 1) as usize);
+    for day in first..=last {
+        let from_rate = rates.per_anchor(from, day)?;
+        let to_rate = rates.per_anchor(to, day)?;
+        days.push(ConversionFactor::between(from, from_rate, to, to_rate));
+    }
+    let constant = days.windows(2).all(|pair| pair[0] == pair[1]);
+    match (constant, days.first().copied()) {
+        (true, Some(factor)) => Some(DayFactors::Fixed(factor)),
+        _ => Some(DayFactors::Daily(days)),
+    }
 }
 
 #[derive(Default)]

@@ -1,5 +1,7 @@
 //! `GET /v1/metrics/summary`: the headline numbers as of a day.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -7,6 +9,8 @@ use super::MetricsError;
 use super::calendar::{SeriesInterval, add_months, date_of_day, day_of_date};
 use super::dimensions::Filter;
 use super::facts::Facts;
+use super::metric::UnconvertedMinor;
+use super::policy::definition;
 use super::rates::{arpu, customer_churn_rate, ltv_minor, nrr, revenue_churn_rate, trailing_churn};
 use super::series::{CurrencyMode, SeriesQuery, mrr_series};
 
@@ -28,7 +32,24 @@ pub struct Summary {
     /// The month the rates are measured over.
     pub rates_from: NaiveDate,
     pub rates_to: NaiveDate,
+    /// Currencies left out for want of an exchange rate, with their own MRR.
+    pub unconverted: Vec<UnconvertedMinor>,
+    /// The name of the definition behind each figure (see `DEFINITIONS`).
+    pub definitions: BTreeMap<&'static str, &'static str>,
 }
+
+/// The concepts the summary's figures rest on.
+const SUMMARY_CONCEPTS: [&str; 9] = [
+    "mrr_history",
+    "movement_unit",
+    "fx_conversion",
+    "customers",
+    "arpu",
+    "customer_churn_rate",
+    "revenue_churn_rate",
+    "nrr",
+    "ltv",
+];
 
 pub fn summary(
     facts: &Facts,
@@ -66,5 +87,10 @@ pub fn summary(
         ltv: ltv_minor(arpu_now, trailing_churn(points, last_month)),
         rates_from: rates.period_start,
         rates_to: rates.period_end,
+        unconverted: UnconvertedMinor::of_mrr(&series.unconverted),
+        definitions: SUMMARY_CONCEPTS
+            .into_iter()
+            .filter_map(|concept| definition(concept).map(|d| (concept, d.name)))
+            .collect(),
     })
 }

@@ -258,17 +258,13 @@ impl<'a> PageWriter<'a> {
 /// The metrics summary as of today from the tenant's analytics snapshot, in its
 /// reporting currency (`null` before a first sync).
 async fn metrics_summary(services: &Services, tenant: &TenantId) -> Result<Value, ServiceError> {
-    use crate::domain::metrics::{CurrencyMode, summary};
+    use crate::domain::metrics::summary;
     let Some(snapshot) = services.snapshot(tenant).await? else {
         return Ok(Value::Null);
     };
-    let mode = match services.fx_rates(tenant).await? {
-        Some(rates) => CurrencyMode::Converted {
-            to: rates.base.clone(),
-            rates,
-        },
-        None => CurrencyMode::Native(snapshot.reporting_currency.clone()),
-    };
+    let mode = services
+        .query_currency(tenant, None, &snapshot.reporting_currency)
+        .await?;
     let today = services.adapters.clock.now().date_naive();
     let result =
         summary(&snapshot.facts, today, mode, Vec::new()).map_err(ServiceError::internal)?;

@@ -74,7 +74,7 @@ fn a_grouped_metric_serializes_as_the_api_describes() {
     assert_eq!(churn.series[1].value, MetricValue::Ratio(Some(0.5)));
     let json = serde_json::to_value(&churn).unwrap();
     assert_eq!(json["metric"], "customer_churn_rate");
-    assert_eq!(json["definition"], "churned_over_start");
+    assert_eq!(json["definition"], "lost_of_start_over_start");
     assert_eq!(json["interval"], "month");
     assert_eq!(json["currency"], "usd");
     assert_eq!(json["series"][1]["value"], 0.5);

@@ -110,7 +110,8 @@ fn bench_monthly_mrr_and_movements_over_one_million_changes() {
         rates: FxRates {
             base: "eur".to_owned(),
             rates: BTreeMap::from([("usd".to_owned(), 1.08)]),
-        },
+        }
+        .into(),
     };
     timed("monthly, converted to usd", &facts, &query);
     query.interval = SeriesInterval::Day;

@@ -80,7 +80,7 @@ fn a_reporting_currency_converts_at_one_set_of_rates() {
     let mut converted = monthly_usd(date(2024, 1, 1), date(2024, 3, 31));
     converted.currency = CurrencyMode::Converted {
         to: "usd".to_owned(),
-        rates: rates(1.1),
+        rates: rates(1.1).into(),
     };
     let series = mrr_series(&facts, &converted).unwrap();
     // €90.00 × 1.1 = $99.00, new in February; nothing moves in March.
@@ -95,7 +95,7 @@ fn a_reporting_currency_converts_at_one_set_of_rates() {
     // Other rates change the values, never the movements: still nothing in March.
     converted.currency = CurrencyMode::Converted {
         to: "usd".to_owned(),
-        rates: rates(1.25),
+        rates: rates(1.25).into(),
     };
     let other = mrr_series(&facts, &converted).unwrap();
     assert_eq!(other.points[1].new.to_minor(), 11_250);
@@ -125,7 +125,7 @@ fn a_missing_rate_is_an_error_not_a_guess() {
     let mut converted = monthly_usd(date(2024, 1, 1), date(2024, 3, 31));
     converted.currency = CurrencyMode::Converted {
         to: "gbp".to_owned(),
-        rates: rates(1.1),
+        rates: rates(1.1).into(),
     };
     assert_eq!(
         mrr_series(&facts, &converted),

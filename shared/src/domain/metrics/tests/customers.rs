@@ -119,7 +119,7 @@ fn rfm_scores_and_segments_on_a_small_set() {
     }
     assert_eq!(scores.len(), 6, "c7 never paid: no score");
     assert_eq!(by_id("c2").monetary.to_minor(), 25_000);
-    let summary = segments(&profiles, &scores, &usd_only).unwrap();
+    let summary = segments(&profiles, &scores, &usd_only, as_of()).unwrap();
     assert!(summary.iter().all(|s| s.customers == 1));
     let champions = summary
         .iter()
