@@ -224,24 +224,27 @@ fn metered_and_free_prices_contribute_zero() {
     assert_eq!(timeline.mrr_at(ts(2024, 2, 1)).to_minor(), usd(1_000));
 }
 
+/// A void invoice was never owed (Stripe's invoice `status` reference), and a
+/// proration charge voided with it dates nothing: a voided pro invoice for February
+/// and a voided proration line for it leave the basic plan as it was.
 #[test]
-fn void_invoices_and_proration_lines_are_ignored() {
+fn void_invoices_and_their_proration_lines_are_ignored() {
     let pro = monthly_price("pro", usd(125));
     let mut data = monthly_sub(
         "sub_v",
         SubscriptionStatus::Active,
         &["paid", "paid", "paid"],
     );
-    // A voided February invoice on the pro price, and a proration line for it.
+    let mut proration = line("sub_v", "si", &pro, 1, ts(2024, 2, 10), ts(2024, 3, 1));
+    proration.proration = true;
     data.invoices.push(invoice(
         "sub_v_void",
         "void",
-        vec![line("sub_v", "si", &pro, 1, ts(2024, 2, 1), ts(2024, 3, 1))],
+        vec![
+            line("sub_v", "si", &pro, 1, ts(2024, 2, 1), ts(2024, 3, 1)),
+            proration,
+        ],
     ));
-    let mut proration = line("sub_v", "si", &pro, 1, ts(2024, 2, 10), ts(2024, 3, 1));
-    proration.proration = true;
-    data.invoices[1].lines.push(proration);
-    data.invoices[3].subscription = Some("sub_v".to_owned());
     let series = mrr_series(
         &data.facts(),
         &monthly_usd(date(2024, 1, 1), date(2024, 3, 31)),

@@ -3,11 +3,14 @@
 
 mod api;
 mod bench;
+mod closed_months;
+mod collection_and_trials;
 mod currencies;
 mod customers;
 mod fixtures;
 mod generator;
 mod lifecycle;
+mod lifecycle_rules;
 mod money;
 mod movements;
 mod properties;
