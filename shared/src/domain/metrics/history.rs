@@ -247,9 +247,10 @@ pub(crate) fn last_paid_end(sub: &SubscriptionRecord, invoices: &[&InvoiceRecord
 /// `start` is when it began (its earliest billed period, else its start date): a
 /// status that never counted stops there, so nothing of it counts.
 ///
-/// * `canceled`: at `ended_at` (or, when the policy churns at the request,
-///   `canceled_at`); until then it counted as it was, since the status it had before
-///   is not kept (Stripe: "once a subscription is canceled, [it] no longer counts");
+/// * `canceled`: at `canceled_at`, the request (Stripe Billing: a cancellation at
+///   period end stops counting "after the time of the API call"), or at `ended_at`
+///   when the policy counts until the period ends; until then it counted as it was,
+///   since the status it had before is not kept;
 /// * a counted status (active, past_due): at a scheduled cancellation, if any;
 /// * `past_due` or `unpaid` when not counted: from when it stopped being paid (Stripe:
 ///   delinquent from the time it is marked unpaid; the first unpaid invoice dates it);

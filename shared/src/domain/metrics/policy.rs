@@ -50,7 +50,8 @@ pub struct MrrPolicy {
     /// last. `once` coupons never do (they discount one invoice, not a recurring amount).
     pub forever_coupons_only: bool,
     /// A subscription set to cancel at period end counts until the period ends (else it
-    /// churns when the cancellation was requested).
+    /// churns when the cancellation was requested, `canceled_at`: Stripe Billing's
+    /// default, "no longer count[s] towards your MRR after the time of the API call").
     pub count_until_period_end_when_cancel_at_period_end: bool,
     pub unpaid_churn_from: UnpaidChurnFrom,
     /// A subscription with `pause_collection` set; absent from policies stored before
@@ -68,7 +69,7 @@ impl Default for MrrPolicy {
             exclude_trials: true,
             exclude_metered: true,
             forever_coupons_only: true,
-            count_until_period_end_when_cancel_at_period_end: true,
+            count_until_period_end_when_cancel_at_period_end: false,
             unpaid_churn_from: UnpaidChurnFrom::FirstUnpaidInvoice,
             paused_collection: PausedCollection::NotRecurring,
         }
@@ -107,7 +108,7 @@ pub const DEFINITIONS: &[Definition] = &[
     def(
         "lifecycle",
         "stripe_statuses_paid_periods_kept",
-        "active and past_due count (Stripe Billing). canceled: counts until ended_at (canceled_at when the policy churns at the request). A scheduled cancellation (cancel_at_period_end, cancel_at) stops at cancel_at or the period end (at the request, per policy). unpaid (and past_due when not counted): from the first unpaid invoice after the last paid one. paused (a trial that ended without a payment method, or the pause endpoint): every paid period is kept and it stops at the end of the last paid period, never later (Stripe's subscription object carries no pause time). incomplete, incomplete_expired and trialing never count. pause_collection: per the policy's paused_collection, not recurring from the end of the last paid period until resumes_at.",
+        "active and past_due count (Stripe Billing). canceled: counts until canceled_at, the time of the cancellation request (Stripe Billing), or ended_at when the policy counts until the period ends. A scheduled cancellation (cancel_at_period_end, cancel_at) stops at its request (canceled_at), else at cancel_at or the period end. unpaid (and past_due when not counted): from the first unpaid invoice after the last paid one. paused (a trial that ended without a payment method, or the pause endpoint): every paid period is kept and it stops at the end of the last paid period, never later (Stripe's subscription object carries no pause time). incomplete, incomplete_expired and trialing never count. pause_collection: per the policy's paused_collection, not recurring from the end of the last paid period until resumes_at.",
     ),
     def(
         "movement_unit",

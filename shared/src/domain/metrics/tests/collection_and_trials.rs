@@ -113,8 +113,8 @@ fn incomplete_subscriptions_never_count() {
 }
 
 /// Stripe's subscription reference: `cancel_at` is a scheduled cancellation at a
-/// given time. Under the default policy (counting until it takes effect) a $50 plan
-/// set to cancel on 2024-03-20 churns then.
+/// given time. With no request time on the record (`canceled_at`), a $50 plan set to
+/// cancel on 2024-03-20 churns then.
 #[test]
 fn a_scheduled_cancel_at_stops_counting_when_it_takes_effect() {
     let mut data = monthly("sub_ca", SubscriptionStatus::Active, &["paid"; 3]);
