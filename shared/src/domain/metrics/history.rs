@@ -151,7 +151,10 @@ pub(crate) fn history_pieces<'a>(
                 key: line.subscription_item.as_deref().unwrap_or(&price.id),
                 plan: plans.index(plan_name(price)),
                 value,
-                rank: (invoice.created, if credit { from - 1 } else { from }),
+                rank: (
+                    invoice.created,
+                    if credit { from.saturating_sub(1) } else { from },
+                ),
                 billing: (interval, price.interval_count),
             });
         }
