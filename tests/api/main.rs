@@ -15,4 +15,5 @@ mod plumbing;
 mod query;
 mod routes;
 mod stripe_connector;
+mod stripe_lifecycle;
 mod template;

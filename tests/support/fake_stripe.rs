@@ -29,8 +29,11 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 mod api;
+mod lifecycle;
 mod oauth;
 mod scenario;
+
+pub use lifecycle::{COLLECTION_PAUSED, UPGRADED};
 
 /// The restricted key a scenario's API accepts.
 pub const FAKE_API_KEY: &str = "rk_test_fakeTally";
@@ -50,6 +53,8 @@ pub const SENSITIVE_FINGERPRINT: &str = "fp_SENSITIVE";
 #[derive(Clone, Debug)]
 pub struct Scenario {
     customers: usize,
+    /// Adds the lifecycle shapes of `lifecycle.rs` (four more customers).
+    lifecycle: bool,
 }
 
 impl Scenario {
@@ -58,7 +63,15 @@ impl Scenario {
     pub fn new(customers: usize) -> Self {
         Self {
             customers: customers.max(6),
+            lifecycle: false,
         }
+    }
+
+    /// Adds a mid-period upgrade, a paused annual plan, a paused monthly one and a
+    /// paused collection (see `fake_stripe/lifecycle.rs`).
+    pub fn with_lifecycle(mut self) -> Self {
+        self.lifecycle = true;
+        self
     }
 }
 
@@ -102,7 +115,7 @@ impl FakeStripe {
     pub async fn start(scenario: Scenario) -> FakeStripe {
         let mut state = FakeState::default();
         state.valid_tokens.insert(FAKE_API_KEY.to_owned());
-        scenario::generate(&mut state, scenario.customers);
+        scenario::generate(&mut state, scenario.customers, scenario.lifecycle);
         let first = state.objects["cus_T000000"].clone();
         state.emit("customer.created", first);
         let state = Arc::new(Mutex::new(state));
@@ -189,6 +202,12 @@ impl FakeStripe {
             list.retain(|c| c != id);
         }
         state.emit("customer.deleted", old.expect("a known customer"));
+    }
+
+    /// Bills the next period of the lifecycle subscriptions that still bill, as a
+    /// renewal would, with its events (see `fake_stripe/lifecycle.rs`).
+    pub fn advance_lifecycle(&self) {
+        lifecycle::advance(&mut lock(&self.state));
     }
 
     /// Forgets every event, as 30 days of retention would.

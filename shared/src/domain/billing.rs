@@ -118,6 +118,27 @@ pub struct SubscriptionRecord {
     pub canceled_at: Option<i64>,
     pub ended_at: Option<i64>,
     pub default_payment_method: Option<String>,
+    /// Stripe's `pause_collection`: invoices are still generated but not collected
+    /// (the status stays `active`). `None` when collecting; absent from records stored
+    /// before it was kept.
+    #[serde(default)]
+    pub pause_collection: Option<PauseCollection>,
+}
+
+/// What happens to the invoices of a subscription whose collection is paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseBehavior {
+    KeepAsDraft,
+    MarkUncollectible,
+    Void,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseCollection {
+    pub behavior: PauseBehavior,
+    /// When collection resumes by itself, if set.
+    pub resumes_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

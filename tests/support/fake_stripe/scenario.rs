@@ -13,7 +13,7 @@ const BASE_TIME: i64 = 1_700_000_000;
 const DAY: i64 = 86_400;
 
 /// Builds the account: objects appended oldest first, lists then turned newest first.
-pub(super) fn generate(state: &mut FakeState, customers: usize) {
+pub(super) fn generate(state: &mut FakeState, customers: usize, lifecycle: bool) {
     let product = "prod_TPro";
     for (id, amount, interval) in [
         ("price_TMonthly", 2900, "month"),
@@ -164,5 +164,8 @@ pub(super) fn generate(state: &mut FakeState, customers: usize) {
     }
     for ids in state.lists.values_mut() {
         ids.reverse();
+    }
+    if lifecycle {
+        super::lifecycle::generate(state);
     }
 }

@@ -228,6 +228,8 @@ impl Generator {
             canceled_at: sub.canceled_at,
             ended_at: sub.ended_at,
             default_payment_method,
+            // The demo never pauses collection.
+            pause_collection: None,
         });
     }
 }

@@ -10,8 +10,8 @@ use super::parse::{
     Expandable, IdOrObject, List, ParseError, country_code, decode, id_of, non_empty,
 };
 use crate::domain::billing::{
-    CouponDuration, CustomerRecord, DiscountRecord, Interval, PriceTerms, SubscriptionItemRecord,
-    SubscriptionRecord, SubscriptionStatus, UsageType,
+    CouponDuration, CustomerRecord, DiscountRecord, Interval, PauseCollection, PriceTerms,
+    SubscriptionItemRecord, SubscriptionRecord, SubscriptionStatus, UsageType,
 };
 
 #[derive(Deserialize)]
@@ -131,6 +131,9 @@ struct Subscription {
     canceled_at: Option<i64>,
     ended_at: Option<i64>,
     default_payment_method: Option<IdOrObject>,
+    /// `{behavior, resumes_at}` while collection is paused, else null: the shape is
+    /// the record's own.
+    pause_collection: Option<PauseCollection>,
     /// Before API 2025-03-31 the periods lived here, not on the items.
     current_period_start: Option<i64>,
     current_period_end: Option<i64>,
@@ -209,6 +212,7 @@ pub fn subscription(value: &Value) -> Result<SubscriptionRecord, ParseError> {
         canceled_at: s.canceled_at,
         ended_at: s.ended_at,
         default_payment_method: id_of(s.default_payment_method),
+        pause_collection: s.pause_collection,
     })
 }
 

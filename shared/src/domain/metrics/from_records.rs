@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::billing::{ChargeRecord, SubscriptionRecord, SubscriptionStatus};
+use crate::domain::billing::{ChargeRecord, SubscriptionRecord};
 
 use super::calendar::day_of;
 use super::facts::{
@@ -16,6 +16,7 @@ use super::money::Mrr;
 use super::policy::MrrPolicy;
 use super::records::{BillingData, RecordIndex, refund_counts};
 use super::timeline::{SubscriptionTimeline, subscription_timeline};
+use super::trials::trial_outcome;
 
 /// Builds the facts of a tenant from the records of each of its integrations.
 pub fn facts_from_records(sources: &[BillingData<'_>], policy: &MrrPolicy) -> Facts {
@@ -36,7 +37,7 @@ pub fn facts_from_records(sources: &[BillingData<'_>], policy: &MrrPolicy) -> Fa
                 .map(|sub| subscription_timeline(sub, index.invoices_of(&sub.id), policy))
                 .collect();
             builder.add_changes(customer, &timelines);
-            builder.add_trials(customer, subscriptions, &timelines);
+            builder.add_trials(customer, subscriptions, &timelines, &index);
             builder.add_payments(customer, index.charges_of(customer_id), &index);
         }
         builder.add_payments(NO_CUSTOMER, &index.charges_without_customer, &index);
@@ -147,36 +148,31 @@ impl Builder {
         }
     }
 
-    /// Ended trials: converted when MRR followed the trial's end.
+    /// Ended trials, converted once the first invoice after the trial is paid
+    /// ([`trial_outcome`]); undecided ones wait.
     fn add_trials(
         &mut self,
         customer: u32,
         subscriptions: &[&SubscriptionRecord],
         timelines: &[SubscriptionTimeline],
+        index: &RecordIndex<'_>,
     ) {
         for (sub, timeline) in subscriptions.iter().zip(timelines) {
-            let Some(trial_end) = sub.trial_end else {
+            let invoices = index.invoices_of(&sub.id);
+            let had_trial = sub
+                .trial_end
+                .is_some_and(|end| sub.trial_start.is_none_or(|start| start < end));
+            let Some(outcome) = had_trial.then(|| trial_outcome(sub, invoices)).flatten() else {
                 continue;
             };
-            let had_trial = sub.trial_start.is_none_or(|start| start < trial_end);
-            if sub.status == SubscriptionStatus::Trialing || !had_trial {
-                continue;
-            }
-            let ended = sub.ended_at.map_or(trial_end, |end| end.min(trial_end));
-            let converted = ended == trial_end
-                && (timeline.mrr_at(trial_end).is_positive()
-                    || timeline
-                        .segments
-                        .iter()
-                        .any(|s| s.from > trial_end && s.total().is_positive()));
             let Some(currency) = self.currency(&timeline.currency) else {
                 continue;
             };
             self.facts.trials.push(TrialFact {
                 customer,
                 currency,
-                ended_day: day_of(ended),
-                converted,
+                ended_day: day_of(outcome.at),
+                converted: outcome.converted,
             });
         }
     }

@@ -1,11 +1,16 @@
 //! What a subscription was billed, period by period: the raw material of its timeline.
 //!
 //! A subscription record only shows its current state; the history of upgrades and
-//! downgrades lives in its invoices. Each recurring, non-proration line of a paid, open
-//! or uncollectible invoice says "this item was on this price × quantity for
-//! `[period_start, period_end)`". Proration lines are ignored (they are one-off
-//! adjustments; the new terms show on the next period's line). Void and draft invoices
-//! are ignored (they were never owed).
+//! downgrades lives in its invoices. Each recurring line of a paid, open or
+//! uncollectible invoice says "this item was on this price × quantity for
+//! `[period_start, period_end)`". Proration lines date the changes made inside a
+//! period: Stripe bills a change as a credit for the unused time on the old terms and a
+//! charge for the remaining time on the new ones, both starting at the change. So a
+//! charge line puts its terms in force from its start (outranking the period's regular
+//! line, which was invoiced earlier), and a credit line ends the old terms there (a
+//! piece worth 0, ranked just below a charge of the same invoice). Their amounts are
+//! partial, so only price × quantity is read from them. Void and draft invoices are
+//! ignored (they were never owed).
 
 use crate::domain::billing::Interval;
 use crate::domain::billing::{
@@ -120,7 +125,7 @@ pub(crate) fn history_pieces<'a>(
                 .subscription
                 .as_deref()
                 .or(invoice.subscription.as_deref());
-            if owner != Some(sub.id.as_str()) || line.proration {
+            if owner != Some(sub.id.as_str()) {
                 continue;
             }
             let (Some(price), Some(from), Some(to)) =
@@ -132,7 +137,11 @@ pub(crate) fn history_pieces<'a>(
                 continue;
             };
             let quantity = line.quantity.unwrap_or(1);
-            let value = match price_value(price, quantity, Some(line.amount), policy) {
+            let credit = line.proration && line.amount < 0;
+            // A proration's amount covers part of a period: not a period's price.
+            let billed = (!line.proration).then_some(line.amount);
+            let value = match price_value(price, quantity, billed, policy) {
+                _ if credit => Mrr::ZERO,
                 PriceValue::Monthly(value) => value,
                 PriceValue::NotRecurring | PriceValue::Unknown => continue,
             };
@@ -142,7 +151,10 @@ pub(crate) fn history_pieces<'a>(
                 key: line.subscription_item.as_deref().unwrap_or(&price.id),
                 plan: plans.index(plan_name(price)),
                 value,
-                rank: (invoice.created, from),
+                rank: (
+                    invoice.created,
+                    if credit { from.saturating_sub(1) } else { from },
+                ),
                 billing: (interval, price.interval_count),
             });
         }
@@ -214,23 +226,51 @@ pub(crate) fn current_period_end(sub: &SubscriptionRecord, history: &[Piece<'_>]
         .or_else(|| history.iter().filter_map(|piece| piece.to).max())
 }
 
+/// The end of the last period of this subscription billed on a paid invoice (not a
+/// proration: a change does not extend what was paid for).
+pub(crate) fn last_paid_end(sub: &SubscriptionRecord, invoices: &[&InvoiceRecord]) -> Option<i64> {
+    invoices
+        .iter()
+        .filter(|invoice| invoice.status.as_deref() == Some("paid"))
+        .flat_map(|invoice| {
+            invoice.lines.iter().filter(move |line| {
+                !line.proration
+                    && line
+                        .subscription
+                        .as_deref()
+                        .or(invoice.subscription.as_deref())
+                        == Some(sub.id.as_str())
+            })
+        })
+        .filter_map(|line| line.period_end)
+        .max()
+}
+
 /// When the subscription stops counting (`None`: it does not, as far as we know).
+/// `start` is when it began (its earliest billed period, else its start date): a
+/// status that never counted stops there, so nothing of it counts.
 ///
-/// * `canceled`: at `ended_at` (or, when the policy churns at the request,
-///   `canceled_at`); until then it counted as it was, since the status it had before
-///   is not kept;
+/// * `canceled`: at `canceled_at`, the request (Stripe Billing: a cancellation at
+///   period end stops counting "after the time of the API call"), or at `ended_at`
+///   when the policy counts until the period ends; until then it counted as it was,
+///   since the status it had before is not kept;
 /// * a counted status (active, past_due): at a scheduled cancellation, if any;
-/// * `past_due` or `unpaid` when not counted: from when it stopped being paid;
-/// * anything else (trialing, incomplete, incomplete_expired, paused): the current state
-///   does not count at all.
+/// * `past_due` or `unpaid` when not counted: from when it stopped being paid (Stripe:
+///   delinquent from the time it is marked unpaid; the first unpaid invoice dates it);
+/// * `paused`: at the end of its last paid period — every paid period is kept, and it
+///   never counts past what was paid for; Stripe's subscription object carries no
+///   pause time (a trial that ended without a payment method paid nothing: it stops
+///   at its start, the trial counting 0 anyway);
+/// * anything else (trialing, incomplete, incomplete_expired): it never counted.
 pub(crate) fn stop_time(
     sub: &SubscriptionRecord,
     invoices: &[&InvoiceRecord],
     policy: &MrrPolicy,
-    current_from: i64,
+    start: i64,
     history: &[Piece<'_>],
 ) -> Option<i64> {
     let until_period_end = policy.count_until_period_end_when_cancel_at_period_end;
+    let paid_until = || last_paid_end(sub, invoices).unwrap_or(start).max(start);
     match sub.status {
         SubscriptionStatus::Canceled => {
             let end = if until_period_end {
@@ -238,7 +278,7 @@ pub(crate) fn stop_time(
             } else {
                 sub.canceled_at.or(sub.ended_at)
             };
-            Some(end.or(sub.cancel_at).unwrap_or(current_from))
+            Some(end.or(sub.cancel_at).unwrap_or_else(paid_until))
         }
         status if policy.counts(status) => {
             if !sub.cancel_at_period_end && sub.cancel_at.is_none() {
@@ -252,8 +292,9 @@ pub(crate) fn stop_time(
             }
         }
         SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => {
-            Some(unpaid_since(sub, invoices, policy).unwrap_or(current_from))
+            Some(unpaid_since(sub, invoices, policy).unwrap_or_else(paid_until))
         }
-        _ => Some(current_from),
+        SubscriptionStatus::Paused => Some(paid_until()),
+        _ => Some(start),
     }
 }

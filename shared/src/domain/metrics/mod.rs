@@ -35,8 +35,10 @@ mod rates;
 mod records;
 mod rfm;
 mod series;
+mod spans;
 mod summary;
 mod timeline;
+mod trials;
 mod walk;
 
 #[cfg(test)]
@@ -62,7 +64,9 @@ pub use metric::{
 pub use money::{MICROS_PER_MINOR, Mrr, minor_unit_exponent};
 pub use payment_risk::{CardExpiry, PaymentFailureRisk, payment_failure_risks};
 pub use payments::{EventMetric, EventPoint, EventSeries, event_series};
-pub use policy::{DEFINITIONS, Definition, MrrPolicy, UnpaidChurnFrom, definition};
+pub use policy::{
+    DEFINITIONS, Definition, MrrPolicy, PausedCollection, UnpaidChurnFrom, definition,
+};
 pub use rates::{
     LTV_MAX_LIFETIME_MONTHS, LTV_TRAILING_MONTHS, arpu, arr, customer_churn_rate, grr, nrr,
     revenue_churn_rate,
@@ -70,6 +74,7 @@ pub use rates::{
 pub use records::BillingData;
 pub use rfm::{Loyalty, RfmSegment, SegmentSummary, rfm_scores, segments};
 pub use series::{CurrencyMode, GroupSeries, Point, Series, SeriesQuery, Unconverted, mrr_series};
+pub use spans::Span;
 pub use summary::{Summary, summary};
 pub use timeline::{Segment, SubscriptionTimeline, subscription_timeline};
 

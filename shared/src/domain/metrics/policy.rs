@@ -20,6 +20,20 @@ pub enum UnpaidChurnFrom {
     CurrentPeriodStart,
 }
 
+/// Whether a subscription whose collection is paused (`pause_collection`, status still
+/// `active`) is recurring revenue meanwhile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PausedCollection {
+    /// Not recurring revenue from the end of its last paid period until collection
+    /// resumes (`resumes_at`): the merchant is giving the service away, or not
+    /// providing it (Stripe's "Pause payment collection" guide).
+    #[default]
+    NotRecurring,
+    /// Counts as if collected: the pause is a grace period the customer will pay for.
+    Recurring,
+}
+
 /// How MRR is measured. Serialized into replies under its field names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MrrPolicy {
@@ -36,9 +50,14 @@ pub struct MrrPolicy {
     /// last. `once` coupons never do (they discount one invoice, not a recurring amount).
     pub forever_coupons_only: bool,
     /// A subscription set to cancel at period end counts until the period ends (else it
-    /// churns when the cancellation was requested).
+    /// churns when the cancellation was requested, `canceled_at`: Stripe Billing's
+    /// default, "no longer count[s] towards your MRR after the time of the API call").
     pub count_until_period_end_when_cancel_at_period_end: bool,
     pub unpaid_churn_from: UnpaidChurnFrom,
+    /// A subscription with `pause_collection` set; absent from policies stored before
+    /// it existed, which read as the default.
+    #[serde(default)]
+    pub paused_collection: PausedCollection,
 }
 
 impl Default for MrrPolicy {
@@ -50,8 +69,9 @@ impl Default for MrrPolicy {
             exclude_trials: true,
             exclude_metered: true,
             forever_coupons_only: true,
-            count_until_period_end_when_cancel_at_period_end: true,
+            count_until_period_end_when_cancel_at_period_end: false,
             unpaid_churn_from: UnpaidChurnFrom::FirstUnpaidInvoice,
+            paused_collection: PausedCollection::NotRecurring,
         }
     }
 }
@@ -82,8 +102,13 @@ const fn def(concept: &'static str, name: &'static str, rule: &'static str) -> D
 pub const DEFINITIONS: &[Definition] = &[
     def(
         "mrr_history",
-        "invoice_lines_then_current_state",
-        "Recurring non-proration lines of paid, open and uncollectible invoices give price x quantity for their period; the subscription's current items apply from the latest invoiced period start (or its start date when never invoiced). A change is dated at the start of the first period billed at the new terms.",
+        "invoice_lines_dated_at_the_change",
+        "Recurring lines of paid, open and uncollectible invoices give price x quantity for their period. A proration line dates a change: a charge line puts its new terms in force from its period start, a credit line ends the old terms there. Each current item applies from the end of its last invoiced period (from the start date when never invoiced), so a change without proration evidence is dated at the first period billed at the new terms, and a renewal never moves an earlier change.",
+    ),
+    def(
+        "lifecycle",
+        "stripe_statuses_paid_periods_kept",
+        "active and past_due count (Stripe Billing). canceled: counts until canceled_at, the time of the cancellation request (Stripe Billing), or ended_at when the policy counts until the period ends. A scheduled cancellation (cancel_at_period_end, cancel_at) stops at its request (canceled_at), else at cancel_at or the period end. unpaid (and past_due when not counted): from the first unpaid invoice after the last paid one. paused (a trial that ended without a payment method, or the pause endpoint): every paid period is kept and it stops at the end of the last paid period, never later (Stripe's subscription object carries no pause time). incomplete, incomplete_expired and trialing never count. pause_collection: per the policy's paused_collection, not recurring from the end of the last paid period until resumes_at.",
     ),
     def(
         "movement_unit",
@@ -148,8 +173,8 @@ pub const DEFINITIONS: &[Definition] = &[
     ),
     def(
         "trial_conversion",
-        "converted_over_ended_by_trial_end",
-        "Trials ending in the period (trial end, or cancellation during the trial) that were followed by MRR > 0 / trials ending in the period.",
+        "first_post_trial_invoice_paid",
+        "Converted: the full trial ended, the subscription was not canceled during it, and its first invoice after the trial is paid (Stripe Billing: even if it is canceled soon after); dated when that invoice was paid. Ended unconverted: canceled during the trial (dated then), or the trial ended and its first invoice was voided or marked uncollectible, or the subscription ended, became unpaid, incomplete_expired or paused without paying it (dated at the trial end). A trial whose first invoice is still open is neither yet. Rate: converted in the period / (converted + ended unconverted in the period).",
     ),
     def(
         "refunds",

@@ -3,12 +3,15 @@
 //! Built from the subscription record and its invoices:
 //! 1. history: each invoiced period at the price × quantity of its lines
 //!    ([`super::history`]);
-//! 2. the current state (items, discounts, status) from the latest invoiced period start
-//!    onward (from `start_date`, else `created`, when never invoiced), superseding the
-//!    history from there;
+//! 2. the current state (items, discounts, status): each item from the end of its last
+//!    invoiced period (from `start_date`, else `created`, when never invoiced), so a
+//!    renewal appends what was already shown and never moves an earlier change;
 //! 3. an end ([`super::history::stop_time`]): cancellation, a scheduled cancellation at
-//!    period end, or the point an unpaid subscription stopped paying;
-//! 4. trials (`trial_start..trial_end`) contribute 0;
+//!    period end, the point an unpaid subscription stopped paying, the end of a paused
+//!    one's last paid period;
+//! 4. trials (`trial_start..trial_end`) contribute 0, and so does a paused collection
+//!    (per [`MrrPolicy::paused_collection`]) from the end of the last paid period until
+//!    it resumes;
 //! 5. coupons (forever only, by default) reduce each plan's share: percent coupons
 //!    first, then amount-off coupons in the subscription's currency normalized by its
 //!    billing interval and spread in proportion over the plans; never below 0. The
@@ -28,6 +31,7 @@ use super::history::{
 };
 use super::money::{Mrr, less_percent, monthly, reduce_proportionally};
 use super::policy::MrrPolicy;
+use super::spans::{Span, counted_spans, zero_windows};
 
 /// From `from` (Unix seconds) until the next segment, the subscription's MRR per plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +56,11 @@ pub struct SubscriptionTimeline {
     pub currency: String,
     pub plans: Vec<String>,
     pub segments: Vec<Segment>,
+    /// When the subscription is in a counted state whatever its MRR (after any trial,
+    /// outside a paused collection, until it stops), sorted and disjoint: a subscriber
+    /// on metered prices only counts here with an MRR of 0.
+    #[serde(default)]
+    pub counted: Vec<Span>,
 }
 
 impl SubscriptionTimeline {
@@ -121,35 +130,52 @@ pub fn subscription_timeline(
 ) -> SubscriptionTimeline {
     let mut plans = PlanNames::default();
     let history = history_pieces(sub, invoices, policy, &mut plans);
-    let current_from = history
+    let started = sub.start_date.unwrap_or(sub.created);
+    let start = history
         .iter()
         .map(|piece| piece.from)
-        .max()
-        .or(sub.start_date)
-        .unwrap_or(sub.created);
-    let stop_at = stop_time(sub, invoices, policy, current_from, &history);
+        .fold(started, i64::min);
+    // What the next invoice will bill: after the last invoiced period, per item (an
+    // item on another cadence, or never billed, goes by the whole subscription's).
+    let next_billed = history.iter().filter_map(|piece| piece.to).max();
+    let billed_until = |key: &str| {
+        history
+            .iter()
+            .filter(|piece| piece.key == key)
+            .filter_map(|piece| piece.to)
+            .max()
+            .or(next_billed)
+            .unwrap_or(started)
+    };
+    let current_from = sub
+        .items
+        .iter()
+        .map(|item| billed_until(&item.id))
+        .min()
+        .unwrap_or(started);
+    let stop_at = stop_time(sub, invoices, policy, start, &history);
     let mut pieces = current_pieces(sub, policy, current_from, stop_at, &history, &mut plans);
+    for piece in &mut pieces {
+        piece.from = billed_until(piece.key);
+    }
+    pieces.retain(|piece| piece.to.is_none_or(|to| to > piece.from));
     for mut piece in history {
-        piece.to = [piece.to, Some(current_from), stop_at]
-            .into_iter()
-            .flatten()
-            .min();
+        piece.to = [piece.to, stop_at].into_iter().flatten().min();
         if piece.to.is_none_or(|to| to > piece.from) {
             pieces.push(piece);
         }
     }
-    let trial = (policy.exclude_trials)
-        .then_some(sub.trial_end)
-        .flatten()
-        .map(|end| (sub.trial_start.unwrap_or(i64::MIN), end));
+    let zero = zero_windows(sub, invoices, policy, start);
+    let counted = counted_spans(&pieces, &zero);
     let coupons = coupons(sub, policy);
-    let segments = sweep(pieces, plans.names.len(), &coupons, trial);
+    let segments = sweep(pieces, plans.names.len(), &coupons, &zero);
     SubscriptionTimeline {
         subscription: sub.id.clone(),
         customer: sub.customer.clone(),
         currency: sub.currency.to_ascii_lowercase(),
         plans: plans.names,
         segments,
+        counted,
     }
 }
 
@@ -200,17 +226,13 @@ fn sweep(
     mut pieces: Vec<Piece<'_>>,
     plan_count: usize,
     coupons: &[Coupon],
-    trial: Option<(i64, i64)>,
+    zero: &[Span],
 ) -> Vec<Segment> {
     let mut breaks: Vec<i64> = pieces
         .iter()
         .flat_map(|piece| [Some(piece.from), piece.to])
         .chain(coupons.iter().flat_map(|c| [Some(c.from), c.to]))
-        .chain(
-            trial
-                .into_iter()
-                .flat_map(|(start, end)| [Some(start), Some(end)]),
-        )
+        .chain(zero.iter().flat_map(|(start, end)| [Some(*start), *end]))
         .flatten()
         .filter(|at| *at != i64::MIN)
         .collect();
@@ -228,8 +250,10 @@ fn sweep(
             next += 1;
         }
         active.retain(|piece| piece.to.is_none_or(|to| to > at));
-        let in_trial = trial.is_some_and(|(start, end)| start <= at && at < end);
-        let value = if in_trial {
+        let zeroed = zero
+            .iter()
+            .any(|(start, end)| *start <= at && end.is_none_or(|end| at < end));
+        let value = if zeroed {
             vec![Mrr::ZERO; plan_count]
         } else {
             value_at(at, &active, plan_count, coupons)

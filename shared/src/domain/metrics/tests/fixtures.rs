@@ -86,6 +86,7 @@ pub fn subscription(
         canceled_at: None,
         ended_at: None,
         default_payment_method: None,
+        pause_collection: None,
     }
 }
 

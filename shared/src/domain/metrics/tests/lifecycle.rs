@@ -167,8 +167,14 @@ fn unpaid_churns_from_the_first_unpaid_invoice() {
     assert_eq!(minors(&series), vec![NEW, HELD, HELD, CHURN, ZERO]);
 }
 
+/// Stripe support, "Impact of Subscription Cancellations on MRR in Billing": "If you
+/// cancel a subscription using cancel_at_period_end, the subscription will no longer
+/// count towards your MRR after the time of the API call, not at the end of the
+/// period". Requested on 2024-03-10 (`canceled_at`): churn in March, whether the
+/// record is still active or has since ended; counting until the period ends (April 1)
+/// is the other policy.
 #[test]
-fn cancel_at_period_end_counts_until_the_period_ends() {
+fn cancel_at_period_end_churns_when_it_is_requested() {
     let mut data = monthly_sub(
         "sub_c",
         SubscriptionStatus::Active,
@@ -180,14 +186,6 @@ fn cancel_at_period_end_counts_until_the_period_ends() {
     sub.items[0].current_period_end = Some(ts(2024, 4, 1));
     let range = monthly_usd(date(2024, 1, 1), date(2024, 5, 31));
     let series = mrr_series(&data.facts(), &range).unwrap();
-    assert_eq!(minors(&series), vec![NEW, HELD, HELD, CHURN, ZERO]);
-
-    // Churning at the request instead (a policy choice): March.
-    let policy = MrrPolicy {
-        count_until_period_end_when_cancel_at_period_end: false,
-        ..MrrPolicy::default()
-    };
-    let series = mrr_series(&facts_from_records(&[data.data()], &policy), &range).unwrap();
     assert_eq!(minors(&series), vec![NEW, HELD, CHURN, ZERO, ZERO]);
 
     // Once it has ended, the canceled record says the same.
@@ -199,7 +197,18 @@ fn cancel_at_period_end_counts_until_the_period_ends() {
     ended.subscriptions[0].canceled_at = Some(ts(2024, 3, 10));
     ended.subscriptions[0].ended_at = Some(ts(2024, 4, 1));
     let series = mrr_series(&ended.facts(), &range).unwrap();
-    assert_eq!(minors(&series), vec![NEW, HELD, HELD, CHURN, ZERO]);
+    assert_eq!(minors(&series), vec![NEW, HELD, CHURN, ZERO, ZERO]);
+
+    // Counting until the period ends instead (a policy choice): April.
+    let policy = MrrPolicy {
+        count_until_period_end_when_cancel_at_period_end: true,
+        ..MrrPolicy::default()
+    };
+    for records in [&data, &ended] {
+        let facts = facts_from_records(&[records.data()], &policy);
+        let series = mrr_series(&facts, &range).unwrap();
+        assert_eq!(minors(&series), vec![NEW, HELD, HELD, CHURN, ZERO]);
+    }
 }
 
 #[test]
@@ -224,24 +233,27 @@ fn metered_and_free_prices_contribute_zero() {
     assert_eq!(timeline.mrr_at(ts(2024, 2, 1)).to_minor(), usd(1_000));
 }
 
+/// A void invoice was never owed (Stripe's invoice `status` reference), and a
+/// proration charge voided with it dates nothing: a voided pro invoice for February
+/// and a voided proration line for it leave the basic plan as it was.
 #[test]
-fn void_invoices_and_proration_lines_are_ignored() {
+fn void_invoices_and_their_proration_lines_are_ignored() {
     let pro = monthly_price("pro", usd(125));
     let mut data = monthly_sub(
         "sub_v",
         SubscriptionStatus::Active,
         &["paid", "paid", "paid"],
     );
-    // A voided February invoice on the pro price, and a proration line for it.
+    let mut proration = line("sub_v", "si", &pro, 1, ts(2024, 2, 10), ts(2024, 3, 1));
+    proration.proration = true;
     data.invoices.push(invoice(
         "sub_v_void",
         "void",
-        vec![line("sub_v", "si", &pro, 1, ts(2024, 2, 1), ts(2024, 3, 1))],
+        vec![
+            line("sub_v", "si", &pro, 1, ts(2024, 2, 1), ts(2024, 3, 1)),
+            proration,
+        ],
     ));
-    let mut proration = line("sub_v", "si", &pro, 1, ts(2024, 2, 10), ts(2024, 3, 1));
-    proration.proration = true;
-    data.invoices[1].lines.push(proration);
-    data.invoices[3].subscription = Some("sub_v".to_owned());
     let series = mrr_series(
         &data.facts(),
         &monthly_usd(date(2024, 1, 1), date(2024, 3, 31)),

@@ -3,12 +3,15 @@
 
 mod api;
 mod bench;
+mod closed_months;
+mod collection_and_trials;
 mod currencies;
 mod customers;
 mod fixtures;
 mod fx_properties;
 mod generator;
 mod lifecycle;
+mod lifecycle_rules;
 mod money;
 mod movements;
 mod properties;
