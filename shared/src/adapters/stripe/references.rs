@@ -152,8 +152,8 @@ impl PriceCache {
         }
     }
 
-    /// The terms of `ids`, fetching the unknown ones (`GET /v1/prices/{id}`); a price
-    /// Stripe no longer has is simply absent from the result.
+    /// The terms of `ids`, fetching the unknown ones (`GET /v1/prices/{id}`, tiers
+    /// expanded); a price Stripe no longer has is simply absent from the result.
     pub(super) async fn resolve(
         &self,
         client: &StripeClient,
@@ -165,7 +165,7 @@ impl PriceCache {
         };
         for id in missing {
             let path = format!("/v1/prices/{}", checked_id(id)?);
-            match client.get(&path, &[]).await {
+            match client.get(&path, &[("expand[]", "tiers")]).await {
                 Ok(value) => self.learn([parse::price(&value)?]),
                 Err(StripeError::NotFound { .. }) => {}
                 Err(other) => return Err(other.into()),
