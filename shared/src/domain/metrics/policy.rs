@@ -86,6 +86,11 @@ pub const DEFINITIONS: &[Definition] = &[
         "Recurring non-proration lines of paid, open and uncollectible invoices give price x quantity for their period; the subscription's current items apply from the latest invoiced period start (or its start date when never invoiced). A change is dated at the start of the first period billed at the new terms.",
     ),
     def(
+        "discounts",
+        "item_then_subscription_else_customer",
+        "Item discounts reduce their item first; then the subscription's discounts apply in order, each to the amount left by the previous; the customer's discount applies only while the subscription has no discount of its own. A coupon with applies_to.products reduces only those products' items. An amount off applies in its coupon's currency (or its currency_options amount for the subscription's currency), per billing period normalized to a month, spread over the eligible items in proportion. Never below 0. Forever coupons count; repeating ones unless forever_coupons_only; once never.",
+    ),
+    def(
         "movement_unit",
         "customer_currency",
         "Movements are computed per (customer, currency): a customer paying in two currencies is two units.",
