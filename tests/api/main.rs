@@ -14,4 +14,5 @@ mod plumbing;
 mod query;
 mod routes;
 mod stripe_connector;
+mod stripe_shapes;
 mod template;

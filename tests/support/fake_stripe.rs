@@ -31,6 +31,10 @@ use tokio::sync::oneshot;
 mod api;
 mod oauth;
 mod scenario;
+mod shape_catalogue;
+mod shapes;
+
+pub use shapes::{SHAPES, Shape};
 
 /// The restricted key a scenario's API accepts.
 pub const FAKE_API_KEY: &str = "rk_test_fakeTally";
@@ -50,6 +54,7 @@ pub const SENSITIVE_FINGERPRINT: &str = "fp_SENSITIVE";
 #[derive(Clone, Debug)]
 pub struct Scenario {
     customers: usize,
+    shapes: bool,
 }
 
 impl Scenario {
@@ -58,7 +63,15 @@ impl Scenario {
     pub fn new(customers: usize) -> Self {
         Self {
             customers: customers.max(6),
+            shapes: false,
         }
+    }
+
+    /// Adds the customers of every discount level and pricing model
+    /// ([`SHAPES`]), each with a hand-computed MRR.
+    pub fn with_shapes(mut self) -> Self {
+        self.shapes = true;
+        self
     }
 }
 
@@ -102,7 +115,7 @@ impl FakeStripe {
     pub async fn start(scenario: Scenario) -> FakeStripe {
         let mut state = FakeState::default();
         state.valid_tokens.insert(FAKE_API_KEY.to_owned());
-        scenario::generate(&mut state, scenario.customers);
+        scenario::generate(&mut state, scenario.customers, scenario.shapes);
         let first = state.objects["cus_T000000"].clone();
         state.emit("customer.created", first);
         let state = Arc::new(Mutex::new(state));
