@@ -59,10 +59,12 @@ impl StripeConnector {
         let mut prices = PriceBook::new();
         match kind {
             ObjectKind::Subscription => {
-                complete_embedded_list(&self.client, &mut value, "items").await?;
+                // Item discounts are expanded on later pages too.
+                let expand = ["data.discounts"];
+                complete_embedded_list(&self.client, &mut value, "items", &expand).await?;
             }
             ObjectKind::Invoice => {
-                complete_embedded_list(&self.client, &mut value, "lines").await?;
+                complete_embedded_list(&self.client, &mut value, "lines", &[]).await?;
                 let ids = parse::invoice_price_ids(&value)?;
                 prices = self.prices.resolve(&self.client, &ids).await?;
             }

@@ -155,3 +155,47 @@ impl CouponCache {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn reference(discount: Value) -> Option<String> {
+        match coupon_ref(&discount)? {
+            CouponRef::Coupon(id) => Some(format!("coupon {id}")),
+            CouponRef::PromotionCode(id) => Some(format!("code {id}")),
+        }
+    }
+
+    #[test]
+    fn a_discount_names_its_coupon_else_its_promotion_code() {
+        let source = json!({"source": {"coupon": "co_1"}, "promotion_code": "promo_1"});
+        assert_eq!(reference(source).as_deref(), Some("coupon co_1"));
+        let expanded = json!({"source": {"coupon": {"id": "co_2", "percent_off": 5.0}}});
+        assert_eq!(reference(expanded).as_deref(), Some("coupon co_2"));
+        let legacy = json!({"coupon": {"id": "co_3"}});
+        assert_eq!(reference(legacy).as_deref(), Some("coupon co_3"));
+        let code_only = json!({"source": {"coupon": null}, "promotion_code": "promo_4"});
+        assert_eq!(reference(code_only).as_deref(), Some("code promo_4"));
+        assert_eq!(reference(json!({"source": {"coupon": 7}})), None);
+    }
+
+    #[test]
+    fn discounts_are_found_at_every_level() {
+        let sub = json!({
+            "discounts": [{}, {}],
+            "items": {"data": [{"discounts": [{}]}, {"discounts": []}, {}]}
+        });
+        assert_eq!(
+            discount_pointers(ObjectKind::Subscription, &sub),
+            ["/discounts/0", "/discounts/1", "/items/data/0/discounts/0"]
+        );
+        assert_eq!(
+            discount_pointers(ObjectKind::Customer, &json!({})),
+            ["/discount"]
+        );
+        assert!(discount_pointers(ObjectKind::Invoice, &sub).is_empty());
+    }
+}

@@ -64,11 +64,13 @@ pub(super) fn last_id(data: &[Value], what: &str) -> Result<String, ConnectorErr
 }
 
 /// Reads the rest of `object[field]` when it is a list with `has_more`, following the
-/// list's own `url` (e.g. `/v1/invoices/in_1/lines`), and stores it as one full page.
+/// list's own `url` (e.g. `/v1/invoices/in_1/lines`) with the `expand` paths the first
+/// page had, and stores it as one full page.
 pub(super) async fn complete_embedded_list(
     client: &StripeClient,
     object: &mut Value,
     field: &str,
+    expand: &[&str],
 ) -> Result<(), ConnectorError> {
     let Some(list) = object.get_mut(field) else {
         return Ok(());
@@ -90,6 +92,11 @@ pub(super) async fn complete_embedded_list(
         }
     };
     params.push(("limit".to_owned(), "100".to_owned()));
+    params.extend(
+        expand
+            .iter()
+            .map(|e| ("expand[]".to_owned(), (*e).to_owned())),
+    );
     for _ in 0..MAX_EMBEDDED_PAGES {
         let after = last_id(&data, field)?;
         let mut query: Vec<(&str, &str)> = params
