@@ -128,6 +128,13 @@ impl<'a> Discounts<'a> {
         }
     }
 
+    /// Nothing to apply: most subscriptions, which then skip the per-item work.
+    pub fn is_empty(&self) -> bool {
+        self.subscription.is_empty()
+            && self.customer.is_none()
+            && self.items.iter().all(|(_, coupons)| coupons.is_empty())
+    }
+
     /// Every instant at which a discount starts or ends.
     pub fn breaks(&self) -> impl Iterator<Item = i64> + '_ {
         let coupons = self

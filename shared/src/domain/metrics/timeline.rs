@@ -224,6 +224,15 @@ fn value_at(
             None => chosen.push(piece),
         }
     }
+    let mut by_plan = vec![Mrr::ZERO; plan_count];
+    if discounts.is_empty() {
+        for piece in &chosen {
+            if let Some(slot) = by_plan.get_mut(piece.plan) {
+                *slot += piece.value;
+            }
+        }
+        return by_plan;
+    }
     let mut priced: Vec<Priced<'_>> = chosen
         .iter()
         .map(|piece| Priced {
@@ -234,7 +243,6 @@ fn value_at(
         })
         .collect();
     discounts.apply(at, &mut priced);
-    let mut by_plan = vec![Mrr::ZERO; plan_count];
     for (piece, item) in chosen.iter().zip(&priced) {
         if let Some(slot) = by_plan.get_mut(piece.plan) {
             *slot += item.value;
