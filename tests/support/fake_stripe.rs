@@ -7,7 +7,9 @@
 //! What it does like Stripe: list envelopes (`object`, `url`, `has_more`, `data`),
 //! newest first, `limit` (default 10, at most 100), `starting_after`/`ending_before`,
 //! subscriptions without `status` leaving canceled ones out, `expand[]` (nested paths,
-//! `data.` prefix on lists), discounts as ids unless expanded, invoice lines as ids of
+//! `data.` prefix on lists, at most four levels), discounts as ids unless expanded,
+//! prices' `tiers` and coupons' `applies_to`/`currency_options` only when expanded
+//! (the shape customers of [`Scenario::with_shapes`] use them), invoice lines as ids of
 //! prices and only the first 10 lines embedded, payment methods listed per customer
 //! only, `/v1/events` with `created[gte]`, 404 `resource_missing` for unknown ids and
 //! cursors, bearer auth (401 otherwise), and Stripe Apps OAuth: install redirect,
