@@ -16,4 +16,5 @@ mod query;
 mod routes;
 mod stripe_connector;
 mod stripe_lifecycle;
+mod stripe_shapes;
 mod template;

@@ -7,7 +7,9 @@
 //! What it does like Stripe: list envelopes (`object`, `url`, `has_more`, `data`),
 //! newest first, `limit` (default 10, at most 100), `starting_after`/`ending_before`,
 //! subscriptions without `status` leaving canceled ones out, `expand[]` (nested paths,
-//! `data.` prefix on lists), discounts as ids unless expanded, invoice lines as ids of
+//! `data.` prefix on lists, at most four levels), discounts as ids unless expanded,
+//! prices' `tiers` and coupons' `applies_to`/`currency_options` only when expanded
+//! (the shape customers of [`Scenario::with_shapes`] use them), invoice lines as ids of
 //! prices and only the first 10 lines embedded, payment methods listed per customer
 //! only, `/v1/events` with `created[gte]`, 404 `resource_missing` for unknown ids and
 //! cursors, bearer auth (401 otherwise), and Stripe Apps OAuth: install redirect,
@@ -32,6 +34,10 @@ mod api;
 mod lifecycle;
 mod oauth;
 mod scenario;
+mod shape_catalogue;
+mod shapes;
+
+pub use shapes::{SHAPES, Shape};
 
 pub use lifecycle::{COLLECTION_PAUSED, UPGRADED};
 
@@ -55,6 +61,8 @@ pub struct Scenario {
     customers: usize,
     /// Adds the lifecycle shapes of `lifecycle.rs` (four more customers).
     lifecycle: bool,
+    /// Adds the customers of every discount level and pricing model.
+    shapes: bool,
 }
 
 impl Scenario {
@@ -64,6 +72,7 @@ impl Scenario {
         Self {
             customers: customers.max(6),
             lifecycle: false,
+            shapes: false,
         }
     }
 
@@ -71,6 +80,13 @@ impl Scenario {
     /// paused collection (see `fake_stripe/lifecycle.rs`).
     pub fn with_lifecycle(mut self) -> Self {
         self.lifecycle = true;
+        self
+    }
+
+    /// Adds the customers of every discount level and pricing model
+    /// ([`SHAPES`]), each with a hand-computed MRR.
+    pub fn with_shapes(mut self) -> Self {
+        self.shapes = true;
         self
     }
 }
@@ -115,7 +131,12 @@ impl FakeStripe {
     pub async fn start(scenario: Scenario) -> FakeStripe {
         let mut state = FakeState::default();
         state.valid_tokens.insert(FAKE_API_KEY.to_owned());
-        scenario::generate(&mut state, scenario.customers, scenario.lifecycle);
+        scenario::generate(
+            &mut state,
+            scenario.customers,
+            scenario.lifecycle,
+            scenario.shapes,
+        );
         let first = state.objects["cus_T000000"].clone();
         state.emit("customer.created", first);
         let state = Arc::new(Mutex::new(state));

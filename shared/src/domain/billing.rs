@@ -11,7 +11,12 @@
 //! Times are Unix seconds (as processors send them: compact for millions of records);
 //! amounts are integer minor units with an ISO 4217 lower-case currency.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+mod pricing;
+pub use pricing::{PriceTier, QuantityRound, TiersMode, TransformQuantity};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerRecord {
@@ -24,6 +29,10 @@ pub struct CustomerRecord {
     /// The payment method used for invoices by default, if any.
     pub default_payment_method: Option<String>,
     pub deleted: bool,
+    /// The customer's own discount (`customer.discount`): Stripe applies it to each of
+    /// the customer's subscriptions that has no discount of its own.
+    #[serde(default)]
+    pub discount: Option<DiscountRecord>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +77,19 @@ pub struct PriceTerms {
     pub interval: Option<Interval>,
     pub interval_count: u32,
     pub usage_type: UsageType,
+    /// `unit_amount_decimal` in millionths of a minor unit, when it is finer than
+    /// `unit_amount` (e.g. 0.5 cent per unit).
+    #[serde(default)]
+    pub unit_amount_micros: Option<i64>,
+    #[serde(default)]
+    pub transform_quantity: Option<TransformQuantity>,
+    /// Set for a tiered price (`billing_scheme: tiered`).
+    #[serde(default)]
+    pub tiers_mode: Option<TiersMode>,
+    /// Empty for a tiered price whose tiers were not read (Stripe sends them only when
+    /// expanded): its value is then what was billed.
+    #[serde(default)]
+    pub tiers: Vec<PriceTier>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +99,9 @@ pub struct SubscriptionItemRecord {
     pub quantity: u64,
     pub current_period_start: Option<i64>,
     pub current_period_end: Option<i64>,
+    /// Discounts on this item only (`items.data[].discounts`), in order.
+    #[serde(default)]
+    pub discounts: Vec<DiscountRecord>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +124,16 @@ pub struct DiscountRecord {
     pub duration_in_months: Option<u32>,
     pub start: Option<i64>,
     pub end: Option<i64>,
+    /// `applies_to.products`: when not empty, only items of these products are
+    /// discounted.
+    #[serde(default)]
+    pub applies_to_products: Vec<String>,
+    /// `currency_options.<currency>.amount_off`: the amount off in other currencies.
+    #[serde(default)]
+    pub amount_off_by_currency: BTreeMap<String, i64>,
+    /// The promotion code the discount was redeemed with, if any.
+    #[serde(default)]
+    pub promotion_code: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -58,6 +58,18 @@ pub(super) async fn api_get(
         .filter(|(k, _)| k == "expand[]")
         .map(|(_, v)| v.as_str())
         .collect();
+    // Stripe: "Expansions have a maximum depth of four levels".
+    if expansions
+        .iter()
+        .any(|e| e.split('.').count() > MAX_EXPAND_DEPTH)
+    {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            Some("expand"),
+        );
+    }
     match segments.as_slice() {
         [resource] => {
             let items = s.listing(resource, &query);
@@ -73,6 +85,7 @@ pub(super) async fn api_get(
                     for path in paths {
                         s.expand(&mut page["data"], path);
                     }
+                    hide_unrequested(&mut page, &expansions);
                     Json(page).into_response()
                 }
                 Err(response) => *response,
@@ -88,15 +101,54 @@ pub(super) async fn api_get(
             match s.objects.get(*id) {
                 Some(object) if object["object"] == wanted => {
                     let mut object = object.clone();
-                    for path in expansions {
+                    for path in &expansions {
                         s.expand(&mut object, path);
                     }
+                    hide_unrequested(&mut object, &expansions);
                     Json(object).into_response()
                 }
                 _ => missing(Some("id")),
             }
         }
         _ => missing(None),
+    }
+}
+
+/// Stripe's limit on `expand[]` paths, in segments (`data.` included).
+const MAX_EXPAND_DEPTH: usize = 4;
+
+/// Fields Stripe includes only when asked (`expand[]=tiers`...), by object kind.
+const INCLUDABLE: [(&str, &str); 3] = [
+    ("price", "tiers"),
+    ("coupon", "applies_to"),
+    ("coupon", "currency_options"),
+];
+
+/// Removes, anywhere in a response, the includable fields no expansion asked for (an
+/// expansion asks for a field when its last segment names it).
+fn hide_unrequested(value: &mut Value, expansions: &[&str]) {
+    match value {
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| hide_unrequested(item, expansions)),
+        Value::Object(map) => {
+            let kind = map
+                .get("object")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            for (object, field) in INCLUDABLE {
+                let asked = expansions
+                    .iter()
+                    .any(|e| e.rsplit('.').next() == Some(field));
+                if kind == object && !asked {
+                    map.remove(field);
+                }
+            }
+            map.values_mut()
+                .for_each(|child| hide_unrequested(child, expansions));
+        }
+        _ => {}
     }
 }
 

@@ -13,7 +13,7 @@ const BASE_TIME: i64 = 1_700_000_000;
 const DAY: i64 = 86_400;
 
 /// Builds the account: objects appended oldest first, lists then turned newest first.
-pub(super) fn generate(state: &mut FakeState, customers: usize, lifecycle: bool) {
+pub(super) fn generate(state: &mut FakeState, customers: usize, lifecycle: bool, shapes: bool) {
     let product = "prod_TPro";
     for (id, amount, interval) in [
         ("price_TMonthly", 2900, "month"),
@@ -161,6 +161,9 @@ pub(super) fn generate(state: &mut FakeState, customers: usize, lifecycle: bool)
                 "reason": "requested_by_customer", "metadata": {}}),
             );
         }
+    }
+    if shapes {
+        super::shapes::add(state, BASE_TIME + customers as i64 * 3600);
     }
     for ids in state.lists.values_mut() {
         ids.reverse();

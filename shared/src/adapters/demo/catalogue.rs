@@ -73,6 +73,10 @@ impl Plan {
             interval: Some(self.interval),
             interval_count: self.interval_count,
             usage_type: self.usage,
+            unit_amount_micros: None,
+            transform_quantity: None,
+            tiers_mode: None,
+            tiers: Vec::new(),
         }
     }
 }

@@ -187,6 +187,7 @@ impl Generator {
                     quantity: item.quantity,
                     current_period_start: Some(sub.period.0),
                     current_period_end: Some(sub.period.1),
+                    discounts: Vec::new(),
                 })
             })
             .collect();
@@ -206,6 +207,9 @@ impl Generator {
                     }
                     _ => None,
                 },
+                applies_to_products: Vec::new(),
+                amount_off_by_currency: Default::default(),
+                promotion_code: None,
             })
             .into_iter()
             .collect();

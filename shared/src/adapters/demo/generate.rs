@@ -165,6 +165,7 @@ impl Generator {
             country: place.country.map(str::to_owned),
             default_payment_method,
             deleted: false,
+            discount: None,
         });
     }
 

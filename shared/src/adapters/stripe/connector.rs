@@ -2,8 +2,9 @@
 //!
 //! Listings are `GET /v1/<resource>?limit=100[&starting_after=…]`, newest first, with
 //! `next` the last object's id while `has_more`. Subscriptions add `status=all` (Stripe
-//! leaves canceled ones out otherwise) and expand their discounts down to the coupon
-//! terms. Invoices come with their lines; lines past the embedded first page are read
+//! leaves canceled ones out otherwise) and expand their discounts (subscription and
+//! item level), whose coupons are then read once each, expansions included
+//! ([`super::coupons`]); tiered prices are read by id with their tiers. Invoices come with their lines; lines past the embedded first page are read
 //! from the lines' own list, and the prices they name by id are looked up once each.
 //!
 //! Payment methods: today's API lists them per customer only (`GET /v1/payment_methods`
@@ -18,10 +19,11 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::client::{StripeClient, StripeError};
+use super::coupons::CouponCache;
 use super::events;
 use super::parse::{self, PriceBook};
 use super::references::{PriceCache, checked_id, complete_embedded_list, envelope, last_id};
-use crate::domain::billing::{BillingRecord, ObjectKind};
+use crate::domain::billing::{BillingRecord, ObjectKind, PriceTerms};
 use crate::ports::{ChangesPage, Connector, ConnectorError, ListPage};
 
 /// Objects per listing page: Stripe's maximum.
@@ -32,6 +34,7 @@ const PAGE_SIZE: &str = "100";
 pub struct StripeConnector {
     client: StripeClient,
     prices: PriceCache,
+    coupons: CouponCache,
 }
 
 impl StripeConnector {
@@ -39,6 +42,7 @@ impl StripeConnector {
         Self {
             client,
             prices: PriceCache::default(),
+            coupons: CouponCache::default(),
         }
     }
 
@@ -55,21 +59,46 @@ impl StripeConnector {
         let mut prices = PriceBook::new();
         match kind {
             ObjectKind::Subscription => {
-                complete_embedded_list(&self.client, &mut value, "items").await?;
+                // Item discounts are expanded on later pages too.
+                let expand = ["data.discounts"];
+                complete_embedded_list(&self.client, &mut value, "items", &expand).await?;
             }
             ObjectKind::Invoice => {
-                complete_embedded_list(&self.client, &mut value, "lines").await?;
+                complete_embedded_list(&self.client, &mut value, "lines", &[]).await?;
                 let ids = parse::invoice_price_ids(&value)?;
                 prices = self.prices.resolve(&self.client, &ids).await?;
             }
             _ => {}
         }
-        let record = parse::record(kind, &value, &prices)?;
-        if let BillingRecord::Subscription(s) = &record {
-            self.prices.learn(s.items.iter().map(|i| i.price.clone()));
+        self.coupons.inline(&self.client, kind, &mut value).await?;
+        let mut record = parse::record(kind, &value, &prices)?;
+        if let BillingRecord::Subscription(s) = &mut record {
+            // Tiers come only when the price itself is expanded, which is one level
+            // too deep from a subscription listing: read such prices by id.
+            let tierless: Vec<String> = s
+                .items
+                .iter()
+                .filter(|item| lacks_tiers(&item.price))
+                .map(|item| item.price.id.clone())
+                .collect();
+            if !tierless.is_empty() {
+                let book = self.prices.resolve(&self.client, &tierless).await?;
+                for item in s.items.iter_mut().filter(|item| lacks_tiers(&item.price)) {
+                    if let Some(terms) = book.get(&item.price.id) {
+                        item.price = terms.clone();
+                    }
+                }
+            }
+            let complete = s.items.iter().filter(|item| !lacks_tiers(&item.price));
+            self.prices.learn(complete.map(|i| i.price.clone()));
         }
         Ok(record)
     }
+}
+
+/// A tiered price read without its tiers.
+fn lacks_tiers(price: &PriceTerms) -> bool {
+    price.tiers_mode.is_some() && price.tiers.is_empty()
 }
 
 /// Where a kind is listed, and with which extra parameters.
@@ -84,7 +113,8 @@ fn listing(kind: ObjectKind) -> (&'static str, &'static [(&'static str, &'static
             "/v1/subscriptions",
             &[
                 ("status", "all"),
-                ("expand[]", "data.discounts.source.coupon"),
+                ("expand[]", "data.discounts"),
+                ("expand[]", "data.items.data.discounts"),
             ],
         ),
         ObjectKind::Invoice => ("/v1/invoices", &[]),
@@ -100,7 +130,10 @@ fn object_path(kind: ObjectKind) -> (&'static str, &'static [(&'static str, &'st
         ObjectKind::PaymentMethod => ("/v1/payment_methods", &[]),
         ObjectKind::Subscription => (
             "/v1/subscriptions",
-            &[("expand[]", "discounts.source.coupon")],
+            &[
+                ("expand[]", "discounts"),
+                ("expand[]", "items.data.discounts"),
+            ],
         ),
         ObjectKind::Invoice => ("/v1/invoices", &[]),
         ObjectKind::Charge => ("/v1/charges", &[]),

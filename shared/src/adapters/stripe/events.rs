@@ -16,6 +16,7 @@
 use std::collections::HashSet;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::client::{StripeClient, StripeError};
 use super::parse::decode;
@@ -55,6 +56,9 @@ struct EventData {
 struct EventObject {
     id: Option<String>,
     object: Option<String>,
+    /// On a discount: whose it is (a subscription's, else the customer's own).
+    customer: Option<Value>,
+    subscription: Option<Value>,
 }
 
 pub(super) async fn changes_since(
@@ -168,9 +172,13 @@ fn changes(events: impl Iterator<Item = Event>) -> Vec<Change> {
 /// The change an event stands for, by the kind of its object (`data.object.object`):
 /// `customer.*`, `customer.subscription.*`, `invoice.*`, `charge.*`,
 /// `charge.refund.*`/`refund.*` and `payment_method.*` carry the object Tally keeps;
-/// others (`customer.discount.*`, `charge.dispute.*`, `invoiceitem.*`...) carry
+/// `customer.discount.*` re-fetch the subscription or customer the discount is on
+/// (its terms live there); others (`charge.dispute.*`, `invoiceitem.*`...) carry
 /// something else and are skipped.
 fn change(event: Event) -> Option<Change> {
+    if event.data.object.object.as_deref() == Some("discount") {
+        return discount_change(event);
+    }
     let kind = match event.data.object.object.as_deref()? {
         "customer" => ObjectKind::Customer,
         "subscription" => ObjectKind::Subscription,
@@ -192,6 +200,27 @@ fn change(event: Event) -> Option<Change> {
     })
 }
 
+/// A discount created, changed or deleted: never a deletion of what it is on.
+fn discount_change(event: Event) -> Option<Change> {
+    let id_of = |value: Option<Value>| match value? {
+        Value::String(id) => Some(id),
+        Value::Object(object) => object.get("id")?.as_str().map(str::to_owned),
+        _ => None,
+    };
+    let object = event.data.object;
+    let (kind, id) = match (id_of(object.subscription), id_of(object.customer)) {
+        (Some(sub), _) => (ObjectKind::Subscription, sub),
+        (None, Some(customer)) => (ObjectKind::Customer, customer),
+        (None, None) => return None,
+    };
+    Some(Change {
+        kind,
+        id: Some(id).filter(|id| is_valid_id(id))?,
+        at: event.created,
+        deleted: false,
+    })
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -205,9 +234,12 @@ mod tests {
     use serde_json::json;
 
     fn event(id: &str, kind: &str, object: &str, object_id: &str, created: i64) -> Event {
+        // The second discount is a customer's own: removing it re-reads the customer.
+        let customer = (object_id == "di_2").then_some("cus_9");
         serde_json::from_value(json!({
             "id": id, "type": kind, "created": created,
-            "data": {"object": {"id": object_id, "object": object, "last4": "4242"}}
+            "data": {"object": {"id": object_id, "object": object, "last4": "4242",
+                "customer": customer, "subscription": null}}
         }))
         .unwrap()
     }
@@ -234,6 +266,7 @@ mod tests {
                 "pm_1",
                 7,
             ),
+            event("evt_8", "customer.discount.deleted", "discount", "di_2", 8),
         ];
         let got: Vec<(ObjectKind, String, bool)> = changes(events.into_iter())
             .into_iter()
@@ -247,6 +280,7 @@ mod tests {
                 (ObjectKind::Refund, "re_1".into(), false),
                 (ObjectKind::Customer, "cus_2".into(), true),
                 (ObjectKind::PaymentMethod, "pm_1".into(), false),
+                (ObjectKind::Customer, "cus_9".into(), false),
             ]
         );
     }

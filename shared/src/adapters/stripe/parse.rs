@@ -19,9 +19,10 @@ use serde_json::Value;
 use crate::domain::billing::{BillingRecord, ObjectKind, PriceTerms};
 use crate::ports::ConnectorError;
 
-pub use super::parse_billing::{customer, price, subscription};
+pub use super::parse_billing::{customer, subscription};
 pub use super::parse_invoice::{invoice, invoice_price_ids};
 pub use super::parse_payments::{charge, payment_method, refund};
+pub use super::parse_price::price;
 
 /// Prices already known by id: invoice lines name their price by id only (today's
 /// API cannot expand it from an invoice listing: too deep), so the connector looks

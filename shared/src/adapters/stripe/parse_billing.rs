@@ -9,9 +9,10 @@ use serde_json::Value;
 use super::parse::{
     Expandable, IdOrObject, List, ParseError, country_code, decode, id_of, non_empty,
 };
+use super::parse_discounts::{Discount, discount_record, discount_records};
+use super::parse_price::{Price, price_terms};
 use crate::domain::billing::{
-    CouponDuration, CustomerRecord, DiscountRecord, Interval, PauseCollection, PriceTerms,
-    SubscriptionItemRecord, SubscriptionRecord, SubscriptionStatus, UsageType,
+    CustomerRecord, PauseCollection, SubscriptionItemRecord, SubscriptionRecord, SubscriptionStatus,
 };
 
 #[derive(Deserialize)]
@@ -23,6 +24,8 @@ struct Customer {
     invoice_settings: Option<InvoiceSettings>,
     #[serde(default)]
     deleted: bool,
+    /// The customer-level discount, its coupon expanded (the connector inlines it).
+    discount: Option<Discount>,
 }
 
 /// City and country only: the street, postal code and state are never read.
@@ -41,6 +44,10 @@ struct InvoiceSettings {
 /// `deleted: true`, `created: 0` and nothing else: Stripe keeps nothing more of it.
 pub fn customer(value: &Value) -> Result<CustomerRecord, ParseError> {
     let c: Customer = decode("customer", value)?;
+    let discount = c
+        .discount
+        .map(|d| discount_record("customer", "discount", Expandable::Object(d)))
+        .transpose()?;
     let (city, country) = match c.address {
         Some(a) => (non_empty(a.city), country_code(a.country)),
         None => (None, None),
@@ -55,61 +62,8 @@ pub fn customer(value: &Value) -> Result<CustomerRecord, ParseError> {
             .invoice_settings
             .and_then(|s| id_of(s.default_payment_method)),
         deleted: c.deleted,
+        discount,
     })
-}
-
-#[derive(Deserialize)]
-struct Price {
-    id: String,
-    product: Option<IdOrObject>,
-    nickname: Option<String>,
-    currency: String,
-    unit_amount: Option<i64>,
-    recurring: Option<Recurring>,
-}
-
-#[derive(Deserialize)]
-struct Recurring {
-    interval: Interval,
-    interval_count: Option<u32>,
-    usage_type: Option<UsageType>,
-}
-
-fn price_terms(p: Price) -> PriceTerms {
-    let (interval, interval_count, usage_type) = match p.recurring {
-        Some(r) => (
-            Some(r.interval),
-            r.interval_count.unwrap_or(1).max(1),
-            r.usage_type.unwrap_or(UsageType::Licensed),
-        ),
-        None => (None, 1, UsageType::Licensed),
-    };
-    PriceTerms {
-        id: p.id,
-        product: id_of(p.product),
-        nickname: non_empty(p.nickname),
-        currency: p.currency.to_ascii_lowercase(),
-        unit_amount: p.unit_amount,
-        interval,
-        interval_count,
-        usage_type,
-    }
-}
-
-/// A price object (`GET /v1/prices/{id}`, or expanded inside another object).
-pub fn price(value: &Value) -> Result<PriceTerms, ParseError> {
-    decode::<Price>("price", value).map(price_terms)
-}
-
-/// Lets other shapes embed a price and turn it into terms.
-#[derive(Deserialize)]
-#[serde(transparent)]
-pub(super) struct EmbeddedPrice(Price);
-
-impl EmbeddedPrice {
-    pub(super) fn into_terms(self) -> PriceTerms {
-        price_terms(self.0)
-    }
 }
 
 #[derive(Deserialize)]
@@ -147,55 +101,33 @@ struct Item {
     quantity: Option<u64>,
     current_period_start: Option<i64>,
     current_period_end: Option<i64>,
+    /// Expanded by the listing (`data.items.data.discounts`), coupons inlined.
+    #[serde(default)]
+    discounts: Vec<Expandable<Discount>>,
 }
 
-#[derive(Deserialize)]
-struct Discount {
-    source: Option<DiscountSource>,
-    /// The older shape: the coupon object directly on the discount.
-    coupon: Option<Coupon>,
-    start: Option<i64>,
-    end: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct DiscountSource {
-    coupon: Option<Expandable<Coupon>>,
-}
-
-#[derive(Deserialize)]
-struct Coupon {
-    id: String,
-    percent_off: Option<f64>,
-    amount_off: Option<i64>,
-    currency: Option<String>,
-    duration: CouponDuration,
-    duration_in_months: Option<u32>,
-}
-
-/// A subscription with its items and discounts. The discounts must be expanded down
-/// to their coupons (`expand[]=discounts.source.coupon`): a bare id says nothing of
-/// the terms, and a silently dropped `forever` coupon would overstate MRR.
+/// A subscription with its items and discounts, at both levels expanded down to their
+/// coupons ([`super::parse_discounts`]).
 pub fn subscription(value: &Value) -> Result<SubscriptionRecord, ParseError> {
     let s: Subscription = decode("subscription", value)?;
     let items = s
         .items
         .data
         .into_iter()
-        .map(|item| SubscriptionItemRecord {
-            id: item.id,
-            price: price_terms(item.price),
-            quantity: item.quantity.unwrap_or(0),
-            current_period_start: item.current_period_start.or(s.current_period_start),
-            current_period_end: item.current_period_end.or(s.current_period_end),
-        })
-        .collect();
-    let discounts = s
-        .discounts
-        .into_iter()
         .enumerate()
-        .map(|(index, discount)| discount_record(index, discount))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(index, item)| {
+            let path = format!("items.data[{index}].discounts");
+            Ok(SubscriptionItemRecord {
+                id: item.id,
+                price: price_terms(item.price),
+                quantity: item.quantity.unwrap_or(0),
+                current_period_start: item.current_period_start.or(s.current_period_start),
+                current_period_end: item.current_period_end.or(s.current_period_end),
+                discounts: discount_records("subscription", &path, item.discounts)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ParseError>>()?;
+    let discounts = discount_records("subscription", "discounts", s.discounts)?;
     Ok(SubscriptionRecord {
         id: s.id,
         customer: s.customer.into_id(),
@@ -213,40 +145,5 @@ pub fn subscription(value: &Value) -> Result<SubscriptionRecord, ParseError> {
         ended_at: s.ended_at,
         default_payment_method: id_of(s.default_payment_method),
         pause_collection: s.pause_collection,
-    })
-}
-
-fn discount_record(
-    index: usize,
-    discount: Expandable<Discount>,
-) -> Result<DiscountRecord, ParseError> {
-    let unexpanded =
-        || ParseError::at("subscription", format!("discounts[{index}] (not expanded)"));
-    let Expandable::Object(d) = discount else {
-        return Err(unexpanded());
-    };
-    let coupon = match (d.source.and_then(|s| s.coupon), d.coupon) {
-        (Some(Expandable::Object(coupon)), _) | (None, Some(coupon)) => coupon,
-        _ => return Err(unexpanded()),
-    };
-    let percent_off_bp = match coupon.percent_off {
-        None => None,
-        Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Some((p * 100.0).round() as u32),
-        Some(_) => {
-            return Err(ParseError::at(
-                "subscription",
-                format!("discounts[{index}].coupon.percent_off"),
-            ));
-        }
-    };
-    Ok(DiscountRecord {
-        coupon_id: coupon.id,
-        percent_off_bp,
-        amount_off: coupon.amount_off,
-        currency: non_empty(coupon.currency).map(|c| c.to_ascii_lowercase()),
-        duration: coupon.duration,
-        duration_in_months: coupon.duration_in_months,
-        start: d.start,
-        end: d.end,
     })
 }

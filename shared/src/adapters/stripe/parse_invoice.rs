@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::parse::{Expandable, IdOrObject, List, ParseError, PriceBook, decode, id_of, non_empty};
-use super::parse_billing::EmbeddedPrice;
+use super::parse_price::EmbeddedPrice;
 use crate::domain::billing::{InvoiceLineRecord, InvoiceRecord, PriceTerms};
 
 #[derive(Deserialize)]

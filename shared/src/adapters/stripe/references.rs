@@ -64,11 +64,13 @@ pub(super) fn last_id(data: &[Value], what: &str) -> Result<String, ConnectorErr
 }
 
 /// Reads the rest of `object[field]` when it is a list with `has_more`, following the
-/// list's own `url` (e.g. `/v1/invoices/in_1/lines`), and stores it as one full page.
+/// list's own `url` (e.g. `/v1/invoices/in_1/lines`) with the `expand` paths the first
+/// page had, and stores it as one full page.
 pub(super) async fn complete_embedded_list(
     client: &StripeClient,
     object: &mut Value,
     field: &str,
+    expand: &[&str],
 ) -> Result<(), ConnectorError> {
     let Some(list) = object.get_mut(field) else {
         return Ok(());
@@ -90,6 +92,11 @@ pub(super) async fn complete_embedded_list(
         }
     };
     params.push(("limit".to_owned(), "100".to_owned()));
+    params.extend(
+        expand
+            .iter()
+            .map(|e| ("expand[]".to_owned(), (*e).to_owned())),
+    );
     for _ in 0..MAX_EMBEDDED_PAGES {
         let after = last_id(&data, field)?;
         let mut query: Vec<(&str, &str)> = params
@@ -152,8 +159,8 @@ impl PriceCache {
         }
     }
 
-    /// The terms of `ids`, fetching the unknown ones (`GET /v1/prices/{id}`); a price
-    /// Stripe no longer has is simply absent from the result.
+    /// The terms of `ids`, fetching the unknown ones (`GET /v1/prices/{id}`, tiers
+    /// expanded); a price Stripe no longer has is simply absent from the result.
     pub(super) async fn resolve(
         &self,
         client: &StripeClient,
@@ -165,7 +172,7 @@ impl PriceCache {
         };
         for id in missing {
             let path = format!("/v1/prices/{}", checked_id(id)?);
-            match client.get(&path, &[]).await {
+            match client.get(&path, &[("expand[]", "tiers")]).await {
                 Ok(value) => self.learn([parse::price(&value)?]),
                 Err(StripeError::NotFound { .. }) => {}
                 Err(other) => return Err(other.into()),

@@ -79,7 +79,12 @@ pub(crate) fn timelines_of<'a>(
         .map(|sub| {
             (
                 *sub,
-                subscription_timeline(sub, index.invoices_of(&sub.id), policy),
+                subscription_timeline(
+                    sub,
+                    index.invoices_of(&sub.id),
+                    index.discount_of(customer),
+                    policy,
+                ),
             )
         })
         .collect()

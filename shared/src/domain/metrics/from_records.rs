@@ -34,7 +34,10 @@ pub fn facts_from_records(sources: &[BillingData<'_>], policy: &MrrPolicy) -> Fa
             let subscriptions = index.subscriptions_of(customer_id);
             let timelines: Vec<SubscriptionTimeline> = subscriptions
                 .iter()
-                .map(|sub| subscription_timeline(sub, index.invoices_of(&sub.id), policy))
+                .map(|sub| {
+                    let invoices = index.invoices_of(&sub.id);
+                    subscription_timeline(sub, invoices, index.discount_of(customer_id), policy)
+                })
                 .collect();
             builder.add_changes(customer, &timelines);
             builder.add_trials(customer, subscriptions, &timelines, &index);

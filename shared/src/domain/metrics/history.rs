@@ -17,8 +17,9 @@ use crate::domain::billing::{
     InvoiceRecord, PriceTerms, SubscriptionRecord, SubscriptionStatus, UsageType,
 };
 
-use super::money::{Mrr, item_mrr, monthly};
+use super::money::{Mrr, monthly};
 use super::policy::{MrrPolicy, UnpaidChurnFrom};
+use super::pricing::{monthly_micros, period_amount_micros};
 
 /// A stretch of time during which one item was billed at a monthly `value`.
 #[derive(Clone, Debug)]
@@ -31,6 +32,8 @@ pub(crate) struct Piece<'a> {
     pub key: &'a str,
     /// Index into the timeline's plan names.
     pub plan: usize,
+    /// The price's product: what `applies_to.products` coupons match.
+    pub product: Option<&'a str>,
     pub value: Mrr,
     /// (invoice created, period start); the current state ranks above all history.
     pub rank: (i64, i64),
@@ -79,8 +82,10 @@ pub(crate) enum PriceValue {
     Unknown,
 }
 
-/// Unit amount × quantity normalized to a month. Metered prices are 0 under the default
-/// policy; a price without a unit amount uses what was billed for the period, if known.
+/// What the price bills per period for the quantity ([`super::pricing`]), normalized to
+/// a month. Metered prices are 0 under the default policy; a price whose terms do not
+/// give the amount (no unit amount, tiers not read) uses what was billed for the
+/// period, if known.
 pub(crate) fn price_value(
     price: &PriceTerms,
     quantity: u64,
@@ -93,9 +98,9 @@ pub(crate) fn price_value(
     if policy.exclude_metered && price.usage_type == UsageType::Metered {
         return PriceValue::Monthly(Mrr::ZERO);
     }
-    match (price.unit_amount, billed_for_period) {
-        (Some(unit), _) => {
-            PriceValue::Monthly(item_mrr(unit, quantity, interval, price.interval_count))
+    match (period_amount_micros(price, quantity), billed_for_period) {
+        (Some(amount), _) => {
+            PriceValue::Monthly(monthly_micros(amount, interval, price.interval_count))
         }
         (None, Some(billed)) => {
             PriceValue::Monthly(monthly(i128::from(billed), interval, price.interval_count))
@@ -150,6 +155,7 @@ pub(crate) fn history_pieces<'a>(
                 to: Some(to),
                 key: line.subscription_item.as_deref().unwrap_or(&price.id),
                 plan: plans.index(plan_name(price)),
+                product: price.product.as_deref(),
                 value,
                 rank: (
                     invoice.created,

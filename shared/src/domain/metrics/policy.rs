@@ -111,6 +111,11 @@ pub const DEFINITIONS: &[Definition] = &[
         "active and past_due count (Stripe Billing). canceled: counts until canceled_at, the time of the cancellation request (Stripe Billing), or ended_at when the policy counts until the period ends. A scheduled cancellation (cancel_at_period_end, cancel_at) stops at its request (canceled_at), else at cancel_at or the period end. unpaid (and past_due when not counted): from the first unpaid invoice after the last paid one. paused (a trial that ended without a payment method, or the pause endpoint): every paid period is kept and it stops at the end of the last paid period, never later (Stripe's subscription object carries no pause time). incomplete, incomplete_expired and trialing never count. pause_collection: per the policy's paused_collection, not recurring from the end of the last paid period until resumes_at.",
     ),
     def(
+        "discounts",
+        "item_then_subscription_else_customer",
+        "Item discounts reduce their item first; then the subscription's discounts apply in order, each to the amount left by the previous; the customer's discount applies only while the subscription has no discount of its own. A coupon with applies_to.products reduces only those products' items. An amount off applies in its coupon's currency (or its currency_options amount for the subscription's currency), per billing period normalized to a month, spread over the eligible items in proportion. Never below 0. Forever coupons count; repeating ones unless forever_coupons_only; once never.",
+    ),
+    def(
         "movement_unit",
         "customer_across_currencies",
         "Movements are computed per customer across all its currencies (one customer is one customer): dropping one currency's subscription while another remains is contraction, not churn.",

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::domain::billing::{
-    CardFacts, ChargeRecord, CustomerRecord, InvoiceRecord, PaymentMethodRecord, RefundRecord,
-    SubscriptionRecord,
+    CardFacts, ChargeRecord, CustomerRecord, DiscountRecord, InvoiceRecord, PaymentMethodRecord,
+    RefundRecord, SubscriptionRecord,
 };
 
 use super::dimensions::CustomerDims;
@@ -92,6 +92,12 @@ impl<'a> RecordIndex<'a> {
             .get(customer)
             .map(Vec::as_slice)
             .unwrap_or_default()
+    }
+    /// The customer's own discount (`customer.discount`), if any.
+    pub fn discount_of(&self, customer: &str) -> Option<&'a DiscountRecord> {
+        self.customers
+            .get(customer)
+            .and_then(|record| record.discount.as_ref())
     }
     pub fn invoices_of(&self, subscription: &str) -> &[&'a InvoiceRecord] {
         self.invoices

@@ -12,24 +12,22 @@
 //! 4. trials (`trial_start..trial_end`) contribute 0, and so does a paused collection
 //!    (per [`MrrPolicy::paused_collection`]) from the end of the last paid period until
 //!    it resumes;
-//! 5. coupons (forever only, by default) reduce each plan's share: percent coupons
-//!    first, then amount-off coupons in the subscription's currency normalized by its
-//!    billing interval and spread in proportion over the plans; never below 0. The
-//!    current coupons are applied to history too, from each coupon's `start` (a
-//!    record keeps no earlier coupons).
+//! 5. discounts (forever only, by default) at item, subscription and customer level
+//!    reduce each item's value ([`super::discounts`]); never below 0. The current
+//!    discounts are applied to history too, from each discount's `start` (a record
+//!    keeps no earlier discounts).
 //!
 //! Taxes never enter: amounts come from price terms, which exclude tax.
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::billing::{
-    CouponDuration, DiscountRecord, Interval, InvoiceRecord, SubscriptionRecord,
-};
+use crate::domain::billing::{DiscountRecord, Interval, InvoiceRecord, SubscriptionRecord};
 
+use super::discounts::{Discounts, Priced};
 use super::history::{
     Piece, PlanNames, PriceValue, history_pieces, plan_name, price_value, stop_time,
 };
-use super::money::{Mrr, less_percent, monthly, reduce_proportionally};
+use super::money::Mrr;
 use super::policy::MrrPolicy;
 use super::spans::{Span, counted_spans, zero_windows};
 
@@ -83,49 +81,13 @@ impl SubscriptionTimeline {
     }
 }
 
-/// A coupon that reduces MRR while it applies.
-struct Coupon {
-    from: i64,
-    to: Option<i64>,
-    percent_off_bp: Option<u32>,
-    amount_off: Option<i64>,
-}
-
-impl Coupon {
-    fn applies_at(&self, at: i64) -> bool {
-        self.from <= at && self.to.is_none_or(|to| at < to)
-    }
-}
-
-fn coupons(sub: &SubscriptionRecord, policy: &MrrPolicy) -> Vec<Coupon> {
-    let counted = |discount: &DiscountRecord| match discount.duration {
-        CouponDuration::Forever => true,
-        CouponDuration::Repeating => !policy.forever_coupons_only,
-        CouponDuration::Once => false,
-    };
-    sub.discounts
-        .iter()
-        .filter(|discount| counted(discount))
-        .map(|discount| Coupon {
-            from: discount.start.unwrap_or(i64::MIN),
-            to: discount.end,
-            percent_off_bp: discount.percent_off_bp,
-            // An amount off in another currency cannot apply to this subscription.
-            amount_off: discount.amount_off.filter(|_| {
-                discount
-                    .currency
-                    .as_deref()
-                    .is_none_or(|currency| currency.eq_ignore_ascii_case(&sub.currency))
-            }),
-        })
-        .collect()
-}
-
 /// Builds the timeline of one subscription from its record and its invoices (any order;
-/// invoices of other subscriptions are ignored line by line).
+/// invoices of other subscriptions are ignored line by line). `customer_discount` is
+/// the customer's own discount (`customer.discount`), if any.
 pub fn subscription_timeline(
     sub: &SubscriptionRecord,
     invoices: &[&InvoiceRecord],
+    customer_discount: Option<&DiscountRecord>,
     policy: &MrrPolicy,
 ) -> SubscriptionTimeline {
     let mut plans = PlanNames::default();
@@ -167,8 +129,8 @@ pub fn subscription_timeline(
     }
     let zero = zero_windows(sub, invoices, policy, start);
     let counted = counted_spans(&pieces, &zero);
-    let coupons = coupons(sub, policy);
-    let segments = sweep(pieces, plans.names.len(), &coupons, &zero);
+    let discounts = Discounts::new(sub, customer_discount, policy);
+    let segments = sweep(pieces, plans.names.len(), &discounts, &zero);
     SubscriptionTimeline {
         subscription: sub.id.clone(),
         customer: sub.customer.clone(),
@@ -209,6 +171,7 @@ fn current_pieces<'a>(
             to,
             key: &item.id,
             plan: plans.index(plan_name(&item.price)),
+            product: item.price.product.as_deref(),
             value,
             rank: (i64::MAX, i64::MAX),
             billing: (
@@ -225,13 +188,13 @@ fn current_pieces<'a>(
 fn sweep(
     mut pieces: Vec<Piece<'_>>,
     plan_count: usize,
-    coupons: &[Coupon],
+    discounts: &Discounts<'_>,
     zero: &[Span],
 ) -> Vec<Segment> {
     let mut breaks: Vec<i64> = pieces
         .iter()
         .flat_map(|piece| [Some(piece.from), piece.to])
-        .chain(coupons.iter().flat_map(|c| [Some(c.from), c.to]))
+        .chain(discounts.breaks().map(Some))
         .chain(zero.iter().flat_map(|(start, end)| [Some(*start), *end]))
         .flatten()
         .filter(|at| *at != i64::MIN)
@@ -256,7 +219,7 @@ fn sweep(
         let value = if zeroed {
             vec![Mrr::ZERO; plan_count]
         } else {
-            value_at(at, &active, plan_count, coupons)
+            value_at(at, &active, plan_count, discounts)
         };
         if value != previous {
             segments.push(Segment {
@@ -269,8 +232,13 @@ fn sweep(
     segments
 }
 
-/// Per-plan MRR at `at` from the pieces covering it, coupons applied.
-fn value_at(at: i64, active: &[&Piece<'_>], plan_count: usize, coupons: &[Coupon]) -> Vec<Mrr> {
+/// Per-plan MRR at `at` from the pieces covering it, discounts applied.
+fn value_at(
+    at: i64,
+    active: &[&Piece<'_>],
+    plan_count: usize,
+    discounts: &Discounts<'_>,
+) -> Vec<Mrr> {
     // One piece per item: the highest-ranked (latest invoice, or the current state).
     let mut chosen: Vec<&Piece<'_>> = Vec::with_capacity(active.len());
     for &piece in active {
@@ -281,26 +249,28 @@ fn value_at(at: i64, active: &[&Piece<'_>], plan_count: usize, coupons: &[Coupon
         }
     }
     let mut by_plan = vec![Mrr::ZERO; plan_count];
-    for piece in &chosen {
-        if let Some(slot) = by_plan.get_mut(piece.plan) {
-            *slot += piece.value;
+    if discounts.is_empty() {
+        for piece in &chosen {
+            if let Some(slot) = by_plan.get_mut(piece.plan) {
+                *slot += piece.value;
+            }
         }
+        return by_plan;
     }
-    let applying: Vec<&Coupon> = coupons.iter().filter(|c| c.applies_at(at)).collect();
-    for percent in applying.iter().filter_map(|coupon| coupon.percent_off_bp) {
-        for value in by_plan.iter_mut() {
-            *value = less_percent(*value, percent);
-        }
-    }
-    let (interval, count) = chosen
-        .first()
-        .map(|piece| piece.billing)
-        .unwrap_or((Interval::Month, 1));
-    let amount_off: Mrr = applying
+    let mut priced: Vec<Priced<'_>> = chosen
         .iter()
-        .filter_map(|coupon| coupon.amount_off)
-        .map(|off| monthly(i128::from(off), interval, count))
-        .sum();
-    reduce_proportionally(&mut by_plan, amount_off);
+        .map(|piece| Priced {
+            key: piece.key,
+            product: piece.product,
+            billing: piece.billing,
+            value: piece.value,
+        })
+        .collect();
+    discounts.apply(at, &mut priced);
+    for (piece, item) in chosen.iter().zip(&priced) {
+        if let Some(slot) = by_plan.get_mut(piece.plan) {
+            *slot += item.value;
+        }
+    }
     by_plan
 }

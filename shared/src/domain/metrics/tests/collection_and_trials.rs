@@ -105,6 +105,7 @@ fn incomplete_subscriptions_never_count() {
         let timeline = subscription_timeline(
             &data.subscriptions[0],
             &invoices(&data),
+            None,
             &MrrPolicy::default(),
         );
         assert!(timeline.segments.is_empty(), "{status:?}");
@@ -122,6 +123,7 @@ fn a_scheduled_cancel_at_stops_counting_when_it_takes_effect() {
     let timeline = subscription_timeline(
         &data.subscriptions[0],
         &invoices(&data),
+        None,
         &MrrPolicy::default(),
     );
     assert_eq!(timeline.mrr_at(ts(2024, 3, 20) - 1).to_minor(), BASIC);
@@ -201,7 +203,7 @@ fn a_metered_only_subscriber_counts_with_no_mrr_and_a_trial_from_its_end() {
         ts(2024, 1, 1),
         vec![item("si", metered, 0)],
     );
-    let timeline = subscription_timeline(&sub, &[], &MrrPolicy::default());
+    let timeline = subscription_timeline(&sub, &[], None, &MrrPolicy::default());
     assert!(timeline.segments.is_empty());
     assert_eq!(timeline.counted, vec![(ts(2024, 1, 1), None)]);
 
@@ -212,6 +214,7 @@ fn a_metered_only_subscriber_counts_with_no_mrr_and_a_trial_from_its_end() {
     let timeline = subscription_timeline(
         &data.subscriptions[0],
         &invoices(&data),
+        None,
         &MrrPolicy::default(),
     );
     assert_eq!(timeline.counted, vec![(ts(2024, 1, 15), None)]);

@@ -42,6 +42,10 @@ pub fn price_in(
         interval: Some(interval),
         interval_count: count,
         usage_type: UsageType::Licensed,
+        unit_amount_micros: None,
+        transform_quantity: None,
+        tiers_mode: None,
+        tiers: Vec::new(),
     }
 }
 
@@ -56,6 +60,7 @@ pub fn item(id: &str, price: PriceTerms, quantity: u64) -> SubscriptionItemRecor
         quantity,
         current_period_start: None,
         current_period_end: None,
+        discounts: Vec::new(),
     }
 }
 
@@ -104,6 +109,9 @@ pub fn coupon(
         duration_in_months: None,
         start: None,
         end: None,
+        applies_to_products: Vec::new(),
+        amount_off_by_currency: Default::default(),
+        promotion_code: None,
     }
 }
 
@@ -195,6 +203,7 @@ pub fn customer(id: &str, country: Option<&str>) -> CustomerRecord {
         country: country.map(str::to_owned),
         default_payment_method: None,
         deleted: false,
+        discount: None,
     }
 }
 

@@ -103,6 +103,7 @@ fn trial_contributes_zero_then_new_at_conversion() {
     let timeline = subscription_timeline(
         &data.subscriptions[0],
         &data.invoices.iter().collect::<Vec<_>>(),
+        None,
         &MrrPolicy::default(),
     );
     assert_eq!(timeline.mrr_at(ts(2024, 1, 14)).to_minor(), 0);
@@ -223,13 +224,13 @@ fn metered_and_free_prices_contribute_zero() {
         ts(2024, 1, 1),
         vec![item("si_u", metered, 1_000), item("si_f", free, 1)],
     );
-    let default = subscription_timeline(&sub, &[], &MrrPolicy::default());
+    let default = subscription_timeline(&sub, &[], None, &MrrPolicy::default());
     assert!(default.segments.is_empty());
     let counting_usage = MrrPolicy {
         exclude_metered: false,
         ..MrrPolicy::default()
     };
-    let timeline = subscription_timeline(&sub, &[], &counting_usage);
+    let timeline = subscription_timeline(&sub, &[], None, &counting_usage);
     assert_eq!(timeline.mrr_at(ts(2024, 2, 1)).to_minor(), usd(1_000));
 }
 

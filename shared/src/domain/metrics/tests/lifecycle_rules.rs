@@ -68,6 +68,7 @@ fn a_mid_period_upgrade_is_dated_at_its_proration_lines_and_stays_there() {
     let timeline = subscription_timeline(
         &data.subscriptions[0],
         &all_invoices(&data),
+        None,
         &MrrPolicy::default(),
     );
     assert_eq!(timeline.mrr_at(ts(2024, 3, 15) - 1).to_minor(), BASIC);
@@ -202,6 +203,7 @@ fn a_trial_that_ended_without_a_payment_method_never_counts() {
     let timeline = subscription_timeline(
         &data.subscriptions[0],
         &all_invoices(&data),
+        None,
         &MrrPolicy::default(),
     );
     assert!(timeline.segments.is_empty());

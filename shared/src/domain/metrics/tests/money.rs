@@ -71,7 +71,7 @@ fn quantity_multiplies_and_items_add() {
             item("si_addon", price("addon", usd(120), Interval::Year, 1), 1),
         ],
     );
-    let timeline = subscription_timeline(&sub, &[], &MrrPolicy::default());
+    let timeline = subscription_timeline(&sub, &[], None, &MrrPolicy::default());
     assert_eq!(timeline.mrr_at(ts(2024, 2, 1)).to_minor(), usd(70));
     assert_eq!(
         timeline.plan_mrr_at(ts(2024, 2, 1), "seats").to_minor(),
@@ -97,7 +97,7 @@ fn with_coupon(
         vec![item("si", price("p", amount, interval, 1), 1)],
     );
     sub.discounts.push(coupon);
-    subscription_timeline(&sub, &[], &MrrPolicy::default())
+    subscription_timeline(&sub, &[], None, &MrrPolicy::default())
         .mrr_at(ts(2024, 3, 1))
         .to_minor()
 }

@@ -163,7 +163,7 @@ fn brute_force(seed: u64, currency: &str, from: u32, to: u32) -> Vec<Expected> {
             .iter()
             .filter(|i| i.subscription.as_deref() == Some(&sub.id))
             .collect();
-        let timeline = subscription_timeline(sub, &invoices, &policy);
+        let timeline = subscription_timeline(sub, &invoices, None, &policy);
         units
             .entry((sub.customer.clone(), timeline.currency.clone()))
             .or_default()
