@@ -89,6 +89,28 @@ fn pause_collection_is_kept_with_its_behavior_and_resume_time() {
     assert!(parse::subscription(&sub).is_err());
 }
 
+/// Stripe's subscription reference: a paused subscription's
+/// `status_details.paused.transitioned_at` is when it entered `paused`; the fixture
+/// (an active subscription) has none.
+#[test]
+fn the_pause_time_is_read_from_status_details() {
+    assert_eq!(
+        parse::subscription(&fixture("subscription"))
+            .unwrap()
+            .paused_at,
+        None
+    );
+    let mut sub = fixture("subscription");
+    sub["status"] = json!("paused");
+    sub["status_details"] =
+        json!({"paused": {"type": "subscription", "transitioned_at": 1_750_000_000}});
+    let s = parse::subscription(&sub).unwrap();
+    assert_eq!(
+        (s.status, s.paused_at),
+        (SubscriptionStatus::Paused, Some(1_750_000_000))
+    );
+}
+
 #[test]
 fn expanded_discounts_carry_their_coupon_terms_in_basis_points() {
     let mut sub = fixture("subscription");

@@ -257,10 +257,11 @@ pub(crate) fn last_paid_end(sub: &SubscriptionRecord, invoices: &[&InvoiceRecord
 /// * a counted status (active, past_due): at a scheduled cancellation, if any;
 /// * `past_due` or `unpaid` when not counted: from when it stopped being paid (Stripe:
 ///   delinquent from the time it is marked unpaid; the first unpaid invoice dates it);
-/// * `paused`: at the end of its last paid period — every paid period is kept, and it
-///   never counts past what was paid for; Stripe's subscription object carries no
-///   pause time (a trial that ended without a payment method paid nothing: it stops
-///   at its start, the trial counting 0 anyway);
+/// * `paused`: when it was paused (`paused_at`, Stripe's
+///   `status_details.paused.transitioned_at`), and never after the end of its last
+///   paid period — every paid period before the pause is kept; without a pause time,
+///   at the end of the last paid period (a trial that ended without a payment method
+///   paid nothing: it stops at its start, the trial counting 0 anyway);
 /// * anything else (trialing, incomplete, incomplete_expired): it never counted.
 pub(crate) fn stop_time(
     sub: &SubscriptionRecord,
@@ -294,7 +295,13 @@ pub(crate) fn stop_time(
         SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => {
             Some(unpaid_since(sub, invoices, policy).unwrap_or_else(paid_until))
         }
-        SubscriptionStatus::Paused => Some(paid_until()),
+        SubscriptionStatus::Paused => {
+            let paid_until = paid_until();
+            Some(
+                sub.paused_at
+                    .map_or(paid_until, |at| at.clamp(start, paid_until)),
+            )
+        }
         _ => Some(start),
     }
 }
