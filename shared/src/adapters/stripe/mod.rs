@@ -30,6 +30,8 @@ mod references;
 mod webhook;
 
 #[cfg(test)]
+mod parse_lifecycle_tests;
+#[cfg(test)]
 mod parse_tests;
 
 pub use client::{RetryPolicy, StripeClient, StripeError};

@@ -20,6 +20,7 @@ mod calendar;
 mod churn_risk;
 mod customers;
 mod dimensions;
+mod ending;
 mod facts;
 mod from_records;
 mod fx;
