@@ -7,8 +7,8 @@
 //!    invoiced period (from `start_date`, else `created`, when never invoiced), so a
 //!    renewal appends what was already shown and never moves an earlier change;
 //! 3. an end ([`super::ending::stop_time`]): cancellation, a scheduled cancellation at
-//!    period end, the point an unpaid subscription stopped paying, the end of a paused
-//!    one's last paid period;
+//!    period end, the point an unpaid subscription stopped paying, a pause (never after
+//!    the last paid period);
 //! 4. trials (`trial_start..trial_end`) contribute 0, and so does a paused collection
 //!    (per [`MrrPolicy::paused_collection`]) from the end of the last paid period until
 //!    it resumes;
