@@ -101,14 +101,13 @@ async fn lifecycle_shapes_give_stripes_mrr_and_a_renewal_leaves_closed_months_al
         ],
         [5900, 0, 0, 0, 0, 0, 5900],
     );
-    // Paid for a year on 2024-08-01, then paused: the year is kept, churn when it ends.
-    let mut annual = months(
-        0,
-        &[[0, ANNUAL, 0, 0, 0, 0, ANNUAL]],
-        [ANNUAL, 0, 0, 0, 0, 0, ANNUAL],
-    );
-    annual[12] = [ANNUAL, 0, 0, 0, ANNUAL, 0, 0];
-    // Paid to May 1, then paused: churn in May, not April.
+    // Paid for a year on 2024-08-01, paused on 2025-05-15: the nine months before are
+    // kept, churn in May.
+    let held = [ANNUAL, 0, 0, 0, 0, 0, ANNUAL];
+    let mut annual = months(0, &[[0, ANNUAL, 0, 0, 0, 0, ANNUAL]], ZERO);
+    annual[1..9].fill(held);
+    annual[9] = [ANNUAL, 0, 0, 0, ANNUAL, 0, 0];
+    // Paid to May 1 and paused then: churn in May, not in April.
     let paused = months(
         5,
         &[

@@ -158,6 +158,10 @@ pub struct SubscriptionRecord {
     /// before it was kept.
     #[serde(default)]
     pub pause_collection: Option<PauseCollection>,
+    /// When the subscription entered `paused` (Stripe's
+    /// `status_details.paused.transitioned_at`), if known.
+    #[serde(default)]
+    pub paused_at: Option<i64>,
 }
 
 /// What happens to the invoices of a subscription whose collection is paused.

@@ -6,9 +6,10 @@
 //! * `cus_LUpgrade` (NL): €29 monthly from 2025-01-01, upgraded on 2025-06-10 to €59 —
 //!   a `subscription_update` invoice with a credit line on the old price and a charge
 //!   line on the new one, both from the change;
-//! * `cus_LAnnual` (IE): €290 a year paid on 2024-08-01, then paused (no pause time on
-//!   the object, as at Stripe);
-//! * `cus_LPaused` (PT): €29 monthly from 2025-01-01, paid to 2025-05-01, then paused;
+//! * `cus_LAnnual` (IE): €290 a year paid on 2024-08-01, paused on 2025-05-15
+//!   (`status_details.paused.transitioned_at`);
+//! * `cus_LPaused` (PT): €29 monthly from 2025-01-01, paid to 2025-05-01 and paused
+//!   then;
 //! * `cus_LCollect` (FI): €29 monthly from 2025-01-01, paid to 2025-04-01, then
 //!   `pause_collection` (`mark_uncollectible`): April to June invoices uncollectible.
 //!
@@ -163,6 +164,12 @@ fn bill_months(state: &mut FakeState, sub: &Value, from: i64, months: usize, sta
     start
 }
 
+/// Pauses a subscription at `at` (the pause endpoint's shape).
+fn pause(sub: &mut Value, at: i64) {
+    sub["status"] = json!("paused");
+    sub["status_details"] = json!({"paused": {"type": "subscription", "transitioned_at": at}});
+}
+
 /// Adds the four shapes (see the module's documentation).
 pub(super) fn generate(state: &mut FakeState) {
     price(state, "price_TLifeMonthly", "Life monthly", 2900, "month");
@@ -230,7 +237,7 @@ pub(super) fn generate(state: &mut FakeState) {
         "subscription_create",
         vec![line("sub_LAnnual", &annual, (aug, year_on), 29000, false)],
     );
-    sub["status"] = json!("paused");
+    pause(&mut sub, month_start(2025, 5) + 14 * DAY);
     state.add("subscriptions", sub);
 
     let cus = customer(state, "Paused", "PT", jan);
@@ -244,7 +251,7 @@ pub(super) fn generate(state: &mut FakeState) {
         jan,
     );
     bill_months(state, &sub, jan, 4, "paid");
-    sub["status"] = json!("paused");
+    pause(&mut sub, may);
     state.add("subscriptions", sub);
 
     let cus = customer(state, "Collect", "FI", jan);

@@ -234,6 +234,7 @@ impl Generator {
             default_payment_method,
             // The demo never pauses collection.
             pause_collection: None,
+            paused_at: None,
         });
     }
 }

@@ -34,6 +34,8 @@ mod references;
 mod webhook;
 
 #[cfg(test)]
+mod parse_lifecycle_tests;
+#[cfg(test)]
 mod parse_shapes_tests;
 #[cfg(test)]
 mod parse_tests;

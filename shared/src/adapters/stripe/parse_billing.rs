@@ -88,9 +88,21 @@ struct Subscription {
     /// `{behavior, resumes_at}` while collection is paused, else null: the shape is
     /// the record's own.
     pause_collection: Option<PauseCollection>,
+    status_details: Option<StatusDetails>,
     /// Before API 2025-03-31 the periods lived here, not on the items.
     current_period_start: Option<i64>,
     current_period_end: Option<i64>,
+}
+
+/// Why and when the subscription entered its status; only the pause time is read.
+#[derive(Deserialize)]
+struct StatusDetails {
+    paused: Option<Paused>,
+}
+
+#[derive(Deserialize)]
+struct Paused {
+    transitioned_at: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -145,5 +157,8 @@ pub fn subscription(value: &Value) -> Result<SubscriptionRecord, ParseError> {
         ended_at: s.ended_at,
         default_payment_method: id_of(s.default_payment_method),
         pause_collection: s.pause_collection,
+        paused_at: s
+            .status_details
+            .and_then(|details| details.paused?.transitioned_at),
     })
 }

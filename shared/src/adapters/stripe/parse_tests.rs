@@ -4,9 +4,7 @@
 use serde_json::{Value, json};
 
 use super::parse::{self, PriceBook};
-use crate::domain::billing::{
-    CouponDuration, Interval, PauseBehavior, PauseCollection, SubscriptionStatus, UsageType,
-};
+use crate::domain::billing::{CouponDuration, Interval, SubscriptionStatus, UsageType};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -64,32 +62,6 @@ fn a_subscription_fixture_parses_with_periods_from_its_items() {
     assert_eq!(item.price.unit_amount, Some(2000));
     assert_eq!(item.price.usage_type, UsageType::Licensed);
     assert_eq!(item.price.product.as_deref(), Some("prod_QXg1hqf4jFNsqG"));
-}
-
-/// Stripe's subscription reference: `pause_collection` is `{behavior, resumes_at}`
-/// while collection is paused, else null; the fixture pauses with
-/// `mark_uncollectible` and no resume time.
-#[test]
-fn pause_collection_is_kept_with_its_behavior_and_resume_time() {
-    let s = parse::subscription(&fixture("subscription")).unwrap();
-    assert_eq!(
-        s.pause_collection,
-        Some(PauseCollection {
-            behavior: PauseBehavior::MarkUncollectible,
-            resumes_at: None,
-        })
-    );
-    let mut sub = fixture("subscription");
-    sub["pause_collection"] = json!({"behavior": "void", "resumes_at": 1_900_000_000});
-    let s = parse::subscription(&sub).unwrap();
-    assert_eq!(
-        s.pause_collection.map(|p| (p.behavior, p.resumes_at)),
-        Some((PauseBehavior::Void, Some(1_900_000_000)))
-    );
-    sub["pause_collection"] = Value::Null;
-    assert_eq!(parse::subscription(&sub).unwrap().pause_collection, None);
-    sub["pause_collection"] = json!({"behavior": "shred_invoices", "resumes_at": null});
-    assert!(parse::subscription(&sub).is_err());
 }
 
 #[test]

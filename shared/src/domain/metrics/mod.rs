@@ -22,6 +22,7 @@ mod customer_mrr;
 mod customers;
 mod dimensions;
 mod discounts;
+mod ending;
 mod facts;
 mod from_records;
 mod fx;

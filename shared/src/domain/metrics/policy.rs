@@ -107,8 +107,8 @@ pub const DEFINITIONS: &[Definition] = &[
     ),
     def(
         "lifecycle",
-        "stripe_statuses_paid_periods_kept",
-        "active and past_due count (Stripe Billing). canceled: counts until canceled_at, the time of the cancellation request (Stripe Billing), or ended_at when the policy counts until the period ends. A scheduled cancellation (cancel_at_period_end, cancel_at) stops at its request (canceled_at), else at cancel_at or the period end. unpaid (and past_due when not counted): from the first unpaid invoice after the last paid one. paused (a trial that ended without a payment method, or the pause endpoint): every paid period is kept and it stops at the end of the last paid period, never later (Stripe's subscription object carries no pause time). incomplete, incomplete_expired and trialing never count. pause_collection: per the policy's paused_collection, not recurring from the end of the last paid period until resumes_at.",
+        "stripe_statuses_paused_at_transition",
+        "active and past_due count (Stripe Billing). canceled: counts until canceled_at, the time of the cancellation request (Stripe Billing), or ended_at when the policy counts until the period ends. A scheduled cancellation (cancel_at_period_end, cancel_at) stops at its request (canceled_at), else at cancel_at or the period end. unpaid (and past_due when not counted): from the first unpaid invoice after the last paid one. paused (a trial that ended without a payment method, the pause endpoint, a pause after failed payments): stops when it was paused (status_details.paused.transitioned_at), never after the end of its last paid period, keeping every paid period before; without a pause time, at the end of the last paid period. incomplete, incomplete_expired and trialing never count. pause_collection: per the policy's paused_collection, not recurring from the end of the last paid period until resumes_at.",
     ),
     def(
         "discounts",

@@ -5,7 +5,8 @@
 
 use crate::domain::billing::{InvoiceRecord, SubscriptionRecord};
 
-use super::history::{Piece, last_paid_end};
+use super::ending::last_paid_end;
+use super::history::Piece;
 use super::policy::{MrrPolicy, PausedCollection};
 
 /// A stretch of time `[from, to)`; `to: None` is open-ended.

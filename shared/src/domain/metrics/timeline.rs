@@ -6,9 +6,9 @@
 //! 2. the current state (items, discounts, status): each item from the end of its last
 //!    invoiced period (from `start_date`, else `created`, when never invoiced), so a
 //!    renewal appends what was already shown and never moves an earlier change;
-//! 3. an end ([`super::history::stop_time`]): cancellation, a scheduled cancellation at
-//!    period end, the point an unpaid subscription stopped paying, the end of a paused
-//!    one's last paid period;
+//! 3. an end ([`super::ending::stop_time`]): cancellation, a scheduled cancellation at
+//!    period end, the point an unpaid subscription stopped paying, a pause (never after
+//!    the last paid period);
 //! 4. trials (`trial_start..trial_end`) contribute 0, and so does a paused collection
 //!    (per [`MrrPolicy::paused_collection`]) from the end of the last paid period until
 //!    it resumes;
@@ -24,9 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::billing::{DiscountRecord, Interval, InvoiceRecord, SubscriptionRecord};
 
 use super::discounts::{Discounts, Priced};
-use super::history::{
-    Piece, PlanNames, PriceValue, history_pieces, plan_name, price_value, stop_time,
-};
+use super::ending::stop_time;
+use super::history::{Piece, PlanNames, PriceValue, history_pieces, plan_name, price_value};
 use super::money::Mrr;
 use super::policy::MrrPolicy;
 use super::spans::{Span, counted_spans, zero_windows};

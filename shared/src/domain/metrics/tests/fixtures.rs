@@ -92,6 +92,7 @@ pub fn subscription(
         ended_at: None,
         default_payment_method: None,
         pause_collection: None,
+        paused_at: None,
     }
 }
 

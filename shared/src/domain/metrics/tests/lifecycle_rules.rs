@@ -126,11 +126,14 @@ fn a_change_without_proration_is_dated_at_the_first_period_billed_at_it() {
 }
 
 /// Stripe's subscription `status` reference: "A paused subscription doesn't generate
-/// invoices"; the Billing analytics glossary counts only active and past_due. An annual
-/// $1,200 plan paid on 2024-01-01 and paused later keeps its $100 for the year it paid
-/// for and churns when that year ends, never before.
+/// invoices"; the Billing analytics glossary counts only active and past_due; the
+/// subscription object's `status_details.paused.transitioned_at` is "when the
+/// subscription status transitioned to paused". An annual $1,200 plan paid on
+/// 2024-01-01 and paused on 2024-11-15 keeps its $100 for every month before and
+/// churns on November 15; with no pause time on the record, when the paid year ends,
+/// never before.
 #[test]
-fn a_paused_annual_plan_keeps_the_year_it_paid_for() {
+fn a_paused_annual_plan_keeps_its_paid_months_and_stops_when_paused() {
     let mut data = Dataset::default();
     data.customers.push(customer("cus_y", Some("US")));
     let annual = price(
@@ -158,14 +161,18 @@ fn a_paused_annual_plan_keeps_the_year_it_paid_for() {
             ts(2025, 1, 1),
         )],
     ));
+    let held = [usd(100), 0, 0, 0, 0, 0, usd(100)];
+    let churn = [usd(100), 0, 0, 0, usd(100), 0, 0];
     let got = months(&data, &MrrPolicy::default(), (2025, 1, 31));
     assert_eq!(got[0], [0, usd(100), 0, 0, 0, 0, usd(100)]);
-    assert!(
-        got[1..12]
-            .iter()
-            .all(|m| *m == [usd(100), 0, 0, 0, 0, 0, usd(100)])
-    );
-    assert_eq!(got[12], [usd(100), 0, 0, 0, usd(100), 0, 0]);
+    assert!(got[1..12].iter().all(|m| *m == held));
+    assert_eq!(got[12], churn);
+
+    data.subscriptions[0].paused_at = Some(ts(2024, 11, 15));
+    let got = months(&data, &MrrPolicy::default(), (2025, 1, 31));
+    assert!(got[1..10].iter().all(|m| *m == held));
+    assert_eq!(got[10], churn);
+    assert!(got[11..].iter().all(|m| *m == [0; 7]));
 }
 
 /// Same source: a monthly plan paid for January to March and then paused churns on
