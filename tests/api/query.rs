@@ -345,6 +345,11 @@ async fn summary_and_movements_add_up(app: &TestApp, token: &str, seen: &mut See
     assert_eq!(int(last, "value"), mrr);
     let count = ok(app, "/v1/metrics/customers", token).await;
     assert_eq!(int(points(&count).last().unwrap(), "value"), customers);
+    // Subscribers include those with no MRR (metered only): never fewer than customers.
+    let subscribers = ok(app, "/v1/metrics/subscribers", token).await;
+    for (s, c) in values(points(&subscribers)).iter().zip(values(points(&count))) {
+        assert!(*s >= c, "subscribers {s} ≥ paying customers {c}");
+    }
 
     // Every metric of API.md answers with a series over the same periods.
     for name in [
@@ -358,6 +363,8 @@ async fn summary_and_movements_add_up(app: &TestApp, token: &str, seen: &mut See
         "refunds",
         "failed_payments",
         "trial_conversion",
+        "subscribers",
+        "arps",
     ] {
         let body = ok(app, &format!("/v1/metrics/{name}"), token).await;
         assert_eq!(body["metric"], name);

@@ -71,6 +71,17 @@ pub struct TrialFact {
     pub converted: bool,
 }
 
+/// A customer subscribed in one currency — a subscription in a counted state, whatever
+/// its MRR (metered-only subscribers have none) — at the end of each UTC day from
+/// `from_day` until the day before `to_day` (`None`: still subscribed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriberSpan {
+    pub customer: u32,
+    pub currency: u16,
+    pub from_day: u32,
+    pub to_day: Option<u32>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facts {
     /// Lower-case ISO 4217 codes.
@@ -80,11 +91,15 @@ pub struct Facts {
     pub changes: Vec<MrrChange>,
     pub payments: Vec<PaymentFact>,
     pub trials: Vec<TrialFact>,
+    /// Sorted by customer.
+    pub subscribers: Vec<SubscriberSpan>,
 }
 
 impl Facts {
     /// Sorts `changes` into the order the engine walks (after merging chunks).
     pub fn sort(&mut self) {
+        self.subscribers
+            .sort_unstable_by_key(|s| (s.customer, s.currency, s.from_day));
         self.changes
             .sort_unstable_by_key(|c| (c.customer, c.at_day, c.currency, c.plan));
     }
@@ -113,7 +128,14 @@ impl Facts {
             .trials
             .iter()
             .all(|t| customer_ok(t.customer) && currency_ok(t.currency));
-        match (changes_ok && payments_ok && trials_ok, sorted) {
+        let subscribers_ok = self
+            .subscribers
+            .iter()
+            .all(|s| (s.customer as usize) < customers && currency_ok(s.currency));
+        match (
+            changes_ok && payments_ok && trials_ok && subscribers_ok,
+            sorted,
+        ) {
             (false, _) => Err(MetricsError::InvalidFacts("an index is out of range")),
             (_, false) => Err(MetricsError::InvalidFacts("changes are not sorted")),
             _ => Ok(()),

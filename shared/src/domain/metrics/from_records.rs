@@ -10,7 +10,8 @@ use crate::domain::billing::{ChargeRecord, SubscriptionRecord};
 
 use super::calendar::day_of;
 use super::facts::{
-    CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, TrialFact,
+    CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, SubscriberSpan,
+    TrialFact,
 };
 use super::money::Mrr;
 use super::policy::MrrPolicy;
@@ -40,6 +41,7 @@ pub fn facts_from_records(sources: &[BillingData<'_>], policy: &MrrPolicy) -> Fa
                 })
                 .collect();
             builder.add_changes(customer, &timelines);
+            builder.add_subscribers(customer, &timelines);
             builder.add_trials(customer, subscriptions, &timelines, &index);
             builder.add_payments(customer, index.charges_of(customer_id), &index);
         }
@@ -148,6 +150,45 @@ impl Builder {
                     }
                 }
             }
+        }
+    }
+
+    /// The days the customer is subscribed, per currency: the union of its
+    /// subscriptions' counted spans, read at the end of each day.
+    fn add_subscribers(&mut self, customer: u32, timelines: &[SubscriptionTimeline]) {
+        let mut by_currency: BTreeMap<&str, Vec<(u32, Option<u32>)>> = BTreeMap::new();
+        for timeline in timelines {
+            let days = by_currency.entry(&timeline.currency).or_default();
+            for (from, to) in &timeline.counted {
+                let from_day = day_of(*from);
+                let to_day = to.map(day_of);
+                if to_day.is_none_or(|to| to > from_day) {
+                    days.push((from_day, to_day));
+                }
+            }
+        }
+        for (code, mut days) in by_currency {
+            let Some(currency) = self.currency(code) else {
+                continue;
+            };
+            days.sort_unstable_by_key(|(from, _)| *from);
+            let mut merged: Vec<(u32, Option<u32>)> = Vec::with_capacity(days.len());
+            for (from, to) in days {
+                match merged.last_mut() {
+                    Some(last) if last.1.is_none_or(|end| from <= end) => {
+                        last.1 = last.1.zip(to).map(|(a, b)| a.max(b));
+                    }
+                    _ => merged.push((from, to)),
+                }
+            }
+            self.facts
+                .subscribers
+                .extend(merged.into_iter().map(|(from_day, to_day)| SubscriberSpan {
+                    customer,
+                    currency,
+                    from_day,
+                    to_day,
+                }));
         }
     }
 

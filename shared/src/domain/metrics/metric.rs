@@ -9,11 +9,13 @@ use serde::Serialize;
 
 use super::MetricsError;
 use super::calendar::SeriesInterval;
+use super::calendar::{Periods, day_of_date};
 use super::facts::Facts;
 use super::payments::{EventMetric, EventPoint, event_series};
 use super::policy::definition;
 use super::rates::{arpu, customer_churn_rate, grr, ltv_values, nrr, revenue_churn_rate};
-use super::series::{Point, SeriesQuery, mrr_series};
+use super::series::{Point, Selection, SeriesQuery, mrr_series};
+use super::subscribers::subscriber_counts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,10 +33,12 @@ pub enum Metric {
     Refunds,
     FailedPayments,
     TrialConversion,
+    Subscribers,
+    Arps,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 15] = [
         Metric::Mrr,
         Metric::Arr,
         Metric::MrrMovements,
@@ -48,6 +52,8 @@ impl Metric {
         Metric::Refunds,
         Metric::FailedPayments,
         Metric::TrialConversion,
+        Metric::Subscribers,
+        Metric::Arps,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +71,8 @@ impl Metric {
             Metric::Refunds => "refunds",
             Metric::FailedPayments => "failed_payments",
             Metric::TrialConversion => "trial_conversion",
+            Metric::Subscribers => "subscribers",
+            Metric::Arps => "arps",
         }
     }
 
@@ -216,10 +224,12 @@ pub fn metric_series(
         }
         _ => {
             let series = mrr_series(facts, query)?;
-            let (ltv_total, ltv_groups) = if metric == Metric::Ltv {
-                ltv_values(facts, query, &series)?
-            } else {
-                (Vec::new(), Vec::new())
+            let (ltv_total, ltv_groups) = match metric {
+                Metric::Ltv => ltv_values(facts, query, &series)?,
+                Metric::Subscribers | Metric::Arps => {
+                    per_subscriber(facts, query, &series, metric)?
+                }
+                _ => (Vec::new(), Vec::new()),
             };
             let present = |points: &[Point], ltv: Option<&Vec<i64>>| -> Vec<MetricPoint> {
                 points
@@ -257,6 +267,51 @@ pub fn metric_series(
     })
 }
 
+/// Subscribers at each point's end, or ARPS (MRR ÷ subscribers, minor units), per point
+/// of `series` and per group (in the series' group order).
+fn per_subscriber(
+    facts: &Facts,
+    query: &SeriesQuery,
+    series: &super::series::Series,
+    metric: Metric,
+) -> Result<(Vec<i64>, Vec<Vec<i64>>), MetricsError> {
+    let periods = Periods::new(
+        day_of_date(query.from),
+        day_of_date(query.to),
+        query.interval,
+    )?;
+    let selection = Selection::resolve(facts, query)?;
+    let counts = subscriber_counts(facts, query, &selection, &periods, metric.as_str())?;
+    let present = |points: &[Point], counts: Option<&Vec<i64>>| -> Vec<i64> {
+        points
+            .iter()
+            .enumerate()
+            .map(|(k, point)| {
+                let count = counts.and_then(|c| c.get(k)).copied().unwrap_or(0);
+                match metric {
+                    Metric::Subscribers => count,
+                    _ => u64::try_from(count)
+                        .ok()
+                        .and_then(|n| point.mrr.per(n))
+                        .unwrap_or_default()
+                        .to_minor(),
+                }
+            })
+            .collect()
+    };
+    let total = present(&series.points, Some(&counts.total));
+    let groups = series
+        .groups
+        .iter()
+        .flatten()
+        .map(|group| {
+            let index = selection.group_keys.iter().position(|k| *k == group.key);
+            present(&group.points, index.and_then(|i| counts.groups.get(i)))
+        })
+        .collect();
+    Ok((total, groups))
+}
+
 fn bare(point: &Point, value: MetricValue) -> MetricPoint {
     MetricPoint {
         period_start: point.period_start,
@@ -282,6 +337,8 @@ fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
         Metric::Nrr => MetricValue::Ratio(nrr(point)),
         Metric::Grr => MetricValue::Ratio(grr(point)),
         Metric::Arpu => money(arpu(point).unwrap_or_default()),
+        // Computed beside the series (`per_subscriber`), like LTV.
+        Metric::Subscribers => MetricValue::Count(ltv.unwrap_or_default()),
         _ => MetricValue::Money(ltv.unwrap_or_default()),
     };
     let mut presented = bare(point, value);

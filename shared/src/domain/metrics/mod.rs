@@ -39,6 +39,7 @@ mod records;
 mod rfm;
 mod series;
 mod spans;
+mod subscribers;
 mod summary;
 mod timeline;
 mod trials;
@@ -55,7 +56,8 @@ pub use dimensions::{
     CustomerDims, Dimension, Filter, UNKNOWN_KEY, customer_passes, dimension_values,
 };
 pub use facts::{
-    CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, TrialFact,
+    CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, SubscriberSpan,
+    TrialFact,
 };
 pub use from_records::facts_from_records;
 pub use fx::{ConversionFactor, DailyRates, FxRates, FxSource, RATE_SCALE};

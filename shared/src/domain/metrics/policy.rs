@@ -172,6 +172,16 @@ pub const DEFINITIONS: &[Definition] = &[
     ),
     def("arr", "twelve_times_mrr", "12 x MRR at period end."),
     def(
+        "subscribers",
+        "customers_with_a_counted_subscription_at_period_end",
+        "Customers with a subscription in a counted state (active or past_due by default, after any trial, outside a paused collection) at the end of the period, whatever its MRR: a customer on metered prices only is a subscriber with no MRR (Stripe Billing's subscribers). Each customer once across currencies.",
+    ),
+    def(
+        "arps",
+        "mrr_over_subscribers",
+        "MRR at period end / subscribers at period end (Stripe Billing's average revenue per subscriber).",
+    ),
+    def(
         "ltv",
         "arpu_over_trailing_6_month_churn",
         "ARPU / mean monthly customer churn rate of the 6 calendar months ending with the period's last month; lifetime capped at 60 months (also when churn is 0).",

@@ -18,3 +18,4 @@ mod movements;
 mod pricing;
 mod properties;
 mod reporting;
+mod subscribers;
