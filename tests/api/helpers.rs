@@ -9,6 +9,7 @@ use std::sync::Arc;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use tally::config::Config;
+use tally::domain::ids::{IntegrationId, TenantId};
 use tally::local::Application;
 use tally::ports::ShiftedClock;
 use tally::services::Services;
@@ -229,6 +230,27 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// `POST /v1/integrations` with the fake Stripe's restricted key, which must answer
+    /// 201: the new integration's id.
+    pub async fn connect_fake_stripe(&self, token: &str) -> String {
+        let body =
+            json!({ "provider": "stripe", "api_key": tally_tests::fake_stripe::FAKE_API_KEY });
+        let response = self.post("/v1/integrations", Some(token), body).await;
+        assert_eq!(response.status(), 201, "POST /v1/integrations");
+        let created: Value = response.json().await.expect("a JSON body");
+        created["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Syncs one integration of `user`'s tenant now, as the ingest function would.
+    pub async fn sync_now(&self, user: &TestUser, integration: &str) {
+        let tenant = TenantId::parse(&user.tenant_id).expect("a tenant id");
+        let integration = IntegrationId::parse(integration).expect("an integration id");
+        self.services
+            .sync_integration(&tenant, &integration)
+            .await
+            .expect("the sync succeeds");
     }
 
     pub async fn signup(&self) -> TestUser {

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use tally::domain::ids::{IntegrationId, TenantId};
-use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, Scenario};
+use tally_tests::fake_stripe::{FakeStripe, Scenario};
 
 use crate::helpers::{TestApp, TestUser, error_code, spawn_app, spawn_app_with};
 
@@ -347,7 +347,10 @@ async fn summary_and_movements_add_up(app: &TestApp, token: &str, seen: &mut See
     assert_eq!(int(points(&count).last().unwrap(), "value"), customers);
     // Subscribers include those with no MRR (metered only): never fewer than customers.
     let subscribers = ok(app, "/v1/metrics/subscribers", token).await;
-    for (s, c) in values(points(&subscribers)).iter().zip(values(points(&count))) {
+    for (s, c) in values(points(&subscribers))
+        .iter()
+        .zip(values(points(&count)))
+    {
         assert!(*s >= c, "subscribers {s} ≥ paying customers {c}");
     }
 
@@ -1099,24 +1102,8 @@ async fn one_reporting_currency_covers_every_customer_at_the_rates_of_each_day()
 
 /// `POST /v1/integrations` with the fake's restricted key, then a sync.
 async fn fake_stripe_data(app: &TestApp, user: &TestUser, token: &str) -> String {
-    let response = app
-        .post(
-            "/v1/integrations",
-            Some(token),
-            json!({ "provider": "stripe", "api_key": FAKE_API_KEY }),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let tenant = TenantId::parse(&user.tenant_id).unwrap();
-    let integration = IntegrationId::parse(&id).unwrap();
-    app.services
-        .sync_integration(&tenant, &integration)
-        .await
-        .unwrap();
+    let id = app.connect_fake_stripe(token).await;
+    app.sync_now(user, &id).await;
     id
 }
 

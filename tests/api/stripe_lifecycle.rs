@@ -2,11 +2,10 @@
 //! `tests/support/fake_stripe/lifecycle.rs`) give the documented MRR and movements,
 //! and a later sync, after a renewal, leaves every closed month as it was.
 
-use serde_json::{Value, json};
-use tally::domain::ids::{IntegrationId, TenantId};
-use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, Scenario};
+use serde_json::Value;
+use tally_tests::fake_stripe::{FakeStripe, Scenario};
 
-use crate::helpers::{TestApp, TestUser, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app_with};
 
 /// Months from 2024-08 to 2025-08, as [start, new, expansion, contraction, churn,
 /// reactivation, end] in euro cents.
@@ -23,15 +22,6 @@ async fn get(app: &TestApp, path: &str, token: &str) -> Value {
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(status, 200, "GET {path}: {body}");
     body
-}
-
-async fn sync(app: &TestApp, user: &TestUser, integration: &str) {
-    let tenant = TenantId::parse(&user.tenant_id).unwrap();
-    let integration = IntegrationId::parse(integration).unwrap();
-    app.services
-        .sync_integration(&tenant, &integration)
-        .await
-        .unwrap();
 }
 
 /// The monthly movements of the customers of one country.
@@ -74,19 +64,8 @@ async fn lifecycle_shapes_give_stripes_mrr_and_a_renewal_leaves_closed_months_al
     let app = spawn_app_with(&vars).await;
     let admin = app.signup().await;
     let token = app.login(&admin).await;
-    let response = app
-        .post(
-            "/v1/integrations",
-            Some(&token),
-            json!({ "provider": "stripe", "api_key": FAKE_API_KEY }),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    let integration = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    sync(&app, &admin, &integration).await;
+    let integration = app.connect_fake_stripe(&token).await;
+    app.sync_now(&admin, &integration).await;
 
     // The upgrade on 2025-06-10 (proration lines from then): June's expansion of €30.
     let upgrade = months(
@@ -148,7 +127,7 @@ async fn lifecycle_shapes_give_stripes_mrr_and_a_renewal_leaves_closed_months_al
 
     // A renewal later: July billed for the upgraded and the collection-paused ones.
     fake.advance_lifecycle();
-    sync(&app, &admin, &integration).await;
+    app.sync_now(&admin, &integration).await;
     let profile = get(&app, "/v1/customers/cus_LUpgrade", &token).await;
     assert_eq!(
         profile["subscriptions"][0]["current_period_end"], "2025-08-01T00:00:00Z",

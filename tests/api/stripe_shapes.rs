@@ -3,8 +3,8 @@
 //! syncs them with a restricted key, and each special customer's MRR is the one
 //! computed by hand, to the cent (issue 13, "Must hold" 1 and 2).
 
-use serde_json::{Value, json};
-use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, SHAPES, Scenario};
+use serde_json::Value;
+use tally_tests::fake_stripe::{FakeStripe, SHAPES, Scenario};
 
 use crate::helpers::spawn_app_with;
 
@@ -17,14 +17,7 @@ async fn each_discount_level_and_pricing_model_gives_its_hand_computed_mrr() {
     let app = spawn_app_with(&vars).await;
     let admin = app.signup().await;
     let token = app.login(&admin).await;
-    let response = app
-        .post(
-            "/v1/integrations",
-            Some(&token),
-            json!({ "provider": "stripe", "api_key": FAKE_API_KEY }),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
+    app.connect_fake_stripe(&token).await;
     let pass = app.services.ingest_pass().await.unwrap();
     assert_eq!((pass.synced, pass.failed), (1, 0));
     // Tiers come from the price read by id, coupons from the coupon read by id.

@@ -7,23 +7,29 @@ use crate::domain::billing::{InvoiceRecord, SubscriptionRecord, SubscriptionStat
 use super::history::{Piece, current_period_end};
 use super::policy::{MrrPolicy, UnpaidChurnFrom};
 
-/// When the subscription's service of an invoice starts: its lines' earliest period
-/// start for this subscription (an invoice's own `period_start` is, at Stripe, the
-/// previous period), else when it was created.
-fn service_start(invoice: &InvoiceRecord, sub: &str) -> i64 {
+/// The period starts of an invoice's non-proration lines that bill subscription `sub`.
+pub(crate) fn line_starts<'a>(
+    invoice: &'a InvoiceRecord,
+    sub: &'a str,
+) -> impl Iterator<Item = i64> + 'a {
     invoice
         .lines
         .iter()
         .filter(|line| !line.proration)
-        .filter(|line| {
+        .filter(move |line| {
             line.subscription
                 .as_deref()
                 .or(invoice.subscription.as_deref())
                 == Some(sub)
         })
         .filter_map(|line| line.period_start)
-        .min()
-        .unwrap_or(invoice.created)
+}
+
+/// When the subscription's service of an invoice starts: its lines' earliest period
+/// start for this subscription (an invoice's own `period_start` is, at Stripe, the
+/// previous period), else when it was created.
+fn service_start(invoice: &InvoiceRecord, sub: &str) -> i64 {
+    line_starts(invoice, sub).min().unwrap_or(invoice.created)
 }
 
 /// When an `unpaid` (or uncounted `past_due`) subscription stopped counting, per policy.

@@ -6,6 +6,8 @@
 
 use crate::domain::billing::{InvoiceRecord, SubscriptionRecord, SubscriptionStatus};
 
+use super::ending::line_starts;
+
 /// How a trial ended: when, and whether it converted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TrialOutcome {
@@ -71,17 +73,7 @@ fn first_invoices_after<'a>(
     trial_end: i64,
 ) -> Vec<&'a InvoiceRecord> {
     let start_of = |invoice: &InvoiceRecord| {
-        invoice
-            .lines
-            .iter()
-            .filter(|line| !line.proration)
-            .filter(|line| {
-                line.subscription
-                    .as_deref()
-                    .or(invoice.subscription.as_deref())
-                    == Some(sub.id.as_str())
-            })
-            .filter_map(|line| line.period_start)
+        line_starts(invoice, &sub.id)
             .filter(|start| *start >= trial_end)
             .min()
     };
