@@ -74,6 +74,8 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::GET, "/v1/dimensions", Aggregates),
         route(Method::GET, "/v1/settings/fx-rates", Aggregates),
         route(Method::PUT, "/v1/settings/fx-rates", Admin),
+        route(Method::GET, "/v1/settings/reporting-currency", Aggregates),
+        route(Method::PUT, "/v1/settings/reporting-currency", Admin),
         route(Method::GET, "/v1/customers", CustomerData),
         route(Method::GET, "/v1/customers/{id}", CustomerData),
         route(Method::GET, "/v1/segments", Aggregates),
