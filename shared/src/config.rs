@@ -129,7 +129,7 @@ impl Config {
             },
             ecb_daily_url: url(
                 "TALLY_ECB_DAILY_URL",
-                "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml",
+                "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml",
             )?,
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
@@ -181,7 +181,7 @@ mod tests {
         assert_eq!(c.table, "tally");
         assert_eq!(
             c.ecb_daily_url,
-            "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+            "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml"
         );
     }
 
