@@ -27,7 +27,7 @@ use crate::domain::metrics::{
 };
 use crate::domain::roles::Role;
 use crate::services::ServiceError;
-use crate::services::analytics::Snapshot;
+use crate::services::analytics::{CustomerRow, Snapshot};
 use crate::services::currency::iso_currency;
 
 pub fn routes() -> Router<AppState> {
@@ -344,6 +344,12 @@ async fn put_reporting_currency(
     Ok(Json(json!({ "currency": code, "chosen": true, "rates": RATES_SOURCE })).into_response())
 }
 
+enum CustomerSort {
+    Mrr,
+    Ltv,
+    Loyalty,
+}
+
 #[derive(Deserialize)]
 struct CustomerList {
     segment: Option<String>,
@@ -371,48 +377,48 @@ async fn customers(
     paging.limit()?;
     paging.cursor()?;
     let filters = q.filters(who.ctx.role())?;
-    let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let dims: BTreeMap<&str, &crate::domain::metrics::CustomerDims> = snapshot
-        .facts
-        .customers
-        .iter()
-        .map(|c| (c.id.as_str(), &c.dims))
-        .collect();
-    let mut rows: Vec<_> = snapshot
-        .customers
-        .iter()
-        .filter(|r| {
-            list.segment
-                .as_deref()
-                .is_none_or(|s| r.segment.as_deref() == Some(s))
-        })
-        .filter(|r| {
-            filters.is_empty()
-                || dims
-                    .get(r.id.as_str())
-                    .is_some_and(|d| crate::domain::metrics::customer_passes(d, &filters))
-        })
-        .collect();
-    match list.sort.as_deref() {
-        // Compared in the reporting currency: every currency converted.
-        None | Some("mrr") => {
-            rows.sort_by(|a, b| b.reporting_mrr.cmp(&a.reporting_mrr).then(a.id.cmp(&b.id)))
-        }
-        Some("ltv") => rows.sort_by(|a, b| {
-            b.lifetime_revenue
-                .cmp(&a.lifetime_revenue)
-                .then(a.id.cmp(&b.id))
-        }),
-        Some("loyalty") => {
-            rows.sort_by(|a, b| b.loyalty_score.cmp(&a.loyalty_score).then(a.id.cmp(&b.id)))
-        }
+    let sort = match list.sort.as_deref() {
+        None | Some("mrr") => CustomerSort::Mrr,
+        Some("ltv") => CustomerSort::Ltv,
+        Some("loyalty") => CustomerSort::Loyalty,
         Some(_) => {
             return Err(ApiError::invalid_field(
                 "sort",
                 "`sort` must be mrr, ltv or loyalty.",
             ));
         }
-    }
+    };
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    // Compared in the reporting currency for MRR: every currency converted.
+    let order = match sort {
+        CustomerSort::Mrr => &snapshot.order.by_mrr,
+        CustomerSort::Ltv => &snapshot.order.by_ltv,
+        CustomerSort::Loyalty => &snapshot.order.by_loyalty,
+    };
+    // The orders were computed once, when the snapshot was decoded.
+    let facts = &snapshot.facts;
+    let rows: Vec<&CustomerRow> = order
+        .iter()
+        .filter_map(|index| {
+            let row = snapshot.customers.get(*index as usize)?;
+            let segment_ok = list
+                .segment
+                .as_deref()
+                .is_none_or(|s| row.segment.as_deref() == Some(s));
+            let dims = || {
+                let customer = snapshot
+                    .order
+                    .dims
+                    .get(*index as usize)
+                    .copied()
+                    .flatten()?;
+                facts.customers.get(customer as usize).map(|c| &c.dims)
+            };
+            let filters_ok = filters.is_empty()
+                || dims().is_some_and(|d| crate::domain::metrics::customer_passes(d, &filters));
+            (segment_ok && filters_ok).then_some(row)
+        })
+        .collect();
     let (rows, next) = page_in_memory(rows, &paging, |r| format!("{}/{}", r.integration, r.id))?;
     let page: Vec<Value> = rows
         .iter()

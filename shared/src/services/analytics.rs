@@ -27,6 +27,7 @@ use crate::domain::metrics::{
 use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys};
 use crate::services::Services;
+use crate::services::customer_order::CustomerOrder;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
 
@@ -68,6 +69,9 @@ pub struct Snapshot {
     pub customers: Vec<CustomerRow>,
     pub segments: Vec<SegmentSummary>,
     pub payment_failure_risks: Vec<PaymentFailureRisk>,
+    /// The customer list's orders: derived, never stored (computed when decoded).
+    #[serde(skip)]
+    pub order: CustomerOrder,
 }
 
 /// The per-process cache of decoded snapshots.
@@ -218,6 +222,7 @@ impl Services {
             customers: rows,
             segments: segment_summary,
             payment_failure_risks: risks,
+            order: CustomerOrder::default(),
         };
         if write_profiles {
             for (integration, profile) in &profiles {
@@ -301,9 +306,10 @@ impl Services {
                 .ok_or_else(|| ServiceError::internal("a snapshot chunk is missing"))?;
             bytes.extend(chunk.record.0);
         }
-        let snapshot: Snapshot = postcard::from_bytes(&bytes)
+        let mut snapshot: Snapshot = postcard::from_bytes(&bytes)
             .map_err(|_| ServiceError::internal("the snapshot does not decode"))?;
         snapshot.facts.check().map_err(ServiceError::internal)?;
+        snapshot.order = CustomerOrder::of(&snapshot.customers, &snapshot.facts);
         let snapshot = Arc::new(snapshot);
         if let Ok(mut cache) = self.snapshots.0.lock() {
             cache.insert(tenant.clone(), (version, snapshot.clone()));

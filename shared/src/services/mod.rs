@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod closure;
 pub mod connections;
 pub mod currency;
+pub mod customer_order;
 pub mod error;
 pub mod export;
 pub mod fx_rates;
