@@ -25,6 +25,7 @@
 //! × 41 currencies × 8 bytes ≈ 3.3 MB for the shipped file), derived from the sparse
 //! list of published rates whenever days are added.
 
+mod column;
 mod ecb_csv;
 mod ecb_xml;
 #[cfg(test)]
@@ -36,6 +37,8 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
 
+use column::Column;
+pub use column::CurrencyRates;
 pub use text::{date_of, day_number};
 
 /// Rates are units of a currency per 1 EUR × 10^9, exact integers.
@@ -69,17 +72,6 @@ pub enum FxHistoryError {
     Duplicate,
 }
 
-/// One currency's rates.
-#[derive(Clone, PartialEq, Eq)]
-struct Column {
-    code: [u8; 3],
-    /// (day number, scaled rate) as published, sorted by day.
-    published: Vec<(u32, i64)>,
-    /// One rate per calendar day from the history's `first_day`, filled as the module
-    /// doc says; derived from `published` by [`RateHistory::rebuild`].
-    dense: Vec<i64>,
-}
-
 /// The ECB's reference rates, day by day.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct RateHistory {
@@ -90,24 +82,6 @@ pub struct RateHistory {
     last_day: u32,
 }
 
-/// One currency's rates, found once: for loops converting many amounts of it.
-#[derive(Clone, Copy, Debug)]
-pub struct CurrencyRates<'a> {
-    column: &'a Column,
-    first_day: u32,
-}
-
-impl std::fmt::Debug for Column {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} ({} days published)",
-            String::from_utf8_lossy(&self.code),
-            self.published.len()
-        )
-    }
-}
-
 // A summary, not 3 MB of numbers, when a test prints one.
 impl std::fmt::Debug for RateHistory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,27 +90,6 @@ impl std::fmt::Debug for RateHistory {
             .field("last", &self.last_date())
             .field("columns", &self.columns)
             .finish()
-    }
-}
-
-impl<'a> CurrencyRates<'a> {
-    /// Units per 1 EUR × [`RATE_SCALE`] on day `day` (see the module doc for days
-    /// outside the published range).
-    #[inline]
-    pub fn per_eur(&self, day: u32) -> i128 {
-        let dense = &self.column.dense;
-        let index = (day.saturating_sub(self.first_day) as usize).min(dense.len() - 1);
-        i128::from(dense[index])
-    }
-
-    /// The day whose published rate applies to `day` (the earliest one for a day
-    /// before the first publication). O(log n).
-    pub fn published_day(&self, day: u32) -> u32 {
-        let published = &self.column.published;
-        match published.partition_point(|(d, _)| *d <= day) {
-            0 => published[0].0,
-            n => published[n - 1].0,
-        }
     }
 }
 

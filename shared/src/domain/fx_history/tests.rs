@@ -272,3 +272,30 @@ fn the_shipped_history_parses_and_covers_1999_to_its_last_date() {
     );
     assert!(history.currencies().count() >= 30);
 }
+
+/// The dense O(1) columns agree, for every currency and every day of the shipped
+/// history (and a few days either side), with a plain search of the published rates.
+#[test]
+fn every_day_of_the_shipped_history_gets_the_last_rate_published_on_or_before_it() {
+    let history = bundled();
+    let (first, last) = (history.first_day, history.last_day);
+    for code in history.currencies() {
+        let rates = history.rates_of(code).unwrap();
+        let published = &rates.column.published;
+        // Walk the days and the published rates together: the expected rate is the
+        // last one published on or before the day, else the first one.
+        let mut next = 0;
+        for d in first.saturating_sub(3)..=last + 3 {
+            while next < published.len() && published[next].0 <= d {
+                next += 1;
+            }
+            let expected = published[next.saturating_sub(1)];
+            assert_eq!(
+                rates.per_eur(d),
+                i128::from(expected.1),
+                "{code} on day {d}"
+            );
+            assert_eq!(rates.published_day(d), expected.0, "{code} on day {d}");
+        }
+    }
+}
