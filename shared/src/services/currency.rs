@@ -164,19 +164,7 @@ impl Services {
 /// The currency whose MRR now is the largest, compared in euros at today's rates
 /// (currencies without a rate compare natively only when no currency has one).
 pub fn largest_mrr_currency(facts: &Facts, rates: &FxSource, today: u32) -> String {
-    let mut native = vec![Mrr::ZERO; facts.currencies.len()];
-    let mut latest = std::collections::HashMap::new();
-    for change in &facts.changes {
-        latest.insert(
-            (change.customer, change.currency, change.plan),
-            change.value,
-        );
-    }
-    for ((_, currency, _), value) in latest {
-        if let Some(slot) = native.get_mut(usize::from(currency)) {
-            *slot += value;
-        }
-    }
+    let native = facts.native_mrr_by_currency(today, |_| true);
     let in_euros = |index: usize, code: &str| -> Option<Mrr> {
         let value = native.get(index).copied()?;
         rates

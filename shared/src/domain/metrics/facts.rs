@@ -12,6 +12,8 @@
 //! `changes` are sorted by (customer, day, currency, plan): the engine walks each
 //! customer's changes in one pass, across its currencies, never the calendar.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::MetricsError;
@@ -140,6 +142,26 @@ impl Facts {
             (_, false) => Err(MetricsError::InvalidFacts("changes are not sorted")),
             _ => Ok(()),
         }
+    }
+
+    /// Each currency's own MRR at the end of `day` (indexed like `currencies`), summed
+    /// over the (customer, currency, plan) slices whose changes `keep` admits.
+    pub fn native_mrr_by_currency(&self, day: u32, keep: impl Fn(&MrrChange) -> bool) -> Vec<Mrr> {
+        // Changes are in day order per customer: the last one seen is the latest.
+        let mut latest: HashMap<(u32, u16, u32), Mrr> = HashMap::new();
+        for change in self.changes.iter().filter(|c| c.at_day <= day && keep(c)) {
+            latest.insert(
+                (change.customer, change.currency, change.plan),
+                change.value,
+            );
+        }
+        let mut out = vec![Mrr::ZERO; self.currencies.len()];
+        for ((_, currency, _), value) in latest {
+            if let Some(slot) = out.get_mut(usize::from(currency)) {
+                *slot += value;
+            }
+        }
+        out
     }
 
     pub fn currency_index(&self, code: &str) -> Option<u16> {

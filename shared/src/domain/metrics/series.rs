@@ -153,30 +153,31 @@ pub fn mrr_series(facts: &Facts, query: &SeriesQuery) -> Result<Series, MetricsE
 /// The native MRR, at the end of `last_day`, of each currency the selection could not
 /// convert (customer filters applied).
 fn unconverted_mrr(facts: &Facts, plan: &Selection, last_day: u32) -> Vec<Unconverted> {
-    let mut out = Vec::new();
-    for &currency in &plan.unconverted {
-        let mut latest: HashMap<(u32, u32), Mrr> = HashMap::new();
-        for change in facts.changes.iter().filter(|c| {
-            c.currency == currency
-                && c.at_day <= last_day
-                && plan.customer_ok.get(c.customer as usize) == Some(&true)
-                && plan
-                    .plan_ok
-                    .as_ref()
-                    .is_none_or(|ok| ok.get(c.plan as usize) == Some(&true))
-        }) {
-            latest.insert((change.customer, change.plan), change.value);
-        }
-        out.push(Unconverted {
+    if plan.unconverted.is_empty() {
+        return Vec::new();
+    }
+    let native = facts.native_mrr_by_currency(last_day, |c| {
+        plan.unconverted.contains(&c.currency)
+            && plan.customer_ok.get(c.customer as usize) == Some(&true)
+            && plan
+                .plan_ok
+                .as_ref()
+                .is_none_or(|ok| ok.get(c.plan as usize) == Some(&true))
+    });
+    plan.unconverted
+        .iter()
+        .map(|&currency| Unconverted {
             currency: facts
                 .currencies
                 .get(usize::from(currency))
                 .cloned()
                 .unwrap_or_default(),
-            mrr: latest.into_values().sum(),
-        });
-    }
-    out
+            mrr: native
+                .get(usize::from(currency))
+                .copied()
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// Turns accumulated effects into points: each period starts where the last ended.
