@@ -19,10 +19,25 @@ impl Clock for SystemClock {
     }
 }
 
-/// The system clock moved by an offset that can be changed while the app runs.
-#[derive(Debug, Default)]
+/// The system clock moved by an offset that can be changed while the app runs, or
+/// held still: a test whose outcome depends on where "now" falls (a per-minute
+/// budget, a 60 s window) freezes it so a slow machine cannot cross a boundary.
+#[derive(Debug)]
 pub struct ShiftedClock {
     offset_ms: AtomicI64,
+    /// Milliseconds since the epoch while frozen; `NOT_FROZEN` while the clock runs.
+    frozen_ms: AtomicI64,
+}
+
+const NOT_FROZEN: i64 = i64::MIN;
+
+impl Default for ShiftedClock {
+    fn default() -> Self {
+        Self {
+            offset_ms: AtomicI64::new(0),
+            frozen_ms: AtomicI64::new(NOT_FROZEN),
+        }
+    }
 }
 
 impl ShiftedClock {
@@ -36,18 +51,42 @@ impl ShiftedClock {
         clock
     }
     pub fn advance(&self, by: Duration) {
-        self.offset_ms
-            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+        let by = by.num_milliseconds();
+        let frozen = self
+            .frozen_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |at| {
+                (at != NOT_FROZEN).then(|| at + by)
+            });
+        if frozen.is_err() {
+            self.offset_ms.fetch_add(by, Ordering::SeqCst);
+        }
     }
     pub fn set(&self, at: DateTime<Utc>) {
-        let offset = (at - Utc::now()).num_milliseconds();
-        self.offset_ms.store(offset, Ordering::SeqCst);
+        let frozen = self
+            .frozen_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |was| {
+                (was != NOT_FROZEN).then(|| at.timestamp_millis())
+            });
+        if frozen.is_err() {
+            let offset = (at - Utc::now()).num_milliseconds();
+            self.offset_ms.store(offset, Ordering::SeqCst);
+        }
+    }
+    /// Stops the clock at `at`: it reads `at` until advanced or set.
+    pub fn freeze_at(&self, at: DateTime<Utc>) {
+        self.frozen_ms
+            .store(at.timestamp_millis(), Ordering::SeqCst);
     }
 }
 
 impl Clock for ShiftedClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+        match self.frozen_ms.load(Ordering::SeqCst) {
+            NOT_FROZEN => {
+                Utc::now() + Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+            }
+            at => DateTime::from_timestamp_millis(at).unwrap_or_else(Utc::now),
+        }
     }
 }
 
@@ -63,5 +102,16 @@ mod tests {
         let shifted = clock.now();
         assert!(shifted - before >= Duration::hours(25));
         assert!(shifted - before < Duration::hours(25) + Duration::seconds(5));
+    }
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_advanced() {
+        let clock = ShiftedClock::new();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        clock.freeze_at(at);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(clock.now(), at);
+        clock.advance(Duration::seconds(61));
+        assert_eq!(clock.now(), at + Duration::seconds(61));
     }
 }
