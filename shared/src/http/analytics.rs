@@ -29,6 +29,7 @@ use crate::domain::roles::Role;
 use crate::services::ServiceError;
 use crate::services::analytics::{CustomerRow, Snapshot};
 use crate::services::currency::iso_currency;
+use crate::services::error::{BadRequest, Conflict};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -51,18 +52,9 @@ pub fn routes() -> Router<AppState> {
 
 impl From<MetricsError> for ApiError {
     fn from(err: MetricsError) -> Self {
-        use axum::http::StatusCode as S;
         match err {
-            MetricsError::UnknownMetric(_) => ApiError::rejected(
-                S::BAD_REQUEST,
-                "unknown_metric",
-                "Unknown metric: see API.md for the metric names.",
-            ),
-            MetricsError::UnknownDimension(_) => ApiError::rejected(
-                S::BAD_REQUEST,
-                "unknown_dimension",
-                "Unknown dimension: use country, city, card_brand, card_funding, payment_method, plan, currency or integration.",
-            ),
+            MetricsError::UnknownMetric(_) => ApiError::rejected(BadRequest::UnknownMetric),
+            MetricsError::UnknownDimension(_) => ApiError::rejected(BadRequest::UnknownDimension),
             MetricsError::InvalidFacts(_) => ApiError::internal(err),
             // Named without the client's value: a message never echoes input.
             MetricsError::UnknownInterval(_) => ApiError::invalid_field(
@@ -174,11 +166,7 @@ async fn loaded(
 ) -> Result<std::sync::Arc<Snapshot>, ApiError> {
     match app.snapshot(tenant).await? {
         Some(s) => Ok(s),
-        None => Err(ApiError::rejected(
-            axum::http::StatusCode::CONFLICT,
-            "no_data_yet",
-            "No data yet: connect an integration and let its first sync finish.",
-        )),
+        None => Err(ApiError::rejected(Conflict::NoDataYet)),
     }
 }
 

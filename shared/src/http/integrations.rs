@@ -18,6 +18,7 @@ use super::query::{ApiQuery, ListParams, page_in_memory};
 use super::session::{AdminOnly, Authorized, Session};
 use crate::domain::ids::IntegrationId;
 use crate::services::ServiceError;
+use crate::services::error::BadRequest;
 
 type Admin = Authorized<AdminOnly>;
 
@@ -84,13 +85,7 @@ async fn oauth_callback(
     State(app): State<AppState>,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Result<Response, ApiError> {
-    let invalid_state = || {
-        ApiError::rejected(
-            StatusCode::BAD_REQUEST,
-            "invalid_state",
-            "The OAuth state is not valid, was used, or has expired.",
-        )
-    };
+    let invalid_state = || ApiError::rejected(BadRequest::InvalidState);
     let state = params
         .state
         .filter(|s| !s.is_empty() && s.len() <= 128)
@@ -101,9 +96,8 @@ async fn oauth_callback(
             match app.finish_stripe_oauth(&code, &state).await {
                 Ok(id) => format!("{base}/?connected={id}"),
                 Err(ServiceError::InvalidToken) => return Err(invalid_state()),
-                Err(ServiceError::BadRequest(code)) | Err(ServiceError::Conflict(code)) => {
-                    format!("{base}/?error={code}")
-                }
+                Err(ServiceError::BadRequest(kind)) => format!("{base}/?error={}", kind.as_str()),
+                Err(ServiceError::Conflict(kind)) => format!("{base}/?error={}", kind.as_str()),
                 Err(other) => return Err(other.into()),
             }
         }
@@ -156,13 +150,7 @@ async fn stripe_webhook(
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::rejected(
-                StatusCode::BAD_REQUEST,
-                "invalid_signature",
-                "The Stripe-Signature header is missing.",
-            )
-        })?;
+        .ok_or_else(|| ApiError::rejected(BadRequest::SignatureMissing))?;
     app.stripe_webhook(signature, &body).await?;
     Ok(Json(json!({ "received": true })).into_response())
 }

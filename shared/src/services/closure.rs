@@ -19,7 +19,7 @@ use crate::domain::ids::TenantId;
 use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys, WriteOp};
 use crate::services::Services;
-use crate::services::error::ServiceError;
+use crate::services::error::{Conflict, ServiceError};
 use crate::services::hashing::verify_password;
 use crate::services::integrations::{INTEGRATIONS_PK, IntegrationRecord, secret_name};
 use crate::services::layout::{self, USER_PREFIX};
@@ -92,7 +92,7 @@ impl Services {
                     condition: Condition::None,
                 },
             ],
-            ServiceError::Conflict("concurrent_update"),
+            ServiceError::Conflict(Conflict::ConcurrentUpdate),
         )
         .await?;
         let receipt = Item::new(receipt_key(ctx.tenant()))

@@ -13,7 +13,7 @@ use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::roles::Role;
 use crate::ports::{Attr, Condition, ConnectorError, Event, Item, StoreError};
 use crate::services::Services;
-use crate::services::error::ServiceError;
+use crate::services::error::{BadRequest, ServiceError};
 use crate::services::integrations::{
     IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
 };
@@ -56,14 +56,14 @@ impl Services {
     ) -> Result<IntegrationView, ServiceError> {
         match key_kind(api_key.expose_secret()) {
             KeyKind::Restricted => {}
-            KeyKind::Secret => return Err(ServiceError::BadRequest("key_not_restricted")),
-            _ => return Err(ServiceError::BadRequest("invalid_api_key")),
+            KeyKind::Secret => return Err(ServiceError::BadRequest(BadRequest::KeyNotRestricted)),
+            _ => return Err(ServiceError::BadRequest(BadRequest::InvalidApiKey)),
         }
         let client = self.stripe_client(api_key.clone())?;
         match check_key(&client).await {
             Ok(()) => {}
             Err(ConnectorError::Unauthorized | ConnectorError::Forbidden) => {
-                return Err(ServiceError::BadRequest("invalid_api_key"));
+                return Err(ServiceError::BadRequest(BadRequest::InvalidApiKey));
             }
             Err(ConnectorError::Unavailable(cause) | ConnectorError::Malformed(cause)) => {
                 tracing::warn!(%cause, "Stripe could not check a key");
@@ -150,7 +150,7 @@ impl Services {
             .await?
             .exchange_code(code, self.now().timestamp())
             .await
-            .map_err(|_| ServiceError::BadRequest("oauth_exchange_failed"))?;
+            .map_err(|_| ServiceError::BadRequest(BadRequest::OauthExchangeFailed))?;
         let id = IntegrationId::generate();
         self.store_stripe_tokens(&tenant, &id, &tokens).await?;
         let record = IntegrationRecord {

@@ -1,9 +1,19 @@
-//! The services' one error type. Each variant is an outcome the API contract names (or
-//! an internal failure); `http::error` maps it to a status and code in one place.
+//! The services' one error type, and the table of every error code the API contract
+//! names. Each `ServiceError` variant is an outcome the contract names (or an internal
+//! failure); [`ErrorCode::parts`] gives each code its HTTP status and message in one
+//! exhaustive `match`, so a new code cannot leave without them.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::StatusCode;
 
 use crate::domain::password::PasswordRule;
 use crate::ports::{EventError, KeyError, SecretError, StoreError};
 use crate::services::vault::VaultError;
+
+/// The cause an internal failure keeps, with its own chain of sources.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -41,19 +51,22 @@ pub enum ServiceError {
     #[error("not found")]
     NotFound,
     /// A 409 the contract names: `last_admin`, `would_lock_out`, ...
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
+    #[error("conflict: {}", ErrorCode::Conflict(*.0).as_str())]
+    Conflict(Conflict),
     /// A 400 the contract names beyond `invalid_request`: `invalid_cidr`, ...
-    #[error("bad request: {0}")]
-    BadRequest(&'static str),
+    #[error("bad request: {}", ErrorCode::BadRequest(*.0).as_str())]
+    BadRequest(BadRequest),
     /// The payment processor could not be reached or answered out of contract (after
     /// the client's bounded retries); nothing was saved and the client may retry.
     #[error("the payment processor is unavailable")]
     ProviderUnavailable,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
-    #[error("internal: {0}")]
-    Internal(String),
+    /// Anything that is not the client's fault. The cause keeps its chain of sources
+    /// for the one log line written where the failure is finally handled (see
+    /// [`ErrorChain`]); the client only ever sees the opaque 500.
+    #[error("internal failure")]
+    Internal(#[source] BoxError),
 }
 
 impl ServiceError {
@@ -63,8 +76,339 @@ impl ServiceError {
             message: message.into(),
         }
     }
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self::Internal(cause.to_string())
+    /// An internal failure caused by `cause`: an error (kept with its sources) or a
+    /// sentence saying what broke. Neither may hold a secret or a personal datum: it
+    /// is logged.
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Self::Internal(cause.into())
+    }
+}
+
+/// The 409s the contract names. Their codes and messages are in [`ErrorCode::parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Conflict {
+    LastAdmin,
+    WouldLockOut,
+    MfaAlreadyEnabled,
+    MfaSetupRequired,
+    MfaNotEnabled,
+    ConcurrentUpdate,
+    OauthNotConfigured,
+    CredentialsMissing,
+    /// No analytics snapshot yet: the tenant has no finished sync.
+    NoDataYet,
+    // How a sync ended, also stored as the integration's `last_error`. A sync runs
+    // outside any request, so these reach no response today; they are conflicts
+    // because the integration's state, not the request, is at fault.
+    CredentialsRefused,
+    PermissionMissing,
+    SyncProviderUnavailable,
+    UnexpectedResponse,
+}
+
+/// The 400s the contract names beyond `invalid_request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BadRequest {
+    InvalidCidr,
+    KeyNotRestricted,
+    InvalidApiKey,
+    InvalidSignature,
+    /// The webhook came without a `Stripe-Signature` header (code `invalid_signature`).
+    SignatureMissing,
+    OauthExchangeFailed,
+    /// An OAuth callback whose `state` is not ours, was used, or has expired.
+    InvalidState,
+    UnknownMetric,
+    UnknownDimension,
+}
+
+/// Every error code that can leave in a response body, `{"error": {"code", ...}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidRequest,
+    WeakPassword,
+    PasswordReused,
+    EmailTaken,
+    InvalidCredentials,
+    MfaRequired,
+    InvalidMfaCode,
+    IpNotAllowed,
+    PasswordResetRequired,
+    PasswordExpired,
+    InvalidToken,
+    Unauthenticated,
+    Forbidden,
+    MfaEnrolmentRequired,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    ProviderUnavailable,
+    Internal,
+    Conflict(Conflict),
+    BadRequest(BadRequest),
+}
+
+impl ErrorCode {
+    /// The one table: each code's HTTP status, wire code and message. Messages never
+    /// echo client input. `invalid_request` answers with its own message when it has
+    /// one (which field, and why).
+    pub fn parts(self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::InvalidRequest => (
+                S::BAD_REQUEST,
+                "invalid_request",
+                "The request is not valid.",
+            ),
+            Self::WeakPassword => (
+                S::BAD_REQUEST,
+                "weak_password",
+                "The password does not meet the policy.",
+            ),
+            Self::PasswordReused => (
+                S::BAD_REQUEST,
+                "password_reused",
+                "The password was one of the last five; choose another.",
+            ),
+            Self::EmailTaken => (
+                S::CONFLICT,
+                "email_taken",
+                "An account with this e-mail exists.",
+            ),
+            Self::InvalidCredentials => (
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "The e-mail or password is not correct.",
+            ),
+            Self::MfaRequired => (
+                S::UNAUTHORIZED,
+                "mfa_required",
+                "A two-factor code (totp_code or recovery_code) is required.",
+            ),
+            Self::InvalidMfaCode => (
+                S::UNAUTHORIZED,
+                "invalid_mfa_code",
+                "The two-factor code is not valid or was already used.",
+            ),
+            Self::IpNotAllowed => (
+                S::FORBIDDEN,
+                "ip_not_allowed",
+                "Your address is not on this account's IP allowlist.",
+            ),
+            Self::PasswordResetRequired => (
+                S::LOCKED,
+                "password_reset_required",
+                "Too many failed sign-ins: reset the password to unlock the account.",
+            ),
+            Self::PasswordExpired => (
+                S::FORBIDDEN,
+                "password_expired",
+                "The password has expired: change it with the change_token.",
+            ),
+            Self::InvalidToken => (
+                S::BAD_REQUEST,
+                "invalid_token",
+                "The token is not valid, was already used, or has expired.",
+            ),
+            Self::Unauthenticated => (
+                S::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication is required: the token is missing, invalid or expired.",
+            ),
+            Self::Forbidden => (S::FORBIDDEN, "forbidden", "Your role does not allow this."),
+            Self::MfaEnrolmentRequired => (
+                S::FORBIDDEN,
+                "mfa_enrolment_required",
+                "This account requires two-factor authentication: set it up first.",
+            ),
+            Self::NotFound => (S::NOT_FOUND, "not_found", "Nothing was found here."),
+            Self::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This method is not allowed on this path.",
+            ),
+            Self::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is larger than 64 KiB.",
+            ),
+            Self::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "The request body must be JSON (Content-Type: application/json).",
+            ),
+            Self::RateLimited => (
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests; retry later.",
+            ),
+            Self::ProviderUnavailable => (
+                S::BAD_GATEWAY,
+                "provider_unavailable",
+                "Stripe could not be reached or did not answer as expected; nothing was \
+                 saved. Try again in a few minutes.",
+            ),
+            Self::Internal => (
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side; it has been logged.",
+            ),
+            Self::Conflict(kind) => {
+                let (code, message) = match kind {
+                    Conflict::LastAdmin => (
+                        "last_admin",
+                        "A tenant keeps at least one active admin: promote another user first.",
+                    ),
+                    Conflict::WouldLockOut => (
+                        "would_lock_out",
+                        "This change would lock you out: the allowlist must cover your own address.",
+                    ),
+                    Conflict::MfaAlreadyEnabled => (
+                        "mfa_already_enabled",
+                        "Two-factor authentication is already enabled.",
+                    ),
+                    Conflict::MfaSetupRequired => (
+                        "mfa_setup_required",
+                        "Start the two-factor setup first (POST /v1/mfa/totp/setup).",
+                    ),
+                    Conflict::MfaNotEnabled => (
+                        "mfa_not_enabled",
+                        "Two-factor authentication is not enabled.",
+                    ),
+                    Conflict::ConcurrentUpdate => (
+                        "concurrent_update",
+                        "The resource changed meanwhile; reload it and try again.",
+                    ),
+                    Conflict::OauthNotConfigured => (
+                        "oauth_not_configured",
+                        "Stripe OAuth is not configured on this deployment (TALLY_STRIPE_CLIENT_ID and the app secret).",
+                    ),
+                    Conflict::CredentialsMissing => (
+                        "credentials_missing",
+                        "The integration's credentials are gone; connect it again.",
+                    ),
+                    Conflict::NoDataYet => (
+                        "no_data_yet",
+                        "No data yet: connect an integration and let its first sync finish.",
+                    ),
+                    Conflict::CredentialsRefused => ("credentials_refused", SYNC_CONFLICT),
+                    Conflict::PermissionMissing => ("permission_missing", SYNC_CONFLICT),
+                    Conflict::SyncProviderUnavailable => ("provider_unavailable", SYNC_CONFLICT),
+                    Conflict::UnexpectedResponse => ("unexpected_response", SYNC_CONFLICT),
+                };
+                (S::CONFLICT, code, message)
+            }
+            Self::BadRequest(kind) => {
+                let (code, message) = match kind {
+                    BadRequest::InvalidCidr => (
+                        "invalid_cidr",
+                        "Not an IPv4 or IPv6 address or CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32); a \
+                         network covering every address (/0) is refused: delete the entries instead.",
+                    ),
+                    BadRequest::KeyNotRestricted => (
+                        "key_not_restricted",
+                        "Tally only accepts read-only restricted keys (rk_live_... or rk_test_...), never \
+                         secret keys. In the Stripe Dashboard: Developers > API keys > Create restricted \
+                         key, with Read access to Customers, Subscriptions, Invoices, Charges, Refunds, \
+                         Payment methods, Prices, Products, Coupons and Events, and nothing else.",
+                    ),
+                    BadRequest::InvalidApiKey => (
+                        "invalid_api_key",
+                        "Stripe did not accept this key: use a live or test restricted key with read access.",
+                    ),
+                    BadRequest::InvalidSignature => (
+                        "invalid_signature",
+                        "The Stripe-Signature does not verify for this body.",
+                    ),
+                    BadRequest::SignatureMissing => (
+                        "invalid_signature",
+                        "The Stripe-Signature header is missing.",
+                    ),
+                    BadRequest::OauthExchangeFailed => (
+                        "oauth_exchange_failed",
+                        "Stripe did not accept the authorization code.",
+                    ),
+                    BadRequest::InvalidState => (
+                        "invalid_state",
+                        "The OAuth state is not valid, was used, or has expired.",
+                    ),
+                    BadRequest::UnknownMetric => (
+                        "unknown_metric",
+                        "Unknown metric: see API.md for the metric names.",
+                    ),
+                    BadRequest::UnknownDimension => (
+                        "unknown_dimension",
+                        "Unknown dimension: use country, city, card_brand, card_funding, payment_method, plan, currency or integration.",
+                    ),
+                };
+                (S::BAD_REQUEST, code, message)
+            }
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        self.parts().0
+    }
+    /// The code as the wire spells it.
+    pub fn as_str(self) -> &'static str {
+        self.parts().1
+    }
+    pub fn message(self) -> &'static str {
+        self.parts().2
+    }
+}
+
+/// A sync's failure seen as a response (none is sent today): the code says it all.
+const SYNC_CONFLICT: &str = "The request conflicts with the current state.";
+
+impl Conflict {
+    /// The code as the wire (and an integration's `last_error`) spells it.
+    pub fn as_str(self) -> &'static str {
+        ErrorCode::Conflict(self).as_str()
+    }
+}
+
+impl BadRequest {
+    /// The code as the wire spells it.
+    pub fn as_str(self) -> &'static str {
+        ErrorCode::BadRequest(self).as_str()
+    }
+}
+
+impl From<Conflict> for ErrorCode {
+    fn from(kind: Conflict) -> Self {
+        Self::Conflict(kind)
+    }
+}
+
+impl From<BadRequest> for ErrorCode {
+    fn from(kind: BadRequest) -> Self {
+        Self::BadRequest(kind)
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Shows an error with every source after it, `outer: inner: root`, for the one log
+/// line of a failure. Only `Display` is used: the adapters' errors are written to name
+/// what failed without secrets or personal data, which their `Debug` may not promise.
+pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -104,5 +448,39 @@ impl From<SecretError> for ServiceError {
 impl From<EventError> for ServiceError {
     fn from(err: EventError) -> Self {
         Self::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two codes share a spelling on purpose: `invalid_signature` (missing or not
+    /// verifying) and `provider_unavailable` (a 502 answer, or how a sync ended).
+    #[test]
+    fn every_code_is_snake_case_and_every_message_a_sentence() {
+        let codes = [
+            ErrorCode::InvalidRequest,
+            ErrorCode::Internal,
+            ErrorCode::Conflict(Conflict::LastAdmin),
+            ErrorCode::BadRequest(BadRequest::InvalidCidr),
+        ];
+        for code in codes {
+            let (_, text, message) = code.parts();
+            assert!(text.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(message.ends_with('.'), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_chain_names_every_source() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let err = ServiceError::internal(Outer(std::io::Error::other("root")));
+        assert_eq!(
+            ErrorChain(&err).to_string(),
+            "internal failure: outer: root"
+        );
     }
 }

@@ -20,7 +20,7 @@ use crate::domain::billing::{BillingRecord, ObjectKind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Attr, Condition, Connector, ConnectorError, Item, Key, WriteOp};
 use crate::services::Services;
-use crate::services::error::ServiceError;
+use crate::services::error::{Conflict, ErrorChain, ServiceError};
 use crate::services::integrations::IntegrationStatus;
 
 /// How long a sync may hold its lease before another may take over.
@@ -172,7 +172,7 @@ impl Services {
         }
         let outcome = match self.connector_for(tenant, id, &record).await {
             Ok(connector) => self.run_sync(tenant, id, connector.as_ref()).await,
-            Err(ServiceError::Conflict("credentials_refused")) => {
+            Err(ServiceError::Conflict(Conflict::CredentialsRefused)) => {
                 Err(SyncFailure::Connector(ConnectorError::Unauthorized))
             }
             Err(other) => Err(SyncFailure::Service(other)),
@@ -194,21 +194,25 @@ impl Services {
             Err(SyncFailure::Connector(err)) => {
                 let (status, code) = match err {
                     ConnectorError::Unauthorized => {
-                        (IntegrationStatus::Error, "credentials_refused")
+                        (IntegrationStatus::Error, Conflict::CredentialsRefused)
                     }
-                    ConnectorError::Forbidden => (IntegrationStatus::Error, "permission_missing"),
-                    ConnectorError::CursorExpired | ConnectorError::Unavailable(_) => {
-                        (IntegrationStatus::Connected, "provider_unavailable")
+                    ConnectorError::Forbidden => {
+                        (IntegrationStatus::Error, Conflict::PermissionMissing)
                     }
+                    ConnectorError::CursorExpired | ConnectorError::Unavailable(_) => (
+                        IntegrationStatus::Connected,
+                        Conflict::SyncProviderUnavailable,
+                    ),
                     ConnectorError::Malformed(_) => {
-                        (IntegrationStatus::Connected, "unexpected_response")
+                        (IntegrationStatus::Connected, Conflict::UnexpectedResponse)
                     }
                 };
-                tracing::warn!(tenant_id = %tenant, integration_id = %id, code, error = %err, "sync failed");
-                record.last_error = Some(code.to_owned());
+                tracing::warn!(tenant_id = %tenant, integration_id = %id, code = code.as_str(), error = %err, "sync failed");
+                record.last_error = Some(code.as_str().to_owned());
                 (status, Err(ServiceError::Conflict(code)))
             }
             Err(SyncFailure::Service(err)) => {
+                tracing::error!(tenant_id = %tenant, integration_id = %id, error = %ErrorChain(&err), "sync failed");
                 record.last_error = Some("internal_error".to_owned());
                 (IntegrationStatus::Connected, Err(err))
             }
@@ -219,7 +223,7 @@ impl Services {
             && let Err(err) = self.rebuild_analytics(tenant).await
         {
             // The data is stored; the next sync or rebuild publishes it.
-            tracing::warn!(tenant_id = %tenant, error = %err, "analytics rebuild failed");
+            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");
         }
         result
     }

@@ -20,7 +20,7 @@ use crate::adapters::stripe::{
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Attr, Condition, Connector, Item, Key, SecretName, WriteOp};
 use crate::services::Services;
-use crate::services::error::ServiceError;
+use crate::services::error::{Conflict, ServiceError};
 
 pub const INTEG_PREFIX: &str = "INTEG#";
 /// The global partition listing every integration (plain ids and status).
@@ -266,7 +266,7 @@ impl Services {
                 condition: Condition::None,
             },
         ];
-        self.transact_or(ops, ServiceError::Conflict("concurrent_update"))
+        self.transact_or(ops, ServiceError::Conflict(Conflict::ConcurrentUpdate))
             .await
     }
 
@@ -276,13 +276,13 @@ impl Services {
             .config
             .stripe_client_id
             .clone()
-            .ok_or(ServiceError::Conflict("oauth_not_configured"))?;
+            .ok_or(ServiceError::Conflict(Conflict::OauthNotConfigured))?;
         let secret = self
             .adapters
             .secrets
             .get(&SecretName::parse(STRIPE_APP_SECRET)?)
             .await?
-            .ok_or(ServiceError::Conflict("oauth_not_configured"))?;
+            .ok_or(ServiceError::Conflict(Conflict::OauthNotConfigured))?;
         StripeOAuth::new(&self.config, client_id, secret).map_err(ServiceError::internal)
     }
 
@@ -322,7 +322,7 @@ impl Services {
             .secrets
             .get(&name)
             .await?
-            .ok_or(ServiceError::Conflict("credentials_missing"))?;
+            .ok_or(ServiceError::Conflict(Conflict::CredentialsMissing))?;
         let credential: StripeCredential = serde_json::from_str(secret.expose_secret())
             .map_err(|_| ServiceError::internal("stored credential unreadable"))?;
         let bearer = match credential {
@@ -337,7 +337,7 @@ impl Services {
                         .await?
                         .refresh(&tokens.refresh_token, now)
                         .await
-                        .map_err(|_| ServiceError::Conflict("credentials_refused"))?;
+                        .map_err(|_| ServiceError::Conflict(Conflict::CredentialsRefused))?;
                     self.store_stripe_tokens(tenant, id, &tokens).await?;
                 }
                 tokens.access_token.clone()

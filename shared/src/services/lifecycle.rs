@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::Condition;
 use crate::services::Services;
-use crate::services::error::ServiceError;
+use crate::services::error::{ErrorChain, ServiceError};
 use crate::services::integrations::{IntegrationStatus, Provider, secret_name};
 use crate::services::layout;
 use crate::services::sessions::TenantCtx;
@@ -40,7 +40,7 @@ impl Services {
         {
             // The secret is deleted below whatever Stripe answered: access from our side
             // ends now; the failed revocation is logged for the operator.
-            tracing::warn!(tenant_id = %tenant, integration_id = %id, error = %err, "Stripe deauthorize failed");
+            tracing::warn!(tenant_id = %tenant, integration_id = %id, error = %ErrorChain(&err), "Stripe deauthorize failed");
         }
         self.adapters.secrets.delete(&name).await?;
         if let Some(account) = record.account.as_deref() {

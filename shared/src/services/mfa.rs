@@ -12,7 +12,7 @@ use crate::domain::tokens::{recovery_code_hash, recovery_codes};
 use crate::domain::totp::{self, TotpSecret};
 use crate::ports::{Condition, StoreError};
 use crate::services::Services;
-use crate::services::error::ServiceError;
+use crate::services::error::{Conflict, ServiceError};
 use crate::services::hashing::verify_password;
 use crate::services::layout;
 use crate::services::records::{Loaded, MfaState, UserRecord};
@@ -33,7 +33,7 @@ impl Services {
     ) -> Result<TotpEnrolment, ServiceError> {
         let mut user = self.verified_user(ctx, password).await?;
         if user.record.mfa.is_some() {
-            return Err(ServiceError::Conflict("mfa_already_enabled"));
+            return Err(ServiceError::Conflict(Conflict::MfaAlreadyEnabled));
         }
         let secret = TotpSecret::generate();
         let enrolment = TotpEnrolment {
@@ -57,14 +57,14 @@ impl Services {
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         if user.record.mfa.is_some() {
-            return Err(ServiceError::Conflict("mfa_already_enabled"));
+            return Err(ServiceError::Conflict(Conflict::MfaAlreadyEnabled));
         }
         let secret = user
             .record
             .pending_totp_secret
             .as_deref()
             .and_then(|s| TotpSecret::from_base32(s).ok())
-            .ok_or(ServiceError::Conflict("mfa_setup_required"))?;
+            .ok_or(ServiceError::Conflict(Conflict::MfaSetupRequired))?;
         let step =
             totp::verify(&secret, code, self.unix_now()).ok_or(ServiceError::InvalidMfaCode)?;
         let codes = recovery_codes();
@@ -90,7 +90,7 @@ impl Services {
     ) -> Result<(), ServiceError> {
         let user = self.verified_user(ctx, password).await?;
         if user.record.mfa.is_none() {
-            return Err(ServiceError::Conflict("mfa_not_enabled"));
+            return Err(ServiceError::Conflict(Conflict::MfaNotEnabled));
         }
         let code = Some(code.to_owned());
         let (totp_code, recovery) = if code.as_deref().is_some_and(|c| c.len() == 6) {
@@ -185,7 +185,9 @@ impl Services {
             .await
         {
             Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed) => Err(ServiceError::Conflict("concurrent_update")),
+            Err(StoreError::ConditionFailed) => {
+                Err(ServiceError::Conflict(Conflict::ConcurrentUpdate))
+            }
             Err(other) => Err(other.into()),
         }
     }

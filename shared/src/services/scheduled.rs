@@ -49,10 +49,8 @@ impl Services {
                     pass.records_written += report.written;
                 }
                 Ok(None) => pass.skipped += 1,
-                Err(err) => {
-                    tracing::warn!(tenant_id = %tenant, integration_id = %integration, error = %err, "sync failed");
-                    pass.failed += 1;
-                }
+                // Logged by the sync, which records it on the integration.
+                Err(_) => pass.failed += 1,
             }
         }
         Ok(pass)

@@ -12,7 +12,7 @@ use crate::domain::ids::{EntryId, UserId};
 use crate::ports::{Condition, Cursor, Query, SortKeys, StoreError, WriteOp};
 use crate::services::Services;
 use crate::services::allowlist::{ALLOW_PREFIX, AllowEntry};
-use crate::services::error::ServiceError;
+use crate::services::error::{BadRequest, Conflict, ServiceError};
 use crate::services::layout::{self, AUDIT_PREFIX, LOGIN_PREFIX, sortable_time};
 use crate::services::records::SecurityPolicy;
 use crate::services::security::{AuditEntry, LoginAttempt, LoginOutcome};
@@ -110,7 +110,7 @@ impl Services {
     ) -> Result<AllowEntryView, ServiceError> {
         let cidr = Cidr::parse(cidr)
             .filter(|c| !c.is_catch_all())
-            .ok_or(ServiceError::BadRequest("invalid_cidr"))?;
+            .ok_or(ServiceError::BadRequest(BadRequest::InvalidCidr))?;
         let note = note.trim();
         if note.chars().count() > NOTE_MAX_CHARS || note.chars().any(char::is_control) {
             return Err(ServiceError::invalid(
@@ -125,7 +125,7 @@ impl Services {
             .chain(std::iter::once(cidr))
             .collect();
         if !cidr::allows(&after, ctx.ip()) {
-            return Err(ServiceError::Conflict("would_lock_out"));
+            return Err(ServiceError::Conflict(Conflict::WouldLockOut));
         }
         let id = EntryId::generate();
         let entry = AllowEntry {
@@ -170,7 +170,7 @@ impl Services {
             .map(|(_, e)| e.cidr)
             .collect();
         if !cidr::allows(&remaining, ctx.ip()) {
-            return Err(ServiceError::Conflict("would_lock_out"));
+            return Err(ServiceError::Conflict(Conflict::WouldLockOut));
         }
         match self
             .adapters
@@ -232,7 +232,7 @@ impl Services {
                 item,
                 condition: Condition::VersionIs(tenant.version),
             }],
-            ServiceError::Conflict("concurrent_update"),
+            ServiceError::Conflict(Conflict::ConcurrentUpdate),
         )
         .await?;
         if before != policy {

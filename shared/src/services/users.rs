@@ -18,7 +18,7 @@ use crate::ports::store::query_all;
 use crate::ports::{Attr, Condition, Cursor, Item, Query, SortKeys, WriteOp};
 use crate::services::Services;
 use crate::services::accounts::check_policy;
-use crate::services::error::ServiceError;
+use crate::services::error::{Conflict, ServiceError};
 use crate::services::hashing::hash_password;
 use crate::services::layout::{self, TokenKind, USER_PREFIX};
 use crate::services::records::{Loaded, UserRecord};
@@ -365,13 +365,13 @@ impl Services {
             .take(crate::ports::store::MAX_TRANSACTION_OPS - 3)
             .collect();
         if checks.is_empty() {
-            return Err(ServiceError::Conflict("last_admin"));
+            return Err(ServiceError::Conflict(Conflict::LastAdmin));
         }
         Ok(checks)
     }
 
     async fn transact_user_change(&self, ops: Vec<WriteOp>) -> Result<(), ServiceError> {
-        self.transact_or(ops, ServiceError::Conflict("concurrent_update"))
+        self.transact_or(ops, ServiceError::Conflict(Conflict::ConcurrentUpdate))
             .await
     }
 }

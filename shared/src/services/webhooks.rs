@@ -11,7 +11,7 @@ use crate::adapters::stripe::verify_webhook;
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Attr, Condition, Item, Key, SecretName, StoreError};
 use crate::services::Services;
-use crate::services::error::ServiceError;
+use crate::services::error::{BadRequest, ServiceError};
 use crate::services::layout;
 
 /// The webhook endpoint's signing secret (`whsec_…`), created outside the template.
@@ -52,7 +52,7 @@ impl Services {
             .secrets
             .get(&SecretName::parse(STRIPE_WEBHOOK_SECRET)?)
             .await?
-            .ok_or(ServiceError::BadRequest("invalid_signature"))?;
+            .ok_or(ServiceError::BadRequest(BadRequest::InvalidSignature))?;
         verify_webhook(
             secret.expose_secret().as_bytes(),
             signature,
@@ -60,7 +60,7 @@ impl Services {
             self.now().timestamp(),
             TOLERANCE_SECS,
         )
-        .map_err(|_| ServiceError::BadRequest("invalid_signature"))?;
+        .map_err(|_| ServiceError::BadRequest(BadRequest::InvalidSignature))?;
         let event: WebhookEvent = serde_json::from_slice(body)
             .map_err(|_| ServiceError::invalid("body", "Not a Stripe event."))?;
         if event.id.is_empty() || event.id.len() > 255 || event.id.contains('#') {
