@@ -7,6 +7,8 @@ use crate::adapters::aws;
 use crate::config::{Config, ConfigError};
 use crate::ports::SystemClock;
 use crate::services::Services;
+use crate::services::error::{ErrorChain, ServiceError};
+use crate::services::jobs::{self, Job, JobError, JobReport};
 
 /// The services of a Lambda function, on the AWS adapters. A missing or bad variable
 /// fails the cold start with a message naming it.
@@ -24,71 +26,47 @@ pub async fn aws_services() -> Result<Arc<Services>, ConfigError> {
     Ok(Services::new(adapters, config))
 }
 
-/// The `ingest` function's handler — Tally's background jobs: a `SyncRequested` event
-/// (from `POST /v1/integrations/{id}/sync`) syncs that integration, an `ExportRequested`
-/// event (from `POST /v1/exports`) builds that export, the daily schedule's
-/// `{"job": "fx_refresh"}` fetches the ECB's reference rates; anything else (the hourly
-/// EventBridge schedule) runs a pass over every due integration.
+/// The `ingest` function's handler: decodes the payload into a [`Job`] (a requested
+/// sync or export from the bus, or a schedule's job) and runs it. The sweep is the
+/// `sweep` function's, whose role alone may delete what it deletes.
 pub async fn handle_ingest_event(
     services: &Services,
-    event: serde_json::Value,
-) -> Result<serde_json::Value, crate::services::ServiceError> {
-    use crate::domain::ids::{IntegrationId, TenantId};
-    use crate::services::connections::SYNC_REQUESTED;
-
-    if event.get("detail-type").and_then(|v| v.as_str())
-        == Some(crate::services::export::EXPORT_REQUESTED)
-    {
-        let detail = event.get("detail").cloned().unwrap_or_default();
-        let tenant = detail
-            .get("tenant_id")
-            .and_then(|v| v.as_str())
-            .and_then(TenantId::parse);
-        let export = detail
-            .get("export_id")
-            .and_then(|v| v.as_str())
-            .and_then(crate::domain::ids::ExportId::parse);
-        let (Some(tenant), Some(export)) = (tenant, export) else {
-            return Err(crate::services::ServiceError::invalid(
-                "detail",
-                "not an ExportRequested event",
-            ));
-        };
-        services.build_export(&tenant, &export).await?;
-        return Ok(serde_json::json!({ "exported": export }));
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, IngestError> {
+    let job = Job::from_payload(payload).inspect_err(|err| {
+        tracing::error!(error = %ErrorChain(err), "the ingest function got no job it runs");
+    })?;
+    if job == Job::Sweep {
+        tracing::error!("the ingest function got the sweep job");
+        return Err(IngestError::NotHere);
     }
-    if event.get("detail-type").and_then(|v| v.as_str()) == Some(SYNC_REQUESTED) {
-        let detail = event.get("detail").cloned().unwrap_or_default();
-        let tenant = detail
-            .get("tenant_id")
-            .and_then(|v| v.as_str())
-            .and_then(TenantId::parse);
-        let integration = detail
-            .get("integration_id")
-            .and_then(|v| v.as_str())
-            .and_then(IntegrationId::parse);
-        let (Some(tenant), Some(integration)) = (tenant, integration) else {
-            return Err(crate::services::ServiceError::invalid(
-                "detail",
-                "not a SyncRequested event",
-            ));
-        };
-        let report = services.sync_integration(&tenant, &integration).await?;
-        return Ok(serde_json::json!({ "synced": report.is_some(), "report": report }));
-    }
-    if event.get("job").and_then(|v| v.as_str()) == Some(crate::services::fx_rates::FX_REFRESH_JOB)
-    {
-        let refresh = services.refresh_ecb_rates().await?;
-        return Ok(serde_json::to_value(refresh).unwrap_or_default());
-    }
-    let pass = services.ingest_pass().await?;
-    Ok(serde_json::to_value(pass).unwrap_or_default())
+    let report = jobs::run(services, job).await?;
+    Ok(reply(report)?)
 }
 
-/// The `sweep` function's handler (hourly schedule).
-pub async fn handle_sweep_event(
-    services: &Services,
-) -> Result<serde_json::Value, crate::services::ServiceError> {
-    let report = services.sweep().await?;
-    Ok(serde_json::to_value(report).unwrap_or_default())
+/// Why an `ingest` invocation failed; reported to the Lambda runtime, so its message
+/// lands in the dead-letter queue's record. Already logged with its causes.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    NotAJob(#[from] JobError),
+    #[error("the sweep runs on the sweep function")]
+    NotHere,
+    #[error(transparent)]
+    Failed(#[from] ServiceError),
+}
+
+/// The `sweep` function's handler (hourly schedule): the sweep is all it runs, so its
+/// payload is not read.
+pub async fn handle_sweep_event(services: &Services) -> Result<serde_json::Value, ServiceError> {
+    let report = jobs::run(services, Job::Sweep).await?;
+    reply(report)
+}
+
+/// The function's reply: what the job did, as JSON.
+fn reply(report: JobReport) -> Result<serde_json::Value, ServiceError> {
+    serde_json::to_value(report).map_err(|err| {
+        tracing::error!(error = %err, "a job report does not serialize");
+        ServiceError::internal(err)
+    })
 }

@@ -14,6 +14,8 @@ use crate::config::Config;
 use crate::http;
 use crate::ports::Clock;
 use crate::services::Services;
+use crate::services::error::ErrorChain;
+use crate::services::jobs::{self, Job, JobReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -119,9 +121,10 @@ pub const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(3
 pub const FX_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The local stand-ins for EventBridge's rules and schedules: jobs (requested syncs,
-/// exports) run as their events arrive, through the `ingest` function's own handler;
-/// an ingest pass and a sweep (then a compaction) run every hour; the ECB's rates are
-/// fetched at start and then daily. They stop with the runtime.
+/// exports) run as their events arrive, through [`jobs::run`] as in the `ingest`
+/// function; an ingest pass and a sweep (then a compaction) run every hour; the ECB's
+/// rates are fetched at start and then daily. They stop with the runtime. A failed job
+/// was logged by `jobs::run`.
 pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc<SqliteStore>) {
     let fx = services.clone();
     tokio::spawn(async move {
@@ -136,18 +139,15 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
     tokio::spawn(async move {
         loop {
             match requests.recv().await {
-                Ok(event) if is_job(&event.event_type) => {
-                    let envelope = serde_json::json!({
-                        "detail-type": event.event_type,
-                        "detail": event.to_json(),
-                    });
-                    if let Err(err) =
-                        crate::lambda::handle_ingest_event(&on_request, envelope).await
-                    {
-                        tracing::warn!(error = %err, "job failed");
+                Ok(event) => match Job::from_event(&event) {
+                    Ok(Some(job)) => {
+                        let _ = jobs::run(&on_request, job).await;
                     }
-                }
-                Ok(_) => {}
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %ErrorChain(&err), "a job event was not understood")
+                    }
+                },
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "jobs were dropped; the hourly pass will catch up");
                 }
@@ -160,16 +160,17 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
         every.tick().await;
         loop {
             every.tick().await;
-            match services.ingest_pass().await {
-                Ok(pass) => tracing::info!(
+            if let Ok(JobReport::IngestPass(pass)) = jobs::run(&services, Job::IngestPass).await {
+                tracing::info!(
                     synced = pass.synced,
                     failed = pass.failed,
                     "scheduled ingest pass"
-                ),
-                Err(err) => tracing::warn!(error = %err, "scheduled ingest pass failed"),
+                );
             }
-            if let Err(err) = sweep_and_compact(&services, &store).await {
-                tracing::warn!(error = %err, "scheduled sweep failed");
+            if jobs::run(&services, Job::Sweep).await.is_ok()
+                && let Err(err) = store.compact().await
+            {
+                tracing::warn!(error = %ErrorChain(&err), "compaction after the sweep failed");
             }
         }
     });
@@ -250,21 +251,15 @@ pub async fn bootstrap_demo(
     })
 }
 
-fn is_job(event_type: &str) -> bool {
-    event_type == crate::services::connections::SYNC_REQUESTED
-        || event_type == crate::services::export::EXPORT_REQUESTED
-}
-
-/// One fetch of the ECB's rates. A failure (offline, say) is a warning naming what
-/// failed, never the body: the server carries on with the rates it has.
+/// One fetch of the ECB's rates. A failure (offline, say) is logged by `jobs::run`, naming
+/// what failed, never the body: the server carries on with the rates it has.
 pub async fn refresh_fx_rates(services: &Services) {
-    match services.refresh_ecb_rates().await {
-        Ok(refresh) => tracing::info!(
+    if let Ok(JobReport::FxRefresh(refresh)) = jobs::run(services, Job::FxRefresh).await {
+        tracing::info!(
             date = %refresh.date,
             stored = refresh.stored,
             "ECB reference rates refreshed"
-        ),
-        Err(err) => tracing::warn!(error = %err, "ECB reference rates refresh failed"),
+        );
     }
 }
 

@@ -1,11 +1,16 @@
 //! The SAM template serves exactly the routes of the route table, and the local app
-//! serves every one of them (no 404 or 405 where a route is listed).
+//! serves every one of them (no 404 or 405 where a route is listed). Its schedules and
+//! its jobs rule speak `services::jobs::Job`.
 
 use std::collections::BTreeSet;
 
 use reqwest::Method;
+use serde_json::{Value, json};
+use tally::domain::ids::{ExportId, IntegrationId, TenantId};
+use tally::services::jobs::{ExportJob, JOB_EVENTS, Job, SyncJob};
+use tally_tests::fake_stripe::{FakeStripe, Scenario};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 use crate::routes;
 
 /// `(METHOD, path)` of every HttpApi event in infra/template.yaml. Events are written as
@@ -85,5 +90,106 @@ async fn every_listed_route_is_served_and_other_methods_are_405() {
                 .await;
             assert_eq!(response.status(), 405, "{method} {path}");
         }
+    }
+}
+
+/// The part of infra/template.yaml that defines `resource` (up to the next section).
+fn resource(template: &str, resource: &str) -> String {
+    template
+        .split(&format!("\n  {resource}:\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("a {resource} in the template"))
+        .split("\n  # ---")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The jobs a function's schedules run: each schedule's `Input` decoded as a `Job`. A
+/// schedule without an `Input` fails here, so none runs a job by default.
+fn scheduled_jobs(function: &str) -> Vec<Job> {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .expect("infra/template.yaml is readable");
+    let function = resource(&template, function);
+    let schedules = function.matches("Type: Schedule").count();
+    let jobs: Vec<Job> = function
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Input: '"))
+        .map(|input| {
+            let input = input.strip_suffix('\'').expect("a quoted Input");
+            let payload: Value = serde_json::from_str(input).expect("the Input is JSON");
+            Job::from_payload(payload).expect("the Input is a job")
+        })
+        .collect();
+    assert_eq!(jobs.len(), schedules, "one Input per schedule");
+    jobs
+}
+
+#[test]
+fn every_schedule_input_is_a_job_of_its_function() {
+    assert_eq!(
+        scheduled_jobs("IngestFunction"),
+        [Job::IngestPass, Job::FxRefresh]
+    );
+    assert_eq!(scheduled_jobs("SweepFunction"), [Job::Sweep]);
+}
+
+#[test]
+fn the_ingest_rule_matches_exactly_the_events_that_carry_jobs() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .expect("infra/template.yaml is readable");
+    let ingest = resource(&template, "IngestFunction");
+    let matched: BTreeSet<&str> = ingest
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("detail-type: ["))
+        .flat_map(|list| list.trim_end_matches(']').split(','))
+        .map(str::trim)
+        .collect();
+    assert_eq!(matched, BTreeSet::from(JOB_EVENTS));
+}
+
+#[tokio::test]
+async fn every_published_job_event_decodes_to_its_job() {
+    let fake = FakeStripe::start(Scenario::new(1)).await;
+    let vars = fake.config_vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_with(&vars).await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    let integration = app.connect_fake_stripe(&token).await;
+    let sync = app
+        .post(
+            &format!("/v1/integrations/{integration}/sync"),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(sync.status(), 202);
+    let export = app.post("/v1/exports", Some(&token), json!({})).await;
+    assert_eq!(export.status(), 202);
+    let export: Value = export.json().await.expect("a JSON body");
+
+    let tenant_id = TenantId::parse(&admin.tenant_id).expect("a tenant id");
+    let expected = [
+        Job::Sync(SyncJob {
+            tenant_id: tenant_id.clone(),
+            integration_id: IntegrationId::parse(&integration).expect("an integration id"),
+        }),
+        Job::Export(ExportJob {
+            tenant_id,
+            export_id: ExportId::parse(export["id"].as_str().expect("an id")).expect("an id"),
+        }),
+    ];
+    for (event_type, job) in JOB_EVENTS.into_iter().zip(expected) {
+        let detail = app.events_of(event_type).pop().expect("the event");
+        // As EventBridge delivers it to the ingest function.
+        let envelope = json!({ "source": "tally", "detail-type": event_type, "detail": detail });
+        assert_eq!(Job::from_payload(envelope).expect("a job"), job);
     }
 }

@@ -1,6 +1,6 @@
-//! The `ingest` Lambda: the hourly EventBridge schedule syncs every due integration;
-//! a `SyncRequested` event syncs one; the daily `{"job": "fx_refresh"}` schedule fetches
-//! the ECB's reference rates.
+//! The `ingest` Lambda: runs the job its payload names (`tally::services::jobs`): the
+//! hourly pass over every due integration, a requested sync or export, the daily fetch
+//! of the ECB's reference rates.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

@@ -11,12 +11,13 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::adapters::stripe::{KeyKind, check_key, key_kind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::roles::Role;
-use crate::ports::{Attr, Condition, ConnectorError, Event, Item, StoreError};
+use crate::ports::{Attr, Condition, ConnectorError, Item, StoreError};
 use crate::services::Services;
 use crate::services::error::{BadRequest, ServiceError};
 use crate::services::integrations::{
     IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
 };
+use crate::services::jobs::SyncJob;
 use crate::services::layout::{self, TokenKind};
 use crate::services::sessions::TenantCtx;
 
@@ -210,9 +211,11 @@ impl Services {
         tenant: &TenantId,
         id: &IntegrationId,
     ) -> Result<(), ServiceError> {
-        let event = Event::new(SYNC_REQUESTED, self.now())
-            .tenant(tenant.as_str())
-            .field("integration_id", id.as_str());
+        let job = SyncJob {
+            tenant_id: tenant.clone(),
+            integration_id: id.clone(),
+        };
+        let event = job.event(self.now());
         Ok(self.adapters.events.publish(&event).await?)
     }
 

@@ -26,9 +26,10 @@ use serde_json::Value;
 
 use crate::domain::ids::{ExportId, TenantId, UserId};
 use crate::ports::store::query_all;
-use crate::ports::{Attr, Condition, Cursor, Event, Item, Key, Query, SortKeys, StoreError};
+use crate::ports::{Attr, Condition, Cursor, Item, Key, Query, SortKeys, StoreError};
 use crate::services::Services;
 use crate::services::error::ServiceError;
+use crate::services::jobs::ExportJob;
 use crate::services::sessions::TenantCtx;
 
 /// The event that asks the worker to build an export.
@@ -114,9 +115,11 @@ impl Services {
             Some(ctx.ip()),
         )
         .await?;
-        let event = Event::new(EXPORT_REQUESTED, now)
-            .tenant(tenant.as_str())
-            .field("export_id", id.as_str());
+        let job = ExportJob {
+            tenant_id: tenant.clone(),
+            export_id: id.clone(),
+        };
+        let event = job.event(now);
         self.adapters.events.publish(&event).await?;
         Ok(id)
     }

@@ -22,10 +22,6 @@ use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 
-/// The `job` of the daily schedule's constant input (`{"job": "fx_refresh"}`), which
-/// the `ingest` function dispatches on.
-pub const FX_REFRESH_JOB: &str = "fx_refresh";
-
 /// The global partition of the ECB's published days.
 pub const ECB_RATES_PK: &str = "FXRATES#ECB";
 const DAY_PREFIX: &str = "DAY#";

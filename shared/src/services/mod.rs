@@ -14,6 +14,7 @@ pub mod fx_rates;
 pub mod hashing;
 pub mod ingestion;
 pub mod integrations;
+pub mod jobs;
 pub mod layout;
 pub mod lifecycle;
 pub mod mfa;
