@@ -96,10 +96,6 @@ impl ApiError {
         self.error_code().status()
     }
 
-    pub fn code(&self) -> &'static str {
-        self.error_code().as_str()
-    }
-
     fn message(&self) -> String {
         match self {
             Self::InvalidRequest { message, .. } => message.clone(),
@@ -127,7 +123,7 @@ impl IntoResponse for ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!(cause = %ErrorChain(cause.as_ref()), "internal error");
         }
-        let mut error = json!({ "code": self.code(), "message": self.message() });
+        let mut error = json!({ "code": self.error_code(), "message": self.message() });
         if let (Some(details), Some(obj)) = (self.details(), error.as_object_mut()) {
             obj.insert("details".into(), details);
         }
