@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use tally::domain::ids::TenantId;
 use tally::ports::store::query_all;
 use tally::ports::{Key, Query, SecretName, SortKeys};
+use tally::repos::EntityKey;
+use tally::repos::tenancy::ReceiptKey;
 use tally::services::Services;
-use tally::services::closure::receipt_key;
 use tally_tests::failing_store::FailingStore;
 use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, Scenario};
 
@@ -240,7 +241,11 @@ async fn a_closed_account_is_refused_at_once_and_erased_by_the_sweep() {
         partition(&app, &admin.tenant_id).await.is_empty(),
         "no item of the tenant remains"
     );
-    let receipt = store.get(&receipt_key(&tenant)).await.unwrap().unwrap();
+    let receipt = store
+        .get(&ReceiptKey::of(&tenant).key())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         !receipt.key.pk.contains(&admin.tenant_id),
         "the receipt keeps a hash, not the id"
