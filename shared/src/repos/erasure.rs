@@ -30,6 +30,7 @@ impl Selection {
         Self(Selected::Prefix { pk, prefix })
     }
     /// Whether `key` falls in the selection.
+    #[cfg(test)]
     pub(crate) fn contains(&self, key: &Key) -> bool {
         match &self.0 {
             Selected::Key(k) => k == key,

@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::billing::{BillingRecord, ObjectKind};
+use crate::domain::billing::ObjectKind;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{
-    BillingData, CustomerProfile, Facts, Mrr, MrrPolicy, PaymentFailureRisk, SegmentSummary,
-    churn_risks, customer_mrr, customer_profiles, day_of, facts_from_records,
+    BillingData, CustomerProfile, Facts, Mrr, MrrPolicy, PaymentFailureRisk, RecordSet,
+    SegmentSummary, churn_risks, customer_mrr, customer_profiles, day_of, facts_from_records,
     payment_failure_risks, rfm_scores, segments,
 };
 use crate::repos::analytics::SnapshotPointer;
@@ -74,60 +74,37 @@ pub struct Snapshot {
 #[derive(Default)]
 pub struct SnapshotCache(Mutex<HashMap<TenantId, (i64, Arc<Snapshot>)>>);
 
-fn records_of<T>(records: &[BillingRecord], pick: impl Fn(&BillingRecord) -> Option<&T>) -> Vec<T>
-where
-    T: Clone,
-{
-    records.iter().filter_map(|r| pick(r).cloned()).collect()
-}
-
 impl Services {
     /// Rebuilds and publishes the tenant's snapshot.
     pub async fn rebuild_analytics(&self, tenant: &TenantId) -> Result<(), ServiceError> {
-        let mut sources: Vec<(String, Vec<BillingRecord>)> = Vec::new();
+        let mut sources: Vec<(String, RecordSet)> = Vec::new();
         for (id, status) in self.repos.integrations.statuses(tenant).await? {
             if status == IntegrationStatus::Disconnected {
                 continue;
             }
-            let mut records = Vec::new();
+            let mut records = RecordSet::default();
             for kind in ObjectKind::ALL {
                 records.extend(self.integration_records(tenant, &id, kind).await?);
             }
             sources.push((id.to_string(), records));
         }
-        let owned: Vec<(String, OwnedData)> = sources
+        let data: Vec<BillingData<'_>> = sources
             .iter()
-            .map(|(id, r)| (id.clone(), OwnedData::from(r)))
+            .map(|(id, records)| records.for_integration(id))
             .collect();
-        let data: Vec<BillingData<'_>> = owned.iter().map(|(id, d)| d.borrow(id)).collect();
-        let snapshot = self.build_snapshot(tenant, &data, true).await?;
+        let (snapshot, profiles) = self.build_snapshot(tenant, &data).await?;
+        // Before the snapshot is published, so a published row always has its profile.
+        self.store_profiles(tenant, &profiles).await?;
         self.publish_snapshot(tenant, &snapshot).await
     }
 
-    /// Builds and publishes the tenant's snapshot from records held in memory instead of
-    /// the tenant's stored records: for the bench (issue 6, "Speed"), which would
-    /// otherwise first sync a million records through the store — queries read only the
-    /// snapshot, so how it was filled does not change what they cost. Customer profiles
-    /// are not written (100,000 sealed items would dominate the run), so
-    /// `GET /v1/customers/{id}` finds none for these customers.
-    pub async fn publish_dataset_snapshot(
-        &self,
-        tenant: &TenantId,
-        sources: &[BillingData<'_>],
-    ) -> Result<(), ServiceError> {
-        let snapshot = self.build_snapshot(tenant, sources, false).await?;
-        self.publish_snapshot(tenant, &snapshot).await
-    }
-
-    /// The snapshot of `data` as of now, at the tenant's FX rates. With
-    /// `write_profiles`, each customer's profile is stored too — before the caller
-    /// publishes the snapshot, so a published row always has its profile.
-    async fn build_snapshot(
+    /// The snapshot of `data` as of now, at the tenant's FX rates, and each customer's
+    /// profile (by integration id).
+    pub async fn build_snapshot(
         &self,
         tenant: &TenantId,
         data: &[BillingData<'_>],
-        write_profiles: bool,
-    ) -> Result<Snapshot, ServiceError> {
+    ) -> Result<(Snapshot, Vec<(String, CustomerProfile)>), ServiceError> {
         let policy = MrrPolicy::default();
         let now = self.now();
         let mut facts = facts_from_records(data, &policy);
@@ -199,18 +176,27 @@ impl Services {
             payment_failure_risks: risks,
             order: CustomerOrder::default(),
         };
-        if write_profiles {
-            for (integration, profile) in &profiles {
-                self.repos
-                    .profiles
-                    .put(tenant, integration, profile)
-                    .await?;
-            }
-        }
-        Ok(snapshot)
+        Ok((snapshot, profiles))
     }
 
-    async fn publish_snapshot(
+    /// Stores customer profiles (by integration id), for `GET /v1/customers/{id}`.
+    pub async fn store_profiles(
+        &self,
+        tenant: &TenantId,
+        profiles: &[(String, CustomerProfile)],
+    ) -> Result<(), ServiceError> {
+        for (integration, profile) in profiles {
+            self.repos
+                .profiles
+                .put(tenant, integration, profile)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the snapshot's chunks, then publishes it by moving its pointer, then
+    /// deletes the chunks of the one it replaced.
+    pub async fn publish_snapshot(
         &self,
         tenant: &TenantId,
         snapshot: &Snapshot,
@@ -283,57 +269,5 @@ impl Services {
             .profiles
             .get(tenant, integration, customer)
             .await?)
-    }
-}
-
-/// One integration's records split by kind.
-struct OwnedData {
-    customers: Vec<crate::domain::billing::CustomerRecord>,
-    subscriptions: Vec<crate::domain::billing::SubscriptionRecord>,
-    invoices: Vec<crate::domain::billing::InvoiceRecord>,
-    charges: Vec<crate::domain::billing::ChargeRecord>,
-    refunds: Vec<crate::domain::billing::RefundRecord>,
-    payment_methods: Vec<crate::domain::billing::PaymentMethodRecord>,
-}
-
-impl OwnedData {
-    fn from(records: &[BillingRecord]) -> Self {
-        Self {
-            customers: records_of(records, |r| match r {
-                BillingRecord::Customer(c) => Some(c),
-                _ => None,
-            }),
-            subscriptions: records_of(records, |r| match r {
-                BillingRecord::Subscription(s) => Some(s),
-                _ => None,
-            }),
-            invoices: records_of(records, |r| match r {
-                BillingRecord::Invoice(i) => Some(i),
-                _ => None,
-            }),
-            charges: records_of(records, |r| match r {
-                BillingRecord::Charge(c) => Some(c),
-                _ => None,
-            }),
-            refunds: records_of(records, |r| match r {
-                BillingRecord::Refund(f) => Some(f),
-                _ => None,
-            }),
-            payment_methods: records_of(records, |r| match r {
-                BillingRecord::PaymentMethod(p) => Some(p),
-                _ => None,
-            }),
-        }
-    }
-    fn borrow<'a>(&'a self, integration: &'a str) -> BillingData<'a> {
-        BillingData {
-            integration,
-            customers: &self.customers,
-            subscriptions: &self.subscriptions,
-            invoices: &self.invoices,
-            charges: &self.charges,
-            refunds: &self.refunds,
-            payment_methods: &self.payment_methods,
-        }
     }
 }
