@@ -518,7 +518,7 @@ async fn demo_tenant(services: &Services, sync: bool, report: &mut Report) -> Re
         end,
         ..defaults
     });
-    server::publish_dataset_snapshot(&services, &tenant, dataset.for_integration(INTEGRATION))
+    server::publish_dataset_snapshot(services, &tenant, dataset.for_integration(INTEGRATION))
         .await
         .context("publishing the demo snapshot")?;
     report.row(
