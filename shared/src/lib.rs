@@ -5,7 +5,9 @@
 //! * [`ports`]: the traits through which services reach storage, keys, secrets, events
 //!   and time;
 //! * [`adapters`]: AWS and embedded implementations of the ports;
-//! * [`services`]: the use cases, written against the ports only;
+//! * [`repos`]: every stored entity, typed, over the Store port (keys, attributes,
+//!   sealing) and the registry of them all;
+//! * [`services`]: the use cases, written against the repositories and ports;
 //! * [`http`]: axum routers per function, extractors and the one API error type.
 
 pub mod adapters;
@@ -15,4 +17,5 @@ pub mod http;
 pub mod lambda;
 pub mod local;
 pub mod ports;
+pub mod repos;
 pub mod services;

@@ -11,7 +11,8 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use serde_json::json;
 use tally::domain::fx_history::{self, day_number};
-use tally::services::fx_rates::ecb_day_key;
+use tally::repos::EntityKey;
+use tally::repos::fx::EcbDayKey;
 use tokio::sync::oneshot;
 
 use crate::helpers::{TestApp, spawn_app_with};
@@ -196,4 +197,8 @@ fn the_template_schedules_the_refresh_daily_on_the_ingest_function() {
         "{ingest}"
     );
     assert!(ingest.contains("Schedule: cron("));
+}
+
+fn ecb_day_key(date: NaiveDate) -> tally::ports::Key {
+    EcbDayKey { date }.key()
 }

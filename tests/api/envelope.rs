@@ -36,7 +36,7 @@ async fn the_data_file_holds_no_plaintext_of_sealed_values_and_no_plain_data_key
     );
     let tenant = TenantId::generate();
     let (data_key, key_write) = keys.create(&tenant).await.unwrap();
-    store.transact(vec![key_write]).await.unwrap();
+    store.transact(vec![key_write.into()]).await.unwrap();
 
     let key = tally::ports::Key::new(tenant.partition(), "CUST#cus_1");
     let item = seal_record("tally", &data_key, key.clone(), &customer()).unwrap();
@@ -83,7 +83,10 @@ async fn a_record_copied_to_another_item_or_tenant_does_not_open() {
     let (a, b) = (TenantId::generate(), TenantId::generate());
     let (key_a, write_a) = keys.create(&a).await.unwrap();
     let (_, write_b) = keys.create(&b).await.unwrap();
-    store.transact(vec![write_a, write_b]).await.unwrap();
+    store
+        .transact(vec![write_a.into(), write_b.into()])
+        .await
+        .unwrap();
 
     let original = seal_record(
         "tally",
@@ -130,7 +133,7 @@ async fn a_wrapped_data_key_does_not_open_under_another_tenant() {
     let (a, b) = (TenantId::generate(), TenantId::generate());
     let (_, write_a) = keys.create(&a).await.unwrap();
     // Copy A's wrapped key into B's place: unwrapping it under B's context must fail.
-    let WriteOp::Put { mut item, .. } = write_a else {
+    let WriteOp::Put { mut item, .. } = write_a.into() else {
         unreachable!()
     };
     item.key.pk = b.partition();

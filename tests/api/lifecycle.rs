@@ -1,6 +1,7 @@
 //! The lifecycle promises (issue 7): disconnect and sweep, account closure, an
 //! interrupted sweep finished by the next one.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -8,8 +9,10 @@ use serde_json::{Value, json};
 use tally::domain::ids::TenantId;
 use tally::ports::store::query_all;
 use tally::ports::{Key, Query, SecretName, SortKeys};
+use tally::repos::EntityKey;
+use tally::repos::registry::{Closure, ENTITIES, Entity, Scope, exported_sections};
+use tally::repos::tenancy::ReceiptKey;
 use tally::services::Services;
-use tally::services::closure::receipt_key;
 use tally_tests::failing_store::FailingStore;
 use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, Scenario};
 
@@ -240,7 +243,11 @@ async fn a_closed_account_is_refused_at_once_and_erased_by_the_sweep() {
         partition(&app, &admin.tenant_id).await.is_empty(),
         "no item of the tenant remains"
     );
-    let receipt = store.get(&receipt_key(&tenant)).await.unwrap().unwrap();
+    let receipt = store
+        .get(&ReceiptKey::of(&tenant).key())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         !receipt.key.pk.contains(&admin.tenant_id),
         "the receipt keeps a hash, not the id"
@@ -438,4 +445,162 @@ async fn on_the_aws_adapters_a_closed_tenant_leaves_no_item_key_or_secret_after_
     .await
     .unwrap();
     assert!(listed.is_empty());
+}
+
+/// Every (pk, sk) of the embedded store's file, read beside the running app.
+fn stored_keys(app: &TestApp) -> Vec<Key> {
+    let path = app.data_dir.path().join("data").join("tally.db");
+    let db = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap();
+    let mut statement = db.prepare("SELECT pk, sk FROM items").unwrap();
+    statement
+        .query_map([], |row| {
+            Ok(Key::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The registered entity a stored key is an item of (exactly one).
+fn entity_of(key: &Key) -> Entity {
+    let matching: Vec<Entity> = ENTITIES
+        .into_iter()
+        .filter(|e| e.reparse(key).as_ref() == Some(key))
+        .collect();
+    assert_eq!(matching.len(), 1, "{key:?} is an item of {matching:?}");
+    matching[0]
+}
+
+#[tokio::test]
+async fn every_stored_item_is_a_registered_entity_and_a_closed_tenant_leaves_none_of_its_own() {
+    let (app, _fake) = app_with_stripe().await;
+    let admin = app
+        .signup_as("registry.owner@example.com", "Registry Walk GmbH")
+        .await;
+    let token = app.login(&admin).await;
+    let (viewer, _) = app.user_with_role(&token, "viewer").await;
+    connected(&app, &token, &admin.tenant_id).await;
+    let tenant = TenantId::parse(&admin.tenant_id).unwrap();
+    app.post(
+        "/v1/security/ip-allowlist",
+        Some(&token),
+        json!({ "cidr": "127.0.0.0/8", "note": "office" }),
+    )
+    .await;
+    let rates = json!({ "base": "eur", "rates": { "kzt": 520.5 } });
+    assert_eq!(
+        app.put("/v1/settings/fx-rates", &token, rates)
+            .await
+            .status(),
+        200
+    );
+    app.services
+        .set_reporting_currency(&tenant, "eur")
+        .await
+        .unwrap();
+    let export: Value = app
+        .post("/v1/exports", Some(&token), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let export = tally::domain::ids::ExportId::parse(export["id"].as_str().unwrap()).unwrap();
+    app.services.build_export(&tenant, &export).await.unwrap();
+    app.try_login(&viewer.email, "Wrong-Password-123").await;
+    app.post(
+        "/v1/password/reset-request",
+        None,
+        json!({ "email": admin.email }),
+    )
+    .await;
+
+    // Every item in the file is an item of exactly one registered entity.
+    let before = stored_keys(&app);
+    let kinds: BTreeSet<Entity> = before.iter().map(entity_of).collect();
+    let tenant_partition = tenant.partition();
+    for entity in ENTITIES
+        .into_iter()
+        .filter(|e| e.spec().scope == Scope::Tenant)
+        .filter(|e| !matches!(e, Entity::BillingRecord(_)))
+    {
+        assert!(kinds.contains(&entity), "the walk made no {entity:?}");
+    }
+    assert!(
+        before
+            .iter()
+            .any(|k| matches!(entity_of(k), Entity::BillingRecord(_))),
+        "the walk synced no record"
+    );
+
+    let response = app
+        .request(
+            reqwest::Method::DELETE,
+            "/v1/account",
+            Some(&token),
+            Some(json!({ "password": admin.password, "confirm": "Registry Walk GmbH" })),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    app.clock.advance(Duration::days(31));
+    app.services.sweep().await.unwrap();
+
+    // Nothing of the tenant's own; of global items, only those about no tenant and
+    // those kept for a stated reason (the erasure receipt).
+    for key in stored_keys(&app) {
+        let entity = entity_of(&key);
+        assert_ne!(key.pk, tenant_partition, "{entity:?} remains");
+        assert!(
+            matches!(
+                entity.spec().closure,
+                Closure::NoTenant | Closure::KeptBecause(_)
+            ),
+            "{entity:?} remains after the closure: {key:?}"
+        );
+        assert!(!key.pk.contains(tenant.as_str()) && !key.sk.contains(tenant.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn the_export_document_has_exactly_the_sections_the_registry_marks_exported() {
+    let (app, _fake) = app_with_stripe().await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    connected(&app, &token, &admin.tenant_id).await;
+    let tenant = TenantId::parse(&admin.tenant_id).unwrap();
+    let export: Value = app
+        .post("/v1/exports", Some(&token), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = export["id"].as_str().unwrap().to_owned();
+    let export = tally::domain::ids::ExportId::parse(&id).unwrap();
+    app.services.build_export(&tenant, &export).await.unwrap();
+    let mut sections = BTreeSet::new();
+    let mut page = 0;
+    loop {
+        let body: Value = app
+            .get(&format!("/v1/exports/{id}?page={page}"), &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let document = body["document"].as_object().unwrap();
+        sections.extend(document.keys().cloned());
+        match body["next_page"].as_u64() {
+            Some(next) => page = next,
+            None => break,
+        }
+    }
+    let mut expected: BTreeSet<String> = exported_sections()
+        .into_iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    // Derived from the exported records, not a stored entity of its own.
+    expected.insert("metrics_summary".into());
+    assert_eq!(sections, expected);
 }

@@ -36,19 +36,6 @@ pub fn dataset(customers: usize, seed: u64, end: DateTime<Utc>) -> DemoDataset {
     })
 }
 
-/// One generated dataset as the engine reads one integration.
-pub fn billing_data<'a>(dataset: &'a DemoDataset, integration: &'a str) -> BillingData<'a> {
-    BillingData {
-        integration,
-        customers: &dataset.customers,
-        subscriptions: &dataset.subscriptions,
-        invoices: &dataset.invoices,
-        charges: &dataset.charges,
-        refunds: &dataset.refunds,
-        payment_methods: &dataset.payment_methods,
-    }
-}
-
 /// Describes a dataset for the table.
 pub fn describe(dataset: &DemoDataset, took: Duration) -> String {
     format!(
@@ -115,7 +102,7 @@ pub fn run(
         let more = dataset(customers, seed + batches as u64, end);
         generating += started.elapsed();
         let started = Instant::now();
-        let more_facts = facts_from_records(&[billing_data(&more, &integration)], &policy);
+        let more_facts = facts_from_records(&[more.for_integration(&integration)], &policy);
         building += started.elapsed();
         // Dropped before the next batch: only the facts stay.
         drop(more);

@@ -39,7 +39,7 @@ use tally::services::sessions::{AUTH_REQUESTS_PER_MINUTE, MAX_FAILED_LOGINS};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use crate::engine::{INTEGRATION, billing_data};
+use crate::engine::INTEGRATION;
 use crate::report::{Report, Table, count, duration, percentile};
 use crate::server;
 
@@ -518,8 +518,7 @@ async fn demo_tenant(services: &Services, sync: bool, report: &mut Report) -> Re
         end,
         ..defaults
     });
-    services
-        .publish_dataset_snapshot(&tenant, &[billing_data(&dataset, INTEGRATION)])
+    server::publish_dataset_snapshot(services, &tenant, dataset.for_integration(INTEGRATION))
         .await
         .context("publishing the demo snapshot")?;
     report.row(

@@ -197,7 +197,7 @@ fn main() -> Result<()> {
         engine::describe(&dataset, generating.elapsed()),
         None,
     );
-    let first = engine::billing_data(&dataset, engine::INTEGRATION);
+    let first = dataset.for_integration(engine::INTEGRATION);
 
     // The engine runs on this thread before any runtime exists: one core, no I/O.
     let facts = engine::run(first, SEED, args.changes, now, &mut report)?;

@@ -37,9 +37,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
 use tally::domain::billing::ObjectKind;
 use tally::local::DEMO_EMAIL;
-use tally::services::analytics::PROFILE_PREFIX;
-use tally::services::ingestion::record_prefix;
-use tally::services::integrations::{INTEG_PREFIX, INTEGRATIONS_PK};
+use tally::repos::billing::record_prefix;
 
 const BIN: &str = env!("CARGO_BIN_EXE_local");
 /// The longest any one step may take (a demo sync is ~15 s in a debug build).
@@ -48,6 +46,10 @@ const POLL: Duration = Duration::from_millis(5);
 const LISTENING: &str = "Tally is listening on http://";
 /// The embedded store's file in a data directory.
 const DATABASE_FILE: &str = "tally.db";
+/// The raw key layout (`tally::repos`) this test reads the embedded file by.
+const PROFILE_PREFIX: &str = "PROFILE#";
+const INTEG_PREFIX: &str = "INTEG#";
+const INTEGRATIONS_PK: &str = "INTEGRATIONS";
 /// A full listing's position on invoices (`full_kind` counts `ObjectKind::ALL`); half
 /// the demo's records are stored while it lists them.
 const INVOICES: i64 = 3;

@@ -10,14 +10,11 @@ use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
-use crate::ports::{Attr, Condition, Item, WriteOp};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::hashing::hash_password;
-use crate::services::layout;
-use crate::services::records::{SecurityPolicy, TENANT_ACTIVE, TenantRecord, UserRecord};
+use crate::services::records::{SecurityPolicy, TenantRecord, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
-use crate::services::vault::seal_record;
 
 pub struct SignupRequest {
     pub company: String,
@@ -102,32 +99,16 @@ impl Services {
             mfa: None,
             pending_totp_secret: None,
         };
-        let table = self.table();
-        let tenant_item = seal_record(table, &data_key, layout::tenant(&tenant), &tenant_record)?
-            .with("status", Attr::S(TENANT_ACTIVE.into()));
-        let user_item = seal_record(table, &data_key, layout::user(&tenant, &user), &user_record)?;
-        let lookup = Item::new(layout::email_lookup(&email_hash))
-            .with("tenant_id", Attr::S(tenant.to_string()))
-            .with("user_id", Attr::S(user.to_string()));
+        let repos = &self.repos;
         let ops = vec![
             key_op,
-            WriteOp::Put {
-                item: tenant_item,
-                condition: Condition::Absent,
-            },
-            WriteOp::Put {
-                item: user_item,
-                condition: Condition::Absent,
-            },
-            WriteOp::Put {
-                item: lookup,
-                condition: Condition::Absent,
-            },
+            repos.tenants.create(&tenant, &data_key, &tenant_record)?,
+            repos
+                .users
+                .create_with_key(&data_key, &tenant, &user, &user_record)?,
+            repos.email_lookups.create(&email_hash, &tenant, &user),
             // Failures counted against this address before it had an account.
-            WriteOp::Delete {
-                key: layout::failed_logins(&email_hash),
-                condition: Condition::None,
-            },
+            repos.failed_logins.clear_write(&email_hash),
         ];
         self.transact_or(ops, ServiceError::EmailTaken).await?;
         self.audit(

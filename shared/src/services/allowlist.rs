@@ -4,38 +4,21 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-use crate::domain::cidr::{self, Cidr};
-use crate::domain::ids::TenantId;
-use crate::ports::store::query_all;
-use crate::ports::{Item, Query, SortKeys};
+use crate::domain::cidr;
+use crate::domain::ids::{EntryId, TenantId};
+use crate::repos::Stored;
 use crate::services::Services;
 use crate::services::error::ServiceError;
 
-pub const ALLOW_PREFIX: &str = "ALLOW#";
-
-#[derive(Clone, Serialize, Deserialize)]
-pub struct AllowEntry {
-    pub cidr: Cidr,
-    pub note: String,
-    pub created_at: DateTime<Utc>,
-}
+pub use crate::repos::security::AllowEntry;
 
 impl Services {
-    /// Every entry of the tenant's allowlist with its item (at most a few hundred).
+    /// Every entry of the tenant's allowlist with its version (at most a few hundred).
     pub(crate) async fn allowlist(
         &self,
         tenant: &TenantId,
-    ) -> Result<Vec<(Item, AllowEntry)>, ServiceError> {
-        let query = Query::new(tenant.partition(), SortKeys::prefix(ALLOW_PREFIX)).limit(500);
-        let mut out = Vec::new();
-        for item in query_all(self.adapters.store.as_ref(), query).await? {
-            let entry: AllowEntry = self.open(tenant, &item).await?;
-            out.push((item, entry));
-        }
-        Ok(out)
+    ) -> Result<Vec<(EntryId, Stored<AllowEntry>)>, ServiceError> {
+        Ok(self.repos.allowlist.all(tenant).await?)
     }
 
     /// Whether `ip` may reach the tenant (an empty list lets everyone in).
@@ -45,6 +28,9 @@ impl Services {
         ip: IpAddr,
     ) -> Result<bool, ServiceError> {
         let entries = self.allowlist(tenant).await?;
-        Ok(cidr::allows(entries.iter().map(|(_, e)| &e.cidr), ip))
+        Ok(cidr::allows(
+            entries.iter().map(|(_, e)| &e.record.cidr),
+            ip,
+        ))
     }
 }

@@ -17,27 +17,23 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::billing::{BillingRecord, ObjectKind};
+use crate::domain::billing::ObjectKind;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{
-    BillingData, CustomerProfile, Facts, Mrr, MrrPolicy, PaymentFailureRisk, SegmentSummary,
-    churn_risks, customer_mrr, customer_profiles, day_of, facts_from_records,
+    BillingData, CustomerProfile, Facts, Mrr, MrrPolicy, PaymentFailureRisk, RecordSet,
+    SegmentSummary, churn_risks, customer_mrr, customer_profiles, day_of, facts_from_records,
     payment_failure_risks, rfm_scores, segments,
 };
-use crate::ports::store::query_all;
-use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys};
+use crate::repos::analytics::SnapshotPointer;
 use crate::services::Services;
 use crate::services::customer_order::CustomerOrder;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
 
-const POINTER_SK: &str = "ANALYTICS";
 /// The snapshot's encoding (postcard is not self-describing): a pointer of another
 /// format is a snapshot this version cannot read, treated as absent until the next sync
 /// rebuilds it. Format 2: movements per customer across currencies, daily FX.
 const SNAPSHOT_FORMAT: i64 = 2;
-const CHUNK_PREFIX: &str = "ANALYTICS#";
-pub const PROFILE_PREFIX: &str = "PROFILE#";
 /// Chunk size before sealing: base64 in the sealed record adds a third, which keeps an
 /// item near 270 KB, well below DynamoDB's 400 KB limit.
 const CHUNK_BYTES: usize = 200 * 1024;
@@ -78,81 +74,37 @@ pub struct Snapshot {
 #[derive(Default)]
 pub struct SnapshotCache(Mutex<HashMap<TenantId, (i64, Arc<Snapshot>)>>);
 
-fn pointer_key(tenant: &TenantId) -> Key {
-    Key::new(tenant.partition(), POINTER_SK)
-}
-
-fn chunk_key(tenant: &TenantId, version: i64, index: usize) -> Key {
-    Key::new(
-        tenant.partition(),
-        format!("{CHUNK_PREFIX}{version:020}#{index:06}"),
-    )
-}
-
-pub fn profile_key(tenant: &TenantId, integration: &str, customer: &str) -> Key {
-    Key::new(
-        tenant.partition(),
-        format!("{PROFILE_PREFIX}{integration}#{customer}"),
-    )
-}
-
-fn records_of<T>(records: &[BillingRecord], pick: impl Fn(&BillingRecord) -> Option<&T>) -> Vec<T>
-where
-    T: Clone,
-{
-    records.iter().filter_map(|r| pick(r).cloned()).collect()
-}
-
 impl Services {
     /// Rebuilds and publishes the tenant's snapshot.
     pub async fn rebuild_analytics(&self, tenant: &TenantId) -> Result<(), ServiceError> {
-        let _store = self.adapters.store.as_ref();
-        let mut sources: Vec<(String, Vec<BillingRecord>)> = Vec::new();
-        for (id, item) in self.integration_items(tenant).await? {
-            if item.s("status").and_then(IntegrationStatus::parse)
-                == Some(IntegrationStatus::Disconnected)
-            {
+        let mut sources: Vec<(String, RecordSet)> = Vec::new();
+        for (id, status) in self.repos.integrations.statuses(tenant).await? {
+            if status == IntegrationStatus::Disconnected {
                 continue;
             }
-            let mut records = Vec::new();
+            let mut records = RecordSet::default();
             for kind in ObjectKind::ALL {
                 records.extend(self.integration_records(tenant, &id, kind).await?);
             }
             sources.push((id.to_string(), records));
         }
-        let owned: Vec<(String, OwnedData)> = sources
+        let data: Vec<BillingData<'_>> = sources
             .iter()
-            .map(|(id, r)| (id.clone(), OwnedData::from(r)))
+            .map(|(id, records)| records.for_integration(id))
             .collect();
-        let data: Vec<BillingData<'_>> = owned.iter().map(|(id, d)| d.borrow(id)).collect();
-        let snapshot = self.build_snapshot(tenant, &data, true).await?;
+        let (snapshot, profiles) = self.build_snapshot(tenant, &data).await?;
+        // Before the snapshot is published, so a published row always has its profile.
+        self.store_profiles(tenant, &profiles).await?;
         self.publish_snapshot(tenant, &snapshot).await
     }
 
-    /// Builds and publishes the tenant's snapshot from records held in memory instead of
-    /// the tenant's stored records: for the bench (issue 6, "Speed"), which would
-    /// otherwise first sync a million records through the store — queries read only the
-    /// snapshot, so how it was filled does not change what they cost. Customer profiles
-    /// are not written (100,000 sealed items would dominate the run), so
-    /// `GET /v1/customers/{id}` finds none for these customers.
-    pub async fn publish_dataset_snapshot(
-        &self,
-        tenant: &TenantId,
-        sources: &[BillingData<'_>],
-    ) -> Result<(), ServiceError> {
-        let snapshot = self.build_snapshot(tenant, sources, false).await?;
-        self.publish_snapshot(tenant, &snapshot).await
-    }
-
-    /// The snapshot of `data` as of now, at the tenant's FX rates. With
-    /// `write_profiles`, each customer's profile is stored too — before the caller
-    /// publishes the snapshot, so a published row always has its profile.
-    async fn build_snapshot(
+    /// The snapshot of `data` as of now, at the tenant's FX rates, and each customer's
+    /// profile (by integration id).
+    pub async fn build_snapshot(
         &self,
         tenant: &TenantId,
         data: &[BillingData<'_>],
-        write_profiles: bool,
-    ) -> Result<Snapshot, ServiceError> {
+    ) -> Result<(Snapshot, Vec<(String, CustomerProfile)>), ServiceError> {
         let policy = MrrPolicy::default();
         let now = self.now();
         let mut facts = facts_from_records(data, &policy);
@@ -224,22 +176,27 @@ impl Services {
             payment_failure_risks: risks,
             order: CustomerOrder::default(),
         };
-        if write_profiles {
-            for (integration, profile) in &profiles {
-                let item = self
-                    .seal(
-                        tenant,
-                        profile_key(tenant, integration, &profile.id),
-                        profile,
-                    )
-                    .await?;
-                self.adapters.store.put(item, Condition::None).await?;
-            }
-        }
-        Ok(snapshot)
+        Ok((snapshot, profiles))
     }
 
-    async fn publish_snapshot(
+    /// Stores customer profiles (by integration id), for `GET /v1/customers/{id}`.
+    pub async fn store_profiles(
+        &self,
+        tenant: &TenantId,
+        profiles: &[(String, CustomerProfile)],
+    ) -> Result<(), ServiceError> {
+        for (integration, profile) in profiles {
+            self.repos
+                .profiles
+                .put(tenant, integration, profile)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the snapshot's chunks, then publishes it by moving its pointer, then
+    /// deletes the chunks of the one it replaced.
+    pub async fn publish_snapshot(
         &self,
         tenant: &TenantId,
         snapshot: &Snapshot,
@@ -247,64 +204,47 @@ impl Services {
         let bytes = postcard::to_stdvec(snapshot).map_err(ServiceError::internal)?;
         let version = self.now().timestamp_micros();
         let chunks: Vec<&[u8]> = bytes.chunks(CHUNK_BYTES).collect();
+        let snapshots = &self.repos.snapshots;
         for (index, chunk) in chunks.iter().enumerate() {
-            let item = self
-                .seal(
-                    tenant,
-                    chunk_key(tenant, version, index),
-                    &ChunkBytes(chunk.to_vec()),
-                )
-                .await?;
-            self.adapters.store.put(item, Condition::None).await?;
+            snapshots.put_chunk(tenant, version, index, chunk).await?;
         }
-        let previous = self.adapters.store.get(&pointer_key(tenant)).await?;
-        let pointer = Item::new(pointer_key(tenant))
-            .with("snapshot", Attr::N(version))
-            .with("chunks", Attr::N(chunks.len() as i64))
-            .with("format", Attr::N(SNAPSHOT_FORMAT));
-        self.adapters.store.put(pointer, Condition::None).await?;
-        if let Some(old) = previous
-            .and_then(|p| p.n("snapshot"))
-            .filter(|v| *v != version)
-        {
-            let stale = query_all(
-                self.adapters.store.as_ref(),
-                Query::new(
-                    tenant.partition(),
-                    SortKeys::prefix(format!("{CHUNK_PREFIX}{old:020}#")),
-                ),
-            )
-            .await?;
-            self.delete_keys(stale.into_iter().map(|i| i.key).collect())
-                .await?;
+        let previous = snapshots.pointer(tenant).await?;
+        let pointer = SnapshotPointer {
+            version,
+            chunks: chunks.len(),
+            format: Some(SNAPSHOT_FORMAT),
+        };
+        snapshots.publish(tenant, pointer).await?;
+        if let Some(old) = previous.map(|p| p.version).filter(|v| *v != version) {
+            snapshots.delete_version(tenant, old).await?;
         }
         Ok(())
     }
 
     /// The tenant's current snapshot (`None` before its first sync).
     pub async fn snapshot(&self, tenant: &TenantId) -> Result<Option<Arc<Snapshot>>, ServiceError> {
-        let Some(pointer) = self.adapters.store.get(&pointer_key(tenant)).await? else {
+        let Some(pointer) = self.repos.snapshots.pointer(tenant).await? else {
             return Ok(None);
         };
-        if pointer.n("format") != Some(SNAPSHOT_FORMAT) {
+        if pointer.format != Some(SNAPSHOT_FORMAT) {
             return Ok(None);
         }
-        let version = pointer.n("snapshot").unwrap_or(0);
+        let version = pointer.version;
         if let Ok(cache) = self.snapshots.0.lock()
             && let Some((cached, snapshot)) = cache.get(tenant)
             && *cached == version
         {
             return Ok(Some(snapshot.clone()));
         }
-        let chunks = pointer.n("chunks").unwrap_or(0).max(0) as usize;
         let mut bytes = Vec::new();
-        for index in 0..chunks {
-            let key = chunk_key(tenant, version, index);
+        for index in 0..pointer.chunks {
             let chunk = self
-                .load::<ChunkBytes>(tenant, &key)
+                .repos
+                .snapshots
+                .chunk(tenant, version, index)
                 .await?
                 .ok_or_else(|| ServiceError::internal("a snapshot chunk is missing"))?;
-            bytes.extend(chunk.record.0);
+            bytes.extend(chunk);
         }
         let mut snapshot: Snapshot = postcard::from_bytes(&bytes)
             .map_err(|_| ServiceError::internal("the snapshot does not decode"))?;
@@ -325,78 +265,9 @@ impl Services {
         customer: &str,
     ) -> Result<Option<CustomerProfile>, ServiceError> {
         Ok(self
-            .load::<CustomerProfile>(tenant, &profile_key(tenant, integration, customer))
-            .await?
-            .map(|l| l.record))
-    }
-}
-
-/// Bytes sealed as a record (serde's byte-array form).
-#[derive(Serialize, Deserialize)]
-struct ChunkBytes(#[serde(with = "base64_bytes")] Vec<u8>);
-
-mod base64_bytes {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// One integration's records split by kind.
-struct OwnedData {
-    customers: Vec<crate::domain::billing::CustomerRecord>,
-    subscriptions: Vec<crate::domain::billing::SubscriptionRecord>,
-    invoices: Vec<crate::domain::billing::InvoiceRecord>,
-    charges: Vec<crate::domain::billing::ChargeRecord>,
-    refunds: Vec<crate::domain::billing::RefundRecord>,
-    payment_methods: Vec<crate::domain::billing::PaymentMethodRecord>,
-}
-
-impl OwnedData {
-    fn from(records: &[BillingRecord]) -> Self {
-        Self {
-            customers: records_of(records, |r| match r {
-                BillingRecord::Customer(c) => Some(c),
-                _ => None,
-            }),
-            subscriptions: records_of(records, |r| match r {
-                BillingRecord::Subscription(s) => Some(s),
-                _ => None,
-            }),
-            invoices: records_of(records, |r| match r {
-                BillingRecord::Invoice(i) => Some(i),
-                _ => None,
-            }),
-            charges: records_of(records, |r| match r {
-                BillingRecord::Charge(c) => Some(c),
-                _ => None,
-            }),
-            refunds: records_of(records, |r| match r {
-                BillingRecord::Refund(f) => Some(f),
-                _ => None,
-            }),
-            payment_methods: records_of(records, |r| match r {
-                BillingRecord::PaymentMethod(p) => Some(p),
-                _ => None,
-            }),
-        }
-    }
-    fn borrow<'a>(&'a self, integration: &'a str) -> BillingData<'a> {
-        BillingData {
-            integration,
-            customers: &self.customers,
-            subscriptions: &self.subscriptions,
-            invoices: &self.invoices,
-            charges: &self.charges,
-            refunds: &self.refunds,
-            payment_methods: &self.payment_methods,
-        }
+            .repos
+            .profiles
+            .get(tenant, integration, customer)
+            .await?)
     }
 }

@@ -11,14 +11,14 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::adapters::stripe::{KeyKind, check_key, key_kind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::roles::Role;
-use crate::ports::{Attr, Condition, ConnectorError, Item, StoreError};
+use crate::ports::ConnectorError;
+use crate::repos::tokens::TokenKind;
 use crate::services::Services;
 use crate::services::error::{BadRequest, ServiceError};
 use crate::services::integrations::{
     IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
 };
 use crate::services::jobs::SyncJob;
-use crate::services::layout::{self, TokenKind};
 use crate::services::sessions::TenantCtx;
 
 /// How long an OAuth `state` is valid.
@@ -32,15 +32,12 @@ impl Services {
         ctx: &TenantCtx,
     ) -> Result<Vec<IntegrationView>, ServiceError> {
         let mut out = Vec::new();
-        for (id, item) in self.integration_items(ctx.tenant()).await? {
-            let record: IntegrationRecord = self.open(ctx.tenant(), &item).await?;
+        for stored in self.repos.integrations.all(ctx.tenant()).await? {
+            let (id, record) = (stored.id, stored.record);
             out.push(IntegrationView {
                 id,
                 provider: record.provider,
-                status: item
-                    .s("status")
-                    .and_then(IntegrationStatus::parse)
-                    .unwrap_or(IntegrationStatus::Error),
+                status: stored.status,
                 connected_at: record.connected_at,
                 last_sync_at: record.last_sync_at,
                 last_error: record.last_error,
@@ -131,15 +128,8 @@ impl Services {
         state: &str,
     ) -> Result<IntegrationId, ServiceError> {
         let (tenant, user_id, state_key) = self.token_owner(TokenKind::OAuthState, state).await?;
-        match self
-            .adapters
-            .store
-            .delete(&state_key, Condition::Exists)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed) => return Err(ServiceError::InvalidToken),
-            Err(other) => return Err(other.into()),
+        if !self.repos.tokens.consume(&state_key).await? {
+            return Err(ServiceError::InvalidToken);
         }
         // The admin who started it must still be an active admin of the tenant.
         match self.load_user(&tenant, &user_id).await? {
@@ -166,10 +156,10 @@ impl Services {
         };
         self.create_integration(&tenant, &id, &record).await?;
         if valid_account(&tokens.stripe_user_id) {
-            let pointer = Item::new(layout::stripe_account(&tokens.stripe_user_id))
-                .with("tenant_id", Attr::S(tenant.to_string()))
-                .with("integration_id", Attr::S(id.to_string()));
-            self.adapters.store.put(pointer, Condition::None).await?;
+            self.repos
+                .stripe_accounts
+                .point(&tokens.stripe_user_id, &tenant, &id)
+                .await?;
         }
         self.audit(
             &tenant,
@@ -186,11 +176,10 @@ impl Services {
     /// Consumes an OAuth state without connecting (the merchant declined at Stripe).
     pub async fn discard_oauth_state(&self, state: &str) -> Result<(), ServiceError> {
         let (_, _, key) = self.token_owner(TokenKind::OAuthState, state).await?;
-        match self.adapters.store.delete(&key, Condition::Exists).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed) => Err(ServiceError::InvalidToken),
-            Err(other) => Err(other.into()),
+        if !self.repos.tokens.consume(&key).await? {
+            return Err(ServiceError::InvalidToken);
         }
+        Ok(())
     }
 
     /// `POST /v1/integrations/{id}/sync`: queues a sync (202).
@@ -200,7 +189,7 @@ impl Services {
         id: &IntegrationId,
     ) -> Result<(), ServiceError> {
         match self.load_integration(ctx.tenant(), id).await? {
-            Some((_, status, _)) if status != IntegrationStatus::Disconnected => {}
+            Some(stored) if stored.status != IntegrationStatus::Disconnected => {}
             _ => return Err(ServiceError::NotFound),
         }
         self.publish_sync_requested(ctx.tenant(), id).await

@@ -8,24 +8,13 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{CurrencyMode, DailyRates, Facts, FxRates, FxSource, Mrr, day_of};
-use crate::ports::{Condition, Key};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 
-const FX_SK: &str = "FXRATES";
-const REPORTING_SK: &str = "SETTINGS#REPORTING_CURRENCY";
 /// Used when a tenant has no MRR yet and chose nothing.
 const FALLBACK_CURRENCY: &str = "eur";
-
-/// The tenant's choice of reporting currency, as stored.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct ReportingChoice {
-    currency: String,
-}
 
 /// Lower-case three-letter ISO 4217 code, or `None`.
 pub fn iso_currency(code: &str) -> Option<String> {
@@ -36,10 +25,7 @@ pub fn iso_currency(code: &str) -> Option<String> {
 impl Services {
     /// The tenant's stored FX rates, if any.
     pub async fn fx_rates(&self, tenant: &TenantId) -> Result<Option<FxRates>, ServiceError> {
-        Ok(self
-            .load::<FxRates>(tenant, &Key::new(tenant.partition(), FX_SK))
-            .await?
-            .map(|l| l.record))
+        Ok(self.repos.settings.fx_rates(tenant).await?)
     }
 
     /// Stores the tenant's FX rates and rebuilds the snapshot at them.
@@ -64,10 +50,7 @@ impl Services {
                 "Currencies must be ISO 4217 codes such as eur.",
             ));
         }
-        let item = self
-            .seal(tenant, Key::new(tenant.partition(), FX_SK), &rates)
-            .await?;
-        self.adapters.store.put(item, Condition::None).await?;
+        self.repos.settings.set_fx_rates(tenant, &rates).await?;
         self.rebuild_analytics(tenant).await?;
         Ok(rates)
     }
@@ -83,10 +66,7 @@ impl Services {
         &self,
         tenant: &TenantId,
     ) -> Result<Option<String>, ServiceError> {
-        Ok(self
-            .load::<ReportingChoice>(tenant, &Key::new(tenant.partition(), REPORTING_SK))
-            .await?
-            .map(|l| l.record.currency))
+        Ok(self.repos.settings.reporting_currency(tenant).await?)
     }
 
     /// Sets the reporting currency (an ISO code some rate converts) and rebuilds the
@@ -110,13 +90,10 @@ impl Services {
                 "No exchange rate is known for this currency: the ECB does not publish it and no rate for it is stored (PUT /v1/settings/fx-rates).",
             ));
         }
-        let choice = ReportingChoice {
-            currency: code.clone(),
-        };
-        let item = self
-            .seal(tenant, Key::new(tenant.partition(), REPORTING_SK), &choice)
+        self.repos
+            .settings
+            .set_reporting_currency(tenant, &code)
             .await?;
-        self.adapters.store.put(item, Condition::None).await?;
         self.rebuild_analytics(tenant).await?;
         Ok(code)
     }

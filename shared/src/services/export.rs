@@ -1,11 +1,11 @@
 //! Tenant data export (DESIGN.md §4 "all of a tenant's data as JSON at any time").
 //!
-//! `POST /v1/exports` only records the request (`EXPORT#<id>`, plain status `pending`)
+//! `POST /v1/exports` only records the request (plain status `pending`)
 //! and publishes `ExportRequested`; the ingest worker then runs [`Services::build_export`].
 //! Building is a job, not a request, because a 100,000-customer tenant takes minutes to
 //! read; and the document is never served whole, because a Lambda response is capped at
 //! 6 MB. The job streams the partition with paged queries and writes the document as
-//! sealed pages `EXPORT#<id>#PAGE#<000000>`, each at most 1,000 records or 256 KiB of
+//! sealed pages (`repos::exports`), each at most 1,000 records or 256 KiB of
 //! JSON (a DynamoDB item is capped at 400 KB), so only one page is ever in memory
 //! (`document`). Concatenating every page's sections gives the full
 //! document: page 0 starts with `tenant`, `users`, `integrations`, `audit_log` and
@@ -21,12 +21,11 @@
 mod document;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::ids::{ExportId, TenantId, UserId};
-use crate::ports::store::query_all;
-use crate::ports::{Attr, Condition, Cursor, Item, Key, Query, SortKeys, StoreError};
+use crate::domain::ids::{ExportId, TenantId};
+use crate::repos::exports::{ExportMeta, ExportState, StoredExport};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::jobs::ExportJob;
@@ -38,17 +37,6 @@ pub const EXPORT_REQUESTED: &str = "ExportRequested";
 pub const EXPORT_DAYS: i64 = 7;
 /// The least time between two exports of one tenant.
 const EXPORT_INTERVAL_SECS: i64 = 60;
-const EXPORT_PREFIX: &str = "EXPORT#";
-const EXPORT_RATE_SK: &str = "EXPORTRATE";
-const PENDING: &str = "pending";
-const READY: &str = "ready";
-
-/// The sealed part of an export item.
-#[derive(Serialize, Deserialize)]
-struct ExportMeta {
-    created_at: DateTime<Utc>,
-    requested_by: UserId,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,21 +58,9 @@ pub struct ExportPage {
     pub document: Option<Value>,
 }
 
-fn export_key(tenant: &TenantId, id: &ExportId) -> Key {
-    Key::new(tenant.partition(), format!("{EXPORT_PREFIX}{id}"))
-}
-
-fn page_key(tenant: &TenantId, id: &ExportId, page: usize) -> Key {
-    Key::new(
-        tenant.partition(),
-        format!("{EXPORT_PREFIX}{id}#PAGE#{page:06}"),
-    )
-}
-
 /// An export that exists and has not expired.
 struct LiveExport {
-    meta: ExportMeta,
-    item: Item,
+    stored: StoredExport,
     expires_at: i64,
 }
 
@@ -100,12 +76,10 @@ impl Services {
             requested_by: ctx.user().clone(),
         };
         let expires_at = (now + Duration::days(EXPORT_DAYS)).timestamp();
-        let item = self
-            .seal(tenant, export_key(tenant, &id), &meta)
-            .await?
-            .with("status", Attr::S(PENDING.into()))
-            .with("expires_at", Attr::N(expires_at));
-        self.adapters.store.put(item, Condition::Absent).await?;
+        self.repos
+            .exports
+            .create(tenant, &id, &meta, expires_at)
+            .await?;
         let target = Some(format!("export:{id}"));
         self.audit(
             tenant,
@@ -128,31 +102,25 @@ impl Services {
     /// the tenant's partition, claimed by a conditional write, so it holds across Lambda
     /// instances; calendar-minute buckets would let two through a second apart.
     async fn claim_export_slot(&self, tenant: &TenantId) -> Result<(), ServiceError> {
-        let key = Key::new(tenant.partition(), EXPORT_RATE_SK);
         let now = self.now().timestamp();
-        let previous = self.adapters.store.get(&key).await?;
-        let (condition, version) = match &previous {
-            Some(item) => {
-                let wait = item.n("last_at").unwrap_or(0) + EXPORT_INTERVAL_SECS - now;
-                if wait > 0 {
-                    let retry_after_secs = wait.min(EXPORT_INTERVAL_SECS) as u64;
-                    return Err(ServiceError::RateLimited { retry_after_secs });
-                }
-                (Condition::VersionIs(item.version), item.version + 1)
+        let exports = &self.repos.exports;
+        let previous = exports.last_slot(tenant).await?;
+        if let Some((last_at, _)) = previous {
+            let wait = last_at + EXPORT_INTERVAL_SECS - now;
+            if wait > 0 {
+                let retry_after_secs = wait.min(EXPORT_INTERVAL_SECS) as u64;
+                return Err(ServiceError::RateLimited { retry_after_secs });
             }
-            None => (Condition::Absent, 1),
-        };
-        let claim = Item::new(key)
-            .with_version(version)
-            .with("last_at", Attr::N(now))
-            .with("expires_at", Attr::N(now + EXPORT_INTERVAL_SECS));
-        match self.adapters.store.put(claim, condition).await {
-            Ok(()) => Ok(()),
+        }
+        let version = previous.map(|(_, version)| version);
+        let until = now + EXPORT_INTERVAL_SECS;
+        if exports.claim_slot(tenant, now, until, version).await? {
+            Ok(())
+        } else {
             // Another request claimed the slot between our read and write.
-            Err(StoreError::ConditionFailed) => Err(ServiceError::RateLimited {
+            Err(ServiceError::RateLimited {
                 retry_after_secs: EXPORT_INTERVAL_SECS as u64,
-            }),
-            Err(other) => Err(other.into()),
+            })
         }
     }
 
@@ -161,22 +129,19 @@ impl Services {
         tenant: &TenantId,
         id: &ExportId,
     ) -> Result<LiveExport, ServiceError> {
-        let loaded = self
-            .load::<ExportMeta>(tenant, &export_key(tenant, id))
+        let stored = self
+            .repos
+            .exports
+            .get(tenant, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
         // The TTL deletes items some time after they expire; expiry counts at once.
         let now = self.now().timestamp();
-        let expires_at = loaded
-            .item
-            .n("expires_at")
+        let expires_at = stored
+            .expires_at
             .filter(|at| *at > now)
             .ok_or(ServiceError::NotFound)?;
-        Ok(LiveExport {
-            meta: loaded.record,
-            item: loaded.item,
-            expires_at,
-        })
+        Ok(LiveExport { stored, expires_at })
     }
 
     /// The export job. Rewrites every page from the current data, so running it again
@@ -189,38 +154,12 @@ impl Services {
             .ok_or(ServiceError::NotFound)?
             .record;
         let pages = document::write(self, tenant, id, &record, export.expires_at).await?;
-        self.drop_pages_from(tenant, id, pages).await?;
-        let version = export.item.version + 1;
-        let ready = export
-            .item
-            .with_version(version)
-            .with("status", Attr::S(READY.into()))
-            .with("pages", Attr::N(pages as i64));
-        self.adapters.store.put(ready, Condition::Exists).await?;
+        self.repos
+            .exports
+            .drop_pages_from(tenant, id, pages)
+            .await?;
+        self.repos.exports.mark_ready(&export.stored, pages).await?;
         tracing::info!(tenant_id = %tenant, export_id = %id, pages, "export built");
-        Ok(())
-    }
-
-    /// Deletes pages at and after `first` that an earlier run left (the data shrank).
-    async fn drop_pages_from(
-        &self,
-        tenant: &TenantId,
-        id: &ExportId,
-        first: usize,
-    ) -> Result<(), ServiceError> {
-        let prefix = SortKeys::prefix(format!("{EXPORT_PREFIX}{id}#PAGE#"));
-        let mut query = Query::new(tenant.partition(), prefix).limit(1000);
-        if let Some(last_kept) = first.checked_sub(1) {
-            query = query.after(Some(Cursor::after_sort_key(
-                page_key(tenant, id, last_kept).sk,
-            )));
-        }
-        for item in query_all(self.adapters.store.as_ref(), query).await? {
-            self.adapters
-                .store
-                .delete(&item.key, Condition::None)
-                .await?;
-        }
         Ok(())
     }
 
@@ -237,7 +176,7 @@ impl Services {
         let mut view = ExportPage {
             id: id.clone(),
             status: ExportStatus::Pending,
-            created_at: export.meta.created_at,
+            created_at: export.stored.meta.created_at,
             expires_at: DateTime::from_timestamp(export.expires_at, 0)
                 .ok_or(ServiceError::NotFound)?,
             page,
@@ -245,22 +184,24 @@ impl Services {
             next_page: None,
             document: None,
         };
-        if export.item.s("status") != Some(READY) {
+        if export.stored.state != Some(ExportState::Ready) {
             return Ok(view);
         }
-        let pages = export.item.n("pages").and_then(|n| usize::try_from(n).ok());
+        let pages = export.stored.pages.and_then(|n| usize::try_from(n).ok());
         let pages = pages.unwrap_or(0);
         if page >= pages {
             return Err(ServiceError::NotFound);
         }
-        let stored = self
-            .load::<Value>(tenant, &page_key(tenant, id, page))
+        let document = self
+            .repos
+            .exports
+            .page(tenant, id, page)
             .await?
             .ok_or(ServiceError::NotFound)?;
         view.status = ExportStatus::Ready;
         view.pages = pages;
         view.next_page = Some(page + 1).filter(|next| *next < pages);
-        view.document = Some(stored.record);
+        view.document = Some(document);
         Ok(view)
     }
 }

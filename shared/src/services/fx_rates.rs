@@ -2,13 +2,12 @@
 //! fetches the ECB's file (`TALLY_ECB_DAILY_URL`) into the table, and
 //! [`Services::fx_history`] answers the shipped history plus those days.
 //!
-//! The days live in one global partition, `FXRATES#ECB`, one plain item per day
-//! (`DAY#2026-12-01`): reference rates are public data, not a tenant's, so they are
+//! The days live in one global partition, one plain item per day
+//! (`repos::fx::EcbDays`): reference rates are public data, not a tenant's, so they are
 //! neither sealed nor in a tenant's partition. A refresh is idempotent: a day already
 //! stored with the same rates is not written again, and days the shipped history
 //! already holds are not stored at all.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,14 +16,9 @@ use serde::Serialize;
 
 use crate::adapters::ecb;
 use crate::domain::fx_history::{self, RateHistory};
-use crate::ports::store::query_all;
-use crate::ports::{Attr, Condition, Item, Key, Query, SortKeys};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 
-/// The global partition of the ECB's published days.
-pub const ECB_RATES_PK: &str = "FXRATES#ECB";
-const DAY_PREFIX: &str = "DAY#";
 /// How long a process keeps the history it assembled: a new day arrives once a day,
 /// and a query may use yesterday's rates for a few minutes after it does.
 pub const FX_HISTORY_TTL: Duration = Duration::from_secs(300);
@@ -61,36 +55,6 @@ pub struct EcbRefresh {
     pub stored: usize,
 }
 
-/// The key of one published day.
-pub fn ecb_day_key(date: NaiveDate) -> Key {
-    Key::new(
-        ECB_RATES_PK,
-        format!("{DAY_PREFIX}{}", date.format("%Y-%m-%d")),
-    )
-}
-
-fn day_item(date: NaiveDate, rates: &BTreeMap<String, i128>) -> Result<Item, ServiceError> {
-    let rates: BTreeMap<&str, i64> = rates
-        .iter()
-        .filter_map(|(code, rate)| Some((code.as_str(), i64::try_from(*rate).ok()?)))
-        .collect();
-    let json = serde_json::to_string(&rates).map_err(ServiceError::internal)?;
-    Ok(Item::new(ecb_day_key(date))
-        .with("date", Attr::S(date.format("%Y-%m-%d").to_string()))
-        .with("rates", Attr::S(json)))
-}
-
-/// A stored day; `None` for an item that is not one (it is skipped, not fatal: a query
-/// must not fail because of one bad row of public data).
-fn decode_day(item: &Item) -> Option<(NaiveDate, BTreeMap<String, i128>)> {
-    let date = NaiveDate::parse_from_str(item.s("date")?, "%Y-%m-%d").ok()?;
-    let rates: BTreeMap<String, i64> = serde_json::from_str(item.s("rates")?).ok()?;
-    Some((
-        date,
-        rates.into_iter().map(|(c, r)| (c, i128::from(r))).collect(),
-    ))
-}
-
 impl Services {
     /// Fetches the ECB's reference-rates file (the daily one by default; the 90-day
     /// file works too, to fill a gap) and stores each day after the shipped history.
@@ -116,13 +80,9 @@ impl Services {
             if shipped_until.is_some_and(|last| *date <= last) {
                 continue;
             }
-            let item = day_item(*date, rates)?;
-            let stored = self.adapters.store.get(&item.key).await?;
-            if stored.is_some_and(|s| s.attrs == item.attrs) {
-                continue;
+            if self.repos.ecb_days.save(*date, rates).await? {
+                report.stored += 1;
             }
-            self.adapters.store.put(item, Condition::None).await?;
-            report.stored += 1;
         }
         if report.stored > 0 {
             self.fx_history.set(None);
@@ -137,23 +97,12 @@ impl Services {
             return Ok(history);
         }
         let shipped = fx_history::bundled_shared();
-        let from = shipped
-            .last_date()
-            .and_then(|last| last.succ_opt())
-            .map(|next| format!("{DAY_PREFIX}{}", next.format("%Y-%m-%d")))
-            .unwrap_or_else(|| DAY_PREFIX.to_owned());
-        let query = Query::new(
-            ECB_RATES_PK,
-            SortKeys::between(from, format!("{DAY_PREFIX}9999-12-31")),
-        );
-        let items = query_all(self.adapters.store.as_ref(), query).await?;
-        let days: Vec<_> = items.iter().filter_map(decode_day).collect();
-        if days.len() < items.len() {
-            tracing::warn!(
-                skipped = items.len() - days.len(),
-                "stored ECB days that do not decode"
-            );
+        let from = shipped.last_date().and_then(|last| last.succ_opt());
+        let read = self.repos.ecb_days.since(from).await?;
+        if read.skipped > 0 {
+            tracing::warn!(skipped = read.skipped, "stored ECB days that do not decode");
         }
+        let days = read.days;
         let history = if days.is_empty() {
             shipped
         } else {

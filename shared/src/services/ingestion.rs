@@ -1,8 +1,8 @@
 //! Ingestion: incremental, idempotent, resumable (DESIGN.md §5, issue 5).
 //!
-//! Records are upserted at `<KIND>#<integration>#<provider id>` in the tenant's
-//! partition, sealed: a repeated or interrupted sync never duplicates. The sync state
-//! (`SYNC#<integration>`, plain ids and positions only) records where a full listing
+//! Records are upserted by key in the tenant's partition, sealed
+//! (`repos::billing`): a repeated or interrupted sync never duplicates. The sync state
+//! (`repos::integrations::SyncState`, plain ids and positions only) records where a full listing
 //! stands, page by page, and the change cursor. A full sync first takes the change
 //! cursor of "now", then lists every kind; only when every page is written does the
 //! cursor become current, so changes made during the listing are read next time. An
@@ -18,97 +18,15 @@ use serde::Serialize;
 
 use crate::domain::billing::{BillingRecord, ObjectKind};
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::ports::{Attr, Condition, Connector, ConnectorError, Item, Key, WriteOp};
+use crate::ports::{Connector, ConnectorError};
+use crate::repos::billing::valid_provider_id;
+use crate::repos::integrations::{FullProgress, SyncState};
 use crate::services::Services;
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
 use crate::services::integrations::IntegrationStatus;
 
 /// How long a sync may hold its lease before another may take over.
 const SYNC_LEASE_MINUTES: i64 = 15;
-
-/// The sort-key prefix of a kind's records.
-pub fn record_prefix(kind: ObjectKind) -> &'static str {
-    match kind {
-        ObjectKind::Customer => "CUST#",
-        ObjectKind::PaymentMethod => "PM#",
-        ObjectKind::Subscription => "SUB#",
-        ObjectKind::Invoice => "INV#",
-        ObjectKind::Charge => "CHG#",
-        ObjectKind::Refund => "REF#",
-    }
-}
-
-/// A processor id fit for a key: 1 to 255 of `[A-Za-z0-9_-]` (no `#`, no path).
-fn valid_provider_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 255
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-pub fn record_key(
-    tenant: &TenantId,
-    integration: &IntegrationId,
-    kind: ObjectKind,
-    id: &str,
-) -> Key {
-    Key::new(
-        tenant.partition(),
-        format!("{}{integration}#{id}", record_prefix(kind)),
-    )
-}
-
-fn state_key(tenant: &TenantId, integration: &IntegrationId) -> Key {
-    Key::new(tenant.partition(), format!("SYNC#{integration}"))
-}
-
-/// Where a sync stands (plain: ids and positions, no business data).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct SyncState {
-    /// The change cursor, current once a full sync has completed.
-    cursor: Option<String>,
-    /// A full sync in progress: the cursor it will install, and its position.
-    full: Option<FullProgress>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct FullProgress {
-    start_cursor: Option<String>,
-    kind_index: usize,
-    after: Option<String>,
-}
-
-impl SyncState {
-    fn from_item(item: &Item) -> Self {
-        // A number, as `to_item` writes it: a listing in progress resumes where it stood.
-        let full = item.n("full_kind").map(|kind| FullProgress {
-            start_cursor: item.s("full_start_cursor").map(str::to_owned),
-            kind_index: kind.max(0) as usize,
-            after: item.s("full_after").map(str::to_owned),
-        });
-        Self {
-            cursor: item.s("cursor").map(str::to_owned),
-            full,
-        }
-    }
-    fn to_item(&self, key: Key) -> Item {
-        let mut item = Item::new(key);
-        if let Some(c) = &self.cursor {
-            item = item.with("cursor", Attr::S(c.clone()));
-        }
-        if let Some(full) = &self.full {
-            item = item.with("full_kind", Attr::N(full.kind_index as i64));
-            if let Some(c) = &full.start_cursor {
-                item = item.with("full_start_cursor", Attr::S(c.clone()));
-            }
-            if let Some(a) = &full.after {
-                item = item.with("full_after", Attr::S(a.clone()));
-            }
-        }
-        item
-    }
-}
 
 /// What one sync did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -135,8 +53,8 @@ impl From<ServiceError> for SyncFailure {
         Self::Service(e)
     }
 }
-impl From<crate::ports::StoreError> for SyncFailure {
-    fn from(e: crate::ports::StoreError) -> Self {
+impl From<crate::repos::RepoError> for SyncFailure {
+    fn from(e: crate::repos::RepoError) -> Self {
         Self::Service(e.into())
     }
 }
@@ -150,9 +68,10 @@ impl Services {
         tenant: &TenantId,
         id: &IntegrationId,
     ) -> Result<Option<SyncReport>, ServiceError> {
-        let Some((mut record, status, item)) = self.load_integration(tenant, id).await? else {
+        let Some(stored) = self.load_integration(tenant, id).await? else {
             return Err(ServiceError::NotFound);
         };
+        let (mut record, status) = (stored.record.clone(), stored.status);
         let now = self.now();
         let lease_held = status == IntegrationStatus::Syncing
             && record
@@ -163,7 +82,7 @@ impl Services {
         }
         record.sync_started_at = Some(now);
         match self
-            .save_integration(tenant, id, &record, IntegrationStatus::Syncing, &item)
+            .save_integration(tenant, id, &record, IntegrationStatus::Syncing, &stored)
             .await
         {
             Ok(()) => {}
@@ -178,10 +97,11 @@ impl Services {
             Err(other) => Err(SyncFailure::Service(other)),
         };
         // Re-read: a disconnect may have happened while syncing; it wins.
-        let Some((mut record, status, item)) = self.load_integration(tenant, id).await? else {
+        let Some(stored) = self.load_integration(tenant, id).await? else {
             return Ok(None);
         };
-        if status == IntegrationStatus::Disconnected {
+        let mut record = stored.record.clone();
+        if stored.status == IntegrationStatus::Disconnected {
             return Ok(None);
         }
         record.sync_started_at = None;
@@ -217,7 +137,7 @@ impl Services {
                 (IntegrationStatus::Connected, Err(err))
             }
         };
-        self.save_integration(tenant, id, &record, status, &item)
+        self.save_integration(tenant, id, &record, status, &stored)
             .await?;
         if result.as_ref().is_ok_and(Option::is_some)
             && let Err(err) = self.rebuild_analytics(tenant).await
@@ -234,11 +154,7 @@ impl Services {
         id: &IntegrationId,
         connector: &dyn Connector,
     ) -> Result<SyncReport, SyncFailure> {
-        let key = state_key(tenant, id);
-        let mut state = match self.adapters.store.get(&key).await? {
-            Some(item) => SyncState::from_item(&item),
-            None => SyncState::default(),
-        };
+        let mut state = self.repos.sync_states.get(tenant, id).await?;
         let mut report = SyncReport::default();
         if state.cursor.is_some() && state.full.is_none() {
             match self
@@ -266,7 +182,6 @@ impl Services {
         state: &mut SyncState,
         report: &mut SyncReport,
     ) -> Result<(), SyncFailure> {
-        let key = state_key(tenant, id);
         if state.full.is_none() {
             let now = connector.changes_since(None).await?;
             state.full = Some(FullProgress {
@@ -274,13 +189,13 @@ impl Services {
                 kind_index: 0,
                 after: None,
             });
-            self.save_state(&key, state).await?;
+            self.save_state(tenant, id, state).await?;
         }
         while let Some(progress) = state.full.clone() {
             let Some(kind) = ObjectKind::ALL.get(progress.kind_index).copied() else {
                 state.cursor = progress.start_cursor;
                 state.full = None;
-                self.save_state(&key, state).await?;
+                self.save_state(tenant, id, state).await?;
                 break;
             };
             let page = connector.list(kind, progress.after.as_deref()).await?;
@@ -296,7 +211,7 @@ impl Services {
                     ..progress
                 },
             });
-            self.save_state(&key, state).await?;
+            self.save_state(tenant, id, state).await?;
         }
         Ok(())
     }
@@ -309,7 +224,6 @@ impl Services {
         state: &mut SyncState,
         report: &mut SyncReport,
     ) -> Result<(), SyncFailure> {
-        let key = state_key(tenant, id);
         loop {
             let page = connector.changes_since(state.cursor.as_deref()).await?;
             // One re-fetch per object, whatever number of events it had.
@@ -336,9 +250,9 @@ impl Services {
                 match fresh {
                     Some(record) => records.push(record),
                     None => {
-                        self.adapters
-                            .store
-                            .delete(&record_key(tenant, id, kind, &object_id), Condition::None)
+                        self.repos
+                            .billing_records
+                            .delete(tenant, id, kind, &object_id)
                             .await?;
                         report.deleted += 1;
                     }
@@ -348,18 +262,20 @@ impl Services {
             if page.cursor.is_some() {
                 state.cursor = page.cursor;
             }
-            self.save_state(&key, state).await?;
+            self.save_state(tenant, id, state).await?;
             if !page.has_more {
                 return Ok(());
             }
         }
     }
 
-    async fn save_state(&self, key: &Key, state: &SyncState) -> Result<(), SyncFailure> {
-        self.adapters
-            .store
-            .put(state.to_item(key.clone()), Condition::None)
-            .await?;
+    async fn save_state(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        state: &SyncState,
+    ) -> Result<(), SyncFailure> {
+        self.repos.sync_states.save(tenant, id, state).await?;
         Ok(())
     }
 
@@ -371,33 +287,15 @@ impl Services {
         records: Vec<BillingRecord>,
         report: &mut SyncReport,
     ) -> Result<(), SyncFailure> {
-        let mut unique: BTreeMap<Key, BillingRecord> = BTreeMap::new();
+        let mut valid = Vec::with_capacity(records.len());
         for record in records {
             if !valid_provider_id(record.id()) {
                 report.skipped += 1;
                 continue;
             }
-            unique.insert(record_key(tenant, id, record.kind(), record.id()), record);
+            valid.push(record);
         }
-        let mut ops = Vec::with_capacity(unique.len().min(100));
-        for (key, record) in unique {
-            let item = self.seal(tenant, key, &record).await?;
-            ops.push(WriteOp::Put {
-                item,
-                condition: Condition::None,
-            });
-            if ops.len() == crate::ports::store::MAX_TRANSACTION_OPS {
-                report.written += ops.len() as u64;
-                self.adapters
-                    .store
-                    .transact(std::mem::take(&mut ops))
-                    .await?;
-            }
-        }
-        if !ops.is_empty() {
-            report.written += ops.len() as u64;
-            self.adapters.store.transact(ops).await?;
-        }
+        report.written += self.repos.billing_records.upsert(tenant, id, valid).await?;
         Ok(())
     }
 
@@ -408,14 +306,6 @@ impl Services {
         id: &IntegrationId,
         kind: ObjectKind,
     ) -> Result<Vec<BillingRecord>, ServiceError> {
-        let prefix = format!("{}{id}#", record_prefix(kind));
-        let query =
-            crate::ports::Query::new(tenant.partition(), crate::ports::SortKeys::prefix(prefix))
-                .limit(1000);
-        let mut out = Vec::new();
-        for item in crate::ports::store::query_all(self.adapters.store.as_ref(), query).await? {
-            out.push(self.open(tenant, &item).await?);
-        }
-        Ok(out)
+        Ok(self.repos.billing_records.all(tenant, id, kind).await?)
     }
 }

@@ -1,9 +1,8 @@
 //! Integrations: a tenant's read-only connections to payment processors.
 //!
-//! An integration is an item `INTEG#<id>` in the tenant's partition (sealed record,
-//! plain `status`), mirrored in the global partition `INTEGRATIONS` (plain ids and
-//! status only) so the scheduled ingest can find every connected integration without
-//! a Scan. Its credentials — OAuth tokens or a restricted key — live only in the
+//! An integration is stored sealed in the tenant's partition with a plain status, and
+//! listed in a global schedule partition (`repos::integrations`) so the scheduled
+//! ingest can find every connected integration without a Scan. Its credentials — OAuth tokens or a restricted key — live only in the
 //! SecretStore under `tally/<tenant>/<integration>`: never in the table, a log, an
 //! error, an event or an export.
 
@@ -18,13 +17,12 @@ use crate::adapters::stripe::{
     OAuthTokens, RetryPolicy, StripeClient, StripeConnector, StripeOAuth,
 };
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::ports::{Attr, Condition, Connector, Item, Key, SecretName, WriteOp};
+use crate::ports::{Connector, SecretName};
 use crate::services::Services;
 use crate::services::error::{Conflict, ServiceError};
+use crate::services::records::conflict_as;
 
-pub const INTEG_PREFIX: &str = "INTEG#";
-/// The global partition listing every integration (plain ids and status).
-pub const INTEGRATIONS_PK: &str = "INTEGRATIONS";
+pub use crate::repos::integrations::{IntegrationRecord, StoredIntegration};
 /// The Stripe App's secret key (OAuth token exchange), created outside the template.
 pub const STRIPE_APP_SECRET: &str = "tally/system/stripe-app-secret";
 
@@ -64,27 +62,6 @@ impl IntegrationStatus {
     }
 }
 
-#[derive(Clone, Serialize, Deserialize)]
-pub struct IntegrationRecord {
-    pub provider: Provider,
-    pub connected_at: DateTime<Utc>,
-    #[serde(default)]
-    pub last_sync_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub last_error: Option<String>,
-    /// The processor account (Stripe: `acct_…` of an OAuth install).
-    #[serde(default)]
-    pub account: Option<String>,
-    /// The demo dataset's seed and end (Unix seconds): the same data on every sync.
-    #[serde(default)]
-    pub demo: Option<(u64, i64)>,
-    #[serde(default)]
-    pub data_deleted_by: Option<DateTime<Utc>>,
-    /// When the running sync started (a lease: a sync older than this allows is stale).
-    #[serde(default)]
-    pub sync_started_at: Option<DateTime<Utc>>,
-}
-
 /// The credentials of a Stripe integration, as stored in the SecretStore.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -105,43 +82,11 @@ pub struct IntegrationView {
     pub last_error: Option<String>,
 }
 
-pub fn integration_key(tenant: &TenantId, id: &IntegrationId) -> Key {
-    Key::new(tenant.partition(), format!("{INTEG_PREFIX}{id}"))
-}
-
-fn index_key(tenant: &TenantId, id: &IntegrationId) -> Key {
-    Key::new(INTEGRATIONS_PK, format!("{tenant}#{id}"))
-}
-
 pub fn secret_name(tenant: &TenantId, id: &IntegrationId) -> Result<SecretName, ServiceError> {
     Ok(SecretName::integration(tenant.as_str(), id.as_str())?)
 }
 
 impl Services {
-    /// Every integration of the tenant, with its id, whatever its status.
-    pub(crate) async fn integration_items(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Vec<(IntegrationId, Item)>, ServiceError> {
-        let query = crate::ports::Query::new(
-            tenant.partition(),
-            crate::ports::SortKeys::prefix(INTEG_PREFIX),
-        )
-        .limit(500);
-        let items = crate::ports::store::query_all(self.adapters.store.as_ref(), query).await?;
-        Ok(items
-            .into_iter()
-            .filter_map(|item| {
-                let id = item
-                    .key
-                    .sk
-                    .strip_prefix(INTEG_PREFIX)
-                    .and_then(IntegrationId::parse)?;
-                Some((id, item))
-            })
-            .collect())
-    }
-
     /// Creates an integration (record and index together) whose credentials, if any,
     /// were stored first.
     pub(crate) async fn create_integration(
@@ -150,29 +95,7 @@ impl Services {
         id: &IntegrationId,
         record: &IntegrationRecord,
     ) -> Result<(), ServiceError> {
-        let status = Attr::S(IntegrationStatus::Connected.as_str().into());
-        let item = self
-            .seal(tenant, integration_key(tenant, id), record)
-            .await?
-            .with("status", status.clone());
-        let index = Item::new(index_key(tenant, id))
-            .with("tenant_id", Attr::S(tenant.to_string()))
-            .with("integration_id", Attr::S(id.to_string()))
-            .with("status", status);
-        self.adapters
-            .store
-            .transact(vec![
-                WriteOp::Put {
-                    item,
-                    condition: Condition::Absent,
-                },
-                WriteOp::Put {
-                    item: index,
-                    condition: Condition::Absent,
-                },
-            ])
-            .await?;
-        Ok(())
+        Ok(self.repos.integrations.create(tenant, id, record).await?)
     }
 
     /// Stores a Stripe integration's credentials in the SecretStore.
@@ -217,24 +140,13 @@ impl Services {
         Ok(())
     }
 
-    /// The integration with its item version, if it exists.
+    /// The integration with its version, if it exists.
     pub(crate) async fn load_integration(
         &self,
         tenant: &TenantId,
         id: &IntegrationId,
-    ) -> Result<Option<(IntegrationRecord, IntegrationStatus, Item)>, ServiceError> {
-        let Some(loaded) = self
-            .load::<IntegrationRecord>(tenant, &integration_key(tenant, id))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let status = loaded
-            .item
-            .s("status")
-            .and_then(IntegrationStatus::parse)
-            .unwrap_or(IntegrationStatus::Error);
-        Ok(Some((loaded.record, status, loaded.item)))
+    ) -> Result<Option<StoredIntegration>, ServiceError> {
+        Ok(self.repos.integrations.get(tenant, id).await?)
     }
 
     /// Writes the integration's record and status (and the index's status) together.
@@ -244,30 +156,13 @@ impl Services {
         id: &IntegrationId,
         record: &IntegrationRecord,
         status: IntegrationStatus,
-        previous: &Item,
+        previous: &StoredIntegration,
     ) -> Result<(), ServiceError> {
-        let status_attr = Attr::S(status.as_str().into());
-        let item = self
-            .seal(tenant, integration_key(tenant, id), record)
-            .await?
-            .with("status", status_attr.clone())
-            .with_version(previous.version + 1);
-        let index = Item::new(index_key(tenant, id))
-            .with("tenant_id", Attr::S(tenant.to_string()))
-            .with("integration_id", Attr::S(id.to_string()))
-            .with("status", status_attr);
-        let ops = vec![
-            WriteOp::Put {
-                item,
-                condition: Condition::VersionIs(previous.version),
-            },
-            WriteOp::Put {
-                item: index,
-                condition: Condition::None,
-            },
-        ];
-        self.transact_or(ops, ServiceError::Conflict(Conflict::ConcurrentUpdate))
+        self.repos
+            .integrations
+            .save(tenant, id, record, status, previous.version)
             .await
+            .map_err(|err| conflict_as(err, ServiceError::Conflict(Conflict::ConcurrentUpdate)))
     }
 
     /// The Stripe App's OAuth client, when configured.

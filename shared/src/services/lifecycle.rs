@@ -5,11 +5,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::ports::Condition;
 use crate::services::Services;
 use crate::services::error::{ErrorChain, ServiceError};
 use crate::services::integrations::{IntegrationStatus, Provider, secret_name};
-use crate::services::layout;
 use crate::services::sessions::TenantCtx;
 
 /// How long a disconnected integration's data may remain.
@@ -25,11 +23,12 @@ impl Services {
         id: &IntegrationId,
         by: Option<&TenantCtx>,
     ) -> Result<DateTime<Utc>, ServiceError> {
-        let (mut record, status, item) = self
+        let stored = self
             .load_integration(tenant, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        if status == IntegrationStatus::Disconnected {
+        let mut record = stored.record.clone();
+        if stored.status == IntegrationStatus::Disconnected {
             return record.data_deleted_by.ok_or(ServiceError::NotFound);
         }
         let name = secret_name(tenant, id)?;
@@ -44,16 +43,19 @@ impl Services {
         }
         self.adapters.secrets.delete(&name).await?;
         if let Some(account) = record.account.as_deref() {
-            self.adapters
-                .store
-                .delete(&layout::stripe_account(account), Condition::None)
-                .await?;
+            self.repos.stripe_accounts.delete(account).await?;
         }
         let deadline = self.now() + Duration::hours(DISCONNECTED_DATA_HOURS);
         record.data_deleted_by = Some(deadline);
         record.sync_started_at = None;
-        self.save_integration(tenant, id, &record, IntegrationStatus::Disconnected, &item)
-            .await?;
+        self.save_integration(
+            tenant,
+            id,
+            &record,
+            IntegrationStatus::Disconnected,
+            &stored,
+        )
+        .await?;
         // Hidden from queries at once: the snapshot is rebuilt without it.
         self.rebuild_analytics(tenant).await?;
         let (actor, ip) = match by {

@@ -10,12 +10,10 @@ use serde::Serialize;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::tokens::{recovery_code_hash, recovery_codes};
 use crate::domain::totp::{self, TotpSecret};
-use crate::ports::{Condition, StoreError};
 use crate::services::Services;
 use crate::services::error::{Conflict, ServiceError};
 use crate::services::hashing::verify_password;
-use crate::services::layout;
-use crate::services::records::{Loaded, MfaState, UserRecord};
+use crate::services::records::{MfaState, Stored, UserRecord, conflict_as};
 use crate::services::sessions::TenantCtx;
 
 #[derive(Serialize)]
@@ -156,7 +154,7 @@ impl Services {
         &self,
         ctx: &TenantCtx,
         password: &SecretString,
-    ) -> Result<Loaded<UserRecord>, ServiceError> {
+    ) -> Result<Stored<UserRecord>, ServiceError> {
         let user = self
             .load_user(ctx.tenant(), ctx.user())
             .await?
@@ -172,24 +170,13 @@ impl Services {
         &self,
         tenant: &TenantId,
         user_id: &UserId,
-        user: &Loaded<UserRecord>,
+        user: &Stored<UserRecord>,
     ) -> Result<(), ServiceError> {
-        let item = self
-            .seal(tenant, layout::user(tenant, user_id), &user.record)
-            .await?
-            .with_version(user.version + 1);
-        match self
-            .adapters
-            .store
-            .put(item, Condition::VersionIs(user.version))
+        self.repos
+            .users
+            .save(tenant, user_id, user)
             .await
-        {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed) => {
-                Err(ServiceError::Conflict(Conflict::ConcurrentUpdate))
-            }
-            Err(other) => Err(other.into()),
-        }
+            .map_err(|err| conflict_as(err, ServiceError::Conflict(Conflict::ConcurrentUpdate)))
     }
 
     fn unix_now(&self) -> u64 {

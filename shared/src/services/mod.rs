@@ -15,7 +15,6 @@ pub mod hashing;
 pub mod ingestion;
 pub mod integrations;
 pub mod jobs;
-pub mod layout;
 pub mod lifecycle;
 pub mod mfa;
 pub mod passwords;
@@ -26,7 +25,8 @@ pub mod security_admin;
 pub mod sessions;
 pub mod sweep;
 pub mod users;
-pub mod vault;
+/// Sealing and tenant keys live with the repositories; the old path still names them.
+pub use crate::repos::vault;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -37,6 +37,7 @@ use zeroize::Zeroizing;
 
 use crate::adapters::Adapters;
 use crate::config::Config;
+use crate::repos::Repos;
 
 pub use error::ServiceError;
 pub use sessions::TenantCtx;
@@ -48,7 +49,9 @@ pub const DATA_KEY_CACHE_TTL: Duration = Duration::from_secs(300);
 pub struct Services {
     pub adapters: Adapters,
     pub config: Config,
-    pub tenant_keys: TenantKeys,
+    pub tenant_keys: Arc<TenantKeys>,
+    /// Every stored entity, typed.
+    pub repos: Repos,
     /// The lookup pepper, read once per process from the SecretStore.
     pepper: OnceCell<Arc<Zeroizing<Vec<u8>>>>,
     /// Decoded analytics snapshots, per tenant and version.
@@ -62,15 +65,17 @@ impl Services {
     /// with an unknown e-mail costs what every later one does.
     pub fn new(adapters: Adapters, config: Config) -> Arc<Self> {
         crate::domain::password::prepare_dummy_hash();
-        let tenant_keys = TenantKeys::new(
+        let tenant_keys = Arc::new(TenantKeys::new(
             adapters.store.clone(),
             adapters.keys.clone(),
             DATA_KEY_CACHE_TTL,
-        );
+        ));
+        let repos = Repos::new(adapters.store.clone(), tenant_keys.clone());
         Arc::new(Self {
             adapters,
             config,
             tenant_keys,
+            repos,
             pepper: OnceCell::new(),
             snapshots: analytics::SnapshotCache::default(),
             fx_history: fx_rates::FxHistoryCache::default(),

@@ -10,13 +10,14 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
-use crate::ports::{Condition, Event, Key, WriteOp};
+use crate::ports::Event;
+use crate::repos::Write;
+use crate::repos::tokens::TokenKind;
 use crate::services::Services;
 use crate::services::accounts::check_policy;
 use crate::services::error::ServiceError;
 use crate::services::hashing::{hash_password, password_reused, verify_password};
-use crate::services::layout::{self, TokenKind};
-use crate::services::records::{Loaded, UserRecord};
+use crate::services::records::{Stored, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
 
 /// How long an e-mailed reset token is valid.
@@ -58,10 +59,7 @@ impl Services {
             .load_user(&tenant, &user_id)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
-        let consume = WriteOp::Delete {
-            key: token_key,
-            condition: Condition::Exists,
-        };
+        let consume = self.repos.tokens.consume_write(&token_key);
         self.set_password(&tenant, &user_id, user, new, vec![consume])
             .await?;
         self.end_user_sessions(&tenant, &user_id, None).await?;
@@ -82,17 +80,7 @@ impl Services {
             return Ok(());
         };
         let email_hash = self.email_hash(&email).await?;
-        let Some(lookup) = self
-            .adapters
-            .store
-            .get(&layout::email_lookup(&email_hash))
-            .await?
-        else {
-            return Ok(());
-        };
-        let owner = TenantId::parse(lookup.s("tenant_id").unwrap_or_default())
-            .zip(UserId::parse(lookup.s("user_id").unwrap_or_default()));
-        let Some((tenant, user_id)) = owner else {
+        let Some((tenant, user_id)) = self.repos.email_lookups.get(&email_hash).await? else {
             return Ok(());
         };
         match self.load_user(&tenant, &user_id).await? {
@@ -136,14 +124,8 @@ impl Services {
         let email = Email::parse(&user.record.email).map_err(ServiceError::internal)?;
         let email_hash = self.email_hash(&email).await?;
         let extra = vec![
-            WriteOp::Delete {
-                key: token_key,
-                condition: Condition::Exists,
-            },
-            WriteOp::Delete {
-                key: layout::failed_logins(&email_hash),
-                condition: Condition::None,
-            },
+            self.repos.tokens.consume_write(&token_key),
+            self.repos.failed_logins.clear_write(&email_hash),
         ];
         self.set_password(&tenant, &user_id, user, new, extra)
             .await?;
@@ -158,9 +140,9 @@ impl Services {
         &self,
         tenant: &TenantId,
         user_id: &UserId,
-        user: Loaded<UserRecord>,
+        user: Stored<UserRecord>,
         new: &SecretString,
-        extra: Vec<WriteOp>,
+        extra: Vec<Write>,
     ) -> Result<(), ServiceError> {
         let tenant_record = self
             .load_tenant(tenant)
@@ -183,15 +165,12 @@ impl Services {
             .take(depth.saturating_sub(1))
             .collect();
         record.password_set_at = self.now();
-        let key: Key = layout::user(tenant, user_id);
-        let item = self
-            .seal(tenant, key, &record)
-            .await?
-            .with_version(user.version + 1);
-        let mut ops = vec![WriteOp::Put {
-            item,
-            condition: Condition::VersionIs(user.version),
-        }];
+        let mut ops = vec![
+            self.repos
+                .users
+                .update(tenant, user_id, &record, user.version)
+                .await?,
+        ];
         ops.extend(extra);
         self.transact_or(ops, ServiceError::InvalidToken).await
     }

@@ -5,11 +5,9 @@
 use serde::Serialize;
 
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::ports::store::query_all;
-use crate::ports::{Query, SortKeys};
 use crate::services::Services;
 use crate::services::error::ServiceError;
-use crate::services::integrations::{INTEGRATIONS_PK, IntegrationStatus};
+use crate::services::integrations::IntegrationStatus;
 
 /// What one ingest pass did.
 #[derive(Debug, Default, Serialize)]
@@ -23,17 +21,10 @@ pub struct IngestPass {
 impl Services {
     /// Every integration due for the schedule: connected ones.
     pub async fn due_integrations(&self) -> Result<Vec<(TenantId, IntegrationId)>, ServiceError> {
-        let query = Query::new(INTEGRATIONS_PK, SortKeys::All).limit(1000);
         let mut out = Vec::new();
-        for item in query_all(self.adapters.store.as_ref(), query).await? {
-            let status = item.s("status").and_then(IntegrationStatus::parse);
-            let ids = TenantId::parse(item.s("tenant_id").unwrap_or_default()).zip(
-                IntegrationId::parse(item.s("integration_id").unwrap_or_default()),
-            );
-            if let (Some(IntegrationStatus::Connected | IntegrationStatus::Syncing), Some(ids)) =
-                (status, ids)
-            {
-                out.push(ids);
+        for entry in self.repos.integrations.schedule().await? {
+            if let Some(IntegrationStatus::Connected | IntegrationStatus::Syncing) = entry.status {
+                out.push((entry.tenant, entry.integration));
             }
         }
         Ok(out)

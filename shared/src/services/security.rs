@@ -15,10 +15,9 @@ use zeroize::Zeroizing;
 use crate::domain::crypto::random_bytes;
 use crate::domain::email::{Email, lookup_hash};
 use crate::domain::ids::{TenantId, UserId};
-use crate::ports::{Condition, Event, SecretName};
+use crate::ports::{Event, SecretName};
 use crate::services::Services;
 use crate::services::error::ServiceError;
-use crate::services::layout;
 
 /// The secret holding the key of every keyed lookup hash (e-mails, addresses).
 pub const LOOKUP_PEPPER_SECRET: &str = "tally/system/lookup-pepper";
@@ -115,11 +114,10 @@ impl Services {
         let ip_hash = crate::domain::crypto::keyed_hash(&pepper, ip.to_string().as_bytes());
         let now = self.now().timestamp();
         let minute = now.div_euclid(60);
-        let key = layout::rate_counter(bucket, &ip_hash, minute);
         let count = self
-            .adapters
-            .store
-            .increment(&key, "count", 1, Some((minute + 2) * 60))
+            .repos
+            .rate_counters
+            .count(bucket, &ip_hash, minute)
             .await?;
         if count > per_minute {
             let retry_after_secs = (60 - now.rem_euclid(60)).max(1) as u64;
@@ -146,14 +144,11 @@ impl Services {
             ip,
         };
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let item = self
-            .seal(tenant, layout::audit_entry(tenant, at, &id), &entry)
-            .await?
-            .with(
-                "expires_at",
-                crate::ports::Attr::N((at + Duration::days(AUDIT_RETENTION_DAYS)).timestamp()),
-            );
-        self.adapters.store.put(item, Condition::Absent).await?;
+        let expires_at = (at + Duration::days(AUDIT_RETENTION_DAYS)).timestamp();
+        self.repos
+            .audit_log
+            .append(tenant, at, &id, &entry, expires_at)
+            .await?;
         Ok(())
     }
 
@@ -192,15 +187,10 @@ impl Services {
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let expires = (attempt.at + Duration::days(LOGIN_ATTEMPT_RETENTION_DAYS)).timestamp();
-        let item = self
-            .seal(
-                tenant,
-                layout::login_attempt(tenant, attempt.at, &id),
-                &attempt,
-            )
-            .await?
-            .with("expires_at", crate::ports::Attr::N(expires));
-        self.adapters.store.put(item, Condition::Absent).await?;
+        self.repos
+            .login_attempts
+            .append(tenant, attempt.at, &id, &attempt, expires)
+            .await?;
         Ok(())
     }
 }

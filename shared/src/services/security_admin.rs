@@ -9,11 +9,10 @@ use serde::Serialize;
 
 use crate::domain::cidr::{self, Cidr};
 use crate::domain::ids::{EntryId, UserId};
-use crate::ports::{Condition, Cursor, Query, SortKeys, StoreError, WriteOp};
+use crate::ports::Cursor;
 use crate::services::Services;
-use crate::services::allowlist::{ALLOW_PREFIX, AllowEntry};
+use crate::services::allowlist::AllowEntry;
 use crate::services::error::{BadRequest, Conflict, ServiceError};
-use crate::services::layout::{self, AUDIT_PREFIX, LOGIN_PREFIX, sortable_time};
 use crate::services::records::SecurityPolicy;
 use crate::services::security::{AuditEntry, LoginAttempt, LoginOutcome};
 use crate::services::sessions::TenantCtx;
@@ -68,18 +67,6 @@ pub struct AttemptSummary {
     pub top_ips: Vec<IpCount>,
 }
 
-fn entry_id(sk: &str) -> Option<EntryId> {
-    sk.strip_prefix(ALLOW_PREFIX).and_then(EntryId::parse)
-}
-
-fn range_keys(prefix: &str, range: TimeRange) -> SortKeys {
-    // `~` sorts after every character of the sort key's time and id.
-    SortKeys::between(
-        format!("{prefix}{}", sortable_time(range.from)),
-        format!("{prefix}{}~", sortable_time(range.to)),
-    )
-}
-
 impl Services {
     /// `GET /v1/security/ip-allowlist`.
     pub async fn list_allowlist(
@@ -89,13 +76,11 @@ impl Services {
         let entries = self.allowlist(ctx.tenant()).await?;
         Ok(entries
             .into_iter()
-            .filter_map(|(item, e)| {
-                Some(AllowEntryView {
-                    id: entry_id(&item.key.sk)?,
-                    cidr: e.cidr,
-                    note: e.note,
-                    created_at: e.created_at,
-                })
+            .map(|(id, e)| AllowEntryView {
+                id,
+                cidr: e.record.cidr,
+                note: e.record.note,
+                created_at: e.record.created_at,
             })
             .collect())
     }
@@ -121,7 +106,7 @@ impl Services {
         let current = self.allowlist(ctx.tenant()).await?;
         let after: Vec<Cidr> = current
             .iter()
-            .map(|(_, e)| e.cidr)
+            .map(|(_, e)| e.record.cidr)
             .chain(std::iter::once(cidr))
             .collect();
         if !cidr::allows(&after, ctx.ip()) {
@@ -133,9 +118,7 @@ impl Services {
             note: note.to_owned(),
             created_at: self.now(),
         };
-        let key = crate::ports::Key::new(ctx.tenant().partition(), format!("{ALLOW_PREFIX}{id}"));
-        let item = self.seal(ctx.tenant(), key, &entry).await?;
-        self.adapters.store.put(item, Condition::Absent).await?;
+        self.repos.allowlist.add(ctx.tenant(), &id, &entry).await?;
         self.audit(
             ctx.tenant(),
             Some(ctx.user()),
@@ -160,32 +143,27 @@ impl Services {
         id: &EntryId,
     ) -> Result<(), ServiceError> {
         let current = self.allowlist(ctx.tenant()).await?;
-        let (item, removed) = current
+        let (_, removed) = current
             .iter()
-            .find(|(item, _)| entry_id(&item.key.sk).as_ref() == Some(id))
+            .find(|(entry, _)| entry == id)
             .ok_or(ServiceError::NotFound)?;
         let remaining: Vec<Cidr> = current
             .iter()
-            .filter(|(i, _)| i.key != item.key)
-            .map(|(_, e)| e.cidr)
+            .filter(|(entry, _)| entry != id)
+            .map(|(_, e)| e.record.cidr)
             .collect();
         if !cidr::allows(&remaining, ctx.ip()) {
             return Err(ServiceError::Conflict(Conflict::WouldLockOut));
         }
-        match self
-            .adapters
-            .store
-            .delete(&item.key, Condition::VersionIs(item.version))
-            .await
-        {
-            Ok(()) | Err(StoreError::ConditionFailed) => {}
-            Err(other) => return Err(other.into()),
-        }
+        self.repos
+            .allowlist
+            .remove(ctx.tenant(), id, removed.version)
+            .await?;
         self.audit(
             ctx.tenant(),
             Some(ctx.user()),
             "AllowlistEntryRemoved",
-            Some(format!("allowlist:{id}:{}", removed.cidr)),
+            Some(format!("allowlist:{id}:{}", removed.record.cidr)),
             Some(ctx.ip()),
         )
         .await
@@ -212,26 +190,15 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound)?;
         let before = tenant.record.policy;
-        let mut record = tenant.record;
+        let mut record = tenant.record.clone();
         record.policy = policy;
-        let mut item = self
-            .seal(ctx.tenant(), layout::tenant(ctx.tenant()), &record)
-            .await?
-            .with_version(tenant.version + 1);
-        // Plain attributes (status) stay as they are.
-        for (name, value) in tenant
-            .item
-            .attrs
-            .iter()
-            .filter(|(n, _)| n.as_str() != crate::services::vault::SEALED_ATTR)
-        {
-            item.attrs.insert(name.clone(), value.clone());
-        }
+        let write = self
+            .repos
+            .tenants
+            .update(ctx.tenant(), &tenant, &record)
+            .await?;
         self.transact_or(
-            vec![WriteOp::Put {
-                item,
-                condition: Condition::VersionIs(tenant.version),
-            }],
+            vec![write],
             ServiceError::Conflict(Conflict::ConcurrentUpdate),
         )
         .await?;
@@ -266,7 +233,6 @@ impl Services {
         limit: usize,
         cursor: Option<Cursor>,
     ) -> Result<(AttemptSummary, Vec<LoginAttempt>, Option<Cursor>), ServiceError> {
-        let sort = range_keys(LOGIN_PREFIX, range);
         let keep = |a: &LoginAttempt| {
             filter.outcome.is_none_or(|o| o == a.outcome)
                 && filter
@@ -287,17 +253,12 @@ impl Services {
         let mut ips: HashMap<IpAddr, u64> = HashMap::new();
         let mut next = None;
         loop {
-            let page = self
-                .adapters
-                .store
-                .query(
-                    Query::new(ctx.tenant().partition(), sort.clone())
-                        .limit(1000)
-                        .after(next),
-                )
+            let (attempts, cursor) = self
+                .repos
+                .login_attempts
+                .scan(ctx.tenant(), range.from, range.to, next)
                 .await?;
-            for item in &page.items {
-                let attempt: LoginAttempt = self.open(ctx.tenant(), item).await?;
+            for attempt in attempts {
                 if !keep(&attempt) {
                     continue;
                 }
@@ -326,7 +287,7 @@ impl Services {
                 }
                 *ips.entry(attempt.ip).or_default() += 1;
             }
-            match page.next_cursor {
+            match cursor {
                 Some(c) => next = Some(c),
                 None => break,
             }
@@ -340,45 +301,12 @@ impl Services {
         top.truncate(TOP_IPS);
         summary.top_ips = top;
 
-        let (data, next_cursor) = self.filtered_page(ctx, sort, limit, cursor, keep).await?;
+        let (data, next_cursor) = self
+            .repos
+            .login_attempts
+            .newest_first(ctx.tenant(), range.from, range.to, limit, cursor, keep)
+            .await?;
         Ok((summary, data, next_cursor))
-    }
-
-    /// One page, newest first, of the records in `sort` that pass `keep`. It reads on
-    /// past the page until one more record passes, so `next_cursor` is `Some` exactly
-    /// when another page has something in it.
-    async fn filtered_page<T: serde::de::DeserializeOwned>(
-        &self,
-        ctx: &TenantCtx,
-        sort: SortKeys,
-        limit: usize,
-        mut cursor: Option<Cursor>,
-        keep: impl Fn(&T) -> bool,
-    ) -> Result<(Vec<T>, Option<Cursor>), ServiceError> {
-        let mut data = Vec::new();
-        let mut last_sk = None;
-        loop {
-            let query = Query::new(ctx.tenant().partition(), sort.clone())
-                .reverse()
-                .limit(limit + 1)
-                .after(cursor);
-            let page = self.adapters.store.query(query).await?;
-            for item in &page.items {
-                let record: T = self.open(ctx.tenant(), item).await?;
-                if !keep(&record) {
-                    continue;
-                }
-                if data.len() == limit {
-                    return Ok((data, last_sk.map(Cursor::after_sort_key)));
-                }
-                data.push(record);
-                last_sk = Some(item.key.sk.clone());
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok((data, None)),
-            }
-        }
     }
 
     /// `GET /v1/security/audit-log`: newest first.
@@ -389,13 +317,10 @@ impl Services {
         limit: usize,
         cursor: Option<Cursor>,
     ) -> Result<(Vec<AuditEntry>, Option<Cursor>), ServiceError> {
-        self.filtered_page(
-            ctx,
-            range_keys(AUDIT_PREFIX, range),
-            limit,
-            cursor,
-            |_: &AuditEntry| true,
-        )
-        .await
+        Ok(self
+            .repos
+            .audit_log
+            .newest_first(ctx.tenant(), range.from, range.to, limit, cursor, |_| true)
+            .await?)
     }
 }

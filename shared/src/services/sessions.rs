@@ -15,20 +15,19 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::domain::email::Email;
 use crate::domain::ids::{SessionId, TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
 use crate::domain::tokens::{new_token, token_hash};
-use crate::ports::store::query_all;
-use crate::ports::{Attr, Condition, Item, Query, SortKeys, WriteOp};
+use crate::repos::sessions::SessionRef;
+use crate::repos::tokens::{TokenKey, TokenKind};
 use crate::services::Services;
 use crate::services::error::ServiceError;
 use crate::services::hashing::{verify_dummy, verify_password};
-use crate::services::layout::{self, TokenKind};
-use crate::services::records::{SecurityPolicy, TENANT_ACTIVE};
+use crate::services::records::SecurityPolicy;
 use crate::services::security::{LoginAttempt, LoginOutcome};
 
 /// Consecutive failures that lock an account until a reset.
@@ -123,19 +122,6 @@ pub struct SessionSummary {
     pub current: bool,
 }
 
-/// The tenant-side mirror of a session (sealed).
-#[derive(Serialize, Deserialize)]
-struct SessionRef {
-    token_hash: String,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    ip: IpAddr,
-}
-
-fn timestamp(at: DateTime<Utc>) -> Attr {
-    Attr::N(at.timestamp())
-}
-
 impl Services {
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.adapters.clock.now()
@@ -148,17 +134,7 @@ impl Services {
         let email = Email::parse(&req.email)
             .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
         let email_hash = self.email_hash(&email).await?;
-        let lookup = self
-            .adapters
-            .store
-            .get(&layout::email_lookup(&email_hash))
-            .await?;
-        let owner = lookup.as_ref().and_then(|item| {
-            Some((
-                TenantId::parse(item.s("tenant_id")?)?,
-                UserId::parse(item.s("user_id")?)?,
-            ))
-        });
+        let owner = self.repos.email_lookups.get(&email_hash).await?;
         let attempt = |tenant: &TenantId, user: Option<&UserId>, outcome| {
             let tenant = tenant.clone();
             let attempt = LoginAttempt {
@@ -218,11 +194,7 @@ impl Services {
         // The password is right: from here on, answers may depend on the account, and
         // an outcome other than a second-factor failure gives the reservation back.
         // A closed tenant's users are refused from the closing write on.
-        let Some(tenant_record) = self
-            .load_tenant(&tenant)
-            .await?
-            .filter(|t| t.item.s("status") == Some(TENANT_ACTIVE))
-        else {
+        let Some(tenant_record) = self.load_tenant(&tenant).await?.filter(|t| t.is_active()) else {
             self.release_failure(&email_hash).await?;
             return Err(ServiceError::InvalidCredentials);
         };
@@ -268,10 +240,7 @@ impl Services {
                 .await?;
             return Err(ServiceError::PasswordExpired { change_token });
         }
-        self.adapters
-            .store
-            .delete(&layout::failed_logins(&email_hash), Condition::None)
-            .await?;
+        self.repos.failed_logins.clear(&email_hash).await?;
         attempt(&tenant, Some(&user_id), LoginOutcome::Success).await?;
         let summary = UserSummary {
             id: user_id.clone(),
@@ -285,11 +254,7 @@ impl Services {
     async fn count_failure(&self, email_hash: &str, unknown: bool) -> Result<i64, ServiceError> {
         let expires =
             unknown.then(|| (self.now() + Duration::days(UNKNOWN_EMAIL_COUNTER_DAYS)).timestamp());
-        Ok(self
-            .adapters
-            .store
-            .increment(&layout::failed_logins(email_hash), "count", 1, expires)
-            .await?)
+        Ok(self.repos.failed_logins.add(email_hash, 1, expires).await?)
     }
 
     /// A failed guess of a known user, already counted by its reservation: the one
@@ -311,10 +276,7 @@ impl Services {
     /// Gives back an attempt's reservation: the password was right, but the sign-in
     /// did not complete for another reason (2FA code missing, address refused, ...).
     async fn release_failure(&self, email_hash: &str) -> Result<(), ServiceError> {
-        self.adapters
-            .store
-            .increment(&layout::failed_logins(email_hash), "count", -1, None)
-            .await?;
+        self.repos.failed_logins.add(email_hash, -1, None).await?;
         Ok(())
     }
 
@@ -327,11 +289,15 @@ impl Services {
         valid_for: Duration,
     ) -> Result<String, ServiceError> {
         let token = new_token();
-        let item = Item::new(layout::token(kind, &token_hash(&token)))
-            .with("tenant_id", Attr::S(tenant.to_string()))
-            .with("user_id", Attr::S(user.to_string()))
-            .with("expires_at", timestamp(self.now() + valid_for));
-        self.adapters.store.put(item, Condition::Absent).await?;
+        let key = TokenKey {
+            kind,
+            token_hash: token_hash(&token),
+        };
+        let expires_at = (self.now() + valid_for).timestamp();
+        self.repos
+            .tokens
+            .issue(&key, tenant, user, expires_at)
+            .await?;
         Ok(token)
     }
 
@@ -341,20 +307,21 @@ impl Services {
         &self,
         kind: TokenKind,
         token: &str,
-    ) -> Result<(TenantId, UserId, crate::ports::Key), ServiceError> {
-        let key = layout::token(kind, &token_hash(token));
-        let item = self
-            .adapters
-            .store
+    ) -> Result<(TenantId, UserId, TokenKey), ServiceError> {
+        let key = TokenKey {
+            kind,
+            token_hash: token_hash(token),
+        };
+        let grant = self
+            .repos
+            .tokens
             .get(&key)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
-        let expired = item
-            .n("expires_at")
+        let expired = grant
+            .expires_at
             .is_none_or(|at| at <= self.now().timestamp());
-        let owner = TenantId::parse(item.s("tenant_id").unwrap_or_default())
-            .zip(UserId::parse(item.s("user_id").unwrap_or_default()));
-        match owner {
+        match grant.owner {
             Some((tenant, user)) if !expired => Ok((tenant, user, key)),
             _ => Err(ServiceError::InvalidToken),
         }
@@ -374,38 +341,15 @@ impl Services {
         let token = new_token();
         let hash = token_hash(&token);
         let session_id = SessionId::generate();
-        let global = Item::new(layout::session(&hash))
-            .with("tenant_id", Attr::S(tenant.to_string()))
-            .with("user_id", Attr::S(user.id.to_string()))
-            .with("session_id", Attr::S(session_id.to_string()))
-            .with("last_seen", timestamp(now))
-            .with("expires_at", timestamp(expires_at));
         let mirror = SessionRef {
             token_hash: hash,
             created_at: now,
             expires_at,
             ip,
         };
-        let mirror = self
-            .seal(
-                tenant,
-                layout::session_ref(tenant, &user.id, &session_id),
-                &mirror,
-            )
-            .await?
-            .with("expires_at", timestamp(expires_at));
-        self.adapters
-            .store
-            .transact(vec![
-                WriteOp::Put {
-                    item: global,
-                    condition: Condition::Absent,
-                },
-                WriteOp::Put {
-                    item: mirror,
-                    condition: Condition::Absent,
-                },
-            ])
+        self.repos
+            .sessions
+            .create(tenant, &user.id, &session_id, &mirror, now)
             .await?;
         Ok(NewSession {
             token: SecretString::from(token),
@@ -421,25 +365,20 @@ impl Services {
         if token.is_empty() || token.len() > 128 {
             return Err(ServiceError::Unauthenticated);
         }
-        let key = layout::session(&token_hash(token));
         let item = self
-            .adapters
-            .store
-            .get(&key)
+            .repos
+            .sessions
+            .get(&token_hash(token))
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         let now = self.now().timestamp();
         let idle = self.config.session_idle_timeout.as_secs() as i64;
-        let expires_at = item.n("expires_at").unwrap_or(0);
-        let last_seen = item.n("last_seen").unwrap_or(0);
-        let tenant = TenantId::parse(item.s("tenant_id").unwrap_or_default());
-        let user = UserId::parse(item.s("user_id").unwrap_or_default());
-        let session = SessionId::parse(item.s("session_id").unwrap_or_default());
-        let (Some(tenant), Some(user_id), Some(session)) = (tenant, user, session) else {
-            return Err(ServiceError::Unauthenticated);
-        };
-        if now >= expires_at || now - last_seen >= idle {
-            self.end_session_items(&tenant, &user_id, &session, Some(&item))
+        let (tenant, user_id, session) =
+            (item.tenant.clone(), item.user.clone(), item.session.clone());
+        if now >= item.expires_at || now - item.last_seen >= idle {
+            self.repos
+                .sessions
+                .end(&tenant, &user_id, &session, Some(&item.token_hash))
                 .await?;
             return Err(ServiceError::Unauthenticated);
         }
@@ -448,17 +387,12 @@ impl Services {
             _ => return Err(ServiceError::Unauthenticated),
         };
         let policy = match self.load_tenant(&tenant).await? {
-            Some(t) if t.item.s("status") == Some(TENANT_ACTIVE) => t.record.policy,
+            Some(t) if t.is_active() => t.record.policy,
             _ => return Err(ServiceError::Unauthenticated),
         };
-        let refreshed = item.clone().with("last_seen", Attr::N(now));
-        // `Exists`: a session ended meanwhile (logout elsewhere) must not come back.
-        match self.adapters.store.put(refreshed, Condition::Exists).await {
-            Ok(()) => {}
-            Err(crate::ports::StoreError::ConditionFailed) => {
-                return Err(ServiceError::Unauthenticated);
-            }
-            Err(other) => return Err(other.into()),
+        // A session ended meanwhile (logout elsewhere) must not come back.
+        if !self.repos.sessions.touch(&item, now).await? {
+            return Err(ServiceError::Unauthenticated);
         }
         Ok(Verified {
             ctx: TenantCtx::new(tenant, user_id, user.record.role, session, ip),
@@ -479,11 +413,8 @@ impl Services {
     ) -> Result<Vec<SessionSummary>, ServiceError> {
         let mut out = Vec::new();
         let now = self.now();
-        for item in self.user_session_refs(ctx.tenant(), ctx.user()).await? {
-            let Some(session) = item.key.sk.rsplit('#').next().and_then(SessionId::parse) else {
-                continue;
-            };
-            let mirror: SessionRef = self.open(ctx.tenant(), &item).await?;
+        let sessions = self.repos.sessions.of_user(ctx.tenant(), ctx.user());
+        for (session, mirror) in sessions.await? {
             if mirror.expires_at <= now {
                 continue;
             }
@@ -505,12 +436,13 @@ impl Services {
         ctx: &TenantCtx,
         session: &SessionId,
     ) -> Result<(), ServiceError> {
-        let key = layout::session_ref(ctx.tenant(), ctx.user(), session);
-        if self.adapters.store.get(&key).await?.is_none() {
+        let sessions = &self.repos.sessions;
+        if !sessions.exists(ctx.tenant(), ctx.user(), session).await? {
             return Err(ServiceError::NotFound);
         }
-        self.end_session_items(ctx.tenant(), ctx.user(), session, None)
-            .await
+        Ok(sessions
+            .end(ctx.tenant(), ctx.user(), session, None)
+            .await?)
     }
 
     /// Ends every session of a user, but `keep` (password change keeps the caller's).
@@ -521,59 +453,16 @@ impl Services {
         keep: Option<&SessionId>,
     ) -> Result<usize, ServiceError> {
         let mut ended = 0;
-        for item in self.user_session_refs(tenant, user).await? {
-            let Some(session) = item.key.sk.rsplit('#').next().and_then(SessionId::parse) else {
-                continue;
-            };
+        for session in self.repos.sessions.ids_of_user(tenant, user).await? {
             if Some(&session) == keep {
                 continue;
             }
-            self.end_session_items(tenant, user, &session, None).await?;
+            self.repos
+                .sessions
+                .end(tenant, user, &session, None)
+                .await?;
             ended += 1;
         }
         Ok(ended)
-    }
-
-    async fn user_session_refs(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-    ) -> Result<Vec<Item>, ServiceError> {
-        let query = Query::new(
-            tenant.partition(),
-            SortKeys::prefix(layout::user_sessions_prefix(user)),
-        )
-        .limit(200);
-        Ok(query_all(self.adapters.store.as_ref(), query).await?)
-    }
-
-    /// Deletes both items of a session (idempotent).
-    async fn end_session_items(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-        session: &SessionId,
-        global: Option<&Item>,
-    ) -> Result<(), ServiceError> {
-        let ref_key = layout::session_ref(tenant, user, session);
-        let token_hash = match global {
-            Some(item) => item.key.pk.strip_prefix("SESSION#").map(str::to_owned),
-            None => match self.load::<SessionRef>(tenant, &ref_key).await? {
-                Some(loaded) => Some(loaded.record.token_hash),
-                None => None,
-            },
-        };
-        let mut ops = vec![WriteOp::Delete {
-            key: ref_key,
-            condition: Condition::None,
-        }];
-        if let Some(hash) = token_hash {
-            ops.push(WriteOp::Delete {
-                key: layout::session(&hash),
-                condition: Condition::None,
-            });
-        }
-        self.adapters.store.transact(ops).await?;
-        Ok(())
     }
 }

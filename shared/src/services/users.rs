@@ -14,14 +14,14 @@ use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
-use crate::ports::store::query_all;
-use crate::ports::{Attr, Condition, Cursor, Item, Query, SortKeys, WriteOp};
+use crate::ports::Cursor;
+use crate::repos::Write;
+use crate::repos::tokens::TokenKind;
 use crate::services::Services;
 use crate::services::accounts::check_policy;
 use crate::services::error::{Conflict, ServiceError};
 use crate::services::hashing::hash_password;
-use crate::services::layout::{self, TokenKind, USER_PREFIX};
-use crate::services::records::{Loaded, UserRecord};
+use crate::services::records::{Stored, UserRecord};
 use crate::services::sessions::TenantCtx;
 
 /// How long an invitation can be accepted.
@@ -75,53 +75,20 @@ impl Services {
         limit: usize,
         cursor: Option<Cursor>,
     ) -> Result<(Vec<UserView>, Option<Cursor>), ServiceError> {
-        let query = Query::new(ctx.tenant().partition(), SortKeys::prefix(USER_PREFIX))
-            .limit(limit)
-            .after(cursor);
-        let page = self.adapters.store.query(query).await?;
-        let mut users = Vec::with_capacity(page.items.len());
-        for item in &page.items {
-            let Some(id) = item
-                .key
-                .sk
-                .strip_prefix(USER_PREFIX)
-                .and_then(UserId::parse)
-            else {
-                continue;
-            };
-            let user: UserRecord = self.open(ctx.tenant(), item).await?;
-            users.push(user_view(id, &user));
-        }
-        Ok((users, page.next_cursor))
+        let (page, next) = self.repos.users.page(ctx.tenant(), limit, cursor).await?;
+        let users = page
+            .iter()
+            .map(|(id, u)| user_view(id.clone(), u))
+            .collect();
+        Ok((users, next))
     }
 
     /// Every user of the tenant with its item version (for the last-admin rule).
     async fn all_users(
         &self,
         tenant: &TenantId,
-    ) -> Result<Vec<(UserId, Loaded<UserRecord>)>, ServiceError> {
-        let query = Query::new(tenant.partition(), SortKeys::prefix(USER_PREFIX)).limit(500);
-        let mut out = Vec::new();
-        for item in query_all(self.adapters.store.as_ref(), query).await? {
-            let Some(id) = item
-                .key
-                .sk
-                .strip_prefix(USER_PREFIX)
-                .and_then(UserId::parse)
-            else {
-                continue;
-            };
-            let record = self.open(tenant, &item).await?;
-            out.push((
-                id,
-                Loaded {
-                    record,
-                    version: item.version,
-                    item,
-                },
-            ));
-        }
-        Ok(out)
+    ) -> Result<Vec<(UserId, Stored<UserRecord>)>, ServiceError> {
+        Ok(self.repos.users.all(tenant).await?)
     }
 
     /// `POST /v1/users`: reserves the e-mail, creates the invited user, and emits the
@@ -149,21 +116,11 @@ impl Services {
             mfa: None,
             pending_totp_secret: None,
         };
-        let user_item = self
-            .seal(ctx.tenant(), layout::user(ctx.tenant(), &id), &record)
-            .await?;
-        let lookup = Item::new(layout::email_lookup(&email_hash))
-            .with("tenant_id", Attr::S(ctx.tenant().to_string()))
-            .with("user_id", Attr::S(id.to_string()));
         let ops = vec![
-            WriteOp::Put {
-                item: lookup,
-                condition: Condition::Absent,
-            },
-            WriteOp::Put {
-                item: user_item,
-                condition: Condition::Absent,
-            },
+            self.repos
+                .email_lookups
+                .create(&email_hash, ctx.tenant(), &id),
+            self.repos.users.create(ctx.tenant(), &id, &record).await?,
         ];
         self.transact_or(ops, ServiceError::EmailTaken).await?;
         let token = self
@@ -203,7 +160,7 @@ impl Services {
         password: &SecretString,
         ip: std::net::IpAddr,
     ) -> Result<UserView, ServiceError> {
-        let (tenant, user_id, token_key) = self.token_owner(TokenKind::Invite, token).await?;
+        let (tenant, user_id, token) = self.token_owner(TokenKind::Invite, token).await?;
         let mut user = self
             .load_user(&tenant, &user_id)
             .await?
@@ -222,19 +179,12 @@ impl Services {
         user.record.password_hash = hash_password(password).await?;
         user.record.password_set_at = self.now();
         user.record.invited = false;
-        let item = self
-            .seal(&tenant, layout::user(&tenant, &user_id), &user.record)
-            .await?
-            .with_version(user.version + 1);
         let ops = vec![
-            WriteOp::Put {
-                item,
-                condition: Condition::VersionIs(user.version),
-            },
-            WriteOp::Delete {
-                key: token_key,
-                condition: Condition::Exists,
-            },
+            self.repos
+                .users
+                .update(&tenant, &user_id, &user.record, user.version)
+                .await?,
+            self.repos.tokens.consume_write(&token),
         ];
         self.transact_or(ops, ServiceError::InvalidToken).await?;
         self.audit(
@@ -267,16 +217,14 @@ impl Services {
         if let Some(disabled) = changes.disabled {
             record.disabled = disabled;
         }
-        let item = self
-            .seal(ctx.tenant(), layout::user(ctx.tenant(), id), &record)
-            .await?
-            .with_version(target.version + 1);
-        let mut ops = vec![WriteOp::Put {
-            item,
-            condition: Condition::VersionIs(target.version),
-        }];
+        let mut ops = vec![
+            self.repos
+                .users
+                .update(ctx.tenant(), id, &record, target.version)
+                .await?,
+        ];
         if is_active_admin(&target.record) && !is_active_admin(&record) {
-            ops.extend(self.other_admins_checks(&users, id)?);
+            ops.extend(self.other_admins_checks(ctx.tenant(), &users, id)?);
         }
         self.transact_user_change(ops).await?;
         if record.disabled && !target.record.disabled {
@@ -321,21 +269,12 @@ impl Services {
         let email = Email::parse(&target.record.email).map_err(ServiceError::internal)?;
         let email_hash = self.email_hash(&email).await?;
         let mut ops = vec![
-            WriteOp::Delete {
-                key: layout::user(ctx.tenant(), id),
-                condition: Condition::VersionIs(target.version),
-            },
-            WriteOp::Delete {
-                key: layout::email_lookup(&email_hash),
-                condition: Condition::None,
-            },
-            WriteOp::Delete {
-                key: layout::failed_logins(&email_hash),
-                condition: Condition::None,
-            },
+            self.repos.users.delete(ctx.tenant(), id, target.version),
+            self.repos.email_lookups.delete(&email_hash),
+            self.repos.failed_logins.clear_write(&email_hash),
         ];
         if is_active_admin(&target.record) {
-            ops.extend(self.other_admins_checks(&users, id)?);
+            ops.extend(self.other_admins_checks(ctx.tenant(), &users, id)?);
         }
         self.transact_user_change(ops).await?;
         self.end_user_sessions(ctx.tenant(), id, None).await?;
@@ -352,16 +291,14 @@ impl Services {
     /// Version checks on every other active admin; `last_admin` when there is none.
     fn other_admins_checks(
         &self,
-        users: &[(UserId, Loaded<UserRecord>)],
+        tenant: &TenantId,
+        users: &[(UserId, Stored<UserRecord>)],
         except: &UserId,
-    ) -> Result<Vec<WriteOp>, ServiceError> {
-        let checks: Vec<WriteOp> = users
+    ) -> Result<Vec<Write>, ServiceError> {
+        let checks: Vec<Write> = users
             .iter()
             .filter(|(uid, u)| uid != except && is_active_admin(&u.record))
-            .map(|(_, u)| WriteOp::Check {
-                key: u.item.key.clone(),
-                condition: Condition::VersionIs(u.version),
-            })
+            .map(|(uid, u)| self.repos.users.unchanged(tenant, uid, u.version))
             .take(crate::ports::store::MAX_TRANSACTION_OPS - 3)
             .collect();
         if checks.is_empty() {
@@ -370,7 +307,7 @@ impl Services {
         Ok(checks)
     }
 
-    async fn transact_user_change(&self, ops: Vec<WriteOp>) -> Result<(), ServiceError> {
+    async fn transact_user_change(&self, ops: Vec<Write>) -> Result<(), ServiceError> {
         self.transact_or(ops, ServiceError::Conflict(Conflict::ConcurrentUpdate))
             .await
     }

@@ -8,11 +8,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::adapters::stripe::verify_webhook;
-use crate::domain::ids::{IntegrationId, TenantId};
-use crate::ports::{Attr, Condition, Item, Key, SecretName, StoreError};
+use crate::ports::SecretName;
 use crate::services::Services;
 use crate::services::error::{BadRequest, ServiceError};
-use crate::services::layout;
 
 /// The webhook endpoint's signing secret (`whsec_…`), created outside the template.
 pub const STRIPE_WEBHOOK_SECRET: &str = "tally/system/stripe-webhook-secret";
@@ -66,30 +64,15 @@ impl Services {
         if event.id.is_empty() || event.id.len() > 255 || event.id.contains('#') {
             return Err(ServiceError::invalid("id", "Not a Stripe event id."));
         }
-        let seen = Item::new(Key::new(format!("WEBHOOK#{}", event.id), "SEEN")).with(
-            "expires_at",
-            Attr::N((self.now() + Duration::days(DEDUPE_DAYS)).timestamp()),
-        );
-        match self.adapters.store.put(seen, Condition::Absent).await {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed) => return Ok(WebhookOutcome::Duplicate),
-            Err(other) => return Err(other.into()),
+        let remember_until = (self.now() + Duration::days(DEDUPE_DAYS)).timestamp();
+        let events = &self.repos.webhook_events;
+        if !events.first_sighting(&event.id, remember_until).await? {
+            return Ok(WebhookOutcome::Duplicate);
         }
         let Some(account) = event.account.filter(|a| !a.is_empty() && !a.contains('#')) else {
             return Ok(WebhookOutcome::Ignored);
         };
-        let Some(pointer) = self
-            .adapters
-            .store
-            .get(&layout::stripe_account(&account))
-            .await?
-        else {
-            return Ok(WebhookOutcome::Ignored);
-        };
-        let owner = TenantId::parse(pointer.s("tenant_id").unwrap_or_default()).zip(
-            IntegrationId::parse(pointer.s("integration_id").unwrap_or_default()),
-        );
-        let Some((tenant, integration)) = owner else {
+        let Some((tenant, integration)) = self.repos.stripe_accounts.get(&account).await? else {
             return Ok(WebhookOutcome::Ignored);
         };
         if event.event_type == "account.application.deauthorized" {

@@ -57,10 +57,7 @@ mod tests;
 pub use connector::DemoConnector;
 pub use generate::generate;
 
-use crate::domain::billing::{
-    ChargeRecord, CustomerRecord, InvoiceRecord, PaymentMethodRecord, RefundRecord,
-    SubscriptionRecord,
-};
+use crate::domain::metrics::RecordSet;
 
 /// 2026-01-15T00:00:00Z: a fixed "now", so the default dataset never changes.
 pub const DEFAULT_END: i64 = 1_768_435_200;
@@ -91,15 +88,25 @@ impl Default for DemoParams {
 /// The generated records, each kind sorted by id (ids grow with creation).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DemoDataset {
-    pub customers: Vec<CustomerRecord>,
-    pub payment_methods: Vec<PaymentMethodRecord>,
-    pub subscriptions: Vec<SubscriptionRecord>,
-    pub invoices: Vec<InvoiceRecord>,
-    pub charges: Vec<ChargeRecord>,
-    pub refunds: Vec<RefundRecord>,
+    /// The records, grouped by kind as everywhere else ([`RecordSet`]); the dataset
+    /// reads as them (`dataset.customers`, `dataset.for_integration(..)`).
+    pub records: RecordSet,
     /// What the generator made happen, counted as it went: for reports and sanity
     /// checks. The metrics engine derives its own movements from the records.
     pub events: DemoEvents,
+}
+
+impl std::ops::Deref for DemoDataset {
+    type Target = RecordSet;
+    fn deref(&self) -> &RecordSet {
+        &self.records
+    }
+}
+
+impl std::ops::DerefMut for DemoDataset {
+    fn deref_mut(&mut self) -> &mut RecordSet {
+        &mut self.records
+    }
 }
 
 /// Counts of the scripted events (not part of what the connector lists).

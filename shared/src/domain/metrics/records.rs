@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::domain::billing::{
-    CardFacts, ChargeRecord, CustomerRecord, DiscountRecord, InvoiceRecord, PaymentMethodRecord,
-    RefundRecord, SubscriptionRecord,
+    BillingRecord, CardFacts, ChargeRecord, CustomerRecord, DiscountRecord, InvoiceRecord,
+    PaymentMethodRecord, RefundRecord, SubscriptionRecord,
 };
 
 use super::dimensions::CustomerDims;
@@ -20,6 +20,64 @@ pub struct BillingData<'a> {
     pub charges: &'a [ChargeRecord],
     pub refunds: &'a [RefundRecord],
     pub payment_methods: &'a [PaymentMethodRecord],
+}
+
+/// All records of one integration, owned and grouped by kind: what a sync stored, what
+/// the demo generator makes, what a test builds. [`RecordSet::for_integration`] lends them to the
+/// engine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordSet {
+    pub customers: Vec<CustomerRecord>,
+    pub payment_methods: Vec<PaymentMethodRecord>,
+    pub subscriptions: Vec<SubscriptionRecord>,
+    pub invoices: Vec<InvoiceRecord>,
+    pub charges: Vec<ChargeRecord>,
+    pub refunds: Vec<RefundRecord>,
+}
+
+impl RecordSet {
+    /// Files a record under its kind.
+    pub fn push(&mut self, record: BillingRecord) {
+        match record {
+            BillingRecord::Customer(r) => self.customers.push(r),
+            BillingRecord::PaymentMethod(r) => self.payment_methods.push(r),
+            BillingRecord::Subscription(r) => self.subscriptions.push(r),
+            BillingRecord::Invoice(r) => self.invoices.push(r),
+            BillingRecord::Charge(r) => self.charges.push(r),
+            BillingRecord::Refund(r) => self.refunds.push(r),
+        }
+    }
+
+    /// The records as the engine reads them, attributed to `integration`.
+    pub fn for_integration<'a>(&'a self, integration: &'a str) -> BillingData<'a> {
+        BillingData {
+            integration,
+            customers: &self.customers,
+            subscriptions: &self.subscriptions,
+            invoices: &self.invoices,
+            charges: &self.charges,
+            refunds: &self.refunds,
+            payment_methods: &self.payment_methods,
+        }
+    }
+}
+
+impl FromIterator<BillingRecord> for RecordSet {
+    fn from_iter<I: IntoIterator<Item = BillingRecord>>(records: I) -> Self {
+        let mut set = Self::default();
+        for record in records {
+            set.push(record);
+        }
+        set
+    }
+}
+
+impl Extend<BillingRecord> for RecordSet {
+    fn extend<I: IntoIterator<Item = BillingRecord>>(&mut self, records: I) {
+        for record in records {
+            self.push(record);
+        }
+    }
 }
 
 /// The records grouped for per-customer work. Built in one pass; lookups by id.

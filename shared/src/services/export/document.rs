@@ -5,29 +5,24 @@
 //! [`PAGE_RECORDS`] records or [`PAGE_BYTES`] of JSON, so memory stays at one page
 //! whatever the tenant's size. Records go out in their export form only: users and
 //! integrations as their API views, billing records as ingested (already minimized),
-//! tagged with their integration.
+//! tagged with their integration. Which sections there are comes from the registry of
+//! stored entities (`repos::registry`).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use serde_json::{Map, Value, json};
 
 use crate::domain::billing::{BillingRecord, ObjectKind};
-use crate::domain::crypto::DataKey;
-use crate::domain::ids::{ExportId, IntegrationId, TenantId, UserId};
-use crate::ports::{Attr, Condition, Item, Query, SortKeys};
+use crate::domain::ids::{ExportId, IntegrationId, TenantId};
+use crate::ports::Cursor;
+use crate::repos::registry::{Section, exported_sections};
+use crate::repos::{RepoError, SealedPage};
 use crate::services::Services;
 use crate::services::error::ServiceError;
-use crate::services::ingestion::record_prefix;
-use crate::services::integrations::{
-    INTEG_PREFIX, IntegrationRecord, IntegrationStatus, IntegrationView,
-};
-use crate::services::layout::{AUDIT_PREFIX, USER_PREFIX};
-use crate::services::records::{TenantRecord, UserRecord};
-use crate::services::security::AuditEntry;
+use crate::services::integrations::{IntegrationStatus, IntegrationView};
+use crate::services::records::TenantRecord;
 use crate::services::users::user_view;
-use crate::services::vault::{SEALED_ATTR, open_record};
-
-use super::page_key;
 
 /// Records per page: what a client handles comfortably in one response.
 const PAGE_RECORDS: usize = 1_000;
@@ -37,15 +32,19 @@ const PAGE_BYTES: usize = 256 * 1024;
 /// Bytes added to a sealed record's length for its export form: the integration id and
 /// the separators around the record.
 const SIZE_MARGIN: usize = 64;
-/// The billing sections, in document order, and the kind of record each holds.
-const BILLING_SECTIONS: [(ObjectKind, &str); 6] = [
-    (ObjectKind::Customer, "customers"),
-    (ObjectKind::Subscription, "subscriptions"),
-    (ObjectKind::Invoice, "invoices"),
-    (ObjectKind::Charge, "payments"),
-    (ObjectKind::Refund, "refunds"),
-    (ObjectKind::PaymentMethod, "payment_methods"),
-];
+
+/// The kind of record a billing section holds (`None` for the other sections).
+fn billing_kind(section: Section) -> Option<ObjectKind> {
+    match section {
+        Section::Customers => Some(ObjectKind::Customer),
+        Section::Subscriptions => Some(ObjectKind::Subscription),
+        Section::Invoices => Some(ObjectKind::Invoice),
+        Section::Payments => Some(ObjectKind::Charge),
+        Section::Refunds => Some(ObjectKind::Refund),
+        Section::PaymentMethods => Some(ObjectKind::PaymentMethod),
+        Section::Tenant | Section::Users | Section::Integrations | Section::AuditLog => None,
+    }
+}
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ServiceError> {
     serde_json::to_value(value).map_err(ServiceError::internal)
@@ -59,83 +58,91 @@ pub(super) async fn write(
     about: &TenantRecord,
     expires_at: i64,
 ) -> Result<usize, ServiceError> {
+    let sections = exported_sections();
     let mut head = Map::new();
-    let tenant_json = json!({ "id": tenant, "company": about.company,
-        "created_at": about.created_at, "policy": about.policy });
-    head.insert("tenant".into(), tenant_json);
     head.insert(
         "metrics_summary".into(),
         metrics_summary(services, tenant).await?,
     );
-    for section in ["users", "integrations", "audit_log"] {
-        head.insert(section.into(), Value::Array(Vec::new()));
+    for section in &sections {
+        match section {
+            Section::Tenant => {
+                let tenant_json = json!({ "id": tenant, "company": about.company,
+                    "created_at": about.created_at, "policy": about.policy });
+                head.insert(section.name().into(), tenant_json);
+            }
+            // Listed even when empty; billing sections appear once they have records.
+            Section::Users | Section::Integrations | Section::AuditLog => {
+                head.insert(section.name().into(), Value::Array(Vec::new()));
+            }
+            _ => {}
+        }
     }
     let mut out = PageWriter::new(services, tenant, id, expires_at, head);
-    let table = services.table();
-
-    out.stream("users", USER_PREFIX.into(), |item, key| {
-        let Some(id) = item
-            .key
-            .sk
-            .strip_prefix(USER_PREFIX)
-            .and_then(UserId::parse)
-        else {
-            return Ok(None);
-        };
-        let user: UserRecord = open_record(table, key, item)?;
-        to_json(&user_view(id, &user)).map(Some)
-    })
-    .await?;
+    let repos = &services.repos;
 
     // Disconnected integrations are listed, but their records are not exported: they
     // are hidden from every query at once and deleted by the sweep.
-    let mut live = Vec::new();
-    out.stream("integrations", INTEG_PREFIX.into(), |item, key| {
-        let Some(id) = item
-            .key
-            .sk
-            .strip_prefix(INTEG_PREFIX)
-            .and_then(IntegrationId::parse)
-        else {
-            return Ok(None);
-        };
-        let record: IntegrationRecord = open_record(table, key, item)?;
-        let status = item.s("status").and_then(IntegrationStatus::parse);
-        let status = status.unwrap_or(IntegrationStatus::Error);
-        if status != IntegrationStatus::Disconnected {
-            live.push(id.clone());
-        }
-        let view = IntegrationView {
-            id,
-            provider: record.provider,
-            status,
-            connected_at: record.connected_at,
-            last_sync_at: record.last_sync_at,
-            last_error: record.last_error,
-        };
-        to_json(&view).map(Some)
-    })
-    .await?;
-
-    out.stream("audit_log", AUDIT_PREFIX.into(), |item, key| {
-        to_json(&open_record::<AuditEntry>(table, key, item)?).map(Some)
-    })
-    .await?;
-
-    for (kind, section) in BILLING_SECTIONS {
-        for integration in &live {
-            let prefix = format!("{}{integration}#", record_prefix(kind));
-            out.stream(section, prefix, |item, key| {
-                let record: BillingRecord = open_record(table, key, item)?;
-                // The section names the kind; the integration tells equal ids apart.
-                let mut value = to_json(&record)?;
-                if let Value::Object(fields) = &mut value {
-                    fields.remove("kind");
-                    fields.insert("integration_id".into(), integration.as_str().into());
+    let mut live: Vec<IntegrationId> = Vec::new();
+    for section in sections {
+        let name = section.name();
+        match section {
+            Section::Tenant => {}
+            Section::Users => {
+                let read = move |cursor| repos.users.export_page(tenant, cursor);
+                out.stream(name, read, |(id, user)| to_json(&user_view(id, &user)))
+                    .await?;
+            }
+            Section::Integrations => {
+                let read = move |cursor| repos.integrations.export_page(tenant, cursor);
+                out.stream(name, read, |stored| {
+                    if stored.status != IntegrationStatus::Disconnected {
+                        live.push(stored.id.clone());
+                    }
+                    let record = stored.record;
+                    to_json(&IntegrationView {
+                        id: stored.id,
+                        provider: record.provider,
+                        status: stored.status,
+                        connected_at: record.connected_at,
+                        last_sync_at: record.last_sync_at,
+                        last_error: record.last_error,
+                    })
+                })
+                .await?;
+            }
+            Section::AuditLog => {
+                let read = move |cursor| repos.audit_log.export_page(tenant, cursor);
+                out.stream(name, read, |entry| to_json(&entry)).await?;
+            }
+            Section::Customers
+            | Section::Subscriptions
+            | Section::Invoices
+            | Section::Payments
+            | Section::Refunds
+            | Section::PaymentMethods => {
+                let Some(kind) = billing_kind(section) else {
+                    continue;
+                };
+                for integration in &live {
+                    let read = move |cursor| {
+                        repos
+                            .billing_records
+                            .export_page(tenant, integration, kind, cursor)
+                    };
+                    out.stream(name, read, |record: BillingRecord| {
+                        // The section names the kind; the integration tells equal ids
+                        // apart.
+                        let mut value = to_json(&record)?;
+                        if let Value::Object(fields) = &mut value {
+                            fields.remove("kind");
+                            fields.insert("integration_id".into(), integration.as_str().into());
+                        }
+                        Ok(value)
+                    })
+                    .await?;
                 }
-                Ok(Some(value))
-            })
-            .await?;
+            }
         }
     }
     out.finish().await
@@ -177,32 +184,28 @@ impl<'a> PageWriter<'a> {
         }
     }
 
-    /// Streams every item under `prefix` of the tenant's partition into `section`, one
-    /// query page at a time; `convert` gives an item's exported form, or skips it.
-    async fn stream(
+    /// Streams every record `read` gives, one page at a time, into `section`;
+    /// `convert` gives a record's exported form.
+    async fn stream<T, F, Fut>(
         &mut self,
         section: &'static str,
-        prefix: String,
-        mut convert: impl FnMut(&Item, &DataKey) -> Result<Option<Value>, ServiceError>,
-    ) -> Result<(), ServiceError> {
+        mut read: F,
+        mut convert: impl FnMut(T) -> Result<Value, ServiceError>,
+    ) -> Result<(), ServiceError>
+    where
+        F: FnMut(Option<Cursor>) -> Fut,
+        Fut: Future<Output = Result<SealedPage<T>, RepoError>>,
+    {
         let mut cursor = None;
         loop {
-            let query = Query::new(self.tenant.partition(), SortKeys::prefix(prefix.clone()))
-                .limit(1000)
-                .after(cursor);
-            let page = self.services.adapters.store.query(query).await?;
-            // Asked for per query page rather than held for the whole job (the cache
-            // makes it cheap), like every other use case.
-            let data_key = self.services.tenant_keys.data_key(self.tenant).await?;
-            for item in &page.items {
+            let page = read(cursor).await?;
+            for (record, sealed) in page.records {
                 // The sealed record's length bounds its export form closely (same JSON,
                 // plus an integration id), without serializing every record twice.
-                let size = item.b(SEALED_ATTR).map_or(0, <[u8]>::len) + SIZE_MARGIN;
-                if let Some(value) = convert(item, &data_key)? {
-                    self.push(section, value, size).await?;
-                }
+                let value = convert(record)?;
+                self.push(section, value, sealed + SIZE_MARGIN).await?;
             }
-            match page.next_cursor {
+            match page.next {
                 Some(next) => cursor = Some(next),
                 None => return Ok(()),
             }
@@ -229,16 +232,16 @@ impl<'a> PageWriter<'a> {
         for (name, list) in std::mem::take(&mut self.sections) {
             document.insert(name.into(), Value::Array(list));
         }
-        let key = page_key(self.tenant, self.id, self.pages);
-        let item = self
-            .services
-            .seal(self.tenant, key, &Value::Object(document))
-            .await?
-            .with("expires_at", Attr::N(self.expires_at));
         self.services
-            .adapters
-            .store
-            .put(item, Condition::None)
+            .repos
+            .exports
+            .put_page(
+                self.tenant,
+                self.id,
+                self.pages,
+                &Value::Object(document),
+                self.expires_at,
+            )
             .await?;
         self.pages += 1;
         self.records = 0;

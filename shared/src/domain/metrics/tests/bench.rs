@@ -11,7 +11,7 @@ use crate::domain::metrics::{
     MrrChange, MrrPolicy, SeriesInterval, SeriesQuery, day_of_date, facts_from_records, mrr_series,
 };
 
-use super::fixtures::{Dataset, date};
+use super::fixtures::{Dataset, DatasetExt, date};
 use super::generator::{Rng, generate};
 
 /// Synthetic facts: each customer starts some day in 2020–2024 and changes MRR about
@@ -126,7 +126,7 @@ fn bench_monthly_mrr_and_movements_over_one_million_changes() {
 #[ignore = "a benchmark: run in release with --ignored --nocapture"]
 fn bench_building_facts_from_records() {
     let datasets: Vec<Dataset> = (0..2_000).map(generate).collect();
-    let sources: Vec<BillingData<'_>> = datasets.iter().map(Dataset::data).collect();
+    let sources: Vec<BillingData<'_>> = datasets.iter().map(DatasetExt::data).collect();
     let subscriptions: usize = datasets.iter().map(|d| d.subscriptions.len()).sum();
     let invoices: usize = datasets.iter().map(|d| d.invoices.len()).sum();
     let started = Instant::now();

@@ -256,31 +256,21 @@ pub fn refund(id: &str, charge: &str, amount: i64, at: i64) -> RefundRecord {
     }
 }
 
-/// Owned records of one integration.
-#[derive(Default, Clone)]
-pub struct Dataset {
-    pub customers: Vec<CustomerRecord>,
-    pub subscriptions: Vec<SubscriptionRecord>,
-    pub invoices: Vec<InvoiceRecord>,
-    pub charges: Vec<ChargeRecord>,
-    pub refunds: Vec<RefundRecord>,
-    pub payment_methods: Vec<PaymentMethodRecord>,
+/// Owned records of one integration: the one record set every caller uses.
+pub type Dataset = crate::domain::metrics::RecordSet;
+
+/// What the tests ask of a dataset: its records as integration `int_1`, and its facts.
+pub trait DatasetExt {
+    fn data(&self) -> BillingData<'_>;
+    fn facts(&self) -> Facts;
 }
 
-impl Dataset {
-    pub fn data(&self) -> BillingData<'_> {
-        BillingData {
-            integration: "int_1",
-            customers: &self.customers,
-            subscriptions: &self.subscriptions,
-            invoices: &self.invoices,
-            charges: &self.charges,
-            refunds: &self.refunds,
-            payment_methods: &self.payment_methods,
-        }
+impl DatasetExt for Dataset {
+    fn data(&self) -> BillingData<'_> {
+        self.for_integration("int_1")
     }
-    pub fn facts(&self) -> Facts {
-        let facts = facts_from_records(&[self.data()], &MrrPolicy::default());
+    fn facts(&self) -> Facts {
+        let facts = facts_from_records(&[DatasetExt::data(self)], &MrrPolicy::default());
         facts.check().expect("facts are consistent");
         facts
     }

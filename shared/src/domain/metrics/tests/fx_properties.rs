@@ -9,7 +9,7 @@ use crate::domain::metrics::{
     mrr_series,
 };
 
-use super::fixtures::date;
+use super::fixtures::{DatasetExt, date};
 use super::generator::generate;
 use super::properties::{assert_groups_sum, assert_identity};
 

@@ -1,7 +1,7 @@
 //! Envelope encryption for tenant data (DESIGN.md §3).
 //!
 //! Each tenant has one data key, made by the KeyService under the encryption context
-//! `{tenant_id}` and stored only in wrapped form, at `(TENANT#<id>, KEY)`. Business
+//! `{tenant_id}` and stored only in wrapped form, at `(TENANT#<id>, KEY)` ([`DataKeyKey`]). Business
 //! records are serialized to JSON and sealed under that key into the item's `data`
 //! attribute, bound to table, pk and sk. Plain keys are cached per process for a short
 //! time (a warm Lambda must not call KMS on every request) and zeroized when dropped.
@@ -19,14 +19,31 @@ use crate::domain::crypto::{self, DataKey, SealedAt};
 use crate::domain::ids::TenantId;
 use crate::ports::{
     Attr, Condition, EncryptionContext, Item, Key, KeyError, KeyService, Store, StoreError,
-    WrappedKey, WriteOp,
+    WrappedKey,
 };
+use crate::repos::{EntityKey, Write, tenant_of};
 
 /// The sort key of a tenant's wrapped data key.
-pub const DATA_KEY_SK: &str = "KEY";
+const DATA_KEY_SK: &str = "KEY";
 /// The attribute that holds an item's sealed record.
-pub const SEALED_ATTR: &str = "data";
+pub(crate) const SEALED_ATTR: &str = "data";
 const WRAPPED_ATTR: &str = "wrapped";
+
+/// Where a tenant's wrapped data key lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataKeyKey {
+    pub tenant: TenantId,
+}
+
+impl EntityKey for DataKeyKey {
+    fn key(&self) -> Key {
+        Key::new(self.tenant.partition(), DATA_KEY_SK)
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let tenant = tenant_of(&key.pk)?;
+        (key.sk == DATA_KEY_SK).then_some(Self { tenant })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -40,6 +57,13 @@ pub enum VaultError {
     /// A sealed record did not open or did not parse: tampered, moved, or shredded.
     #[error("a sealed record does not open")]
     Corrupt,
+}
+
+impl VaultError {
+    /// Whether a conditional write (or a transaction) was refused by its condition.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, VaultError::Store(StoreError::ConditionFailed))
+    }
 }
 
 struct CachedKey {
@@ -68,18 +92,43 @@ impl TenantKeys {
     /// A new data key for a new tenant, and the write that stores it wrapped; the caller
     /// puts that write in the transaction that creates the tenant. Not cached until it
     /// is read back: the write may still fail.
-    pub async fn create(&self, tenant: &TenantId) -> Result<(DataKey, WriteOp), VaultError> {
+    pub async fn create(&self, tenant: &TenantId) -> Result<(DataKey, Write), VaultError> {
+        let (key, item) = self.new_key_item(tenant).await?;
+        Ok((key, Write::put(item, Condition::Absent)))
+    }
+
+    async fn new_key_item(&self, tenant: &TenantId) -> Result<(DataKey, Item), VaultError> {
         let (key, wrapped) = self
             .keys
             .generate_data_key(&EncryptionContext::tenant(tenant.as_str()))
             .await?;
-        let item = Item::new(Key::new(tenant.partition(), DATA_KEY_SK))
-            .with(WRAPPED_ATTR, Attr::B(wrapped.0));
-        let op = WriteOp::Put {
-            item,
-            condition: Condition::Absent,
+        let item = Item::new(
+            DataKeyKey {
+                tenant: tenant.clone(),
+            }
+            .key(),
+        )
+        .with(WRAPPED_ATTR, Attr::B(wrapped.0));
+        Ok((key, item))
+    }
+
+    /// Whether the tenant still has a wrapped key (a closure not yet finished).
+    pub async fn exists(&self, tenant: &TenantId) -> Result<bool, VaultError> {
+        let key = DataKeyKey {
+            tenant: tenant.clone(),
         };
-        Ok((key, op))
+        Ok(self.store.get(&key.key()).await?.is_some())
+    }
+
+    /// Deletes the wrapped key and forgets the plain one: nothing sealed of the tenant
+    /// opens again (crypto-shredding).
+    pub async fn shred(&self, tenant: &TenantId) -> Result<(), VaultError> {
+        let key = DataKeyKey {
+            tenant: tenant.clone(),
+        };
+        self.store.delete(&key.key(), Condition::None).await?;
+        self.forget(tenant);
+        Ok(())
     }
 
     /// The tenant's plain data key.
@@ -89,7 +138,12 @@ impl TenantKeys {
         }
         let item = self
             .store
-            .get(&Key::new(tenant.partition(), DATA_KEY_SK))
+            .get(
+                &DataKeyKey {
+                    tenant: tenant.clone(),
+                }
+                .key(),
+            )
             .await?
             .ok_or(VaultError::NoKey)?;
         let wrapped = WrappedKey(item.b(WRAPPED_ATTR).ok_or(VaultError::Corrupt)?.to_vec());
@@ -109,11 +163,8 @@ impl TenantKeys {
             Err(VaultError::NoKey) => {}
             other => return other,
         }
-        let (key, op) = self.create(tenant).await?;
-        let WriteOp::Put { item, condition } = op else {
-            return Err(VaultError::Corrupt);
-        };
-        match self.store.put(item, condition).await {
+        let (key, item) = self.new_key_item(tenant).await?;
+        match self.store.put(item, Condition::Absent).await {
             Ok(()) => {
                 self.remember(tenant, &key);
                 Ok(key)

@@ -1,0 +1,248 @@
+//! The analytics snapshot in the table: sealed chunks
+//! `(TENANT#<id>, ANALYTICS#<version>#<index>)` published by writing the plain pointer
+//! `(TENANT#<id>, ANALYTICS)` last, and the customer profiles
+//! `(TENANT#<id>, PROFILE#<integration>#<customer>)` (sealed).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::TenantId;
+use crate::domain::metrics::CustomerProfile;
+use crate::ports::{Condition, Item, Key};
+use crate::repos::{EntityKey, RepoError, Sealer, all_under, n, tenant_of, with_n};
+
+const POINTER_SK: &str = "ANALYTICS";
+const CHUNK_PREFIX: &str = "ANALYTICS#";
+const PROFILE_PREFIX: &str = "PROFILE#";
+const SNAPSHOT: &str = "snapshot";
+const CHUNKS: &str = "chunks";
+const FORMAT: &str = "format";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotPointerKey {
+    pub tenant: TenantId,
+}
+
+impl EntityKey for SnapshotPointerKey {
+    fn key(&self) -> Key {
+        Key::new(self.tenant.partition(), POINTER_SK)
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let tenant = tenant_of(&key.pk)?;
+        (key.sk == POINTER_SK).then_some(Self { tenant })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotChunkKey {
+    pub tenant: TenantId,
+    pub version: i64,
+    pub index: usize,
+}
+
+fn version_prefix(version: i64) -> String {
+    format!("{CHUNK_PREFIX}{version:020}#")
+}
+
+impl EntityKey for SnapshotChunkKey {
+    fn key(&self) -> Key {
+        Key::new(
+            self.tenant.partition(),
+            format!("{}{:06}", version_prefix(self.version), self.index),
+        )
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let (version, index) = key.sk.strip_prefix(CHUNK_PREFIX)?.split_once('#')?;
+        let parsed = Self {
+            tenant: tenant_of(&key.pk)?,
+            version: version.parse().ok()?,
+            index: index.parse().ok()?,
+        };
+        (parsed.key() == *key).then_some(parsed)
+    }
+}
+
+/// The prefix of every profile of one integration.
+pub(crate) fn profiles_prefix(integration: &str) -> String {
+    format!("{PROFILE_PREFIX}{integration}#")
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileKey {
+    pub tenant: TenantId,
+    pub integration: String,
+    pub customer: String,
+}
+
+impl EntityKey for ProfileKey {
+    fn key(&self) -> Key {
+        Key::new(
+            self.tenant.partition(),
+            format!("{PROFILE_PREFIX}{}#{}", self.integration, self.customer),
+        )
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let (integration, customer) = key.sk.strip_prefix(PROFILE_PREFIX)?.split_once('#')?;
+        (!integration.is_empty() && !customer.is_empty()).then_some(())?;
+        Some(Self {
+            tenant: tenant_of(&key.pk)?,
+            integration: integration.to_owned(),
+            customer: customer.to_owned(),
+        })
+    }
+}
+
+/// The published snapshot's pointer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotPointer {
+    pub version: i64,
+    pub chunks: usize,
+    /// The snapshot's encoding (`None` for a pointer written before formats existed).
+    pub format: Option<i64>,
+}
+
+/// Bytes sealed as a record (serde's byte-array form).
+#[derive(Serialize, Deserialize)]
+struct ChunkBytes(#[serde(with = "base64_bytes")] Vec<u8>);
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Clone)]
+pub struct Snapshots {
+    sealer: Sealer,
+}
+
+fn pointer_key(tenant: &TenantId) -> Key {
+    SnapshotPointerKey {
+        tenant: tenant.clone(),
+    }
+    .key()
+}
+
+fn chunk_key(tenant: &TenantId, version: i64, index: usize) -> Key {
+    SnapshotChunkKey {
+        tenant: tenant.clone(),
+        version,
+        index,
+    }
+    .key()
+}
+
+impl Snapshots {
+    pub(crate) fn new(sealer: Sealer) -> Self {
+        Self { sealer }
+    }
+
+    pub async fn pointer(&self, tenant: &TenantId) -> Result<Option<SnapshotPointer>, RepoError> {
+        let item = self.sealer.store.get(&pointer_key(tenant)).await?;
+        Ok(item.map(|item| SnapshotPointer {
+            version: n(&item, SNAPSHOT).unwrap_or(0),
+            chunks: n(&item, CHUNKS).unwrap_or(0).max(0) as usize,
+            format: n(&item, FORMAT),
+        }))
+    }
+
+    /// Stores one chunk of a snapshot not yet published.
+    pub async fn put_chunk(
+        &self,
+        tenant: &TenantId,
+        version: i64,
+        index: usize,
+        bytes: &[u8],
+    ) -> Result<(), RepoError> {
+        let key = chunk_key(tenant, version, index);
+        let item = self
+            .sealer
+            .seal(tenant, key, &ChunkBytes(bytes.to_vec()))
+            .await?;
+        Ok(self.sealer.store.put(item, Condition::None).await?)
+    }
+
+    pub async fn chunk(
+        &self,
+        tenant: &TenantId,
+        version: i64,
+        index: usize,
+    ) -> Result<Option<Vec<u8>>, RepoError> {
+        let key = chunk_key(tenant, version, index);
+        let loaded = self.sealer.load::<ChunkBytes>(tenant, &key).await?;
+        Ok(loaded.map(|(chunk, _)| chunk.0))
+    }
+
+    /// Publishes a snapshot whose chunks are stored.
+    pub async fn publish(
+        &self,
+        tenant: &TenantId,
+        pointer: SnapshotPointer,
+    ) -> Result<(), RepoError> {
+        let item = with_n(Item::new(pointer_key(tenant)), SNAPSHOT, pointer.version);
+        let item = with_n(item, CHUNKS, pointer.chunks as i64);
+        let item = match pointer.format {
+            Some(format) => with_n(item, FORMAT, format),
+            None => item,
+        };
+        Ok(self.sealer.store.put(item, Condition::None).await?)
+    }
+
+    /// Deletes every chunk of a version no longer published.
+    pub async fn delete_version(&self, tenant: &TenantId, version: i64) -> Result<u64, RepoError> {
+        let store = self.sealer.store.as_ref();
+        let stale = all_under(store, tenant, version_prefix(version), 100).await?;
+        let keys = stale.into_iter().map(|i| i.key).collect();
+        crate::repos::erasure::delete_keys(store, keys).await
+    }
+}
+
+/// Customer profiles (subscriptions and payments) as of the last rebuild.
+#[derive(Clone)]
+pub struct Profiles {
+    sealer: Sealer,
+}
+
+impl Profiles {
+    pub(crate) fn new(sealer: Sealer) -> Self {
+        Self { sealer }
+    }
+
+    fn key(tenant: &TenantId, integration: &str, customer: &str) -> Key {
+        ProfileKey {
+            tenant: tenant.clone(),
+            integration: integration.to_owned(),
+            customer: customer.to_owned(),
+        }
+        .key()
+    }
+
+    pub async fn put(
+        &self,
+        tenant: &TenantId,
+        integration: &str,
+        profile: &CustomerProfile,
+    ) -> Result<(), RepoError> {
+        let key = Self::key(tenant, integration, &profile.id);
+        let item = self.sealer.seal(tenant, key, profile).await?;
+        Ok(self.sealer.store.put(item, Condition::None).await?)
+    }
+
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        integration: &str,
+        customer: &str,
+    ) -> Result<Option<CustomerProfile>, RepoError> {
+        let key = Self::key(tenant, integration, customer);
+        let loaded = self.sealer.load(tenant, &key).await?;
+        Ok(loaded.map(|(profile, _)| profile))
+    }
+}

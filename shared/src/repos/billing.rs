@@ -1,0 +1,172 @@
+//! Billing records as ingested: `(TENANT#<id>, <KIND>#<integration>#<provider id>)`,
+//! sealed. Upserted by key, so a repeated or interrupted sync never duplicates.
+
+use std::collections::BTreeMap;
+
+use crate::domain::billing::{BillingRecord, ObjectKind};
+use crate::domain::ids::{IntegrationId, TenantId};
+use crate::ports::store::MAX_TRANSACTION_OPS;
+use crate::ports::{Condition, Cursor, Key, Query, SortKeys, WriteOp};
+use crate::repos::{EntityKey, RepoError, SealedPage, Sealer, all_under, sealed_len, tenant_of};
+
+/// The sort-key prefix of a kind's records.
+pub fn record_prefix(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Customer => "CUST#",
+        ObjectKind::PaymentMethod => "PM#",
+        ObjectKind::Subscription => "SUB#",
+        ObjectKind::Invoice => "INV#",
+        ObjectKind::Charge => "CHG#",
+        ObjectKind::Refund => "REF#",
+    }
+}
+
+/// The prefix of every record of one kind of one integration.
+pub(crate) fn integration_prefix(kind: ObjectKind, integration: &IntegrationId) -> String {
+    format!("{}{integration}#", record_prefix(kind))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BillingRecordKey {
+    pub tenant: TenantId,
+    pub integration: IntegrationId,
+    pub kind: ObjectKind,
+    /// The processor's id: 1 to 255 of `[A-Za-z0-9_-]`.
+    pub id: String,
+}
+
+impl EntityKey for BillingRecordKey {
+    fn key(&self) -> Key {
+        Key::new(
+            self.tenant.partition(),
+            format!(
+                "{}{}",
+                integration_prefix(self.kind, &self.integration),
+                self.id
+            ),
+        )
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let kind = ObjectKind::ALL
+            .into_iter()
+            .find(|k| key.sk.starts_with(record_prefix(*k)))?;
+        let rest = &key.sk[record_prefix(kind).len()..];
+        let (integration, id) = rest.split_once('#')?;
+        Some(Self {
+            tenant: tenant_of(&key.pk)?,
+            integration: IntegrationId::parse(integration)?,
+            kind,
+            id: Some(id).filter(|id| valid_provider_id(id))?.to_owned(),
+        })
+    }
+}
+
+/// A processor id fit for a key: 1 to 255 of `[A-Za-z0-9_-]` (no `#`, no path).
+pub fn valid_provider_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 255
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[derive(Clone)]
+pub struct BillingRecords {
+    sealer: Sealer,
+}
+
+fn key(tenant: &TenantId, integration: &IntegrationId, kind: ObjectKind, id: &str) -> Key {
+    BillingRecordKey {
+        tenant: tenant.clone(),
+        integration: integration.clone(),
+        kind,
+        id: id.to_owned(),
+    }
+    .key()
+}
+
+impl BillingRecords {
+    pub(crate) fn new(sealer: Sealer) -> Self {
+        Self { sealer }
+    }
+
+    /// Upserts records of one integration, sealed, up to 100 to a transaction; one
+    /// write per key (the last record given for it). The caller has checked the ids
+    /// ([`valid_provider_id`]). Returns how many were written.
+    pub async fn upsert(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        records: Vec<BillingRecord>,
+    ) -> Result<u64, RepoError> {
+        let mut unique: BTreeMap<Key, BillingRecord> = BTreeMap::new();
+        for record in records {
+            let key = key(tenant, integration, record.kind(), record.id());
+            unique.insert(key, record);
+        }
+        let mut written = 0;
+        let mut ops = Vec::with_capacity(unique.len().min(MAX_TRANSACTION_OPS));
+        for (key, record) in unique {
+            let item = self.sealer.seal(tenant, key, &record).await?;
+            ops.push(WriteOp::Put {
+                item,
+                condition: Condition::None,
+            });
+            if ops.len() == MAX_TRANSACTION_OPS {
+                written += ops.len() as u64;
+                self.sealer.store.transact(std::mem::take(&mut ops)).await?;
+            }
+        }
+        if !ops.is_empty() {
+            written += ops.len() as u64;
+            self.sealer.store.transact(ops).await?;
+        }
+        Ok(written)
+    }
+
+    /// Deletes one record (idempotent).
+    pub async fn delete(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<(), RepoError> {
+        let key = key(tenant, integration, kind, id);
+        Ok(self.sealer.store.delete(&key, Condition::None).await?)
+    }
+
+    /// Every record of one kind of an integration.
+    pub async fn all(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        kind: ObjectKind,
+    ) -> Result<Vec<BillingRecord>, RepoError> {
+        let store = self.sealer.store.as_ref();
+        let prefix = integration_prefix(kind, integration);
+        let items = all_under(store, tenant, prefix, 1000).await?;
+        self.sealer.open_all(tenant, &items).await
+    }
+
+    /// One page (up to 1,000) of one kind of an integration's records, with sealed sizes.
+    pub async fn export_page(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        kind: ObjectKind,
+        cursor: Option<Cursor>,
+    ) -> Result<SealedPage<BillingRecord>, RepoError> {
+        let prefix = integration_prefix(kind, integration);
+        let query = Query::new(tenant.partition(), SortKeys::prefix(prefix))
+            .limit(1000)
+            .after(cursor);
+        let page = self.sealer.store.query(query).await?;
+        let records = self.sealer.open_all(tenant, &page.items).await?;
+        let sizes = page.items.iter().map(sealed_len);
+        Ok(SealedPage {
+            records: records.into_iter().zip(sizes).collect(),
+            next: page.next_cursor,
+        })
+    }
+}

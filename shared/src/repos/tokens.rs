@@ -1,0 +1,116 @@
+//! Single-use tokens, found by their SHA-256: `(<KIND>#<hash>, <KIND>)` with the plain
+//! ids of the user they act for and an expiry.
+
+use std::sync::Arc;
+
+use crate::domain::ids::{TenantId, UserId};
+use crate::ports::{Condition, Item, Key, Store, StoreError};
+use crate::repos::{EXPIRES_AT, EntityKey, RepoError, Write, n, s, with_n, with_s};
+
+const TENANT_ID: &str = "tenant_id";
+const USER_ID: &str = "user_id";
+
+/// What a single-use token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TokenKind {
+    /// Password reset by e-mail (30 min).
+    Reset,
+    /// Password change after expiry (10 min).
+    Change,
+    /// Invitation of a new user.
+    Invite,
+    /// OAuth `state`.
+    OAuthState,
+}
+
+impl TokenKind {
+    pub const ALL: [TokenKind; 4] = [Self::Reset, Self::Change, Self::Invite, Self::OAuthState];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            TokenKind::Reset => "RESET",
+            TokenKind::Change => "CHANGE",
+            TokenKind::Invite => "INVITE",
+            TokenKind::OAuthState => "STATE",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenKey {
+    pub kind: TokenKind,
+    pub token_hash: String,
+}
+
+impl EntityKey for TokenKey {
+    fn key(&self) -> Key {
+        let label = self.kind.label();
+        Key::new(format!("{label}#{}", self.token_hash), label)
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let kind = TokenKind::ALL.into_iter().find(|k| k.label() == key.sk)?;
+        let hash = key.pk.strip_prefix(kind.label())?.strip_prefix('#')?;
+        (!hash.is_empty() && !hash.contains('#')).then(|| Self {
+            kind,
+            token_hash: hash.to_owned(),
+        })
+    }
+}
+
+/// Whom a stored token acts for, and until when (Unix seconds).
+pub struct TokenGrant {
+    pub owner: Option<(TenantId, UserId)>,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Clone)]
+pub struct Tokens {
+    store: Arc<dyn Store>,
+}
+
+impl Tokens {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Stores a token for the user until `expires_at`.
+    pub async fn issue(
+        &self,
+        key: &TokenKey,
+        tenant: &TenantId,
+        user: &UserId,
+        expires_at: i64,
+    ) -> Result<(), RepoError> {
+        let item = Item::new(key.key());
+        let item = with_s(item, TENANT_ID, tenant.to_string());
+        let item = with_s(item, USER_ID, user.to_string());
+        let item = with_n(item, EXPIRES_AT, expires_at);
+        Ok(self.store.put(item, Condition::Absent).await?)
+    }
+
+    pub async fn get(&self, key: &TokenKey) -> Result<Option<TokenGrant>, RepoError> {
+        let Some(item) = self.store.get(&key.key()).await? else {
+            return Ok(None);
+        };
+        let owner = TenantId::parse(s(&item, TENANT_ID).unwrap_or_default())
+            .zip(UserId::parse(s(&item, USER_ID).unwrap_or_default()));
+        Ok(Some(TokenGrant {
+            owner,
+            expires_at: n(&item, EXPIRES_AT),
+        }))
+    }
+
+    /// The write that uses the token up: the transaction fails if it is already gone.
+    pub fn consume_write(&self, key: &TokenKey) -> Write {
+        Write::delete(key.key(), Condition::Exists)
+    }
+
+    /// Uses the token up on its own; `false` when it was already used.
+    pub async fn consume(&self, key: &TokenKey) -> Result<bool, RepoError> {
+        match self.store.delete(&key.key(), Condition::Exists).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
