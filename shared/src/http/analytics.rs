@@ -1,52 +1,57 @@
-//! The `query` function's routes (API.md "query function"): metrics, dimensions, FX
-//! rates, customers, segments and the payment-failure insight. Every route reads the
-//! tenant's analytics snapshot, never raw items.
+//! The `query` function's routes (docs/api.md, "query function"): metrics, dimensions,
+//! FX rates, the reporting currency, customers, segments and the payment-failure
+//! insight. Every route reads the tenant's analytics snapshot, never raw items.
 //!
 //! Viewers get aggregates only: no per-customer rows, no e-mails, and not the `city`
-//! dimension (a city with few customers points at people).
+//! dimension (`services::analytics_query` says which dimension a role may see).
 
-use std::collections::BTreeMap;
-
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use chrono::{Datelike, Months, NaiveDate};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{Datelike, Months};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
+use super::analytics_params::{
+    AsOf, CustomerListQuery, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
+};
+use super::dto::analytics::{
+    DimensionValues, FxRates, FxRatesStored, MetricSeries, MetricsSummary, ReportingCurrency,
+    ReportingCurrencyRequest, SegmentEntry, SegmentList,
+};
+use super::dto::customers::{
+    CustomerList, CustomerProfile, CustomerSummary, PaymentFailureRisk, PaymentFailureRiskList,
+};
+use super::dto::error::ErrorBody;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::{ApiQuery, ListParams, page_in_memory};
+use super::query::{PageRequest, page_in_memory};
+use super::responses::{
+    AnalyticsForbidden, AnalyticsInvalid, BodyRefused, InvalidRequest, NoDataYet, NotFound,
+    RoleForbidden, SessionForbidden, Unauthenticated,
+};
 use super::session::{AdminOnly, Aggregates, Authorized, CustomerData};
 use crate::domain::metrics::{
-    Dimension, Filter, FxRates, Metric, MetricsError, MrrPolicy, SeriesInterval, SeriesQuery,
-    dimension_values, metric_series, summary,
+    MetricsError, MrrPolicy, SeriesQuery, dimension_values, metric_series, summary,
 };
-use crate::domain::roles::Role;
 use crate::services::ServiceError;
-use crate::services::analytics::{CustomerRow, Snapshot};
-use crate::services::currency::iso_currency;
+use crate::services::analytics::Snapshot;
+use crate::services::analytics_query::{
+    RATES_SOURCE, check_dimensions, dimension_visible, normalized_rates,
+};
+use crate::services::customer_query::{find_customer, select_customers};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/metrics/summary", get(metrics_summary))
-        .route("/v1/metrics/{name}", get(metric))
-        .route("/v1/dimensions", get(dimensions))
-        .route("/v1/settings/fx-rates", get(get_fx_rates).put(put_fx_rates))
-        .route(
-            "/v1/settings/reporting-currency",
-            get(get_reporting_currency).put(put_reporting_currency),
-        )
-        .route("/v1/customers", get(customers))
-        .route("/v1/customers/{id}", get(customer))
-        .route("/v1/segments", get(segments))
-        .route(
-            "/v1/insights/payment-failure-risk",
-            get(payment_failure_risk),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metrics_summary))
+        .routes(routes!(metric))
+        .routes(routes!(dimensions))
+        .routes(routes!(get_fx_rates, put_fx_rates))
+        .routes(routes!(get_reporting_currency, put_reporting_currency))
+        .routes(routes!(customers))
+        .routes(routes!(customer))
+        .routes(routes!(segments))
+        .routes(routes!(payment_failure_risk))
 }
 
 impl From<MetricsError> for ApiError {
@@ -81,93 +86,7 @@ impl From<MetricsError> for ApiError {
     }
 }
 
-/// The common query of API.md: `from`, `to`, `interval`, `currency`,
-/// `filter[<dimension>]=<value>` (repeatable), `group_by`.
-struct AnalyticsQuery {
-    pairs: Vec<(String, String)>,
-}
-
-impl AnalyticsQuery {
-    fn from_parts(parts: &Parts) -> Self {
-        let raw = parts.uri.query().unwrap_or_default();
-        Self {
-            pairs: form_urlencoded::parse(raw.as_bytes())
-                .into_owned()
-                .collect(),
-        }
-    }
-    fn one(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-        self.one(name)
-            .map(|t| {
-                // A date, or a whole RFC 3339 time standing for its UTC date; nothing
-                // else (a date followed by garbage is refused, not truncated).
-                NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                    .ok()
-                    .or_else(|| {
-                        chrono::DateTime::parse_from_rfc3339(t)
-                            .ok()
-                            .map(|at| at.with_timezone(&chrono::Utc).date_naive())
-                    })
-                    .ok_or_else(|| {
-                        ApiError::invalid_field(
-                            name,
-                            format!("`{name}` must be a date (YYYY-MM-DD)."),
-                        )
-                    })
-            })
-            .transpose()
-    }
-    fn filters(&self, role: Role) -> Result<Vec<Filter>, ApiError> {
-        let mut filters = Vec::new();
-        for (key, value) in &self.pairs {
-            if let Some(dimension) = key
-                .strip_prefix("filter[")
-                .and_then(|k| k.strip_suffix(']'))
-            {
-                let filter = Filter::parse(dimension, value)?;
-                guard_dimension(role, filter.dimension)?;
-                filters.push(filter);
-            }
-        }
-        Ok(filters)
-    }
-    fn group_by(&self, role: Role) -> Result<Option<Dimension>, ApiError> {
-        let Some(text) = self.one("group_by") else {
-            return Ok(None);
-        };
-        let dimension: Dimension = text.parse()?;
-        guard_dimension(role, dimension)?;
-        Ok(Some(dimension))
-    }
-}
-
-fn guard_dimension(role: Role, dimension: Dimension) -> Result<(), ApiError> {
-    if dimension == Dimension::City && !role.allows(crate::domain::roles::Access::CustomerData) {
-        return Err(ApiError::Forbidden);
-    }
-    Ok(())
-}
-
-/// `currency=` checked before anything is loaded: a bad code is a 400 even before a sync.
-fn requested_currency(q: &AnalyticsQuery) -> Result<Option<String>, ApiError> {
-    q.one("currency")
-        .map(|text| {
-            iso_currency(text).ok_or_else(|| {
-                ApiError::invalid_field(
-                    "currency",
-                    "`currency` must be an ISO 4217 code such as eur.",
-                )
-            })
-        })
-        .transpose()
-}
-
+/// The tenant's snapshot, or 409 `no_data_yet` before a first sync.
 async fn loaded(
     app: &AppState,
     tenant: &crate::domain::ids::TenantId,
@@ -182,66 +101,83 @@ async fn loaded(
     }
 }
 
-/// Extracts the analytics query from the request.
-struct Params(AnalyticsQuery);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(Params(AnalyticsQuery::from_parts(parts)))
-    }
-}
-
+/// Headline metrics as of a day
+///
+/// MRR, ARR, customers and ARPU at the end of `as_of`; churn rates and NRR of the last
+/// complete calendar month (`rates_from`..`rates_to`); LTV.
+#[utoipa::path(
+    get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
+    params(AsOf, RequestedCurrency, Filters),
+    responses(
+        (status = 200, description = "The summary.", body = MetricsSummary),
+        (status = 400, response = AnalyticsInvalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = AnalyticsForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
 async fn metrics_summary(
     State(app): State<AppState>,
     who: Authorized<Aggregates>,
-    Params(q): Params,
-) -> Result<Response, ApiError> {
-    let filters = q.filters(who.ctx.role())?;
-    let as_of = q
-        .date("as_of")?
-        .unwrap_or_else(|| app.adapters.clock.now().date_naive());
-    let requested = requested_currency(&q)?;
+    Filters { filter: filters }: Filters,
+    AsOf { as_of }: AsOf,
+    RequestedCurrency { currency }: RequestedCurrency,
+) -> Result<Json<MetricsSummary>, ApiError> {
+    check_dimensions(who.ctx.role(), &filters, None)?;
+    let as_of = as_of.unwrap_or_else(|| app.adapters.clock.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let mode = app
         .query_currency(
             who.ctx.tenant(),
-            requested.as_deref(),
+            currency.as_ref(),
             &snapshot.reporting_currency,
         )
         .await?;
     let result = summary(&snapshot.facts, as_of, mode, filters)?;
-    let mut body = serde_json::to_value(&result).map_err(ApiError::internal)?;
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert("policy".into(), json!(MrrPolicy::default()));
-        obj.insert("data_as_of".into(), json!(snapshot.built_at));
-    }
-    Ok(Json(body).into_response())
+    Ok(Json(MetricsSummary::new(
+        result,
+        MrrPolicy::default(),
+        snapshot.built_at,
+    )))
 }
 
+/// One metric as a series
+///
+/// `series: [{period_start, period_end, value, ...}]`; `value` is money in minor units,
+/// a count, or a ratio (null when its base is empty). `mrr_movements` points carry
+/// `start_mrr, mrr, new, expansion, contraction, churn, reactivation, plan_switch,
+/// net`; `refunds` and `failed_payments` points `count, amount`; `trial_conversion`
+/// points `count, converted`. With `group_by`, `groups: [{key, series}]`.
+#[utoipa::path(
+    get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters),
+    responses(
+        (status = 200, description = "The series.", body = MetricSeries),
+        (status = 400, response = AnalyticsInvalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = AnalyticsForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+#[allow(clippy::too_many_arguments)] // One extractor per parameter: the signature is the contract.
 async fn metric(
     State(app): State<AppState>,
     who: Authorized<Aggregates>,
-    Path(name): Path<String>,
-    Params(q): Params,
-) -> Result<Response, ApiError> {
-    let metric: Metric = name.parse()?;
-    let filters = q.filters(who.ctx.role())?;
-    let group_by = q.group_by(who.ctx.role())?;
-    let interval = q
-        .one("interval")
-        .map(str::parse::<SeriesInterval>)
-        .transpose()?
-        .unwrap_or(SeriesInterval::Month);
+    MetricName { name: metric }: MetricName,
+    Filters { filter: filters }: Filters,
+    GroupBy { group_by }: GroupBy,
+    Interval { interval }: Interval,
+    DateRange { from, to }: DateRange,
+    RequestedCurrency { currency }: RequestedCurrency,
+) -> Result<Json<MetricSeries>, ApiError> {
+    check_dimensions(who.ctx.role(), &filters, group_by)?;
     let today = app.adapters.clock.now().date_naive();
-    let to = q.date("to")?.unwrap_or(today);
+    let to = to.unwrap_or(today);
     let default_from = to
         .checked_sub_months(Months::new(11))
         .and_then(|d| d.with_day(1))
         .unwrap_or(to);
-    let from = q.date("from")?.unwrap_or(default_from);
-    let requested = requested_currency(&q)?;
-    // Every parameter is checked before the snapshot: bad input is a 400 before a sync.
+    let from = from.unwrap_or(default_from);
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let query = SeriesQuery {
         from,
@@ -250,7 +186,7 @@ async fn metric(
         currency: app
             .query_currency(
                 who.ctx.tenant(),
-                requested.as_deref(),
+                currency.as_ref(),
                 &snapshot.reporting_currency,
             )
             .await?,
@@ -258,286 +194,238 @@ async fn metric(
         group_by,
     };
     let series = metric_series(&snapshot.facts, metric, &query)?;
-    let mut body = serde_json::to_value(&series).map_err(ApiError::internal)?;
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert("data_as_of".into(), json!(snapshot.built_at));
-    }
-    Ok(Json(body).into_response())
+    Ok(Json(MetricSeries::new(series, snapshot.built_at)))
 }
 
+/// Every value of every dimension in the data
+///
+/// Viewers do not get `city`.
+#[utoipa::path(
+    get, path = "/v1/dimensions", tag = "analytics", operation_id = "getDimensions",
+    responses(
+        (status = 200, description = "Values per dimension, sorted.", body = DimensionValues),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
 async fn dimensions(
     State(app): State<AppState>,
     who: Authorized<Aggregates>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<DimensionValues>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let mut out = BTreeMap::new();
-    for (dimension, values) in dimension_values(&snapshot.facts) {
-        if guard_dimension(who.ctx.role(), dimension).is_ok() {
-            out.insert(dimension.as_str().to_owned(), values);
-        }
-    }
-    Ok(Json(out).into_response())
+    let role = who.ctx.role();
+    Ok(Json(
+        dimension_values(&snapshot.facts)
+            .into_iter()
+            .filter(|(dimension, _)| dimension_visible(role, *dimension))
+            .collect(),
+    ))
 }
 
+/// The tenant's exchange rates
+///
+/// `{"base": null, "rates": {}}` until rates are set.
+#[utoipa::path(
+    get, path = "/v1/settings/fx-rates", tag = "analytics", operation_id = "getFxRates",
+    responses(
+        (status = 200, description = "The rates.", body = FxRatesStored),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+    )
+)]
 async fn get_fx_rates(
     State(app): State<AppState>,
     who: Authorized<Aggregates>,
-) -> Result<Response, ApiError> {
-    match app.fx_rates(who.ctx.tenant()).await? {
-        Some(rates) => Ok(Json(rates).into_response()),
-        None => Ok(Json(json!({ "base": null, "rates": {} })).into_response()),
-    }
+) -> Result<Json<FxRatesStored>, ApiError> {
+    Ok(Json(app.fx_rates(who.ctx.tenant()).await?.into()))
 }
 
+/// Set the tenant's exchange rates (admin)
+///
+/// Units of each currency per one unit of `base`; codes are stored lower-case.
+#[utoipa::path(
+    put, path = "/v1/settings/fx-rates", tag = "analytics", operation_id = "putFxRates",
+    request_body = FxRates,
+    responses(
+        (status = 200, description = "The rates as stored.", body = FxRates),
+        (status = 400, body = ErrorBody, description = "`invalid_request` (a missing or wrongly \
+            typed field, a rate that is not a positive number up to 10⁹)."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        BodyRefused,
+    )
+)]
 async fn put_fx_rates(
     State(app): State<AppState>,
     who: Authorized<AdminOnly>,
     ApiJson(rates): ApiJson<FxRates>,
-) -> Result<Response, ApiError> {
-    let mut rates = rates;
-    rates.base = rates.base.to_ascii_lowercase();
-    rates.rates = rates
-        .rates
-        .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect();
-    Ok(Json(app.set_fx_rates(who.ctx.tenant(), rates).await?).into_response())
+) -> Result<Json<FxRates>, ApiError> {
+    let rates = normalized_rates(rates.into());
+    Ok(Json(
+        app.set_fx_rates(who.ctx.tenant(), rates).await?.into(),
+    ))
 }
 
-/// The reporting currency: the admin's choice, or (`"chosen": false`) the currency
-/// with the largest MRR; where rates come from.
+/// The tenant's reporting currency
+///
+/// The currency every figure is reported in when a request names none: an admin's
+/// choice, else the currency with the largest MRR (compared in euros at the latest ECB
+/// rates).
+#[utoipa::path(
+    get, path = "/v1/settings/reporting-currency", tag = "analytics",
+    operation_id = "getReportingCurrency",
+    responses(
+        (status = 200, description = "The reporting currency.", body = ReportingCurrency),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+    )
+)]
 async fn get_reporting_currency(
     State(app): State<AppState>,
     who: Authorized<Aggregates>,
-) -> Result<Response, ApiError> {
-    let tenant = who.ctx.tenant();
-    let chosen = app.chosen_reporting_currency(tenant).await?;
-    let effective = match (&chosen, app.snapshot(tenant).await?) {
-        (Some(code), _) => Some(code.clone()),
-        (None, Some(snapshot)) => Some(snapshot.reporting_currency.clone()),
-        (None, None) => None,
-    };
-    Ok(Json(json!({
-        "currency": effective,
-        "chosen": chosen.is_some(),
-        "rates": RATES_SOURCE,
+) -> Result<Json<ReportingCurrency>, ApiError> {
+    let view = app.reporting_currency(who.ctx.tenant()).await?;
+    Ok(Json(ReportingCurrency {
+        currency: view.currency,
+        chosen: view.chosen,
+        rates: RATES_SOURCE.to_owned(),
     }))
-    .into_response())
 }
 
-/// Where converted figures take their rates, as the replies say it.
-const RATES_SOURCE: &str = "ECB euro reference rates of each movement's day; the tenant's stored rates (/v1/settings/fx-rates) for currencies the ECB does not publish";
-
-#[derive(Deserialize)]
-struct ReportingCurrencyBody {
-    currency: String,
-}
-
+/// Choose the reporting currency (admin)
+#[utoipa::path(
+    put, path = "/v1/settings/reporting-currency", tag = "analytics",
+    operation_id = "putReportingCurrency",
+    request_body = ReportingCurrencyRequest,
+    responses(
+        (status = 200, description = "The reporting currency as stored.", body = ReportingCurrency),
+        (status = 400, body = ErrorBody, description = "`invalid_request`: not an ISO 4217 code, or a currency no rate converts."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        BodyRefused,
+    )
+)]
 async fn put_reporting_currency(
     State(app): State<AppState>,
     who: Authorized<AdminOnly>,
-    ApiJson(body): ApiJson<ReportingCurrencyBody>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<ReportingCurrencyRequest>,
+) -> Result<Json<ReportingCurrency>, ApiError> {
     let code = app
         .set_reporting_currency(who.ctx.tenant(), &body.currency)
         .await?;
-    Ok(Json(json!({ "currency": code, "chosen": true, "rates": RATES_SOURCE })).into_response())
+    Ok(Json(ReportingCurrency {
+        currency: Some(code),
+        chosen: true,
+        rates: RATES_SOURCE.to_owned(),
+    }))
 }
 
-enum CustomerSort {
-    Mrr,
-    Ltv,
-    Loyalty,
-}
-
-#[derive(Deserialize)]
-struct CustomerList {
-    segment: Option<String>,
-    sort: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
+/// Customers with MRR, revenue, loyalty and risk (admins and analysts)
+#[utoipa::path(
+    get, path = "/v1/customers", tag = "analytics", operation_id = "listCustomers",
+    params(CustomerListQuery, Filters, PageRequest),
+    responses(
+        (status = 200, description = "One page of customers.", body = CustomerList),
+        (status = 400, response = AnalyticsInvalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
 async fn customers(
     State(app): State<AppState>,
     who: Authorized<CustomerData>,
-    Params(q): Params,
-) -> Result<Response, ApiError> {
-    let list = CustomerList {
-        segment: q.one("segment").map(str::to_owned),
-        sort: q.one("sort").map(str::to_owned),
-        limit: q.one("limit").map(str::to_owned),
-        cursor: q.one("cursor").map(str::to_owned),
-    };
-    let paging = ListParams {
-        limit: list.limit.clone(),
-        cursor: list.cursor.clone(),
-    };
-    // Checked before the snapshot is loaded: bad input is a 400 even before a sync.
-    paging.limit()?;
-    paging.cursor()?;
-    let filters = q.filters(who.ctx.role())?;
-    let sort = match list.sort.as_deref() {
-        None | Some("mrr") => CustomerSort::Mrr,
-        Some("ltv") => CustomerSort::Ltv,
-        Some("loyalty") => CustomerSort::Loyalty,
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "sort",
-                "`sort` must be mrr, ltv or loyalty.",
-            ));
-        }
-    };
+    query: CustomerListQuery,
+) -> Result<Json<CustomerList>, ApiError> {
+    let (page, selection) = query.selection();
+    check_dimensions(who.ctx.role(), &selection.filters, None)?;
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    // Compared in the reporting currency for MRR: every currency converted.
-    let order = match sort {
-        CustomerSort::Mrr => &snapshot.order.by_mrr,
-        CustomerSort::Ltv => &snapshot.order.by_ltv,
-        CustomerSort::Loyalty => &snapshot.order.by_loyalty,
-    };
-    // The orders were computed once, when the snapshot was decoded.
-    let facts = &snapshot.facts;
-    let rows: Vec<&CustomerRow> = order
-        .iter()
-        .filter_map(|index| {
-            let row = snapshot.customers.get(*index as usize)?;
-            let segment_ok = list
-                .segment
-                .as_deref()
-                .is_none_or(|s| row.segment.as_deref() == Some(s));
-            let dims = || {
-                let customer = snapshot
-                    .order
-                    .dims
-                    .get(*index as usize)
-                    .copied()
-                    .flatten()?;
-                facts.customers.get(customer as usize).map(|c| &c.dims)
-            };
-            let filters_ok = filters.is_empty()
-                || dims().is_some_and(|d| crate::domain::metrics::customer_passes(d, &filters));
-            (segment_ok && filters_ok).then_some(row)
-        })
-        .collect();
-    let (rows, next) = page_in_memory(rows, &paging, |r| format!("{}/{}", r.integration, r.id))?;
-    let page: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "integration": r.integration, "email": r.email, "currency": r.currency,
-                "mrr": r.mrr, "reporting_mrr": {"amount": r.reporting_mrr, "currency": snapshot.reporting_currency},
-                "lifetime_revenue": r.lifetime_revenue, "loyalty_score": r.loyalty_score,
-                "segment": r.segment,
-                "risk": { "payment_failure": r.payment_failure_risk, "churn": r.churn_risk },
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "data": page, "next_cursor": next })).into_response())
+    let rows = select_customers(&snapshot, &selection);
+    let (rows, next_cursor) =
+        page_in_memory(rows, &page, |r| format!("{}/{}", r.integration, r.id))?;
+    Ok(Json(CustomerList {
+        data: rows
+            .into_iter()
+            .map(|row| CustomerSummary::new(row, &snapshot.reporting_currency))
+            .collect(),
+        next_cursor,
+    }))
 }
 
+/// One customer's profile (admins and analysts)
+#[utoipa::path(
+    get, path = "/v1/customers/{id}", tag = "analytics", operation_id = "getCustomer",
+    params(("id" = String, Path, description = "The payment processor's customer id (e.g. `cus_…`).")),
+    responses(
+        (status = 200, description = "The profile.", body = CustomerProfile),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = NoDataYet),
+    )
+)]
 async fn customer(
     State(app): State<AppState>,
     who: Authorized<CustomerData>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<CustomerProfile>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let row = snapshot
-        .customers
-        .iter()
-        .find(|r| r.id == id)
-        .ok_or(ApiError::NotFound)?;
-    let p = app
+    let row = find_customer(&snapshot, &id).ok_or(ApiError::NotFound)?;
+    let profile = app
         .customer_profile(who.ctx.tenant(), &row.integration, &row.id)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    // API conventions: money in minor units, times as RFC 3339 UTC strings.
-    let minor = |m: &BTreeMap<String, crate::domain::metrics::Mrr>| -> BTreeMap<String, i64> {
-        m.iter().map(|(k, v)| (k.clone(), v.to_minor())).collect()
-    };
-    let subscriptions: Vec<Value> = p
-        .subscriptions
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.id, "status": s.status, "currency": s.currency, "plans": s.plans,
-                "mrr": s.mrr.to_minor(), "created": rfc3339(s.created),
-                "current_period_end": s.current_period_end.map(rfc3339),
-                "cancel_at_period_end": s.cancel_at_period_end,
-            })
-        })
-        .collect();
-    let payments: Vec<Value> = p
-        .payments
-        .iter()
-        .map(|pay| {
-            json!({
-                "id": pay.id, "amount": pay.amount, "amount_refunded": pay.amount_refunded,
-                "currency": pay.currency, "status": pay.status, "at": rfc3339(pay.at),
-                "card_brand": pay.card_brand, "card_funding": pay.card_funding,
-                "card_exp_month": pay.card_exp_month, "card_exp_year": pay.card_exp_year,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "id": p.id, "integration": row.integration, "email": p.email,
-        "created": p.created.map(rfc3339), "currency": p.currency,
-        "mrr": row.mrr, "mrr_by_currency": minor(&p.mrr_by_currency),
-        "lifetime_revenue": p.lifetime_revenue, "lifetime_revenue_by_currency": p.lifetime_revenue_by_currency,
-        "successful_payments": p.successful_payments,
-        "first_payment_at": p.first_payment_at.map(rfc3339), "last_payment_at": p.last_payment_at.map(rfc3339),
-        "plans": p.plans, "dimensions": p.dims,
-        "loyalty_score": row.loyalty_score, "segment": row.segment,
-        "risk": { "payment_failure": row.payment_failure_risk, "churn": row.churn_risk },
-        "subscriptions": subscriptions, "payments": payments,
-    }))
-    .into_response())
+    Ok(Json(CustomerProfile::new(profile, row)))
 }
 
-/// Unix seconds as an RFC 3339 UTC string (`null` if out of range).
-fn rfc3339(at: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp(at, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
+/// RFM segments with their customers and MRR
+#[utoipa::path(
+    get, path = "/v1/segments", tag = "analytics", operation_id = "getSegments",
+    responses(
+        (status = 200, description = "The segments.", body = SegmentList),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
 async fn segments(
     State(app): State<AppState>,
     who: Authorized<Aggregates>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<SegmentList>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let segments: Vec<Value> = snapshot
-        .segments
-        .iter()
-        .map(|s| json!({ "name": s.name, "customers": s.customers, "mrr": s.mrr.to_minor() }))
-        .collect();
-    Ok(
-        Json(json!({ "segments": segments, "currency": snapshot.reporting_currency }))
-            .into_response(),
-    )
+    Ok(Json(SegmentList {
+        segments: snapshot.segments.iter().map(SegmentEntry::from).collect(),
+        currency: snapshot.reporting_currency.clone(),
+    }))
 }
 
+/// Customers whose card expires before their next renewal (admins and analysts)
+///
+/// The customers at risk, a page at a time.
+#[utoipa::path(
+    get, path = "/v1/insights/payment-failure-risk", tag = "analytics",
+    operation_id = "getPaymentFailureRisk",
+    params(PageRequest),
+    responses(
+        (status = 200, description = "The customers at risk.", body = PaymentFailureRiskList),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
 async fn payment_failure_risk(
     State(app): State<AppState>,
     who: Authorized<CustomerData>,
-    ApiQuery(paging): ApiQuery<ListParams>,
-) -> Result<Response, ApiError> {
-    paging.limit()?;
-    paging.cursor()?;
+    page: PageRequest,
+) -> Result<Json<PaymentFailureRiskList>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let risks: Vec<_> = snapshot.payment_failure_risks.iter().collect();
-    let (risks, next) =
-        page_in_memory(risks, &paging, |r| format!("{}/{}", r.customer, r.currency))?;
-    let data: Vec<Value> = risks
-        .into_iter()
-        .map(|r| {
-            json!({
-                "customer": r.customer, "subscriptions": r.subscriptions,
-                "renews_at": rfc3339(r.renews_at),
-                "card_expires": { "month": r.card_expires.month, "year": r.card_expires.year,
-                                  "expires_at": rfc3339(r.card_expires.expires_at) },
-                "card_brand": r.card_brand,
-                "currency": r.currency, "mrr_at_risk": r.mrr_at_risk.to_minor(),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "data": data, "next_cursor": next })).into_response())
+    let (risks, next_cursor) =
+        page_in_memory(risks, &page, |r| format!("{}/{}", r.customer, r.currency))?;
+    Ok(Json(PaymentFailureRiskList {
+        data: risks.into_iter().map(PaymentFailureRisk::from).collect(),
+        next_cursor,
+    }))
 }

@@ -28,14 +28,14 @@ pub const INTEGRATIONS_PK: &str = "INTEGRATIONS";
 /// The Stripe App's secret key (OAuth token exchange), created outside the template.
 pub const STRIPE_APP_SECRET: &str = "tally/system/stripe-app-secret";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     Stripe,
     Demo,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationStatus {
     Connected,

@@ -28,7 +28,7 @@ pub const AUDIT_RETENTION_DAYS: i64 = 400;
 pub const LOGIN_ATTEMPT_RETENTION_DAYS: i64 = 90;
 
 /// How a sign-in attempt ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginOutcome {
     Success,

@@ -17,7 +17,7 @@ use super::rates::{arpu, customer_churn_rate, grr, ltv_values, nrr, revenue_chur
 use super::series::{Point, Selection, SeriesQuery, mrr_series};
 use super::subscribers::subscriber_counts;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Mrr,

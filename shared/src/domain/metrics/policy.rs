@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::billing::SubscriptionStatus;
 
 /// When an `unpaid` subscription stops counting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnpaidChurnFrom {
     /// The period start of the first open or uncollectible invoice after the last paid
@@ -22,7 +22,7 @@ pub enum UnpaidChurnFrom {
 
 /// Whether a subscription whose collection is paused (`pause_collection`, status still
 /// `active`) is recurring revenue meanwhile.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PausedCollection {
     /// Not recurring revenue from the end of its last paid period until collection

@@ -24,7 +24,19 @@ use super::series::CurrencyMode;
 /// A first payment this recent makes a customer `new`.
 pub const NEW_CUSTOMER_DAYS: i64 = 30;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RfmSegment {
     Champions,
