@@ -35,8 +35,9 @@ pub struct CustomerRecord {
     pub discount: Option<DiscountRecord>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum SubscriptionStatus {
     Incomplete,
     IncompleteExpired,

@@ -28,15 +28,17 @@ pub const INTEGRATIONS_PK: &str = "INTEGRATIONS";
 /// The Stripe App's secret key (OAuth token exchange), created outside the template.
 pub const STRIPE_APP_SECRET: &str = "tally/system/stripe-app-secret";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Provider {
     Stripe,
     Demo,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum IntegrationStatus {
     Connected,
     Syncing,

@@ -17,8 +17,9 @@ use super::rates::{arpu, customer_churn_rate, grr, ltv_values, nrr, revenue_chur
 use super::series::{Point, Selection, SeriesQuery, mrr_series};
 use super::subscribers::subscriber_counts;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Metric {
     Mrr,
     Arr,

@@ -24,20 +24,9 @@ use super::series::CurrencyMode;
 /// A first payment this recent makes a customer `new`.
 pub const NEW_CUSTOMER_DAYS: i64 = 30;
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum RfmSegment {
     Champions,
     Loyal,
