@@ -141,6 +141,35 @@ async fn every_operation_documents_its_success_auth_and_body_errors() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Every `$ref` of a value, wherever it is.
+fn references<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                out.push(target);
+            }
+            map.values().for_each(|v| references(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_in_the_document_resolves() {
+    let doc = served_document().await;
+    let mut targets = Vec::new();
+    references(&doc, &mut targets);
+    let dangling: BTreeSet<&str> = targets
+        .into_iter()
+        .filter(|target| {
+            let pointer = target.strip_prefix('#').unwrap_or(target);
+            doc.pointer(pointer).is_none()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
+}
+
 #[test]
 fn the_reader_finds_operations_security_bodies_and_statuses() {
     let doc = serde_json::json!({

@@ -18,6 +18,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::{Function, responses};
+use crate::domain::metrics::Dimension;
 
 const CONVENTIONS: &str = "\
 Revenue analytics for subscription businesses: sign-in and accounts, administration,
@@ -44,6 +45,8 @@ Conventions (docs/api.md):
     info(title = "Tally", description = CONVENTIONS),
     servers((url = "http://127.0.0.1:8080", description = "Local server (`cargo run -p local -- serve`)")),
     security(("bearer" = [])),
+    // Named by a parameter only (`group_by`), so no body brings it along.
+    components(schemas(Dimension)),
     tags(
         (name = "health"),
         (name = "auth", description = "The auth function."),

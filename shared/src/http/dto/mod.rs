@@ -17,6 +17,7 @@ pub mod auth;
 pub mod customers;
 pub mod error;
 pub mod integrations;
+pub mod metrics;
 
 use std::borrow::Cow;
 
