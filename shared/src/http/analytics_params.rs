@@ -9,7 +9,7 @@
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
@@ -156,6 +156,19 @@ pub struct DateRange {
     pub to: Option<NaiveDate>,
 }
 
+impl DateRange {
+    /// The range with its defaults: `to` today, `from` the first day of the month eleven
+    /// months before `to` (a year of whole months by default).
+    pub fn or_default(self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let to = self.to.unwrap_or(today);
+        let default_from = to
+            .checked_sub_months(Months::new(11))
+            .and_then(|d| d.with_day(1))
+            .unwrap_or(to);
+        (self.from.unwrap_or(default_from), to)
+    }
+}
+
 from_pairs!(DateRange, |pairs| {
     let to = date(&pairs, "to")?;
     let from = date(&pairs, "from")?;
@@ -281,6 +294,27 @@ from_pairs!(CustomerListQuery, |pairs| {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_defaults_to_a_year_of_whole_months_ending_today() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let open = DateRange {
+            from: None,
+            to: None,
+        };
+        assert_eq!(open.or_default(today), (day(2026, 1, 1), today));
+        let to = DateRange {
+            from: None,
+            to: Some(day(2025, 3, 15)),
+        };
+        assert_eq!(to.or_default(today), (day(2024, 4, 1), day(2025, 3, 15)));
+        let both = DateRange {
+            from: Some(day(2025, 1, 1)),
+            to: Some(day(2025, 2, 1)),
+        };
+        assert_eq!(both.or_default(today), (day(2025, 1, 1), day(2025, 2, 1)));
+    }
 
     #[test]
     fn the_sort_names_documented_are_the_sorts_parsed() {

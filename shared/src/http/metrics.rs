@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{Datelike, Months};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -97,17 +96,11 @@ async fn metric(
     Filters { filter: filters }: Filters,
     GroupBy { group_by }: GroupBy,
     Interval { interval }: Interval,
-    DateRange { from, to }: DateRange,
+    range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
 ) -> Result<Json<MetricSeries>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, group_by)?;
-    let today = app.adapters.clock.now().date_naive();
-    let to = to.unwrap_or(today);
-    let default_from = to
-        .checked_sub_months(Months::new(11))
-        .and_then(|d| d.with_day(1))
-        .unwrap_or(to);
-    let from = from.unwrap_or(default_from);
+    let (from, to) = range.or_default(app.adapters.clock.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let query = SeriesQuery {
         from,
