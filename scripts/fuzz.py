@@ -1,5 +1,8 @@
 """Fuzzes every route of openapi.yaml with schemathesis against the local server.
 
+openapi.yaml is generated from the handlers and DTOs (docs/api.md), so what is fuzzed
+is what the routers declare; schemathesis checks every reply against its schema.
+
 Called by scripts/test (which installs schemathesis into its virtualenv); it can also be
 run alone after `cargo build -p local`:
 

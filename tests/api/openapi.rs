@@ -1,24 +1,27 @@
-//! `openapi.yaml` documents exactly the route table (so exactly what the routers serve:
-//! `template.rs` checks the table against the app), and each operation documents its
-//! success, its 401 when it needs a session, and the body errors when it takes a body.
+//! The OpenAPI document is generated from the code (`tally::http::openapi`); these tests
+//! hold it to the route table and to its committed copy:
 //!
-//! The document is ours and laid out predictably, so it is read line by line rather than
-//! with a YAML parser. The layout rule (also stated at the top of `openapi.yaml`):
-//! - `paths:` and every other top-level key start at column 0;
-//! - a path is a key indented by exactly 2 spaces (`  /v1/...:`);
-//! - an operation is a method key indented by exactly 4 spaces (`    get:`); any other
-//!   key at that depth (a path-level `parameters:`) is not an operation;
-//! - inside an operation, `security: []`, `requestBody:` and `responses:` are indented
-//!   by 6 spaces, and each response status by 8 spaces (`        '200':`);
-//! - indentation is spaces only.
+//! - `openapi.yaml` at the repository root is exactly what the code generates. Run
+//!   `UPDATE_OPENAPI=1 cargo test -p tally-tests --test api openapi` to rewrite it.
+//! - The document served at `GET /openapi.json` has exactly the routes of the route
+//!   table (so exactly what the routers serve: `template.rs` checks the table against
+//!   the app), and each operation documents its success, its 401 when it needs a
+//!   session, and the body errors when it takes a body.
+//! - `GET /docs` is a reference page that loads nothing from anywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
 use crate::routes::{self, Needs};
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "patch", "head", "options", "trace",
 ];
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
 
 #[derive(Debug, Default)]
 struct Operation {
@@ -31,109 +34,62 @@ struct Operation {
     statuses: BTreeSet<String>,
 }
 
-fn document() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml"))
-        .expect("openapi.yaml is readable at the repository root")
-}
-
-/// The operations under `paths:`, in document order.
-fn operations(text: &str) -> Vec<Operation> {
-    let mut operations: Vec<Operation> = Vec::new();
-    let mut in_paths = false;
-    let mut path: Option<String> = None;
-    let mut in_operation = false;
-    let mut in_responses = false;
-    for (number, raw) in text.lines().enumerate() {
-        assert!(
-            !raw.contains('\t'),
-            "openapi.yaml line {}: tabs are not allowed",
-            number + 1
-        );
-        let line = raw.trim_end();
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        if indent == 0 {
-            in_paths = trimmed == "paths:";
-            path = None;
-            in_operation = false;
-            in_responses = false;
-            continue;
-        }
-        if !in_paths {
-            continue;
-        }
-        match indent {
-            2 => {
-                let key = trimmed
-                    .strip_suffix(':')
-                    .filter(|k| k.starts_with('/'))
-                    .unwrap_or_else(|| {
-                        panic!("openapi.yaml line {}: expected a path key", number + 1)
-                    });
-                path = Some(key.to_owned());
-                in_operation = false;
-                in_responses = false;
-            }
-            4 => {
-                let key = trimmed.strip_suffix(':').unwrap_or(trimmed);
-                in_responses = false;
-                in_operation = METHODS.contains(&key);
-                if in_operation {
-                    let path = path.clone().unwrap_or_else(|| {
-                        panic!("openapi.yaml line {}: method outside a path", number + 1)
-                    });
-                    operations.push(Operation {
-                        method: key.to_ascii_uppercase(),
-                        path,
-                        ..Operation::default()
-                    });
-                }
-            }
-            6 if in_operation => {
-                let operation = operations.last_mut().expect("an operation is open");
-                in_responses = trimmed == "responses:";
-                if trimmed == "security: []" {
-                    operation.public = true;
-                }
-                if trimmed == "requestBody:" {
-                    operation.has_body = true;
-                }
-            }
-            8 if in_operation && in_responses => {
-                let status = trimmed
-                    .strip_suffix(':')
-                    .map(|k| k.trim_matches(|c| c == '\'' || c == '"'))
-                    .filter(|k| k.len() == 3 && k.bytes().all(|b| b.is_ascii_digit()))
-                    .unwrap_or_else(|| {
-                        panic!(
-                            "openapi.yaml line {}: expected a quoted status code",
-                            number + 1
-                        )
-                    });
-                let operation = operations.last_mut().expect("an operation is open");
-                operation.statuses.insert(status.to_owned());
-            }
-            _ => {}
+/// The operations of a document, path by path.
+fn operations(doc: &Value) -> Vec<Operation> {
+    let paths = doc["paths"].as_object().expect("the document has paths");
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        let item = item.as_object().expect("a path item is an object");
+        for (method, op) in item.iter().filter(|(k, _)| METHODS.contains(&k.as_str())) {
+            operations.push(Operation {
+                method: method.to_ascii_uppercase(),
+                path: path.clone(),
+                public: op.get("security") == Some(&Value::Array(Vec::new())),
+                has_body: op.get("requestBody").is_some(),
+                statuses: op["responses"]
+                    .as_object()
+                    .map(|r| r.keys().cloned().collect())
+                    .unwrap_or_default(),
+            });
         }
     }
     operations
 }
 
+/// The document as the local server serves it.
+async fn served_document() -> Value {
+    let app = spawn_app().await;
+    let response = app.request(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("the document is JSON")
+}
+
 #[test]
-fn the_document_has_exactly_the_routes_of_the_table() {
-    let operations = operations(&document());
-    let mut seen = BTreeSet::new();
-    let duplicates: Vec<_> = operations
+fn the_committed_document_is_the_generated_one() {
+    let generated = tally::http::openapi::yaml().expect("the document serializes");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(COMMITTED, &generated).expect("openapi.yaml is writable");
+        return;
+    }
+    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "openapi.yaml differs from what the code generates: run \
+         `UPDATE_OPENAPI=1 cargo test -p tally-tests --test api openapi` and commit it"
+    );
+}
+
+#[tokio::test]
+async fn the_document_has_exactly_the_routes_of_the_table() {
+    let operations = operations(&served_document().await);
+    let seen: BTreeSet<(String, String)> = operations
         .iter()
         .map(|op| (op.method.clone(), op.path.clone()))
-        .filter(|key| !seen.insert(key.clone()))
         .collect();
-    assert!(
-        duplicates.is_empty(),
-        "operations documented twice: {duplicates:?}"
+    assert_eq!(
+        seen.len(),
+        operations.len(),
+        "an operation is documented twice"
     );
     let table: BTreeSet<(String, String)> = routes::all()
         .iter()
@@ -143,18 +99,18 @@ fn the_document_has_exactly_the_routes_of_the_table() {
     let extra: Vec<_> = seen.difference(&table).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "routes missing from openapi.yaml: {missing:?}; documented but not routes: {extra:?}"
+        "routes missing from the document: {missing:?}; documented but not routes: {extra:?}"
     );
 }
 
-#[test]
-fn every_operation_documents_its_success_auth_and_body_errors() {
+#[tokio::test]
+async fn every_operation_documents_its_success_auth_and_body_errors() {
     let needs: BTreeMap<(String, &str), Needs> = routes::all()
         .iter()
         .map(|r| ((r.method.to_string(), r.path), r.needs))
         .collect();
     let mut problems = Vec::new();
-    for op in operations(&document()) {
+    for op in operations(&served_document().await) {
         let name = format!("{} {}", op.method, op.path);
         // A success is a 2xx; the OAuth callback's only success is its 302 redirect.
         let succeeds = op.statuses.iter().any(|s| s.starts_with('2') || s == "302");
@@ -185,58 +141,73 @@ fn every_operation_documents_its_success_auth_and_body_errors() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Every `$ref` of a value, wherever it is.
+fn references<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                out.push(target);
+            }
+            map.values().for_each(|v| references(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_in_the_document_resolves() {
+    let doc = served_document().await;
+    let mut targets = Vec::new();
+    references(&doc, &mut targets);
+    let dangling: BTreeSet<&str> = targets
+        .into_iter()
+        .filter(|target| {
+            let pointer = target.strip_prefix('#').unwrap_or(target);
+            doc.pointer(pointer).is_none()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
+}
+
 #[test]
-fn the_line_reader_follows_the_layout_rule() {
-    let text = "\
-openapi: 3.1.0
-paths:
-  /v1/a/{id}:
-    parameters:
-      - $ref: '#/components/parameters/UuidId'
-    get:
-      security: []
-      parameters:
-        - name: x
-      responses:
-        '200':
-          description: ok
-        # a comment
-        '404':
-          $ref: '#/components/responses/NotFound'
-    delete:
-      requestBody:
-        required: true
-      responses:
-        '204':
-          description: gone
-components:
-  responses:
-    NotFound:
-      description: no
-";
-    let ops = operations(text);
-    assert_eq!(ops.len(), 2);
+fn the_reader_finds_operations_security_bodies_and_statuses() {
+    let doc = serde_json::json!({
+        "paths": {
+            "/v1/a/{id}": {
+                "parameters": [{"name": "id", "in": "path"}],
+                "get": {"security": [], "responses": {"200": {}, "404": {}}},
+                "delete": {"requestBody": {}, "responses": {"204": {}}},
+            },
+            "/v1/b": {"post": {"security": [{"bearer": []}, {}], "responses": {"201": {}}}},
+        }
+    });
+    let ops = operations(&doc);
+    assert_eq!(ops.len(), 3);
+    let get = ops.iter().find(|o| o.method == "GET").unwrap();
+    assert!(get.public && !get.has_body);
     assert_eq!(
-        (ops[0].method.as_str(), ops[0].path.as_str()),
-        ("GET", "/v1/a/{id}")
-    );
-    assert!(ops[0].public && !ops[0].has_body);
-    assert_eq!(
-        ops[0]
-            .statuses
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
+        get.statuses.iter().map(String::as_str).collect::<Vec<_>>(),
         ["200", "404"]
     );
-    assert_eq!(ops[1].method, "DELETE");
-    assert!(!ops[1].public && ops[1].has_body);
-    assert_eq!(
-        ops[1]
-            .statuses
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        ["204"]
-    );
+    let delete = ops.iter().find(|o| o.method == "DELETE").unwrap();
+    assert!(!delete.public && delete.has_body);
+    let post = ops.iter().find(|o| o.method == "POST").unwrap();
+    assert!(!post.public, "a session is optional there, not absent");
+}
+
+#[tokio::test]
+async fn the_reference_page_is_served_without_any_script() {
+    let app = spawn_app().await;
+    let response = app.request(Method::GET, "/docs", None, None).await;
+    assert_eq!(response.status(), 200);
+    let policy = response
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("createSession") && !html.contains("<script"));
 }

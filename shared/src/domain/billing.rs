@@ -37,6 +37,7 @@ pub struct CustomerRecord {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum SubscriptionStatus {
     Incomplete,
     IncompleteExpired,

@@ -42,6 +42,7 @@ pub fn is_common(candidate: &str) -> bool {
 /// The presets an admin can pick for the tenant (`PUT /v1/security/policy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(utoipa::ToSchema)]
 pub enum PolicyPreset {
     /// ≥ 12 characters with upper, lower, digit and symbol; expires after 180 days.
     #[default]

@@ -1,81 +1,109 @@
-//! The `account` function's routes (API.md "account function", role admin): exports and
-//! account closure.
+//! The `account` function's routes (docs/api.md, "account function", role admin):
+//! exports and account closure.
 //!
 //! Exports are built by a job (the `ExportRequested` event) into sealed pages and
 //! served page by page (`?page=N`), so a tenant of any size stays within Lambda's
 //! 6 MB response limit; each page is a JSON document, and concatenating the sections of
 //! all pages gives the whole export.
 
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
+use super::dto::PathId;
+use super::dto::account::{
+    AccountClosed, CloseAccountRequest, ExportAccepted, ExportPage, PageNumber, PageParams,
+};
+use super::dto::error::ErrorBody;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::ApiQuery;
+use super::responses::{
+    BodyRefused, ConcurrentUpdate, InvalidRequest, RateLimited, RoleForbidden, Unauthenticated,
+};
 use super::session::{AdminOnly, Authorized};
 use crate::domain::ids::ExportId;
 
 type Admin = Authorized<AdminOnly>;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/exports", post(request_export))
-        .route("/v1/exports/{id}", get(export_page))
-        .route("/v1/account", delete(close_account))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(request_export))
+        .routes(routes!(export_page))
+        .routes(routes!(close_account))
 }
 
-async fn request_export(State(app): State<AppState>, admin: Admin) -> Result<Response, ApiError> {
+/// Request an export of the tenant's data
+///
+/// At most one export per tenant a minute (429 with `Retry-After` otherwise).
+#[utoipa::path(
+    post, path = "/v1/exports", tag = "account", operation_id = "requestExport",
+    responses(
+        (status = 202, description = "Requested; poll `GET /v1/exports/{id}`.", body = ExportAccepted),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 429, response = RateLimited),
+    )
+)]
+async fn request_export(
+    State(app): State<AppState>,
+    admin: Admin,
+) -> Result<(StatusCode, Json<ExportAccepted>), ApiError> {
     let id = app.request_export(&admin.ctx).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(ExportAccepted { id })))
 }
 
-#[derive(Deserialize)]
-struct PageParams {
-    page: Option<String>,
-}
-
+/// An export's status, and one page of it once ready
+///
+/// While the export is built, `status` is `pending` and `document` null. Once ready,
+/// `document` is page `page` of `pages` (JSON sections: tenant, users without secrets,
+/// integrations without tokens, customers, subscriptions, payments, metrics);
+/// concatenating the sections of all pages gives the whole export.
+#[utoipa::path(
+    get, path = "/v1/exports/{id}", tag = "account", operation_id = "getExport",
+    params(PathId<ExportId>, PageParams),
+    responses(
+        (status = 200, description = "The export.", body = ExportPage),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, body = ErrorBody, description = "`not_found`: unknown, expired or another tenant's export, or a page past the last."),
+    )
+)]
 async fn export_page(
     State(app): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
-    ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Response, ApiError> {
-    let id = ExportId::parse(&id).ok_or(ApiError::NotFound)?;
-    let page = match params.page.as_deref() {
-        None => 0,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|p| *p <= 1_000_000)
-            .ok_or_else(|| ApiError::invalid_field("page", "`page` must be a whole number."))?,
-    };
-    Ok(Json(app.export_page(&admin.ctx, &id, page).await?).into_response())
+    PathId(id): PathId<ExportId>,
+    PageNumber(page): PageNumber,
+) -> Result<Json<ExportPage>, ApiError> {
+    Ok(Json(app.export_page(&admin.ctx, &id, page).await?.into()))
 }
 
-#[derive(Deserialize)]
-struct CloseBody {
-    password: SecretString,
-    confirm: String,
-}
-
+/// Close the tenant's account
+///
+/// Sessions end and access is refused at once; everything is deleted within 30 days.
+/// `confirm` must be the company name exactly.
+#[utoipa::path(
+    delete, path = "/v1/account", tag = "account", operation_id = "closeAccount",
+    request_body = CloseAccountRequest,
+    responses(
+        (status = 202, description = "Closed; the deletion deadline.", body = AccountClosed),
+        (status = 400, body = ErrorBody, description = "`invalid_request` (a missing or wrongly typed field; `confirm` is not the company name)."),
+        (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_credentials` (wrong password)."),
+        (status = 403, response = RoleForbidden),
+        (status = 409, response = ConcurrentUpdate),
+        BodyRefused,
+    )
+)]
 async fn close_account(
     State(app): State<AppState>,
     admin: Admin,
-    ApiJson(body): ApiJson<CloseBody>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<CloseAccountRequest>,
+) -> Result<(StatusCode, Json<AccountClosed>), ApiError> {
     let deleted_by = app
         .close_account(&admin.ctx, &body.password, &body.confirm)
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "deleted_by": deleted_by })),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(AccountClosed { deleted_by })))
 }

@@ -1,286 +1,328 @@
-//! The `admin` function's routes (API.md "admin function"): users, invitations, the IP
-//! allowlist, the security policy, sign-in analytics and the audit log. Every route but
-//! accepting an invitation takes `Authorized<AdminOnly>`.
+//! The `admin` function's routes (docs/api.md, "admin function"): users, invitations,
+//! the IP allowlist, the security policy, sign-in analytics and the audit log. Every
+//! route but accepting an invitation takes `Authorized<AdminOnly>`.
 
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
-use axum::{Json, Router};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::dto::PathId;
+use super::dto::admin::{
+    AcceptInviteRequest, AllowEntry, AllowEntryList, AllowEntryRequest, AuditEntry, AuditEntryList,
+    Invitation, InviteRequest, LoginAttempt, LoginAttemptReport, SecurityPolicy, User, UserList,
+    UserPatch,
+};
+use super::dto::error::ErrorBody;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::{ApiQuery, ListParams, page_in_memory};
+use super::query::{PageRequest, page_in_memory};
+use super::report_params::{AttemptParams, Attempts, Range, ReportRange};
+use super::responses::{
+    BodyRefused, ConcurrentUpdate, InvalidRequest, NotFound, RoleForbidden, Unauthenticated,
+};
 use super::session::{AdminOnly, Authorized};
 use super::{AppState, ClientIp};
 use crate::domain::ids::{EntryId, UserId};
-use crate::domain::password::PolicyPreset;
-use crate::domain::roles::Role;
-use crate::services::records::SecurityPolicy;
-use crate::services::security::LoginOutcome;
-use crate::services::security_admin::{AttemptFilter, TimeRange};
 use crate::services::users::UserChanges;
 
 type Admin = Authorized<AdminOnly>;
 
-/// The default reporting window.
-const DEFAULT_RANGE_DAYS: i64 = 30;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/users", get(list_users).post(invite_user))
-        .route("/v1/users/{id}", patch(update_user).delete(delete_user))
-        .route("/v1/invites/accept", post(accept_invite))
-        .route(
-            "/v1/security/ip-allowlist",
-            get(list_allowlist).post(add_allow_entry),
-        )
-        .route("/v1/security/ip-allowlist/{id}", delete(remove_allow_entry))
-        .route("/v1/security/policy", get(get_policy).put(put_policy))
-        .route("/v1/security/login-attempts", get(login_attempts))
-        .route("/v1/security/audit-log", get(audit_log))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, invite_user))
+        .routes(routes!(update_user, delete_user))
+        .routes(routes!(accept_invite))
+        .routes(routes!(list_allowlist, add_allow_entry))
+        .routes(routes!(remove_allow_entry))
+        .routes(routes!(get_policy, put_policy))
+        .routes(routes!(login_attempts))
+        .routes(routes!(audit_log))
 }
 
+/// The tenant's users
+#[utoipa::path(
+    get, path = "/v1/users", tag = "admin", operation_id = "listUsers",
+    params(PageRequest),
+    responses(
+        (status = 200, description = "One page of users.", body = UserList),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+    )
+)]
 async fn list_users(
     State(app): State<AppState>,
     admin: Admin,
-    ApiQuery(list): ApiQuery<ListParams>,
-) -> Result<Response, ApiError> {
-    let (data, next) = app
-        .list_users(&admin.ctx, list.limit()?, list.cursor()?)
-        .await?;
-    Ok(Json(json!({ "data": data, "next_cursor": next.map(|c| c.encode()) })).into_response())
+    page: PageRequest,
+) -> Result<Json<UserList>, ApiError> {
+    let (users, next) = app.list_users(&admin.ctx, page.limit, page.cursor).await?;
+    Ok(Json(UserList {
+        data: users.into_iter().map(User::from).collect(),
+        next_cursor: next.map(|c| c.encode()),
+    }))
 }
 
-#[derive(Deserialize)]
-struct InviteBody {
-    email: String,
-    role: Role,
-}
-
+/// Invite a user
+///
+/// The invitation is emitted as an event carrying the token.
+#[utoipa::path(
+    post, path = "/v1/users", tag = "admin", operation_id = "inviteUser",
+    request_body = InviteRequest,
+    responses(
+        (status = 201, description = "Invited.", body = Invitation),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, body = ErrorBody, description = "`email_taken`: an account with this e-mail exists."),
+        BodyRefused,
+    )
+)]
 async fn invite_user(
     State(app): State<AppState>,
     admin: Admin,
-    ApiJson(body): ApiJson<InviteBody>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<InviteRequest>,
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     let invitation = app.invite_user(&admin.ctx, &body.email, body.role).await?;
-    let user = invitation.user;
-    let reply = json!({ "id": user.id, "email": user.email, "role": user.role, "invite_token": invitation.invite_token });
-    Ok((StatusCode::CREATED, Json(reply)).into_response())
+    Ok((StatusCode::CREATED, Json(invitation.into())))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserPatch {
-    #[serde(default)]
-    role: Option<Role>,
-    #[serde(default)]
-    disabled: Option<bool>,
-}
-
+/// Change a user's role or disable them
+///
+/// Disabling ends the user's sessions at once.
+#[utoipa::path(
+    patch, path = "/v1/users/{id}", tag = "admin", operation_id = "updateUser",
+    params(PathId<UserId>),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "The user as changed.", body = User),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`last_admin` (the tenant keeps one active admin), `concurrent_update`."),
+        BodyRefused,
+    )
+)]
 async fn update_user(
     State(app): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
     ApiJson(body): ApiJson<UserPatch>,
-) -> Result<Response, ApiError> {
-    let id = UserId::parse(&id).ok_or(ApiError::NotFound)?;
+) -> Result<Json<User>, ApiError> {
     let changes = UserChanges {
         role: body.role,
         disabled: body.disabled,
     };
-    Ok(Json(app.update_user(&admin.ctx, &id, changes).await?).into_response())
+    Ok(Json(
+        app.update_user(&admin.ctx, &id, changes).await?.into(),
+    ))
 }
 
+/// Delete a user
+#[utoipa::path(
+    delete, path = "/v1/users/{id}", tag = "admin", operation_id = "deleteUser",
+    params(PathId<UserId>),
+    responses(
+        (status = 204, description = "Deleted, with their sessions."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`last_admin`, `concurrent_update`."),
+    )
+)]
 async fn delete_user(
     State(app): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = UserId::parse(&id).ok_or(ApiError::NotFound)?;
     app.delete_user(&admin.ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct AcceptBody {
-    token: String,
-    password: SecretString,
-}
-
+/// Accept an invitation and set a password
+///
+/// No session; the password must meet the tenant's policy.
+#[utoipa::path(
+    post, path = "/v1/invites/accept", tag = "admin", operation_id = "acceptInvite", security(),
+    request_body = AcceptInviteRequest,
+    responses(
+        (status = 201, description = "The user can now sign in.", body = User),
+        (status = 400, body = ErrorBody, description = "`invalid_request`, `invalid_token` (bad, used or expired), `weak_password`."),
+        BodyRefused,
+    )
+)]
 async fn accept_invite(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<AcceptBody>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<AcceptInviteRequest>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
     let user = app.accept_invite(&body.token, &body.password, ip).await?;
-    Ok((StatusCode::CREATED, Json(user)).into_response())
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
+/// The tenant's IP allowlist
+///
+/// The entries, a page at a time. An empty list allows any address.
+#[utoipa::path(
+    get, path = "/v1/security/ip-allowlist", tag = "admin", operation_id = "listAllowlist",
+    params(PageRequest),
+    responses(
+        (status = 200, description = "The entries.", body = AllowEntryList),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+    )
+)]
 async fn list_allowlist(
     State(app): State<AppState>,
     admin: Admin,
-    ApiQuery(paging): ApiQuery<ListParams>,
-) -> Result<Response, ApiError> {
+    page: PageRequest,
+) -> Result<Json<AllowEntryList>, ApiError> {
     let entries = app.list_allowlist(&admin.ctx).await?;
-    let (data, next) = page_in_memory(entries, &paging, |e| e.id.to_string())?;
-    Ok(Json(json!({ "data": data, "next_cursor": next })).into_response())
+    let (data, next_cursor) = page_in_memory(entries, &page, |e| e.id.to_string())?;
+    Ok(Json(AllowEntryList {
+        data: data.into_iter().map(AllowEntry::from).collect(),
+        next_cursor,
+    }))
 }
 
-#[derive(Deserialize)]
-struct AllowBody {
-    cidr: String,
-    #[serde(default)]
-    note: String,
-}
-
+/// Allow an address or network
+#[utoipa::path(
+    post, path = "/v1/security/ip-allowlist", tag = "admin", operation_id = "addAllowEntry",
+    request_body = AllowEntryRequest,
+    responses(
+        (status = 201, description = "Added.", body = AllowEntry),
+        (status = 400, body = ErrorBody, description = "`invalid_request` (e.g. a `note` over 200 characters), `invalid_cidr`."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, body = ErrorBody, description = "`would_lock_out`: the list would not cover the caller's own address."),
+        BodyRefused,
+    )
+)]
 async fn add_allow_entry(
     State(app): State<AppState>,
     admin: Admin,
-    ApiJson(body): ApiJson<AllowBody>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<AllowEntryRequest>,
+) -> Result<(StatusCode, Json<AllowEntry>), ApiError> {
     let entry = app
         .add_allow_entry(&admin.ctx, &body.cidr, &body.note)
         .await?;
-    Ok((StatusCode::CREATED, Json(entry)).into_response())
+    Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
+/// Remove an allowlist entry
+#[utoipa::path(
+    delete, path = "/v1/security/ip-allowlist/{id}", tag = "admin",
+    operation_id = "removeAllowEntry",
+    params(PathId<EntryId>),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`would_lock_out`: the rest of the list would not cover the caller's own address."),
+    )
+)]
 async fn remove_allow_entry(
     State(app): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathId(id): PathId<EntryId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = EntryId::parse(&id).ok_or(ApiError::NotFound)?;
     app.remove_allow_entry(&admin.ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn get_policy(State(app): State<AppState>, admin: Admin) -> Result<Response, ApiError> {
-    Ok(Json(app.policy(&admin.ctx).await?).into_response())
+/// The tenant's security policy
+#[utoipa::path(
+    get, path = "/v1/security/policy", tag = "admin", operation_id = "getSecurityPolicy",
+    responses(
+        (status = 200, description = "The policy.", body = SecurityPolicy),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+    )
+)]
+async fn get_policy(
+    State(app): State<AppState>,
+    admin: Admin,
+) -> Result<Json<SecurityPolicy>, ApiError> {
+    Ok(Json(app.policy(&admin.ctx).await?.into()))
 }
 
-#[derive(Deserialize)]
-struct PolicyBody {
-    preset: PolicyPreset,
-    require_mfa: bool,
-}
-
+/// Set the tenant's security policy
+#[utoipa::path(
+    put, path = "/v1/security/policy", tag = "admin", operation_id = "putSecurityPolicy",
+    request_body = SecurityPolicy,
+    responses(
+        (status = 200, description = "The policy as stored.", body = SecurityPolicy),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, response = ConcurrentUpdate),
+        BodyRefused,
+    )
+)]
 async fn put_policy(
     State(app): State<AppState>,
     admin: Admin,
-    ApiJson(body): ApiJson<PolicyBody>,
-) -> Result<Response, ApiError> {
-    let policy = SecurityPolicy {
-        preset: body.preset,
-        require_mfa: body.require_mfa,
-    };
-    Ok(Json(app.set_policy(&admin.ctx, policy).await?).into_response())
+    ApiJson(body): ApiJson<SecurityPolicy>,
+) -> Result<Json<SecurityPolicy>, ApiError> {
+    Ok(Json(app.set_policy(&admin.ctx, body.into()).await?.into()))
 }
 
-#[derive(Deserialize)]
-struct ReportParams {
-    from: Option<String>,
-    to: Option<String>,
-    outcome: Option<String>,
-    user_id: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
-/// An RFC 3339 time, or a date (the start of the day for `from`, its end for `to`).
-fn parse_time(field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        ApiError::invalid_field(
-            field,
-            format!("`{field}` must be a date (YYYY-MM-DD) or an RFC 3339 time."),
-        )
-    })?;
-    let time = if end_of_day {
-        NaiveTime::from_hms_milli_opt(23, 59, 59, 999)
-    } else {
-        Some(NaiveTime::MIN)
-    };
-    Ok(date.and_time(time.unwrap_or(NaiveTime::MIN)).and_utc())
-}
-
-impl ReportParams {
-    fn range(&self, now: DateTime<Utc>) -> Result<TimeRange, ApiError> {
-        let to = self
-            .to
-            .as_deref()
-            .map(|t| parse_time("to", t, true))
-            .transpose()?
-            .unwrap_or(now);
-        let from = self
-            .from
-            .as_deref()
-            .map(|t| parse_time("from", t, false))
-            .transpose()?
-            .unwrap_or(to - Duration::days(DEFAULT_RANGE_DAYS));
-        if from > to {
-            return Err(ApiError::invalid_field(
-                "from",
-                "`from` must not be after `to`.",
-            ));
-        }
-        Ok(TimeRange { from, to })
-    }
-    fn list(&self) -> ListParams {
-        ListParams {
-            limit: self.limit.clone(),
-            cursor: self.cursor.clone(),
-        }
-    }
-}
-
+/// Sign-in attempts, summarised and listed newest first
+///
+/// The summary covers the whole range and filter; `data` is one page.
+#[utoipa::path(
+    get, path = "/v1/security/login-attempts", tag = "admin", operation_id = "listLoginAttempts",
+    params(ReportRange, AttemptParams, PageRequest),
+    responses(
+        (status = 200, description = "The report.", body = LoginAttemptReport),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+    )
+)]
 async fn login_attempts(
     State(app): State<AppState>,
     admin: Admin,
-    ApiQuery(params): ApiQuery<ReportParams>,
-) -> Result<Response, ApiError> {
-    let range = params.range(app.adapters.clock.now())?;
-    let outcome = params
-        .outcome
-        .as_deref()
-        .map(|o| {
-            serde_json::from_value::<LoginOutcome>(json!(o))
-                .map_err(|_| ApiError::invalid_field("outcome", "Unknown outcome."))
-        })
-        .transpose()?;
-    let user_id = params
-        .user_id
-        .as_deref()
-        .map(|u| {
-            UserId::parse(u).ok_or_else(|| ApiError::invalid_field("user_id", "Not a user id."))
-        })
-        .transpose()?;
-    let list = params.list();
-    let filter = AttemptFilter { outcome, user_id };
+    Range(range): Range,
+    Attempts(filter): Attempts,
+    page: PageRequest,
+) -> Result<Json<LoginAttemptReport>, ApiError> {
     let (summary, data, next) = app
-        .login_attempts(&admin.ctx, range, &filter, list.limit()?, list.cursor()?)
+        .login_attempts(&admin.ctx, range, &filter, page.limit, page.cursor)
         .await?;
-    Ok(
-        Json(json!({ "summary": summary, "data": data, "next_cursor": next.map(|c| c.encode()) }))
-            .into_response(),
-    )
+    Ok(Json(LoginAttemptReport {
+        summary: summary.into(),
+        data: data.into_iter().map(LoginAttempt::from).collect(),
+        next_cursor: next.map(|c| c.encode()),
+    }))
 }
 
+/// The tenant's audit log, newest first
+#[utoipa::path(
+    get, path = "/v1/security/audit-log", tag = "admin", operation_id = "listAuditLog",
+    params(ReportRange, PageRequest),
+    responses(
+        (status = 200, description = "One page of entries.", body = AuditEntryList),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+    )
+)]
 async fn audit_log(
     State(app): State<AppState>,
     admin: Admin,
-    ApiQuery(params): ApiQuery<ReportParams>,
-) -> Result<Response, ApiError> {
-    let range = params.range(app.adapters.clock.now())?;
-    let list = params.list();
+    Range(range): Range,
+    page: PageRequest,
+) -> Result<Json<AuditEntryList>, ApiError> {
     let (data, next) = app
-        .audit_log(&admin.ctx, range, list.limit()?, list.cursor()?)
+        .audit_log(&admin.ctx, range, page.limit, page.cursor)
         .await?;
-    Ok(Json(json!({ "data": data, "next_cursor": next.map(|c| c.encode()) })).into_response())
+    Ok(Json(AuditEntryList {
+        data: data.into_iter().map(AuditEntry::from).collect(),
+        next_cursor: next.map(|c| c.encode()),
+    }))
 }

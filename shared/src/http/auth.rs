@@ -1,79 +1,107 @@
-//! The `auth` function's routes (API.md "auth function").
+//! The `auth` function's routes (docs/api.md, "auth function"): sign-up, sign-in and
+//! sign-out, the caller's account and sessions, passwords, two-factor authentication.
 
-use axum::extract::{Path, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::dto::PathId;
+use super::dto::auth::{
+    CodeRequest, LoginRequest, Me, NewSession, PasswordChangeRequest, PasswordOnlyRequest,
+    RecoveryCodes, ResetRequest, ResetRequestRequest, SessionList, SessionSummary, SignupRequest,
+    SignupResponse, TotpDisableRequest, TotpEnrolment,
+};
+use super::dto::error::{ErrorBody, LoginForbiddenError};
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::{ApiQuery, ListParams, page_in_memory};
+use super::query::{PageRequest, page_in_memory};
+use super::responses::{
+    BodyRefused, EnrollingForbidden, InvalidRequest, NotFound, RateLimited, SessionForbidden,
+    Unauthenticated,
+};
 use super::session::{EnrollingSession, Session};
 use super::{AppState, ClientIp};
 use crate::domain::ids::SessionId;
-use crate::services::accounts::SignupRequest;
-use crate::services::sessions::LoginRequest;
+use crate::services::accounts::SignupRequest as Signup;
+use crate::services::sessions::LoginRequest as Login;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/signup", post(signup))
-        .route("/v1/sessions", post(login))
-        .route("/v1/sessions/current", delete(logout))
-        .route("/v1/me", get(me))
-        .route("/v1/me/sessions", get(list_sessions))
-        .route("/v1/me/sessions/{id}", delete(end_session))
-        .route("/v1/password/change", post(change_password))
-        .route("/v1/password/reset-request", post(reset_request))
-        .route("/v1/password/reset", post(reset))
-        .route("/v1/mfa/totp/setup", post(totp_setup))
-        .route("/v1/mfa/totp/confirm", post(totp_confirm))
-        .route("/v1/mfa/totp", delete(totp_disable))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(list_sessions))
+        .routes(routes!(end_session))
+        .routes(routes!(change_password))
+        .routes(routes!(reset_request))
+        .routes(routes!(reset))
+        .routes(routes!(totp_setup))
+        .routes(routes!(totp_confirm))
+        .routes(routes!(totp_disable))
 }
 
-#[derive(Deserialize)]
-struct SignupBody {
-    company: String,
-    email: String,
-    password: SecretString,
-}
-
+/// Create a tenant and its first admin
+#[utoipa::path(
+    post, path = "/v1/signup", tag = "auth", operation_id = "signup", security(),
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "The tenant and its first admin exist.", body = SignupResponse),
+        (status = 400, body = ErrorBody, description = "`invalid_request` (a missing or wrongly \
+            typed field, an invalid `company` or `email`), `weak_password` (`details.rules` \
+            lists each unmet rule)."),
+        (status = 409, body = ErrorBody, description = "`email_taken`: an account with this e-mail exists."),
+        BodyRefused,
+        (status = 429, response = RateLimited),
+    )
+)]
 async fn signup(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<SignupBody>,
-) -> Result<Response, ApiError> {
-    let request = SignupRequest {
-        company: body.company,
-        email: body.email,
-        password: body.password,
-        ip,
-    };
-    let (tenant_id, user_id) = app.signup(request).await?;
-    let reply = json!({ "tenant_id": tenant_id, "user_id": user_id });
-    Ok((StatusCode::CREATED, Json(reply)).into_response())
+    ApiJson(body): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
+    let (tenant_id, user_id) = app
+        .signup(Signup {
+            company: body.company,
+            email: body.email,
+            password: body.password,
+            ip,
+        })
+        .await?;
+    let reply = SignupResponse { tenant_id, user_id };
+    Ok((StatusCode::CREATED, Json(reply)))
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
-    email: String,
-    password: SecretString,
-    #[serde(default)]
-    totp_code: Option<String>,
-    #[serde(default)]
-    recovery_code: Option<String>,
-}
-
+/// Sign in
+///
+/// Unknown e-mail and wrong password get the same reply in the same time. After five
+/// failed attempts the account is locked until its password is reset (423).
+#[utoipa::path(
+    post, path = "/v1/sessions", tag = "auth", operation_id = "createSession", security(),
+    request_body = LoginRequest,
+    responses(
+        (status = 201, description = "Signed in.", body = NewSession),
+        (status = 400, response = InvalidRequest),
+        (status = 401, body = ErrorBody, description = "`invalid_credentials` (unknown e-mail or \
+            wrong password), `mfa_required` (send `totp_code` or `recovery_code`), \
+            `invalid_mfa_code`."),
+        (status = 403, body = LoginForbiddenError, description = "`ip_not_allowed` (not on the \
+            tenant's allowlist), or `password_expired` with a single-use `change_token` (top \
+            level and in `details`) for `POST /v1/password/change`."),
+        BodyRefused,
+        (status = 423, body = ErrorBody, description = "`password_reset_required`: too many failed sign-ins; reset the password."),
+        (status = 429, response = RateLimited),
+    )
+)]
 async fn login(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<(StatusCode, Json<NewSession>), ApiError> {
     let session = app
-        .login(LoginRequest {
+        .login(Login {
             email: body.email,
             password: body.password,
             totp_code: body.totp_code,
@@ -81,15 +109,18 @@ async fn login(
             ip,
         })
         .await?;
-    let reply = json!({
-        "token": session.token.expose_secret(),
-        "expires_at": session.expires_at,
-        "idle_timeout_seconds": session.idle_timeout_seconds,
-        "user": session.user,
-    });
-    Ok((StatusCode::CREATED, Json(reply)).into_response())
+    Ok((StatusCode::CREATED, Json(session.into())))
 }
 
+/// Sign out
+#[utoipa::path(
+    delete, path = "/v1/sessions/current", tag = "auth", operation_id = "deleteCurrentSession",
+    responses(
+        (status = 204, description = "The session has ended."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = EnrollingForbidden),
+    )
+)]
 async fn logout(
     State(app): State<AppState>,
     EnrollingSession(session): EnrollingSession,
@@ -98,47 +129,94 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller and their tenant
+#[utoipa::path(
+    get, path = "/v1/me", tag = "auth", operation_id = "getMe",
+    responses(
+        (status = 200, description = "The caller.", body = Me),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = EnrollingForbidden),
+    )
+)]
 async fn me(
     State(app): State<AppState>,
     EnrollingSession(session): EnrollingSession,
-) -> Result<Response, ApiError> {
-    Ok(Json(app.me(&session.ctx).await?).into_response())
+) -> Result<Json<Me>, ApiError> {
+    Ok(Json(app.me(&session.ctx).await?.into()))
 }
 
+/// The caller's own sessions
+///
+/// The caller's live sessions, a page at a time.
+#[utoipa::path(
+    get, path = "/v1/me/sessions", tag = "auth", operation_id = "listMySessions",
+    params(PageRequest),
+    responses(
+        (status = 200, description = "The sessions.", body = SessionList),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+    )
+)]
 async fn list_sessions(
     State(app): State<AppState>,
     session: Session,
-    ApiQuery(paging): ApiQuery<ListParams>,
-) -> Result<Response, ApiError> {
+    page: PageRequest,
+) -> Result<Json<SessionList>, ApiError> {
     let sessions = app.list_sessions(&session.ctx).await?;
-    let (data, next) = page_in_memory(sessions, &paging, |s| s.id.to_string())?;
-    Ok(Json(json!({ "data": data, "next_cursor": next })).into_response())
+    let (data, next_cursor) = page_in_memory(sessions, &page, |s| s.id.to_string())?;
+    Ok(Json(SessionList {
+        data: data.into_iter().map(SessionSummary::from).collect(),
+        next_cursor,
+    }))
 }
 
+/// End one of the caller's own sessions
+#[utoipa::path(
+    delete, path = "/v1/me/sessions/{id}", tag = "auth", operation_id = "deleteMySession",
+    params(PathId<SessionId>),
+    responses(
+        (status = 204, description = "The session has ended."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn end_session(
     State(app): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(id): PathId<SessionId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = SessionId::parse(&id).ok_or(ApiError::NotFound)?;
     app.end_session(&session.ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct ChangeBody {
-    #[serde(default)]
-    current_password: Option<SecretString>,
-    #[serde(default)]
-    change_token: Option<String>,
-    new_password: SecretString,
-}
-
+/// Change the password
+///
+/// Signed in: `{current_password, new_password}`. With an expired password (no session):
+/// `{change_token, new_password}`, the token from the 403 `password_expired` of
+/// `POST /v1/sessions`. Ends every other session of the user.
+#[utoipa::path(
+    post, path = "/v1/password/change", tag = "auth", operation_id = "changePassword",
+    security(("bearer" = []), ()),
+    request_body = PasswordChangeRequest,
+    responses(
+        (status = 204, description = "Changed."),
+        (status = 400, body = ErrorBody, description = "`invalid_request` (neither \
+            `current_password` nor `change_token`, a missing or wrongly typed field), \
+            `weak_password`, `password_reused` (one of the last five), `invalid_token` (a \
+            bad, used or expired `change_token`)."),
+        (status = 401, body = ErrorBody, description = "`unauthenticated` (`current_password` \
+            without a valid session), `invalid_credentials` (wrong `current_password`)."),
+        (status = 403, response = SessionForbidden),
+        BodyRefused,
+    )
+)]
 async fn change_password(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
     session: Option<Session>,
-    ApiJson(body): ApiJson<ChangeBody>,
+    ApiJson(body): ApiJson<PasswordChangeRequest>,
 ) -> Result<StatusCode, ApiError> {
     match (body.change_token, body.current_password, session) {
         (Some(token), _, _) => {
@@ -160,73 +238,119 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct ResetRequestBody {
-    email: String,
-}
-
+/// E-mail a password reset link
+///
+/// Always 202, whether or not the address has an account; when it has, a
+/// `PasswordResetRequested` event carries a single-use token valid 30 minutes.
+#[utoipa::path(
+    post, path = "/v1/password/reset-request", tag = "auth",
+    operation_id = "requestPasswordReset", security(),
+    request_body = ResetRequestRequest,
+    responses(
+        (status = 202, description = "Accepted (no body)."),
+        (status = 400, response = InvalidRequest),
+        BodyRefused,
+        (status = 429, response = RateLimited),
+    )
+)]
 async fn reset_request(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<ResetRequestBody>,
+    ApiJson(body): ApiJson<ResetRequestRequest>,
 ) -> Result<StatusCode, ApiError> {
     app.request_password_reset(&body.email, ip).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
-struct ResetBody {
-    token: String,
-    new_password: SecretString,
-}
-
+/// Set a new password with a reset token
+///
+/// Clears the lockout and ends every session of the user.
+#[utoipa::path(
+    post, path = "/v1/password/reset", tag = "auth", operation_id = "resetPassword", security(),
+    request_body = ResetRequest,
+    responses(
+        (status = 204, description = "The password is set."),
+        (status = 400, body = ErrorBody, description = "`invalid_request`, `invalid_token` (bad, \
+            used or expired), `weak_password`, `password_reused`."),
+        BodyRefused,
+    )
+)]
 async fn reset(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<ResetBody>,
+    ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
     app.reset_password(&body.token, &body.new_password, ip)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct PasswordBody {
-    password: SecretString,
-}
-
+/// Start two-factor enrolment
+///
+/// Re-authenticated by the password. Allowed while enrolment is pending.
+#[utoipa::path(
+    post, path = "/v1/mfa/totp/setup", tag = "auth", operation_id = "setupTotp",
+    request_body = PasswordOnlyRequest,
+    responses(
+        (status = 200, description = "The secret to enter in an authenticator app.", body = TotpEnrolment),
+        (status = 400, response = InvalidRequest),
+        (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_credentials` (wrong password)."),
+        (status = 403, response = EnrollingForbidden),
+        (status = 409, body = ErrorBody, description = "`mfa_already_enabled`, `concurrent_update`."),
+        BodyRefused,
+    )
+)]
 async fn totp_setup(
     State(app): State<AppState>,
     EnrollingSession(session): EnrollingSession,
-    ApiJson(body): ApiJson<PasswordBody>,
-) -> Result<Response, ApiError> {
-    Ok(Json(app.totp_setup(&session.ctx, &body.password).await?).into_response())
+    ApiJson(body): ApiJson<PasswordOnlyRequest>,
+) -> Result<Json<TotpEnrolment>, ApiError> {
+    let enrolment = app.totp_setup(&session.ctx, &body.password).await?;
+    Ok(Json(enrolment.into()))
 }
 
-#[derive(Deserialize)]
-struct CodeBody {
-    code: String,
-}
-
+/// Enable two-factor authentication with a first code
+#[utoipa::path(
+    post, path = "/v1/mfa/totp/confirm", tag = "auth", operation_id = "confirmTotp",
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "Enabled; the ten recovery codes, shown this once.", body = RecoveryCodes),
+        (status = 400, response = InvalidRequest),
+        (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_mfa_code`."),
+        (status = 403, response = EnrollingForbidden),
+        (status = 409, body = ErrorBody, description = "`mfa_already_enabled`, `mfa_setup_required`, `concurrent_update`."),
+        BodyRefused,
+    )
+)]
 async fn totp_confirm(
     State(app): State<AppState>,
     EnrollingSession(session): EnrollingSession,
-    ApiJson(body): ApiJson<CodeBody>,
-) -> Result<Response, ApiError> {
-    let codes = app.totp_confirm(&session.ctx, &body.code).await?;
-    Ok(Json(json!({ "recovery_codes": codes })).into_response())
+    ApiJson(body): ApiJson<CodeRequest>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let recovery_codes = app.totp_confirm(&session.ctx, &body.code).await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
-#[derive(Deserialize)]
-struct DisableBody {
-    password: SecretString,
-    code: String,
-}
-
+/// Disable two-factor authentication
+///
+/// `code` is a current TOTP code (6 characters) or a recovery code.
+#[utoipa::path(
+    delete, path = "/v1/mfa/totp", tag = "auth", operation_id = "disableTotp",
+    request_body = TotpDisableRequest,
+    responses(
+        (status = 204, description = "Disabled."),
+        (status = 400, response = InvalidRequest),
+        (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_credentials` \
+            (wrong password), `invalid_mfa_code`."),
+        (status = 403, response = SessionForbidden),
+        (status = 409, body = ErrorBody, description = "`mfa_not_enabled`, `concurrent_update`."),
+        BodyRefused,
+    )
+)]
 async fn totp_disable(
     State(app): State<AppState>,
     session: Session,
-    ApiJson(body): ApiJson<DisableBody>,
+    ApiJson(body): ApiJson<TotpDisableRequest>,
 ) -> Result<StatusCode, ApiError> {
     app.totp_disable(&session.ctx, &body.password, &body.code)
         .await?;

@@ -59,15 +59,16 @@ mod tests {
 
     #[test]
     fn api_gateway_source_ip_wins_over_the_socket() {
-        let json = serde_json::json!({
+        // API Gateway's request context as it arrives in the event.
+        let json = r#"{
             "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
             "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1",
                      "sourceIp": "203.0.113.7", "userAgent": "t"},
             "requestId": "r", "routeKey": "$default", "stage": "$default",
             "time": "t", "timeEpoch": 0
-        });
+        }"#;
         let ctx: lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext =
-            serde_json::from_value(json).unwrap();
+            serde_json::from_str(json).unwrap();
         let mut req = Request::builder()
             .header("x-forwarded-for", "10.9.9.9")
             .body(())

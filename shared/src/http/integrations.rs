@@ -1,20 +1,28 @@
-//! The `oauth` function's routes (API.md "oauth function"): integrations, the Stripe
-//! OAuth install, restricted keys, sync requests, disconnects and Stripe webhooks.
+//! The `oauth` function's routes (docs/api.md, "oauth function"): integrations, the
+//! Stripe OAuth install, restricted keys, sync requests, disconnects and Stripe webhooks.
 
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
+use super::dto::PathId;
+use super::dto::error::ErrorBody;
+use super::dto::integrations::{
+    CallbackParams, ConnectKeyRequest, DataDeletedBy, Integration, IntegrationList, OAuthStart,
+    StripeEvent, WebhookAck,
+};
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::query::{ApiQuery, ListParams, page_in_memory};
+use super::query::{ApiQuery, PageRequest, page_in_memory};
+use super::responses::{
+    BodyRefused, ConcurrentUpdate, InvalidRequest, NotFound, PayloadTooLarge, RedirectToApp,
+    RoleForbidden, SessionForbidden, Unauthenticated,
+};
 use super::session::{AdminOnly, Authorized, Session};
 use crate::domain::ids::IntegrationId;
 use crate::services::ServiceError;
@@ -25,62 +33,107 @@ type Admin = Authorized<AdminOnly>;
 /// The most bytes a webhook body may have (Stripe events are well under this).
 const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/integrations", get(list).post(connect_with_key))
-        .route("/v1/integrations/stripe/connect", post(start_oauth))
-        .route("/v1/oauth/stripe/callback", get(oauth_callback))
-        .route("/v1/integrations/{id}/sync", post(request_sync))
-        .route("/v1/integrations/{id}", delete(disconnect))
-        .route("/v1/webhooks/stripe", post(stripe_webhook))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, connect_with_key))
+        .routes(routes!(start_oauth))
+        .routes(routes!(oauth_callback))
+        .routes(routes!(request_sync))
+        .routes(routes!(disconnect))
+        .routes(routes!(stripe_webhook))
 }
 
+/// The tenant's integrations (every role)
+///
+/// The integrations, a page at a time.
+#[utoipa::path(
+    get, path = "/v1/integrations", tag = "integrations", operation_id = "listIntegrations",
+    params(PageRequest),
+    responses(
+        (status = 200, description = "The integrations.", body = IntegrationList),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+    )
+)]
 async fn list(
     State(app): State<AppState>,
     session: Session,
-    ApiQuery(paging): ApiQuery<ListParams>,
-) -> Result<Response, ApiError> {
+    page: PageRequest,
+) -> Result<Json<IntegrationList>, ApiError> {
     let integrations = app.list_integrations(&session.ctx).await?;
-    let (data, next) = page_in_memory(integrations, &paging, |i| i.id.to_string())?;
-    Ok(Json(json!({ "data": data, "next_cursor": next })).into_response())
+    let (data, next_cursor) = page_in_memory(integrations, &page, |i| i.id.to_string())?;
+    Ok(Json(IntegrationList {
+        data: data.into_iter().map(Integration::from).collect(),
+        next_cursor,
+    }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum ProviderName {
-    Stripe,
-}
-
-#[derive(Deserialize)]
-struct KeyBody {
-    #[allow(dead_code)]
-    provider: ProviderName,
-    api_key: SecretString,
-}
-
+/// Connect Stripe with a restricted API key
+///
+/// The key is checked against Stripe before it is stored; a first sync is queued.
+#[utoipa::path(
+    post, path = "/v1/integrations", tag = "integrations", operation_id = "connectWithKey",
+    request_body = ConnectKeyRequest,
+    responses(
+        (status = 201, description = "Connected.", body = Integration),
+        (status = 400, body = ErrorBody, description = "`invalid_request`, `key_not_restricted` \
+            (a secret `sk_…` key), `invalid_api_key` (not a restricted key, or Stripe refused it)."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        BodyRefused,
+        (status = 502, body = ErrorBody, description = "`provider_unavailable`: Stripe could not \
+            be reached or answered out of contract while the key was checked; nothing was saved \
+            and the call may be retried."),
+    )
+)]
 async fn connect_with_key(
     State(app): State<AppState>,
     admin: Admin,
-    ApiJson(body): ApiJson<KeyBody>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<ConnectKeyRequest>,
+) -> Result<(StatusCode, Json<Integration>), ApiError> {
     let integration = app.connect_stripe_key(&admin.ctx, &body.api_key).await?;
-    Ok((StatusCode::CREATED, Json(integration)).into_response())
+    Ok((StatusCode::CREATED, Json(integration.into())))
 }
 
-async fn start_oauth(State(app): State<AppState>, admin: Admin) -> Result<Response, ApiError> {
+/// Start the Stripe OAuth install
+///
+/// `state` is single-use, bound to the tenant and the user, valid 10 minutes.
+#[utoipa::path(
+    post, path = "/v1/integrations/stripe/connect", tag = "integrations",
+    operation_id = "startStripeOAuth",
+    responses(
+        (status = 200, description = "Where to send the browser.", body = OAuthStart),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, body = ErrorBody, description = "`oauth_not_configured`: this deployment has no Stripe app credentials."),
+    )
+)]
+async fn start_oauth(
+    State(app): State<AppState>,
+    admin: Admin,
+) -> Result<Json<OAuthStart>, ApiError> {
     let (authorize_url, state) = app.start_stripe_oauth(&admin.ctx).await?;
-    Ok(Json(json!({ "authorize_url": authorize_url, "state": state })).into_response())
+    Ok(Json(OAuthStart {
+        authorize_url,
+        state,
+    }))
 }
 
-#[derive(Deserialize)]
-struct CallbackParams {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-/// Always a redirect to the app, except for a state that is not ours (400): the
-/// browser of a forged or replayed callback is told nothing more.
+/// Stripe's OAuth redirect back to Tally
+///
+/// Always a redirect to the configured app URL (`?connected=<id>` or `?error=<code>`),
+/// except for a state that is not valid (400): the browser of a forged or replayed
+/// callback is told nothing more.
+#[utoipa::path(
+    get, path = "/v1/oauth/stripe/callback", tag = "integrations",
+    operation_id = "stripeOAuthCallback", security(),
+    params(CallbackParams),
+    responses(
+        (status = 302, response = inline(RedirectToApp)),
+        (status = 400, body = ErrorBody, description = "`invalid_state` (missing, unknown, used or expired), `invalid_request`."),
+    )
+)]
 async fn oauth_callback(
     State(app): State<AppState>,
     ApiQuery(params): ApiQuery<CallbackParams>,
@@ -113,37 +166,76 @@ async fn oauth_callback(
     Ok((StatusCode::FOUND, [(header::LOCATION, target)]).into_response())
 }
 
+/// Queue a sync of an integration
+#[utoipa::path(
+    post, path = "/v1/integrations/{id}/sync", tag = "integrations", operation_id = "requestSync",
+    params(PathId<IntegrationId>),
+    responses(
+        (status = 202, description = "Queued (no body)."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn request_sync(
     State(app): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathId(id): PathId<IntegrationId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = IntegrationId::parse(&id).ok_or(ApiError::NotFound)?;
     app.request_sync(&admin.ctx, &id).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Disconnect an integration
+///
+/// Access is revoked now; the integration's data is deleted within 24 hours.
+#[utoipa::path(
+    delete, path = "/v1/integrations/{id}", tag = "integrations",
+    operation_id = "disconnectIntegration",
+    params(PathId<IntegrationId>),
+    responses(
+        (status = 202, description = "Disconnected; the data deletion deadline.", body = DataDeletedBy),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = ConcurrentUpdate),
+    )
+)]
 async fn disconnect(
     State(app): State<AppState>,
     admin: Admin,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = IntegrationId::parse(&id).ok_or(ApiError::NotFound)?;
-    let deadline = app
+    PathId(id): PathId<IntegrationId>,
+) -> Result<(StatusCode, Json<DataDeletedBy>), ApiError> {
+    let data_deleted_by = app
         .disconnect_integration(admin.ctx.tenant(), &id, Some(&admin.ctx))
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "data_deleted_by": deadline })),
-    )
-        .into_response())
+        Json(DataDeletedBy { data_deleted_by }),
+    ))
 }
 
+/// Stripe webhook endpoint
+///
+/// No session: the `Stripe-Signature` (HMAC-SHA256, 300 s tolerance) is verified. A
+/// verified event only queues a sync (or marks a deauthorized integration disconnected);
+/// repeated event ids are acknowledged without effect.
+#[utoipa::path(
+    post, path = "/v1/webhooks/stripe", tag = "integrations", operation_id = "stripeWebhook",
+    security(),
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body.")),
+    request_body = StripeEvent,
+    responses(
+        (status = 200, description = "Received.", body = WebhookAck),
+        (status = 400, body = ErrorBody, description = "`invalid_signature` (missing or not verifying), `invalid_request` (not a Stripe event)."),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
 async fn stripe_webhook(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Json<WebhookAck>, ApiError> {
     if body.len() > WEBHOOK_BODY_LIMIT {
         return Err(ApiError::PayloadTooLarge);
     }
@@ -152,5 +244,5 @@ async fn stripe_webhook(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::rejected(BadRequest::SignatureMissing))?;
     app.stripe_webhook(signature, &body).await?;
-    Ok(Json(json!({ "received": true })).into_response())
+    Ok(Json(WebhookAck { received: true }))
 }

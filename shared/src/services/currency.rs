@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{CurrencyMode, DailyRates, Facts, FxRates, FxSource, Mrr, day_of};
 use crate::services::Services;
+use crate::services::analytics_query::Currency;
 use crate::services::error::ServiceError;
 
 /// Used when a tenant has no MRR yet and chose nothing.
@@ -114,23 +115,15 @@ impl Services {
         Ok(CurrencyMode::Converted { to, rates })
     }
 
-    /// The mode of a query: into `requested` (validated) or the snapshot's reporting
-    /// currency, every currency converted.
+    /// The mode of a query: into `requested` or the snapshot's reporting currency,
+    /// every currency converted.
     pub async fn query_currency(
         &self,
         tenant: &TenantId,
-        requested: Option<&str>,
+        requested: Option<&Currency>,
         reporting: &str,
     ) -> Result<CurrencyMode, ServiceError> {
-        let to = match requested {
-            Some(text) => iso_currency(text).ok_or_else(|| {
-                ServiceError::invalid(
-                    "currency",
-                    "`currency` must be an ISO 4217 code such as eur.",
-                )
-            })?,
-            None => reporting.to_owned(),
-        };
+        let to = requested.map_or(reporting, Currency::as_str).to_owned();
         Ok(CurrencyMode::Converted {
             to,
             rates: self.fx_source(tenant).await?,

@@ -336,7 +336,7 @@ impl ErrorCode {
                     ),
                     BadRequest::UnknownMetric => (
                         "unknown_metric",
-                        "Unknown metric: see API.md for the metric names.",
+                        "Unknown metric: the API reference (docs/api.md) lists the metric names.",
                     ),
                     BadRequest::UnknownDimension => (
                         "unknown_dimension",

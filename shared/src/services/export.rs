@@ -40,6 +40,7 @@ const EXPORT_INTERVAL_SECS: i64 = 60;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum ExportStatus {
     Pending,
     Ready,

@@ -28,6 +28,7 @@ pub const STRIPE_APP_SECRET: &str = "tally/system/stripe-app-secret";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Provider {
     Stripe,
     Demo,
@@ -35,6 +36,7 @@ pub enum Provider {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum IntegrationStatus {
     Connected,
     Syncing,

@@ -4,10 +4,12 @@
 pub mod accounts;
 pub mod allowlist;
 pub mod analytics;
+pub mod analytics_query;
 pub mod closure;
 pub mod connections;
 pub mod currency;
 pub mod customer_order;
+pub mod customer_query;
 pub mod error;
 pub mod export;
 pub mod fx_rates;

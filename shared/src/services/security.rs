@@ -29,6 +29,7 @@ pub const LOGIN_ATTEMPT_RETENTION_DAYS: i64 = 90;
 /// How a sign-in attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum LoginOutcome {
     Success,
     BadPassword,

@@ -21,6 +21,7 @@ const EPOCH_DAYS_FROM_CE: i64 = 719_163;
 /// A series' bucket size (`interval=day|week|month|quarter|year`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum SeriesInterval {
     Day,
     Week,

@@ -20,6 +20,7 @@ pub const UNKNOWN_KEY: &str = "unknown";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Dimension {
     Country,
     City,

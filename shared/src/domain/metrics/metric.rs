@@ -19,6 +19,7 @@ use super::subscribers::subscriber_counts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Metric {
     Mrr,
     Arr,

@@ -12,6 +12,7 @@ use crate::domain::billing::SubscriptionStatus;
 /// When an `unpaid` subscription stops counting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum UnpaidChurnFrom {
     /// The period start of the first open or uncollectible invoice after the last paid
     /// one (when the customer stopped paying); the current period start if there is none.
@@ -24,6 +25,7 @@ pub enum UnpaidChurnFrom {
 /// `active`) is recurring revenue meanwhile.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum PausedCollection {
     /// Not recurring revenue from the end of its last paid period until collection
     /// resumes (`resumes_at`): the merchant is giving the service away, or not

@@ -26,6 +26,7 @@ pub const NEW_CUSTOMER_DAYS: i64 = 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum RfmSegment {
     Champions,
     Loyal,

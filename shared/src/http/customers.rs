@@ -1,0 +1,118 @@
+//! The `query` function's per-customer routes (personal data: admins and analysts):
+//! the customer list, a customer's profile, the payment-failure insight.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::analytics::loaded;
+use super::analytics_params::{CustomerListQuery, Filters};
+use super::dto::customers::{
+    CustomerList, CustomerProfile, CustomerSummary, PaymentFailureRisk, PaymentFailureRiskList,
+};
+use super::error::ApiError;
+use super::query::{PageRequest, page_in_memory};
+use super::responses::{
+    AnalyticsInvalid, InvalidRequest, NoDataYet, NotFound, RoleForbidden, Unauthenticated,
+};
+use super::session::{Authorized, CustomerData};
+use crate::services::ServiceError;
+use crate::services::analytics_query::check_dimensions;
+use crate::services::customer_query::{find_customer, select_customers};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(customers))
+        .routes(routes!(customer))
+        .routes(routes!(payment_failure_risk))
+}
+
+/// Customers with MRR, revenue, loyalty and risk (admins and analysts)
+#[utoipa::path(
+    get, path = "/v1/customers", tag = "analytics", operation_id = "listCustomers",
+    params(CustomerListQuery, Filters, PageRequest),
+    responses(
+        (status = 200, description = "One page of customers.", body = CustomerList),
+        (status = 400, response = AnalyticsInvalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+async fn customers(
+    State(app): State<AppState>,
+    who: Authorized<CustomerData>,
+    query: CustomerListQuery,
+) -> Result<Json<CustomerList>, ApiError> {
+    let (page, selection) = query.selection();
+    check_dimensions(who.ctx.role(), &selection.filters, None)?;
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let rows = select_customers(&snapshot, &selection);
+    let (rows, next_cursor) =
+        page_in_memory(rows, &page, |r| format!("{}/{}", r.integration, r.id))?;
+    Ok(Json(CustomerList {
+        data: rows
+            .into_iter()
+            .map(|row| CustomerSummary::new(row, &snapshot.reporting_currency))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// One customer's profile (admins and analysts)
+#[utoipa::path(
+    get, path = "/v1/customers/{id}", tag = "analytics", operation_id = "getCustomer",
+    params(("id" = String, Path, description = "The payment processor's customer id (e.g. `cus_…`).")),
+    responses(
+        (status = 200, description = "The profile.", body = CustomerProfile),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = NoDataYet),
+    )
+)]
+async fn customer(
+    State(app): State<AppState>,
+    who: Authorized<CustomerData>,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerProfile>, ApiError> {
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let row = find_customer(&snapshot, &id).ok_or(ApiError::NotFound)?;
+    let profile = app
+        .customer_profile(who.ctx.tenant(), &row.integration, &row.id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    Ok(Json(CustomerProfile::new(profile, row)))
+}
+
+/// Customers whose card expires before their next renewal (admins and analysts)
+///
+/// The customers at risk, a page at a time.
+#[utoipa::path(
+    get, path = "/v1/insights/payment-failure-risk", tag = "analytics",
+    operation_id = "getPaymentFailureRisk",
+    params(PageRequest),
+    responses(
+        (status = 200, description = "The customers at risk.", body = PaymentFailureRiskList),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+async fn payment_failure_risk(
+    State(app): State<AppState>,
+    who: Authorized<CustomerData>,
+    page: PageRequest,
+) -> Result<Json<PaymentFailureRiskList>, ApiError> {
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let risks: Vec<_> = snapshot.payment_failure_risks.iter().collect();
+    let (risks, next_cursor) =
+        page_in_memory(risks, &page, |r| format!("{}/{}", r.customer, r.currency))?;
+    Ok(Json(PaymentFailureRiskList {
+        data: risks.into_iter().map(PaymentFailureRisk::from).collect(),
+        next_cursor,
+    }))
+}

@@ -1,0 +1,101 @@
+//! The bodies of the `oauth` function: integrations, the Stripe OAuth install and
+//! restricted keys, disconnects and Stripe webhooks.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::list_reply;
+use crate::domain::ids::IntegrationId;
+use crate::services::integrations::{IntegrationStatus, IntegrationView, Provider};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub provider: Provider,
+    pub status: IntegrationStatus,
+    pub connected_at: DateTime<Utc>,
+    #[schema(required = true)]
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// Present only after a failed sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub last_error: Option<String>,
+}
+
+impl From<IntegrationView> for Integration {
+    fn from(view: IntegrationView) -> Self {
+        Self {
+            id: view.id,
+            provider: view.provider,
+            status: view.status,
+            connected_at: view.connected_at,
+            last_sync_at: view.last_sync_at,
+            last_error: view.last_error,
+        }
+    }
+}
+
+list_reply!(IntegrationList of Integration);
+
+/// The providers a key can be given for.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyProvider {
+    Stripe,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConnectKeyRequest {
+    #[allow(dead_code)] // Read to refuse other providers; Stripe is the only one.
+    #[schema(inline)]
+    pub provider: KeyProvider,
+    /// A read-only restricted key (`rk_live_…` or `rk_test_…`).
+    #[schema(value_type = String)]
+    pub api_key: SecretString,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OAuthStart {
+    #[schema(format = "uri")]
+    pub authorize_url: String,
+    /// Single-use, bound to the tenant and the user, valid 10 minutes.
+    pub state: String,
+}
+
+/// Stripe's redirect back to Tally: `?state` with `code`, or with `error` when the
+/// merchant declined.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackParams {
+    #[param(required = true, nullable = false, min_length = 1, max_length = 128)]
+    pub state: Option<String>,
+    #[param(nullable = false, max_length = 512)]
+    pub code: Option<String>,
+    /// Sent by Stripe when the merchant declined.
+    #[param(nullable = false)]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DataDeletedBy {
+    /// Access is revoked now; the integration's data is deleted by then (24 hours).
+    pub data_deleted_by: DateTime<Utc>,
+}
+
+/// A Stripe event as Stripe signs it (only these fields are read). The handler verifies
+/// the signature over the raw bytes, so this type only documents the body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct StripeEvent {
+    pub id: String,
+    #[schema(rename = "type")]
+    pub kind: String,
+    pub account: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookAck {
+    pub received: bool,
+}

@@ -1,0 +1,268 @@
+//! The bodies of the metrics routes: the summary and one metric as a series.
+//!
+//! Money is integer minor units of the reply's `currency`; ratios are numbers, null
+//! when their base is empty.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::billing::SubscriptionStatus;
+use crate::domain::metrics::{
+    Metric, MetricGroup, MetricPoint as PointView, MetricSeries as SeriesView, MetricValue,
+    MrrPolicy as PolicyView, PausedCollection, SeriesInterval, Summary, UnconvertedMinor,
+    UnpaidChurnFrom,
+};
+
+/// A currency left out of converted figures for want of an exchange rate, with its own
+/// amount in its minor units: `mrr` (MRR at the end of the range) or `amount` (the
+/// events' amount). Revenue is never dropped silently.
+#[derive(Serialize, ToSchema)]
+pub struct Unconverted {
+    pub currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub mrr: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub amount: Option<i64>,
+}
+
+impl From<UnconvertedMinor> for Unconverted {
+    fn from(u: UnconvertedMinor) -> Self {
+        Self {
+            currency: u.currency,
+            mrr: u.mrr,
+            amount: u.amount,
+        }
+    }
+}
+
+fn unconverted(list: Vec<UnconvertedMinor>) -> Vec<Unconverted> {
+    list.into_iter().map(Unconverted::from).collect()
+}
+
+/// How MRR is measured.
+#[derive(Serialize, ToSchema)]
+pub struct MrrPolicy {
+    pub name: String,
+    /// Statuses whose current state counts.
+    pub statuses: Vec<SubscriptionStatus>,
+    pub exclude_trials: bool,
+    pub exclude_metered: bool,
+    pub forever_coupons_only: bool,
+    /// false (Stripe Billing) churns a cancellation at period end when it was requested.
+    pub count_until_period_end_when_cancel_at_period_end: bool,
+    pub unpaid_churn_from: UnpaidChurnFrom,
+    /// Whether a subscription whose collection is paused (`pause_collection`) is
+    /// recurring revenue meanwhile.
+    pub paused_collection: PausedCollection,
+}
+
+impl From<PolicyView> for MrrPolicy {
+    fn from(p: PolicyView) -> Self {
+        Self {
+            name: p.name,
+            statuses: p.statuses,
+            exclude_trials: p.exclude_trials,
+            exclude_metered: p.exclude_metered,
+            forever_coupons_only: p.forever_coupons_only,
+            count_until_period_end_when_cancel_at_period_end: p
+                .count_until_period_end_when_cancel_at_period_end,
+            unpaid_churn_from: p.unpaid_churn_from,
+            paused_collection: p.paused_collection,
+        }
+    }
+}
+
+/// MRR, ARR, customers and ARPU at the end of `as_of`; churn rates and NRR of the last
+/// complete calendar month (`rates_from`..`rates_to`); LTV.
+#[derive(Serialize, ToSchema)]
+pub struct MetricsSummary {
+    pub as_of: NaiveDate,
+    pub currency: String,
+    /// Minor units of `currency`.
+    pub mrr: i64,
+    pub arr: i64,
+    pub customers: i64,
+    pub arpu: i64,
+    #[schema(required = true)]
+    pub customer_churn_rate: Option<f64>,
+    #[schema(required = true)]
+    pub revenue_churn_rate: Option<f64>,
+    #[schema(required = true)]
+    pub nrr: Option<f64>,
+    pub ltv: i64,
+    /// First day of the month the rates are measured over.
+    pub rates_from: NaiveDate,
+    pub rates_to: NaiveDate,
+    pub unconverted: Vec<Unconverted>,
+    /// The name of the definition behind each figure, by concept.
+    pub definitions: BTreeMap<String, String>,
+    pub policy: MrrPolicy,
+    /// When the snapshot the figures come from was built.
+    pub data_as_of: DateTime<Utc>,
+}
+
+impl MetricsSummary {
+    pub fn new(s: Summary, policy: PolicyView, data_as_of: DateTime<Utc>) -> Self {
+        Self {
+            as_of: s.as_of,
+            currency: s.currency,
+            mrr: s.mrr,
+            arr: s.arr,
+            customers: s.customers,
+            arpu: s.arpu,
+            customer_churn_rate: s.customer_churn_rate,
+            revenue_churn_rate: s.revenue_churn_rate,
+            nrr: s.nrr,
+            ltv: s.ltv,
+            rates_from: s.rates_from,
+            rates_to: s.rates_to,
+            unconverted: unconverted(s.unconverted),
+            definitions: s
+                .definitions
+                .into_iter()
+                .map(|(concept, name)| (concept.to_owned(), name.to_owned()))
+                .collect(),
+            policy: policy.into(),
+            data_as_of,
+        }
+    }
+}
+
+/// A point's headline value: money in minor units, a count, or a ratio.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum PointValue {
+    Whole(i64),
+    Ratio(Option<f64>),
+}
+
+/// One period. `mrr_movements` points carry `start_mrr, mrr, new, expansion,
+/// contraction, churn, reactivation, plan_switch, net`; `refunds` and `failed_payments`
+/// points `count, amount`; `trial_conversion` points `count, converted`.
+#[derive(Serialize, ToSchema)]
+pub struct MetricPoint {
+    pub period_start: NaiveDate,
+    /// Last day, inclusive (the query's `to` for a partial last period).
+    pub period_end: NaiveDate,
+    /// Money (integer minor units), a count (integer), or a ratio (null when its base is
+    /// empty).
+    #[schema(value_type = Option<f64>, required = true)]
+    pub value: PointValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub start_mrr: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub mrr: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub new: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub expansion: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub contraction: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub churn: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub reactivation: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub plan_switch: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub net: Option<i64>,
+    /// Events (refunds, failed payments, ended trials) in the period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub amount: Option<i64>,
+    /// Trials ended in the period that converted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub converted: Option<u64>,
+}
+
+impl From<PointView> for MetricPoint {
+    fn from(p: PointView) -> Self {
+        let value = match p.value {
+            MetricValue::Money(v) | MetricValue::Count(v) => PointValue::Whole(v),
+            MetricValue::Ratio(r) => PointValue::Ratio(r),
+        };
+        let m = p.movements;
+        Self {
+            period_start: p.period_start,
+            period_end: p.period_end,
+            value,
+            start_mrr: m.map(|m| m.start_mrr),
+            mrr: m.map(|m| m.mrr),
+            new: m.map(|m| m.new),
+            expansion: m.map(|m| m.expansion),
+            contraction: m.map(|m| m.contraction),
+            churn: m.map(|m| m.churn),
+            reactivation: m.map(|m| m.reactivation),
+            plan_switch: m.map(|m| m.plan_switch),
+            net: m.map(|m| m.net),
+            count: p.count,
+            amount: p.amount,
+            converted: p.converted,
+        }
+    }
+}
+
+fn points(series: Vec<PointView>) -> Vec<MetricPoint> {
+    series.into_iter().map(MetricPoint::from).collect()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MetricGroupSeries {
+    pub key: String,
+    pub series: Vec<MetricPoint>,
+}
+
+/// One metric as a series; with `group_by`, also one series per value.
+#[derive(Serialize, ToSchema)]
+pub struct MetricSeries {
+    pub metric: Metric,
+    /// The name of the definition used.
+    pub definition: String,
+    pub interval: SeriesInterval,
+    pub currency: String,
+    pub series: Vec<MetricPoint>,
+    /// With `group_by` only; sorted by key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub groups: Option<Vec<MetricGroupSeries>>,
+    pub unconverted: Vec<Unconverted>,
+    /// When the snapshot the figures come from was built.
+    pub data_as_of: DateTime<Utc>,
+}
+
+impl MetricSeries {
+    pub fn new(s: SeriesView, data_as_of: DateTime<Utc>) -> Self {
+        let group = |g: MetricGroup| MetricGroupSeries {
+            key: g.key,
+            series: points(g.series),
+        };
+        Self {
+            metric: s.metric,
+            definition: s.definition.to_owned(),
+            interval: s.interval,
+            currency: s.currency,
+            series: points(s.series),
+            groups: s.groups.map(|g| g.into_iter().map(group).collect()),
+            unconverted: unconverted(s.unconverted),
+            data_as_of,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The `query` function's aggregate routes (docs/api.md, "query function"): the
+//! metrics summary and series, the dimensions' values and the segments. Every role may
+//! read them; viewers not the `city` dimension.
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::analytics::loaded;
+use super::analytics_params::{
+    AsOf, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
+};
+use super::dto::analytics::{DimensionValues, SegmentEntry, SegmentList};
+use super::dto::metrics::{MetricSeries, MetricsSummary};
+use super::error::ApiError;
+use super::responses::{
+    AnalyticsForbidden, AnalyticsInvalid, NoDataYet, SessionForbidden, Unauthenticated,
+};
+use super::session::{Aggregates, Authorized};
+use crate::domain::metrics::{MrrPolicy, SeriesQuery, dimension_values, metric_series, summary};
+use crate::services::analytics_query::{check_dimensions, dimension_visible};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metrics_summary))
+        .routes(routes!(metric))
+        .routes(routes!(dimensions))
+        .routes(routes!(segments))
+}
+
+/// Headline metrics as of a day
+///
+/// MRR, ARR, customers and ARPU at the end of `as_of`; churn rates and NRR of the last
+/// complete calendar month (`rates_from`..`rates_to`); LTV.
+#[utoipa::path(
+    get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
+    params(AsOf, RequestedCurrency, Filters),
+    responses(
+        (status = 200, description = "The summary.", body = MetricsSummary),
+        (status = 400, response = AnalyticsInvalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = AnalyticsForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+async fn metrics_summary(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+    Filters { filter: filters }: Filters,
+    AsOf { as_of }: AsOf,
+    RequestedCurrency { currency }: RequestedCurrency,
+) -> Result<Json<MetricsSummary>, ApiError> {
+    check_dimensions(who.ctx.role(), &filters, None)?;
+    let as_of = as_of.unwrap_or_else(|| app.adapters.clock.now().date_naive());
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let mode = app
+        .query_currency(
+            who.ctx.tenant(),
+            currency.as_ref(),
+            &snapshot.reporting_currency,
+        )
+        .await?;
+    let result = summary(&snapshot.facts, as_of, mode, filters)?;
+    Ok(Json(MetricsSummary::new(
+        result,
+        MrrPolicy::default(),
+        snapshot.built_at,
+    )))
+}
+
+/// One metric as a series
+///
+/// `series: [{period_start, period_end, value, ...}]`; `value` is money in minor units,
+/// a count, or a ratio (null when its base is empty). `mrr_movements` points carry
+/// `start_mrr, mrr, new, expansion, contraction, churn, reactivation, plan_switch,
+/// net`; `refunds` and `failed_payments` points `count, amount`; `trial_conversion`
+/// points `count, converted`. With `group_by`, `groups: [{key, series}]`.
+#[utoipa::path(
+    get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters),
+    responses(
+        (status = 200, description = "The series.", body = MetricSeries),
+        (status = 400, response = AnalyticsInvalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = AnalyticsForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+#[allow(clippy::too_many_arguments)] // One extractor per parameter: the signature is the contract.
+async fn metric(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+    MetricName { name: metric }: MetricName,
+    Filters { filter: filters }: Filters,
+    GroupBy { group_by }: GroupBy,
+    Interval { interval }: Interval,
+    range: DateRange,
+    RequestedCurrency { currency }: RequestedCurrency,
+) -> Result<Json<MetricSeries>, ApiError> {
+    check_dimensions(who.ctx.role(), &filters, group_by)?;
+    let (from, to) = range.or_default(app.adapters.clock.now().date_naive());
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let query = SeriesQuery {
+        from,
+        to,
+        interval,
+        currency: app
+            .query_currency(
+                who.ctx.tenant(),
+                currency.as_ref(),
+                &snapshot.reporting_currency,
+            )
+            .await?,
+        filters,
+        group_by,
+    };
+    let series = metric_series(&snapshot.facts, metric, &query)?;
+    Ok(Json(MetricSeries::new(series, snapshot.built_at)))
+}
+
+/// Every value of every dimension in the data
+///
+/// Viewers do not get `city`.
+#[utoipa::path(
+    get, path = "/v1/dimensions", tag = "analytics", operation_id = "getDimensions",
+    responses(
+        (status = 200, description = "Values per dimension, sorted.", body = DimensionValues),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+async fn dimensions(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+) -> Result<Json<DimensionValues>, ApiError> {
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let role = who.ctx.role();
+    Ok(Json(
+        dimension_values(&snapshot.facts)
+            .into_iter()
+            .filter(|(dimension, _)| dimension_visible(role, *dimension))
+            .collect(),
+    ))
+}
+
+/// RFM segments with their customers and MRR
+#[utoipa::path(
+    get, path = "/v1/segments", tag = "analytics", operation_id = "getSegments",
+    responses(
+        (status = 200, description = "The segments.", body = SegmentList),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = SessionForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+async fn segments(
+    State(app): State<AppState>,
+    who: Authorized<Aggregates>,
+) -> Result<Json<SegmentList>, ApiError> {
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    Ok(Json(SegmentList {
+        segments: snapshot.segments.iter().map(SegmentEntry::from).collect(),
+        currency: snapshot.reporting_currency.clone(),
+    }))
+}
