@@ -3,16 +3,22 @@
 
 use std::sync::Arc;
 
-use crate::adapters::aws;
-use crate::config::{Config, ConfigError};
-use crate::ports::SystemClock;
-use crate::services::Services;
-use crate::services::error::{ErrorChain, ServiceError};
-use crate::services::jobs::{self, Job, JobError, JobReport};
+use axum::Router;
 
-/// The services of a Lambda function, on the AWS adapters. A missing or bad variable
+use crate::adapters::{Adapters, aws};
+use crate::config::{Config, ConfigError};
+use crate::http::{self, AccountState, AdminState, AuthState, Function, OauthState, QueryState};
+use crate::ports::SystemClock;
+use crate::services::error::{ErrorChain, ServiceError};
+use crate::services::jobs::{self, Job, JobError, JobReport, Workers};
+use crate::services::{
+    Analytics, Common, Guard, Identity, Ingestion, Integrations, SessionGate, Tenancy, TenantAdmin,
+    tenant_keys,
+};
+
+/// The configuration and AWS adapters of a Lambda function. A missing or bad variable
 /// fails the cold start with a message naming it.
-pub async fn aws_services() -> Result<Arc<Services>, ConfigError> {
+pub async fn aws_adapters() -> Result<(Adapters, Config), ConfigError> {
     let config = Config::from_env()?;
     let resources = config.aws()?;
     let sdk = aws::sdk_config(None).await;
@@ -23,14 +29,96 @@ pub async fn aws_services() -> Result<Arc<Services>, ConfigError> {
         &resources.event_bus,
         Arc::new(SystemClock),
     );
-    Ok(Services::new(adapters, config))
+    Ok((adapters, config))
+}
+
+/// One HTTP function's app with only the contexts its routes use: the `query`
+/// function, whose role may neither read secrets nor publish events, builds no
+/// context that holds those ports.
+pub fn http_app(function: Function, adapters: &Adapters, config: Config) -> Router {
+    let keys = tenant_keys(adapters);
+    let common = Common::new(adapters, config, keys.clone());
+    let gate = SessionGate::new(&common);
+    let config = common.config.clone();
+    let clock = common.clock.clone();
+    let guard = || Guard::new(&common, adapters, keys.clone());
+    match function {
+        Function::Auth => http::auth_app(AuthState {
+            identity: Identity::new(&common, adapters, keys.clone(), guard(), gate.clone()),
+            config,
+            clock,
+            gate,
+        }),
+        Function::Admin => http::admin_app(AdminState {
+            admin: TenantAdmin::new(&common, adapters, guard(), gate.clone()),
+            config,
+            clock,
+            gate,
+        }),
+        Function::Oauth => http::oauth_app(OauthState {
+            integrations: Integrations::new(&common, adapters, guard(), Analytics::new(&common)),
+            config,
+            clock,
+            gate,
+        }),
+        Function::Account => http::account_app(AccountState {
+            tenancy: Tenancy::new(
+                &common,
+                adapters,
+                keys.clone(),
+                guard(),
+                Analytics::new(&common),
+            ),
+            config,
+            clock,
+            gate,
+        }),
+        Function::Query => http::query_app(QueryState {
+            analytics: Analytics::new(&common),
+            config,
+            clock,
+            gate,
+        }),
+    }
+}
+
+/// The `ingest` function's contexts: syncs and the pass, exports, the rates refresh.
+pub fn ingest_workers(adapters: &Adapters, config: Config) -> Workers {
+    let keys = tenant_keys(adapters);
+    let common = Common::new(adapters, config, keys.clone());
+    let guard = Guard::new(&common, adapters, keys.clone());
+    let analytics = Analytics::new(&common);
+    let integrations = Integrations::new(&common, adapters, guard.clone(), analytics.clone());
+    Workers {
+        ingestion: Some(Ingestion::new(&common, integrations, analytics.clone())),
+        tenancy: Some(Tenancy::new(
+            &common,
+            adapters,
+            keys,
+            guard,
+            analytics.clone(),
+        )),
+        analytics: Some(analytics),
+    }
+}
+
+/// The `sweep` function's context.
+pub fn sweep_workers(adapters: &Adapters, config: Config) -> Workers {
+    let keys = tenant_keys(adapters);
+    let common = Common::new(adapters, config, keys.clone());
+    let guard = Guard::new(&common, adapters, keys.clone());
+    let analytics = Analytics::new(&common);
+    Workers {
+        tenancy: Some(Tenancy::new(&common, adapters, keys, guard, analytics)),
+        ..Workers::default()
+    }
 }
 
 /// The `ingest` function's handler: decodes the payload into a [`Job`] (a requested
 /// sync or export from the bus, or a schedule's job) and runs it. The sweep is the
 /// `sweep` function's, whose role alone may delete what it deletes.
 pub async fn handle_ingest_event(
-    services: &Services,
+    workers: &Workers,
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, IngestError> {
     let job = Job::from_payload(payload).inspect_err(|err| {
@@ -40,7 +128,7 @@ pub async fn handle_ingest_event(
         tracing::error!("the ingest function got the sweep job");
         return Err(IngestError::NotHere);
     }
-    let report = jobs::run(services, job).await?;
+    let report = jobs::run(workers, job).await?;
     Ok(reply(report)?)
 }
 
@@ -58,8 +146,8 @@ pub enum IngestError {
 
 /// The `sweep` function's handler (hourly schedule): the sweep is all it runs, so its
 /// payload is not read.
-pub async fn handle_sweep_event(services: &Services) -> Result<serde_json::Value, ServiceError> {
-    let report = jobs::run(services, Job::Sweep).await?;
+pub async fn handle_sweep_event(workers: &Workers) -> Result<serde_json::Value, ServiceError> {
+    let report = jobs::run(workers, Job::Sweep).await?;
     reply(report)
 }
 

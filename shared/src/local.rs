@@ -15,7 +15,7 @@ use crate::http;
 use crate::ports::Clock;
 use crate::services::Services;
 use crate::services::error::ErrorChain;
-use crate::services::jobs::{self, Job, JobReport};
+use crate::services::jobs::{self, Job, JobReport, Workers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -60,6 +60,7 @@ pub async fn open_services(
     let opened = embedded::open(data_dir, &config.table, clock)?;
     let services = Services::new(opened.adapters, config);
     services
+        .guard
         .ensure_lookup_pepper()
         .await
         .map_err(LocalError::Prepare)?;
@@ -81,7 +82,7 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| LocalError::Bind { addr, source })?;
-        let router = http::local_app(local.services.clone());
+        let router = http::local_app(&local.services);
         Ok(Self {
             listener,
             router,
@@ -126,6 +127,7 @@ pub const FX_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// rates are fetched at start and then daily. They stop with the runtime. A failed job
 /// was logged by `jobs::run`.
 pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc<SqliteStore>) {
+    let workers = Workers::all(&services);
     let fx = services.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(FX_REFRESH_EVERY);
@@ -135,7 +137,7 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
         }
     });
     let mut requests = events.subscribe();
-    let on_request = services.clone();
+    let on_request = workers.clone();
     tokio::spawn(async move {
         loop {
             match requests.recv().await {
@@ -160,14 +162,14 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
         every.tick().await;
         loop {
             every.tick().await;
-            if let Ok(JobReport::IngestPass(pass)) = jobs::run(&services, Job::IngestPass).await {
+            if let Ok(JobReport::IngestPass(pass)) = jobs::run(&workers, Job::IngestPass).await {
                 tracing::info!(
                     synced = pass.synced,
                     failed = pass.failed,
                     "scheduled ingest pass"
                 );
             }
-            if jobs::run(&services, Job::Sweep).await.is_ok()
+            if jobs::run(&workers, Job::Sweep).await.is_ok()
                 && let Err(err) = store.compact().await
             {
                 tracing::warn!(error = %ErrorChain(&err), "compaction after the sweep failed");
@@ -215,12 +217,15 @@ pub async fn create_demo(
         password: SecretString::from(password.clone()),
         ip: std::net::IpAddr::from([127, 0, 0, 1]),
     };
-    let tenant = match services.signup(request).await {
+    let tenant = match services.identity.signup(request).await {
         Ok((tenant, _)) => tenant,
         Err(ServiceError::EmailTaken) => return Ok(None),
         Err(other) => return Err(other),
     };
-    let integration = services.connect_demo(&tenant, DEMO_SEED).await?;
+    let integration = services
+        .integrations
+        .connect_demo(&tenant, DEMO_SEED)
+        .await?;
     Ok(Some(NewDemo {
         email: DEMO_EMAIL.into(),
         password: SecretString::from(password),
@@ -242,6 +247,7 @@ pub async fn bootstrap_demo(
         });
     };
     let report = services
+        .ingestion
         .sync_integration(&demo.tenant, &demo.integration)
         .await?;
     Ok(DemoLogin {
@@ -254,7 +260,9 @@ pub async fn bootstrap_demo(
 /// One fetch of the ECB's rates. A failure (offline, say) is logged by `jobs::run`, naming
 /// what failed, never the body: the server carries on with the rates it has.
 pub async fn refresh_fx_rates(services: &Services) {
-    if let Ok(JobReport::FxRefresh(refresh)) = jobs::run(services, Job::FxRefresh).await {
+    if let Ok(JobReport::FxRefresh(refresh)) =
+        jobs::run(&Workers::all(services), Job::FxRefresh).await
+    {
         tracing::info!(
             date = %refresh.date,
             stored = refresh.stored,
@@ -268,7 +276,7 @@ pub async fn sweep_and_compact(
     services: &Services,
     store: &SqliteStore,
 ) -> Result<crate::services::sweep::SweepReport, crate::services::ServiceError> {
-    let report = services.sweep().await?;
+    let report = services.tenancy.sweep().await?;
     store.compact().await?;
     Ok(report)
 }

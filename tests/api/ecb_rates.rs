@@ -15,7 +15,7 @@ use tally::repos::EntityKey;
 use tally::repos::fx::EcbDayKey;
 use tokio::sync::oneshot;
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, ingest_workers, spawn_app_with};
 
 const PATH: &str = "/stats/eurofxref/eurofxref-daily.xml";
 
@@ -85,18 +85,18 @@ async fn the_refresh_stores_the_ecb_day_and_the_history_then_answers_its_rate() 
     let app = app_reading(&server).await;
     let shipped_last = fx_history::bundled().last_date().unwrap();
     assert!(shipped_last < NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
-    let before = app.services.fx_history().await.unwrap();
+    let before = app.services.analytics.fx_history().await.unwrap();
     let shipped_usd = before.per_eur("usd", day_number(shipped_last).unwrap());
     assert_eq!(before.per_eur("usd", day("2026-12-01")), shipped_usd);
 
-    let refresh = app.services.refresh_ecb_rates().await.unwrap();
+    let refresh = app.services.analytics.refresh_ecb_rates().await.unwrap();
     assert_eq!(refresh.date, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
     assert_eq!(
         (refresh.currencies, refresh.days, refresh.stored),
         (3, 1, 1)
     );
 
-    let history = app.services.fx_history().await.unwrap();
+    let history = app.services.analytics.fx_history().await.unwrap();
     assert_eq!(
         history.per_eur("usd", day("2026-12-01")),
         Some(1_083_400_000)
@@ -118,11 +118,19 @@ async fn the_refresh_stores_the_ecb_day_and_the_history_then_answers_its_rate() 
     assert!(item.is_some_and(|i| i.s("date") == Some("2026-12-01")));
 
     // The same file again writes nothing; a corrected one replaces the day.
-    let again = app.services.refresh_ecb_rates().await.unwrap();
+    let again = app.services.analytics.refresh_ecb_rates().await.unwrap();
     assert_eq!(again.stored, 0);
     server.answer(StatusCode::OK, daily_xml("2026-12-01", "1.0901"));
-    assert_eq!(app.services.refresh_ecb_rates().await.unwrap().stored, 1);
-    let history = app.services.fx_history().await.unwrap();
+    assert_eq!(
+        app.services
+            .analytics
+            .refresh_ecb_rates()
+            .await
+            .unwrap()
+            .stored,
+        1
+    );
+    let history = app.services.analytics.fx_history().await.unwrap();
     assert_eq!(
         history.per_eur("usd", day("2026-12-01")),
         Some(1_090_100_000)
@@ -135,9 +143,9 @@ async fn a_day_the_shipped_history_already_has_is_not_stored() {
     let date = shipped_last.format("%Y-%m-%d").to_string();
     let server = EcbServer::start(StatusCode::OK, daily_xml(&date, "9.99")).await;
     let app = app_reading(&server).await;
-    let refresh = app.services.refresh_ecb_rates().await.unwrap();
+    let refresh = app.services.analytics.refresh_ecb_rates().await.unwrap();
     assert_eq!(refresh.stored, 0);
-    let history = app.services.fx_history().await.unwrap();
+    let history = app.services.analytics.fx_history().await.unwrap();
     assert_ne!(history.per_eur("usd", day(&date)), Some(9_990_000_000));
 }
 
@@ -152,7 +160,12 @@ async fn a_failed_fetch_is_an_error_that_echoes_neither_the_body_nor_the_url() {
     ];
     for (status, body) in bodies {
         server.answer(status, body);
-        let err = app.services.refresh_ecb_rates().await.unwrap_err();
+        let err = app
+            .services
+            .analytics
+            .refresh_ecb_rates()
+            .await
+            .unwrap_err();
         let message = err.to_string();
         assert!(!message.contains("SECRET-BODY"), "{message}");
         assert!(!message.contains("127.0.0.1"), "{message}");
@@ -163,7 +176,12 @@ async fn a_failed_fetch_is_an_error_that_echoes_neither_the_body_nor_the_url() {
 
     // Nobody listening: a transport error, named without the URL.
     drop(server);
-    let err = app.services.refresh_ecb_rates().await.unwrap_err();
+    let err = app
+        .services
+        .analytics
+        .refresh_ecb_rates()
+        .await
+        .unwrap_err();
     assert!(!err.to_string().contains("127.0.0.1"), "{err}");
 }
 
@@ -171,9 +189,10 @@ async fn a_failed_fetch_is_an_error_that_echoes_neither_the_body_nor_the_url() {
 async fn the_ingest_function_runs_the_refresh_on_the_daily_schedule_input() {
     let server = EcbServer::start(StatusCode::OK, daily_xml("2026-12-01", "1.0834")).await;
     let app = app_reading(&server).await;
-    let reply = tally::lambda::handle_ingest_event(&app.services, json!({"job": "fx_refresh"}))
-        .await
-        .unwrap();
+    let reply =
+        tally::lambda::handle_ingest_event(&ingest_workers(&app), json!({"job": "fx_refresh"}))
+            .await
+            .unwrap();
     assert_eq!(reply["date"], "2026-12-01");
     assert_eq!(reply["stored"], 1);
 }

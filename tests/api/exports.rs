@@ -44,6 +44,7 @@ async fn connect_stripe(app: &TestApp, user: &TestUser, token: &str) -> Integrat
     let body: Value = response.json().await.unwrap();
     let id = IntegrationId::parse(body["id"].as_str().unwrap()).unwrap();
     app.services
+        .ingestion
         .sync_integration(&tenant_of(user), &id)
         .await
         .unwrap();
@@ -58,6 +59,7 @@ async fn built_export(app: &TestApp, user: &TestUser, token: &str) -> String {
     let id = body["id"].as_str().unwrap().to_owned();
     let export = ExportId::parse(&id).unwrap();
     app.services
+        .tenancy
         .build_export(&tenant_of(user), &export)
         .await
         .unwrap();
@@ -175,7 +177,11 @@ async fn an_export_is_gone_after_seven_days() {
         404
     );
     let export = ExportId::parse(&id).unwrap();
-    let rebuilt = app.services.build_export(&tenant_of(&admin), &export).await;
+    let rebuilt = app
+        .services
+        .tenancy
+        .build_export(&tenant_of(&admin), &export)
+        .await;
     assert!(matches!(rebuilt, Err(ServiceError::NotFound)));
 }
 

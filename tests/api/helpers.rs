@@ -100,12 +100,13 @@ pub async fn spawn_app_on_moto(vars: &[(&str, &str)]) -> TestApp {
     };
     let services = Services::new(adapters, config);
     services
+        .guard
         .ensure_lookup_pepper()
         .await
         .expect("the lookup pepper");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = tally::http::local_app(services.clone())
+    let router = tally::http::local_app(&services)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -248,6 +249,7 @@ impl TestApp {
         let tenant = TenantId::parse(&user.tenant_id).expect("a tenant id");
         let integration = IntegrationId::parse(integration).expect("an integration id");
         self.services
+            .ingestion
             .sync_integration(&tenant, &integration)
             .await
             .expect("the sync succeeds");
@@ -372,6 +374,7 @@ pub async fn tenant_b(app: &TestApp) -> TenantB {
         .unwrap();
     let demo = app
         .services
+        .integrations
         .connect_demo(
             &tally::domain::ids::TenantId::parse(&admin.tenant_id).unwrap(),
             7,
@@ -394,4 +397,10 @@ pub async fn tenant_b(app: &TestApp) -> TenantB {
         session_id: sessions["data"][0]["id"].as_str().unwrap().to_owned(),
         entry_id: entry["id"].as_str().unwrap().to_owned(),
     }
+}
+
+/// The `ingest` Lambda's contexts, built as that function builds them, on the app's
+/// adapters.
+pub fn ingest_workers(app: &TestApp) -> tally::services::jobs::Workers {
+    tally::lambda::ingest_workers(&app.services.adapters, (*app.services.config).clone())
 }

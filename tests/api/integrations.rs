@@ -11,7 +11,7 @@ use tally_tests::fake_stripe::{
     SENSITIVE_CARD_NUMBER, SENSITIVE_FINGERPRINT, Scenario,
 };
 
-use crate::helpers::{TestApp, contains_bytes, error_code, spawn_app_with};
+use crate::helpers::{TestApp, contains_bytes, error_code, ingest_workers, spawn_app_with};
 
 const WEBHOOK_SECRET: &str = "whsec_test_tally";
 
@@ -90,6 +90,7 @@ async fn records(
 ) -> Vec<BillingRecord> {
     let (t, i) = ids(tenant, integration);
     app.services
+        .ingestion
         .integration_records(&t, &i, kind)
         .await
         .unwrap()
@@ -196,7 +197,7 @@ async fn a_restricted_key_syncs_everything_and_the_key_lives_only_in_the_secret_
         1,
         "connecting queues a first sync"
     );
-    let pass = app.services.ingest_pass().await.unwrap();
+    let pass = app.services.ingestion.ingest_pass().await.unwrap();
     assert_eq!(pass.synced, 1);
     assert_eq!(
         records(&app, &admin.tenant_id, &id, ObjectKind::Customer)
@@ -244,6 +245,7 @@ async fn a_sync_survives_a_429_and_a_500_and_a_second_sync_changes_nothing() {
     let (t, i) = ids(&admin.tenant_id, &id);
     let report = app
         .services
+        .ingestion
         .sync_integration(&t, &i)
         .await
         .unwrap()
@@ -261,6 +263,7 @@ async fn a_sync_survives_a_429_and_a_500_and_a_second_sync_changes_nothing() {
 
     let second = app
         .services
+        .ingestion
         .sync_integration(&t, &i)
         .await
         .unwrap()
@@ -280,7 +283,11 @@ async fn changes_since_the_cursor_are_fetched_and_an_expired_cursor_means_a_full
     let token = app.login(&admin).await;
     let id = connect_key(&app, &token).await;
     let (t, i) = ids(&admin.tenant_id, &id);
-    app.services.sync_integration(&t, &i).await.unwrap();
+    app.services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap();
 
     let subscription =
         match &records(&app, &admin.tenant_id, &id, ObjectKind::Subscription).await[0] {
@@ -290,6 +297,7 @@ async fn changes_since_the_cursor_are_fetched_and_an_expired_cursor_means_a_full
     fake.update_subscription(&subscription, |s| s["cancel_at_period_end"] = json!(true));
     let report = app
         .services
+        .ingestion
         .sync_integration(&t, &i)
         .await
         .unwrap()
@@ -302,6 +310,7 @@ async fn changes_since_the_cursor_are_fetched_and_an_expired_cursor_means_a_full
     fake.expire_events();
     let report = app
         .services
+        .ingestion
         .sync_integration(&t, &i)
         .await
         .unwrap()
@@ -316,13 +325,13 @@ async fn a_revoked_key_marks_the_integration_in_error_and_the_schedule_leaves_it
     let token = app.login(&admin).await;
     let id = connect_key(&app, &token).await;
     fake.revoke_api_key();
-    let pass = app.services.ingest_pass().await.unwrap();
+    let pass = app.services.ingestion.ingest_pass().await.unwrap();
     assert_eq!(pass.failed, 1);
     let info = integration(&app, &token, &id).await;
     assert_eq!(info["status"], "error");
     assert_eq!(info["last_error"], "credentials_refused");
     let before = fake.requests_to("/v1/customers");
-    let pass = app.services.ingest_pass().await.unwrap();
+    let pass = app.services.ingestion.ingest_pass().await.unwrap();
     assert_eq!(pass.synced + pass.failed, 0);
     assert_eq!(
         fake.requests_to("/v1/customers"),
@@ -403,7 +412,11 @@ async fn oauth_connects_end_to_end_and_a_state_works_once() {
     assert_eq!(error_code(expired).await, "invalid_state");
 
     let (t, i) = ids(&admin.tenant_id, &id);
-    app.services.sync_integration(&t, &i).await.unwrap();
+    app.services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap();
     assert_eq!(integration(&app, &token, &id).await["status"], "connected");
     assert_eq!(
         records(&app, &admin.tenant_id, &id, ObjectKind::Customer)
@@ -439,7 +452,11 @@ async fn no_card_number_last4_or_fingerprint_reaches_the_data_files() {
     let token = app.login(&admin).await;
     let id = connect_key(&app, &token).await;
     let (t, i) = ids(&admin.tenant_id, &id);
-    app.services.sync_integration(&t, &i).await.unwrap();
+    app.services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap();
     let all: Vec<BillingRecord> =
         futures::future::join_all(ObjectKind::ALL.map(|k| records(&app, &admin.tenant_id, &id, k)))
             .await
@@ -560,7 +577,7 @@ async fn the_ingest_function_syncs_the_integration_a_sync_requested_event_names(
         "account": "123456789012", "region": "eu-central-1", "time": "2026-11-23T10:00:00Z",
         "resources": [], "detail": published,
     });
-    let reply = tally::lambda::handle_ingest_event(&app.services, envelope)
+    let reply = tally::lambda::handle_ingest_event(&ingest_workers(&app), envelope)
         .await
         .unwrap();
     assert_eq!(reply["synced"], true);
@@ -573,13 +590,13 @@ async fn the_ingest_function_syncs_the_integration_a_sync_requested_event_names(
     // A scheduled event runs a pass over every due integration.
     let scheduled =
         json!({ "detail-type": "Scheduled Event", "source": "aws.events", "detail": {} });
-    let pass = tally::lambda::handle_ingest_event(&app.services, scheduled)
+    let pass = tally::lambda::handle_ingest_event(&ingest_workers(&app), scheduled)
         .await
         .unwrap();
     assert_eq!(pass["synced"], 1);
     let bad = json!({ "detail-type": "SyncRequested", "detail": { "tenant_id": "../x" } });
     assert!(
-        tally::lambda::handle_ingest_event(&app.services, bad)
+        tally::lambda::handle_ingest_event(&ingest_workers(&app), bad)
             .await
             .is_err()
     );
@@ -610,6 +627,7 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_stor
 
     app.clock.advance(chrono::Duration::hours(2));
     app.services
+        .ingestion
         .sync_integration(&t, &i)
         .await
         .unwrap()

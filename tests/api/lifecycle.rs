@@ -51,7 +51,11 @@ async fn connected(app: &TestApp, token: &str, tenant: &str) -> String {
         TenantId::parse(tenant).unwrap(),
         tally::domain::ids::IntegrationId::parse(&id).unwrap(),
     );
-    app.services.sync_integration(&t, &i).await.unwrap();
+    app.services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap();
     id
 }
 
@@ -107,7 +111,7 @@ async fn a_disconnected_integration_is_gone_after_the_sweep() {
     );
 
     app.clock.advance(Duration::hours(25));
-    let report = app.services.sweep().await.unwrap();
+    let report = app.services.tenancy.sweep().await.unwrap();
     assert_eq!(report.integrations_purged, 1);
     let left = partition(&app, &admin.tenant_id).await;
     assert_eq!(owned(&left), 0, "no item of the integration remains");
@@ -134,7 +138,12 @@ async fn a_disconnected_integration_is_gone_after_the_sweep() {
         "counts, not contents: {entry}"
     );
     assert_eq!(
-        app.services.sweep().await.unwrap().integrations_purged,
+        app.services
+            .tenancy
+            .sweep()
+            .await
+            .unwrap()
+            .integrations_purged,
         0,
         "idempotent"
     );
@@ -237,7 +246,7 @@ async fn a_closed_account_is_refused_at_once_and_erased_by_the_sweep() {
     );
 
     app.clock.advance(Duration::days(31));
-    let report = app.services.sweep().await.unwrap();
+    let report = app.services.tenancy.sweep().await.unwrap();
     assert_eq!(report.tenants_erased, 1);
     assert!(
         partition(&app, &admin.tenant_id).await.is_empty(),
@@ -315,8 +324,17 @@ async fn a_sweep_killed_half_way_is_finished_by_the_next_one() {
     let app = spawn_app().await;
     let admin = app.signup().await;
     let tenant = TenantId::parse(&admin.tenant_id).unwrap();
-    let id = app.services.connect_demo(&tenant, 3).await.unwrap();
-    app.services.sync_integration(&tenant, &id).await.unwrap();
+    let id = app
+        .services
+        .integrations
+        .connect_demo(&tenant, 3)
+        .await
+        .unwrap();
+    app.services
+        .ingestion
+        .sync_integration(&tenant, &id)
+        .await
+        .unwrap();
     let token = app.login(&admin).await;
     assert_eq!(
         app.delete(&format!("/v1/integrations/{id}"), &token)
@@ -337,8 +355,8 @@ async fn a_sweep_killed_half_way_is_finished_by_the_next_one() {
         app.services.adapters.store.clone(),
         5,
     ));
-    let crashing = Services::new(adapters, app.services.config.clone());
-    assert!(crashing.sweep().await.is_err());
+    let crashing = Services::new(adapters, (*app.services.config).clone());
+    assert!(crashing.tenancy.sweep().await.is_err());
     let after_crash = partition(&app, &admin.tenant_id)
         .await
         .iter()
@@ -357,7 +375,7 @@ async fn a_sweep_killed_half_way_is_finished_by_the_next_one() {
         .unwrap();
     assert_eq!(list["data"][0]["status"], "disconnected");
     // ...and the next sweep finishes the job.
-    let report = app.services.sweep().await.unwrap();
+    let report = app.services.tenancy.sweep().await.unwrap();
     assert_eq!(report.integrations_purged, 1);
     assert_eq!(
         partition(&app, &admin.tenant_id)
@@ -433,7 +451,7 @@ async fn on_the_aws_adapters_a_closed_tenant_leaves_no_item_key_or_secret_after_
     );
 
     app.clock.advance(Duration::days(31));
-    app.services.sweep().await.unwrap();
+    app.services.tenancy.sweep().await.unwrap();
     assert!(
         partition(&app, &admin.tenant_id).await.is_empty(),
         "no item of the tenant in the table"
@@ -499,6 +517,7 @@ async fn every_stored_item_is_a_registered_entity_and_a_closed_tenant_leaves_non
         200
     );
     app.services
+        .analytics
         .set_reporting_currency(&tenant, "eur")
         .await
         .unwrap();
@@ -509,7 +528,11 @@ async fn every_stored_item_is_a_registered_entity_and_a_closed_tenant_leaves_non
         .await
         .unwrap();
     let export = tally::domain::ids::ExportId::parse(export["id"].as_str().unwrap()).unwrap();
-    app.services.build_export(&tenant, &export).await.unwrap();
+    app.services
+        .tenancy
+        .build_export(&tenant, &export)
+        .await
+        .unwrap();
     app.try_login(&viewer.email, "Wrong-Password-123").await;
     app.post(
         "/v1/password/reset-request",
@@ -546,7 +569,7 @@ async fn every_stored_item_is_a_registered_entity_and_a_closed_tenant_leaves_non
         .await;
     assert_eq!(response.status(), 202);
     app.clock.advance(Duration::days(31));
-    app.services.sweep().await.unwrap();
+    app.services.tenancy.sweep().await.unwrap();
 
     // Nothing of the tenant's own; of global items, only those about no tenant and
     // those kept for a stated reason (the erasure receipt).
@@ -579,7 +602,11 @@ async fn the_export_document_has_exactly_the_sections_the_registry_marks_exporte
         .unwrap();
     let id = export["id"].as_str().unwrap().to_owned();
     let export = tally::domain::ids::ExportId::parse(&id).unwrap();
-    app.services.build_export(&tenant, &export).await.unwrap();
+    app.services
+        .tenancy
+        .build_export(&tenant, &export)
+        .await
+        .unwrap();
     let mut sections = BTreeSet::new();
     let mut page = 0;
     loop {

@@ -75,8 +75,17 @@ async fn pinned_app() -> (TestApp, TestUser, String) {
 async fn demo_data(app: &TestApp, admin: &TestUser) -> IntegrationId {
     let tenant = TenantId::parse(&admin.tenant_id).unwrap();
     let started = Instant::now();
-    let id = app.services.connect_demo(&tenant, SEED).await.unwrap();
-    app.services.sync_integration(&tenant, &id).await.unwrap();
+    let id = app
+        .services
+        .integrations
+        .connect_demo(&tenant, SEED)
+        .await
+        .unwrap();
+    app.services
+        .ingestion
+        .sync_integration(&tenant, &id)
+        .await
+        .unwrap();
     eprintln!("demo tenant synced in {:?}", started.elapsed());
     id
 }

@@ -18,7 +18,7 @@ async fn each_discount_level_and_pricing_model_gives_its_hand_computed_mrr() {
     let admin = app.signup().await;
     let token = app.login(&admin).await;
     app.connect_fake_stripe(&token).await;
-    let pass = app.services.ingest_pass().await.unwrap();
+    let pass = app.services.ingestion.ingest_pass().await.unwrap();
     assert_eq!((pass.synced, pass.failed), (1, 0));
     // Tiers come from the price read by id, coupons from the coupon read by id.
     assert!(fake.requests_to("/v1/prices/price_SVolume") >= 1);

@@ -1,11 +1,11 @@
 //! The `admin` Lambda: users and invitations, IP allowlist, policy, sign-in analytics,
 //! audit log.
 
-use tally::http::{Function, function_app};
+use tally::http::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let services = tally::lambda::aws_services().await?;
-    lambda_http::run(function_app(Function::Admin, services)).await
+    let (adapters, config) = tally::lambda::aws_adapters().await?;
+    lambda_http::run(tally::lambda::http_app(Function::Admin, &adapters, config)).await
 }

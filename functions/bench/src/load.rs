@@ -500,6 +500,7 @@ async fn demo_tenant(services: &Services, sync: bool, report: &mut Report) -> Re
         password: PASSWORD.to_owned(),
     };
     let (tenant, _) = services
+        .identity
         .signup(SignupRequest {
             company: "Demo GmbH".into(),
             email: admin.email.clone(),

@@ -50,7 +50,7 @@ pub async fn serve(services: Arc<Services>) -> Result<Served> {
         .await
         .context("binding a loopback port")?;
     let addr = listener.local_addr()?;
-    let app = tally::http::local_app(services).into_make_service_with_connect_info::<SocketAddr>();
+    let app = tally::http::local_app(&services).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let shutdown = async {
@@ -89,6 +89,7 @@ pub async fn run(
     let data_dir = temp.path().join("data");
     let services = open(&data_dir).await?;
     let (tenant, _) = services
+        .identity
         .signup(SignupRequest {
             company: "Bench GmbH".into(),
             email: EMAIL.into(),
@@ -112,6 +113,7 @@ pub async fn run(
     // every chunk unsealed, decoded and checked) without HTTP around it.
     let started = Instant::now();
     let snapshot = services
+        .analytics
         .snapshot(&tenant)
         .await?
         .context("the snapshot is not there")?;
@@ -267,7 +269,10 @@ pub async fn publish_dataset_snapshot(
     tenant: &TenantId,
     data: BillingData<'_>,
 ) -> Result<()> {
-    let (snapshot, _profiles) = services.build_snapshot(tenant, &[data]).await?;
-    services.publish_snapshot(tenant, &snapshot).await?;
+    let (snapshot, _profiles) = services.analytics.build_snapshot(tenant, &[data]).await?;
+    services
+        .analytics
+        .publish_snapshot(tenant, &snapshot)
+        .await?;
     Ok(())
 }

@@ -8,10 +8,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let services = tally::lambda::aws_services().await?;
-    let services = &services;
+    let (adapters, config) = tally::lambda::aws_adapters().await?;
+    let workers = &tally::lambda::ingest_workers(&adapters, config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        tally::lambda::handle_ingest_event(services, event.payload)
+        tally::lambda::handle_ingest_event(workers, event.payload)
             .await
             .map_err(Error::from)
     }))

@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
                         let started = std::time::Instant::now();
                         let report = app
                             .services
+                            .ingestion
                             .sync_integration(&created.tenant, &created.integration)
                             .await?;
                         println!(
@@ -119,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Ingest { data_dir, at } => {
             let local = open_services(config, &data_dir, clock_at(at)).await?;
             let started = std::time::Instant::now();
-            let pass = local.services.ingest_pass().await?;
+            let pass = local.services.ingestion.ingest_pass().await?;
             println!(
                 "{} integrations synced, {} failed, {} skipped; {} records written in {:.1} s",
                 pass.synced,
@@ -136,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::FxRefresh { data_dir } => {
             let local = open_services(config, &data_dir, Arc::new(SystemClock)).await?;
-            let refresh = local.services.refresh_ecb_rates().await?;
+            let refresh = local.services.analytics.refresh_ecb_rates().await?;
             println!("{}", serde_json::to_string(&refresh)?);
         }
     }

@@ -1,10 +1,10 @@
 //! The `query` Lambda: metrics, dimensions, FX rates, customers, segments, insights.
 
-use tally::http::{Function, function_app};
+use tally::http::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let services = tally::lambda::aws_services().await?;
-    lambda_http::run(function_app(Function::Query, services)).await
+    let (adapters, config) = tally::lambda::aws_adapters().await?;
+    lambda_http::run(tally::lambda::http_app(Function::Query, &adapters, config)).await
 }

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use super::AccountState;
 use super::dto::PathId;
 use super::dto::account::{
     AccountClosed, CloseAccountRequest, ExportAccepted, ExportPage, PageNumber, PageParams,
@@ -25,10 +25,12 @@ use super::responses::{
 };
 use super::session::{AdminOnly, Authorized};
 use crate::domain::ids::ExportId;
+use crate::services::contexts::Tenancy;
+use std::sync::Arc;
 
 type Admin = Authorized<AdminOnly>;
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<AccountState> {
     OpenApiRouter::new()
         .routes(routes!(request_export))
         .routes(routes!(export_page))
@@ -48,7 +50,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 )]
 async fn request_export(
-    State(app): State<AppState>,
+    State(app): State<Arc<Tenancy>>,
     admin: Admin,
 ) -> Result<(StatusCode, Json<ExportAccepted>), ApiError> {
     let id = app.request_export(&admin.ctx).await?;
@@ -73,7 +75,7 @@ async fn request_export(
     )
 )]
 async fn export_page(
-    State(app): State<AppState>,
+    State(app): State<Arc<Tenancy>>,
     admin: Admin,
     PathId(id): PathId<ExportId>,
     PageNumber(page): PageNumber,
@@ -98,7 +100,7 @@ async fn export_page(
     )
 )]
 async fn close_account(
-    State(app): State<AppState>,
+    State(app): State<Arc<Tenancy>>,
     admin: Admin,
     ApiJson(body): ApiJson<CloseAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountClosed>), ApiError> {

@@ -23,13 +23,15 @@ use super::responses::{
     BodyRefused, ConcurrentUpdate, InvalidRequest, NotFound, RoleForbidden, Unauthenticated,
 };
 use super::session::{AdminOnly, Authorized};
-use super::{AppState, ClientIp};
+use super::{AdminState, ClientIp};
 use crate::domain::ids::{EntryId, UserId};
+use crate::services::contexts::TenantAdmin;
 use crate::services::users::UserChanges;
+use std::sync::Arc;
 
 type Admin = Authorized<AdminOnly>;
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<AdminState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, invite_user))
         .routes(routes!(update_user, delete_user))
@@ -53,7 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 )]
 async fn list_users(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     page: PageRequest,
 ) -> Result<Json<UserList>, ApiError> {
@@ -80,7 +82,7 @@ async fn list_users(
     )
 )]
 async fn invite_user(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     ApiJson(body): ApiJson<InviteRequest>,
 ) -> Result<(StatusCode, Json<Invitation>), ApiError> {
@@ -106,7 +108,7 @@ async fn invite_user(
     )
 )]
 async fn update_user(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     PathId(id): PathId<UserId>,
     ApiJson(body): ApiJson<UserPatch>,
@@ -133,7 +135,7 @@ async fn update_user(
     )
 )]
 async fn delete_user(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     PathId(id): PathId<UserId>,
 ) -> Result<StatusCode, ApiError> {
@@ -154,7 +156,7 @@ async fn delete_user(
     )
 )]
 async fn accept_invite(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<AcceptInviteRequest>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
@@ -176,7 +178,7 @@ async fn accept_invite(
     )
 )]
 async fn list_allowlist(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     page: PageRequest,
 ) -> Result<Json<AllowEntryList>, ApiError> {
@@ -202,7 +204,7 @@ async fn list_allowlist(
     )
 )]
 async fn add_allow_entry(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     ApiJson(body): ApiJson<AllowEntryRequest>,
 ) -> Result<(StatusCode, Json<AllowEntry>), ApiError> {
@@ -226,7 +228,7 @@ async fn add_allow_entry(
     )
 )]
 async fn remove_allow_entry(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     PathId(id): PathId<EntryId>,
 ) -> Result<StatusCode, ApiError> {
@@ -244,7 +246,7 @@ async fn remove_allow_entry(
     )
 )]
 async fn get_policy(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
 ) -> Result<Json<SecurityPolicy>, ApiError> {
     Ok(Json(app.policy(&admin.ctx).await?.into()))
@@ -264,7 +266,7 @@ async fn get_policy(
     )
 )]
 async fn put_policy(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     ApiJson(body): ApiJson<SecurityPolicy>,
 ) -> Result<Json<SecurityPolicy>, ApiError> {
@@ -285,7 +287,7 @@ async fn put_policy(
     )
 )]
 async fn login_attempts(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     Range(range): Range,
     Attempts(filter): Attempts,
@@ -313,7 +315,7 @@ async fn login_attempts(
     )
 )]
 async fn audit_log(
-    State(app): State<AppState>,
+    State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     Range(range): Range,
     page: PageRequest,

@@ -9,12 +9,13 @@
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ApiError;
-use super::{AppState, customers, metrics, settings};
+use super::{QueryState, customers, metrics, settings};
 use crate::domain::metrics::MetricsError;
 use crate::services::analytics::Snapshot;
+use crate::services::contexts::Analytics;
 use crate::services::error::{BadRequest, Conflict};
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<QueryState> {
     metrics::routes()
         .merge(settings::routes())
         .merge(customers::routes())
@@ -45,7 +46,7 @@ impl From<MetricsError> for ApiError {
 
 /// The tenant's snapshot, or 409 `no_data_yet` before a first sync.
 pub(super) async fn loaded(
-    app: &AppState,
+    app: &Analytics,
     tenant: &crate::domain::ids::TenantId,
 ) -> Result<std::sync::Arc<Snapshot>, ApiError> {
     match app.snapshot(tenant).await? {

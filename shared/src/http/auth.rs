@@ -22,12 +22,14 @@ use super::responses::{
     Unauthenticated,
 };
 use super::session::{EnrollingSession, Session};
-use super::{AppState, ClientIp};
+use super::{AuthState, ClientIp};
 use crate::domain::ids::SessionId;
 use crate::services::accounts::SignupRequest as Signup;
+use crate::services::contexts::Identity;
 use crate::services::sessions::LoginRequest as Login;
+use std::sync::Arc;
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<AuthState> {
     OpenApiRouter::new()
         .routes(routes!(signup))
         .routes(routes!(login))
@@ -58,7 +60,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 )]
 async fn signup(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
@@ -96,7 +98,7 @@ async fn signup(
     )
 )]
 async fn login(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<(StatusCode, Json<NewSession>), ApiError> {
@@ -122,7 +124,7 @@ async fn login(
     )
 )]
 async fn logout(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     EnrollingSession(session): EnrollingSession,
 ) -> Result<StatusCode, ApiError> {
     app.logout(&session.ctx).await?;
@@ -139,7 +141,7 @@ async fn logout(
     )
 )]
 async fn me(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     EnrollingSession(session): EnrollingSession,
 ) -> Result<Json<Me>, ApiError> {
     Ok(Json(app.me(&session.ctx).await?.into()))
@@ -159,7 +161,7 @@ async fn me(
     )
 )]
 async fn list_sessions(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     session: Session,
     page: PageRequest,
 ) -> Result<Json<SessionList>, ApiError> {
@@ -183,7 +185,7 @@ async fn list_sessions(
     )
 )]
 async fn end_session(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     session: Session,
     PathId(id): PathId<SessionId>,
 ) -> Result<StatusCode, ApiError> {
@@ -213,7 +215,7 @@ async fn end_session(
     )
 )]
 async fn change_password(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     ClientIp(ip): ClientIp,
     session: Option<Session>,
     ApiJson(body): ApiJson<PasswordChangeRequest>,
@@ -254,7 +256,7 @@ async fn change_password(
     )
 )]
 async fn reset_request(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<ResetRequestRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -276,7 +278,7 @@ async fn reset_request(
     )
 )]
 async fn reset(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -301,7 +303,7 @@ async fn reset(
     )
 )]
 async fn totp_setup(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     EnrollingSession(session): EnrollingSession,
     ApiJson(body): ApiJson<PasswordOnlyRequest>,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
@@ -323,7 +325,7 @@ async fn totp_setup(
     )
 )]
 async fn totp_confirm(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     EnrollingSession(session): EnrollingSession,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
@@ -348,7 +350,7 @@ async fn totp_confirm(
     )
 )]
 async fn totp_disable(
-    State(app): State<AppState>,
+    State(app): State<Arc<Identity>>,
     session: Session,
     ApiJson(body): ApiJson<TotpDisableRequest>,
 ) -> Result<StatusCode, ApiError> {

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{CustomerListQuery, Filters};
 use super::dto::customers::{
@@ -20,9 +20,11 @@ use super::responses::{
 use super::session::{Authorized, CustomerData};
 use crate::services::ServiceError;
 use crate::services::analytics_query::check_dimensions;
+use crate::services::contexts::Analytics;
 use crate::services::customer_query::{find_customer, select_customers};
+use std::sync::Arc;
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<QueryState> {
     OpenApiRouter::new()
         .routes(routes!(customers))
         .routes(routes!(customer))
@@ -42,7 +44,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 )]
 async fn customers(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<CustomerData>,
     query: CustomerListQuery,
 ) -> Result<Json<CustomerList>, ApiError> {
@@ -74,7 +76,7 @@ async fn customers(
     )
 )]
 async fn customer(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<CustomerData>,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerProfile>, ApiError> {
@@ -103,7 +105,7 @@ async fn customer(
     )
 )]
 async fn payment_failure_risk(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<CustomerData>,
     page: PageRequest,
 ) -> Result<Json<PaymentFailureRiskList>, ApiError> {

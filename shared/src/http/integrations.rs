@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use super::OauthState;
 use super::dto::PathId;
 use super::dto::error::ErrorBody;
 use super::dto::integrations::{
@@ -26,14 +26,16 @@ use super::responses::{
 use super::session::{AdminOnly, Authorized, Session};
 use crate::domain::ids::IntegrationId;
 use crate::services::ServiceError;
+use crate::services::contexts::Integrations;
 use crate::services::error::BadRequest;
+use std::sync::Arc;
 
 type Admin = Authorized<AdminOnly>;
 
 /// The most bytes a webhook body may have (Stripe events are well under this).
 const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<OauthState> {
     OpenApiRouter::new()
         .routes(routes!(list, connect_with_key))
         .routes(routes!(start_oauth))
@@ -57,7 +59,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 )]
 async fn list(
-    State(app): State<AppState>,
+    State(app): State<Arc<Integrations>>,
     session: Session,
     page: PageRequest,
 ) -> Result<Json<IntegrationList>, ApiError> {
@@ -88,7 +90,7 @@ async fn list(
     )
 )]
 async fn connect_with_key(
-    State(app): State<AppState>,
+    State(app): State<Arc<Integrations>>,
     admin: Admin,
     ApiJson(body): ApiJson<ConnectKeyRequest>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
@@ -110,7 +112,7 @@ async fn connect_with_key(
     )
 )]
 async fn start_oauth(
-    State(app): State<AppState>,
+    State(app): State<Arc<Integrations>>,
     admin: Admin,
 ) -> Result<Json<OAuthStart>, ApiError> {
     let (authorize_url, state) = app.start_stripe_oauth(&admin.ctx).await?;
@@ -135,7 +137,7 @@ async fn start_oauth(
     )
 )]
 async fn oauth_callback(
-    State(app): State<AppState>,
+    State(app): State<Arc<Integrations>>,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Result<Response, ApiError> {
     let invalid_state = || ApiError::rejected(BadRequest::InvalidState);
@@ -178,7 +180,7 @@ async fn oauth_callback(
     )
 )]
 async fn request_sync(
-    State(app): State<AppState>,
+    State(app): State<Arc<Integrations>>,
     admin: Admin,
     PathId(id): PathId<IntegrationId>,
 ) -> Result<StatusCode, ApiError> {
@@ -202,7 +204,7 @@ async fn request_sync(
     )
 )]
 async fn disconnect(
-    State(app): State<AppState>,
+    State(app): State<Arc<Integrations>>,
     admin: Admin,
     PathId(id): PathId<IntegrationId>,
 ) -> Result<(StatusCode, Json<DataDeletedBy>), ApiError> {
@@ -232,7 +234,7 @@ async fn disconnect(
     )
 )]
 async fn stripe_webhook(
-    State(app): State<AppState>,
+    State(app): State<Arc<Integrations>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<WebhookAck>, ApiError> {

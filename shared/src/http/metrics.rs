@@ -7,7 +7,7 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{
     AsOf, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
@@ -21,8 +21,10 @@ use super::responses::{
 use super::session::{Aggregates, Authorized};
 use crate::domain::metrics::{MrrPolicy, SeriesQuery, dimension_values, metric_series, summary};
 use crate::services::analytics_query::{check_dimensions, dimension_visible};
+use crate::services::contexts::Analytics;
+use std::sync::Arc;
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<QueryState> {
     OpenApiRouter::new()
         .routes(routes!(metrics_summary))
         .routes(routes!(metric))
@@ -46,14 +48,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 )]
 async fn metrics_summary(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
     Filters { filter: filters }: Filters,
     AsOf { as_of }: AsOf,
     RequestedCurrency { currency }: RequestedCurrency,
 ) -> Result<Json<MetricsSummary>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, None)?;
-    let as_of = as_of.unwrap_or_else(|| app.adapters.clock.now().date_naive());
+    let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let mode = app
         .query_currency(
@@ -90,7 +92,7 @@ async fn metrics_summary(
 )]
 #[allow(clippy::too_many_arguments)] // One extractor per parameter: the signature is the contract.
 async fn metric(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
     MetricName { name: metric }: MetricName,
     Filters { filter: filters }: Filters,
@@ -100,7 +102,7 @@ async fn metric(
     RequestedCurrency { currency }: RequestedCurrency,
 ) -> Result<Json<MetricSeries>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, group_by)?;
-    let (from, to) = range.or_default(app.adapters.clock.now().date_naive());
+    let (from, to) = range.or_default(app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let query = SeriesQuery {
         from,
@@ -133,7 +135,7 @@ async fn metric(
     )
 )]
 async fn dimensions(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
 ) -> Result<Json<DimensionValues>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
@@ -157,7 +159,7 @@ async fn dimensions(
     )
 )]
 async fn segments(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
 ) -> Result<Json<SegmentList>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;

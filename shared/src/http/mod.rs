@@ -30,17 +30,21 @@ pub mod responses;
 pub mod session;
 pub mod settings;
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::extract::FromRef;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::services::Services;
+use crate::config::Config;
+use crate::ports::Clock;
+use crate::services::{
+    Analytics, Identity, Integrations, Services, SessionGate, Tenancy, TenantAdmin,
+};
 
 pub use client_ip::ClientIp;
 pub use error::ApiError;
 pub use json::ApiJson;
-
-/// What handlers reach the use cases through.
-pub type AppState = std::sync::Arc<Services>;
 
 /// The functions that serve HTTP (docs/design.md, "The shape").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +56,43 @@ pub enum Function {
     Query,
 }
 
+/// What a function's handlers and extractors reach: the configuration, the session
+/// gate every authenticated route passes, and the one context its routes use. Each
+/// function has its own, so a Lambda builds only the context its role allows.
+macro_rules! function_state {
+    ($(#[$doc:meta])* $name:ident { $field:ident: $context:ty }) => {
+        $(#[$doc])*
+        #[derive(Clone, FromRef)]
+        pub struct $name {
+            pub config: Arc<Config>,
+            pub clock: Arc<dyn Clock>,
+            pub gate: Arc<SessionGate>,
+            pub $field: Arc<$context>,
+        }
+    };
+}
+
+function_state!(
+    /// `auth`: sign-up, sessions, passwords, two-factor, health.
+    AuthState { identity: Identity }
+);
+function_state!(
+    /// `admin`: users, security policy, allowlist, logs.
+    AdminState { admin: TenantAdmin }
+);
+function_state!(
+    /// `oauth`: integrations, Stripe OAuth, webhooks.
+    OauthState { integrations: Integrations }
+);
+function_state!(
+    /// `account`: export and closure.
+    AccountState { tenancy: Tenancy }
+);
+function_state!(
+    /// `query`: metrics, customers, settings.
+    QueryState { analytics: Analytics }
+);
+
 impl Function {
     pub const ALL: [Function; 5] = [
         Function::Auth,
@@ -61,35 +102,100 @@ impl Function {
         Function::Query,
     ];
 
-    /// This function's routes with their OpenAPI operations.
-    pub fn api(self) -> OpenApiRouter<AppState> {
+    /// This function's operations, for the OpenAPI document.
+    pub fn openapi(self) -> utoipa::openapi::OpenApi {
         match self {
-            Function::Auth => health::routes().merge(auth::routes()),
-            Function::Admin => admin::routes(),
-            Function::Oauth => integrations::routes(),
-            Function::Account => account::routes(),
-            Function::Query => analytics::routes(),
+            Function::Auth => auth_routes().into_openapi(),
+            Function::Admin => admin::routes().into_openapi(),
+            Function::Oauth => integrations::routes().into_openapi(),
+            Function::Account => account::routes().into_openapi(),
+            Function::Query => analytics::routes().into_openapi(),
         }
     }
 
-    /// This function's routes, without the common layers.
-    pub fn routes(self) -> Router<AppState> {
-        self.api().into()
+    /// This function's routes on the contexts of `services`, without the common
+    /// layers (the local server merges every function's).
+    pub fn routes(self, services: &Services) -> Router {
+        let config = services.config.clone();
+        let clock = services.adapters.clock.clone();
+        let gate = services.gate.clone();
+        match self {
+            Function::Auth => Router::from(auth_routes()).with_state(AuthState {
+                config,
+                clock,
+                gate,
+                identity: services.identity.clone(),
+            }),
+            Function::Admin => Router::from(admin::routes()).with_state(AdminState {
+                config,
+                clock,
+                gate,
+                admin: services.admin.clone(),
+            }),
+            Function::Oauth => Router::from(integrations::routes()).with_state(OauthState {
+                config,
+                clock,
+                gate,
+                integrations: services.integrations.clone(),
+            }),
+            Function::Account => Router::from(account::routes()).with_state(AccountState {
+                config,
+                clock,
+                gate,
+                tenancy: services.tenancy.clone(),
+            }),
+            Function::Query => Router::from(analytics::routes()).with_state(QueryState {
+                config,
+                clock,
+                gate,
+                analytics: services.analytics.clone(),
+            }),
+        }
     }
 }
 
-/// One function's app, as deployed to Lambda.
-pub fn function_app(function: Function, state: AppState) -> Router {
+fn auth_routes() -> OpenApiRouter<AuthState> {
+    health::routes().merge(auth::routes())
+}
+
+/// The `auth` function's app, as deployed to Lambda.
+pub fn auth_app(state: AuthState) -> Router {
     let origin = state.config.app_url.clone();
-    layers::finish(function.routes(), state, &origin)
+    layers::finish(auth_routes().into(), state, &origin)
+}
+
+/// The `admin` function's app.
+pub fn admin_app(state: AdminState) -> Router {
+    let origin = state.config.app_url.clone();
+    layers::finish(admin::routes().into(), state, &origin)
+}
+
+/// The `oauth` function's app.
+pub fn oauth_app(state: OauthState) -> Router {
+    let origin = state.config.app_url.clone();
+    layers::finish(integrations::routes().into(), state, &origin)
+}
+
+/// The `account` function's app.
+pub fn account_app(state: AccountState) -> Router {
+    let origin = state.config.app_url.clone();
+    layers::finish(account::routes().into(), state, &origin)
+}
+
+/// The `query` function's app.
+pub fn query_app(state: QueryState) -> Router {
+    let origin = state.config.app_url.clone();
+    layers::finish(analytics::routes().into(), state, &origin)
 }
 
 /// Every function's routes on one router, as the local server serves them, with the
 /// OpenAPI document at `/openapi.json` and its reference page at `/docs`.
-pub fn local_app(state: AppState) -> Router {
+pub fn local_app(services: &Services) -> Router {
     let routes = Function::ALL
         .into_iter()
-        .fold(openapi::routes(), |router, f| router.merge(f.routes()));
-    let origin = state.config.app_url.clone();
-    layers::finish(routes, state, &origin)
+        .fold(openapi::routes(), |router, f| {
+            router.merge(f.routes(services))
+        });
+    let origin = services.config.app_url.clone();
+    layers::finish(routes, (), &origin)
 }

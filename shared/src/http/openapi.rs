@@ -81,7 +81,7 @@ impl Modify for Shared {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     for function in Function::ALL {
-        doc.merge(function.api().into_openapi());
+        doc.merge(function.openapi());
     }
     doc
 }

@@ -1,7 +1,7 @@
 //! The typed query of the admin reports (sign-in attempts, the audit log): a time range
 //! and the attempts' filters.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
@@ -9,7 +9,6 @@ use serde::de::IntoDeserializer;
 use utoipa::IntoParams;
 use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
 
-use super::AppState;
 use super::error::ApiError;
 use super::query::ApiQuery;
 use crate::domain::ids::UserId;
@@ -91,12 +90,17 @@ impl ReportRange {
 /// The checked range of a report; the defaults count back from the service's clock.
 pub struct Range(pub TimeRange);
 
-impl FromRequestParts<AppState> for Range {
+impl<S> FromRequestParts<S> for Range
+where
+    S: Send + Sync,
+    std::sync::Arc<dyn crate::ports::Clock>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let ApiQuery(range) = ApiQuery::<ReportRange>::from_request_parts(parts, state).await?;
-        range.range(state.adapters.clock.now()).map(Range)
+        let clock = std::sync::Arc::<dyn crate::ports::Clock>::from_ref(state);
+        range.range(clock.now()).map(Range)
     }
 }
 

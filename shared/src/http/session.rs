@@ -14,10 +14,14 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::AppState;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use crate::domain::roles::Access;
+use crate::services::SessionGate;
 use crate::services::{ServiceError, TenantCtx};
 
 /// A verified caller who may use the product (2FA enrolled where required).
@@ -68,13 +72,18 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 }
 
 /// Verifies the caller; `enrolment_required` tells whether 2FA enrolment is pending.
-async fn verify(parts: &mut Parts, state: &AppState) -> Result<(Session, bool), ApiError> {
+async fn verify<S>(parts: &mut Parts, state: &S) -> Result<(Session, bool), ApiError>
+where
+    S: Send + Sync,
+    Arc<SessionGate>: FromRef<S>,
+{
     let token = bearer_token(parts)
         .ok_or(ApiError::Unauthenticated)?
         .to_owned();
     let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
-    let verified = state.authenticate(&token, ip).await?;
-    if !state.ip_allowed(verified.ctx.tenant(), ip).await? {
+    let gate = Arc::<SessionGate>::from_ref(state);
+    let verified = gate.authenticate(&token, ip).await?;
+    if !gate.ip_allowed(verified.ctx.tenant(), ip).await? {
         return Err(ServiceError::IpNotAllowed.into());
     }
     let enrolment_required = verified.policy.require_mfa && !verified.mfa_enabled;
@@ -85,10 +94,14 @@ async fn verify(parts: &mut Parts, state: &AppState) -> Result<(Session, bool), 
     Ok((session, enrolment_required))
 }
 
-impl FromRequestParts<AppState> for Session {
+impl<S> FromRequestParts<S> for Session
+where
+    S: Send + Sync,
+    Arc<SessionGate>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match verify(parts, state).await? {
             (_, true) => Err(ServiceError::MfaEnrolmentRequired.into()),
             (session, false) => Ok(session),
@@ -96,22 +109,29 @@ impl FromRequestParts<AppState> for Session {
     }
 }
 
-impl FromRequestParts<AppState> for EnrollingSession {
+impl<S> FromRequestParts<S> for EnrollingSession
+where
+    S: Send + Sync,
+    Arc<SessionGate>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         verify(parts, state)
             .await
             .map(|(session, _)| EnrollingSession(session))
     }
 }
 
-impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
+impl<R: Requirement, S> FromRequestParts<S> for Authorized<R>
+where
+    S: Send + Sync,
+    Arc<SessionGate>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let session =
-            <Session as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let session = <Session as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         if !session.ctx.role().allows(R::ACCESS) {
             return Err(ApiError::Forbidden);
         }
@@ -124,15 +144,16 @@ impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
 
 /// `Option<Session>`: `None` when no `Authorization` header came; a header that does not
 /// verify is still refused.
-impl OptionalFromRequestParts<AppState> for Session {
+impl<S> OptionalFromRequestParts<S> for Session
+where
+    S: Send + Sync,
+    Arc<SessionGate>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
         if parts.headers.contains_key(AUTHORIZATION) {
-            <Session as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            <Session as FromRequestParts<S>>::from_request_parts(parts, state)
                 .await
                 .map(Some)
         } else {

@@ -6,7 +6,7 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use super::QueryState;
 use super::dto::analytics::{FxRates, FxRatesStored, ReportingCurrency, ReportingCurrencyRequest};
 use super::dto::error::ErrorBody;
 use super::error::ApiError;
@@ -14,8 +14,10 @@ use super::json::ApiJson;
 use super::responses::{BodyRefused, RoleForbidden, SessionForbidden, Unauthenticated};
 use super::session::{AdminOnly, Aggregates, Authorized};
 use crate::services::analytics_query::{RATES_SOURCE, normalized_rates};
+use crate::services::contexts::Analytics;
+use std::sync::Arc;
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<QueryState> {
     OpenApiRouter::new()
         .routes(routes!(get_fx_rates, put_fx_rates))
         .routes(routes!(get_reporting_currency, put_reporting_currency))
@@ -33,7 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     )
 )]
 async fn get_fx_rates(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
 ) -> Result<Json<FxRatesStored>, ApiError> {
     Ok(Json(app.fx_rates(who.ctx.tenant()).await?.into()))
@@ -55,7 +57,7 @@ async fn get_fx_rates(
     )
 )]
 async fn put_fx_rates(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<AdminOnly>,
     ApiJson(rates): ApiJson<FxRates>,
 ) -> Result<Json<FxRates>, ApiError> {
@@ -80,7 +82,7 @@ async fn put_fx_rates(
     )
 )]
 async fn get_reporting_currency(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
 ) -> Result<Json<ReportingCurrency>, ApiError> {
     let view = app.reporting_currency(who.ctx.tenant()).await?;
@@ -105,7 +107,7 @@ async fn get_reporting_currency(
     )
 )]
 async fn put_reporting_currency(
-    State(app): State<AppState>,
+    State(app): State<Arc<Analytics>>,
     who: Authorized<AdminOnly>,
     ApiJson(body): ApiJson<ReportingCurrencyRequest>,
 ) -> Result<Json<ReportingCurrency>, ApiError> {

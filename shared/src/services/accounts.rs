@@ -10,9 +10,10 @@ use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
-use crate::services::Services;
+use crate::services::contexts::Identity;
 use crate::services::error::ServiceError;
 use crate::services::hashing::hash_password;
+use crate::services::records::transact_or;
 use crate::services::records::{SecurityPolicy, TenantRecord, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
 
@@ -62,11 +63,12 @@ pub(crate) fn check_policy(policy: PasswordPolicy, candidate: &str) -> Result<()
     policy.check(candidate).map_err(ServiceError::WeakPassword)
 }
 
-impl Services {
+impl Identity {
     /// `POST /v1/signup`: the tenant, its data key, its first admin and the e-mail
     /// lookup, in one transaction.
     pub async fn signup(&self, req: SignupRequest) -> Result<(TenantId, UserId), ServiceError> {
-        self.check_rate("auth", req.ip, AUTH_REQUESTS_PER_MINUTE)
+        self.guard
+            .check_rate("auth", req.ip, AUTH_REQUESTS_PER_MINUTE)
             .await?;
         let company = parse_company(&req.company)?;
         let email = Email::parse(&req.email)
@@ -77,7 +79,7 @@ impl Services {
             req.password.expose_secret(),
         )?;
         let password_hash = hash_password(&req.password).await?;
-        let email_hash = self.email_hash(&email).await?;
+        let email_hash = self.guard.email_hash(&email).await?;
         let now = self.now();
         let tenant = TenantId::generate();
         let user = UserId::generate();
@@ -110,26 +112,31 @@ impl Services {
             // Failures counted against this address before it had an account.
             repos.failed_logins.clear_write(&email_hash),
         ];
-        self.transact_or(ops, ServiceError::EmailTaken).await?;
-        self.audit(
-            &tenant,
-            Some(&user),
-            "TenantCreated",
-            Some(format!("tenant:{tenant}")),
-            Some(req.ip),
-        )
-        .await?;
+        transact_or(&self.repos, ops, ServiceError::EmailTaken).await?;
+        self.guard
+            .audit(
+                &tenant,
+                Some(&user),
+                "TenantCreated",
+                Some(format!("tenant:{tenant}")),
+                Some(req.ip),
+            )
+            .await?;
         Ok((tenant, user))
     }
 
     /// `GET /v1/me`.
     pub async fn me(&self, ctx: &TenantCtx) -> Result<Me, ServiceError> {
         let user = self
-            .load_user(ctx.tenant(), ctx.user())
+            .repos
+            .users
+            .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         let tenant = self
-            .load_tenant(ctx.tenant())
+            .repos
+            .tenants
+            .get(ctx.tenant())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         let policy = PasswordPolicy::new(tenant.record.policy.preset);

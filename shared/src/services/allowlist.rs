@@ -7,12 +7,12 @@ use std::net::IpAddr;
 use crate::domain::cidr;
 use crate::domain::ids::{EntryId, TenantId};
 use crate::repos::Stored;
-use crate::services::Services;
+use crate::services::contexts::SessionGate;
 use crate::services::error::ServiceError;
 
 pub use crate::repos::security::AllowEntry;
 
-impl Services {
+impl SessionGate {
     /// Every entry of the tenant's allowlist with its version (at most a few hundred).
     pub(crate) async fn allowlist(
         &self,

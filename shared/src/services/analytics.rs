@@ -25,7 +25,7 @@ use crate::domain::metrics::{
     payment_failure_risks, rfm_scores, segments,
 };
 use crate::repos::analytics::SnapshotPointer;
-use crate::services::Services;
+use crate::services::contexts::Analytics;
 use crate::services::customer_order::CustomerOrder;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
@@ -74,7 +74,7 @@ pub struct Snapshot {
 #[derive(Default)]
 pub struct SnapshotCache(Mutex<HashMap<TenantId, (i64, Arc<Snapshot>)>>);
 
-impl Services {
+impl Analytics {
     /// Rebuilds and publishes the tenant's snapshot.
     pub async fn rebuild_analytics(&self, tenant: &TenantId) -> Result<(), ServiceError> {
         let mut sources: Vec<(String, RecordSet)> = Vec::new();
@@ -84,7 +84,7 @@ impl Services {
             }
             let mut records = RecordSet::default();
             for kind in ObjectKind::ALL {
-                records.extend(self.integration_records(tenant, &id, kind).await?);
+                records.extend(self.repos.billing_records.all(tenant, &id, kind).await?);
             }
             sources.push((id.to_string(), records));
         }

@@ -12,7 +12,7 @@ use std::fmt;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{Dimension, Filter, FxRates};
 use crate::domain::roles::{Access, Role};
-use crate::services::Services;
+use crate::services::contexts::Analytics;
 use crate::services::currency::iso_currency;
 use crate::services::error::ServiceError;
 
@@ -81,7 +81,7 @@ pub struct ReportingCurrencyView {
 /// Where converted figures take their rates, as the replies say it.
 pub const RATES_SOURCE: &str = "ECB euro reference rates of each movement's day; the tenant's stored rates (/v1/settings/fx-rates) for currencies the ECB does not publish";
 
-impl Services {
+impl Analytics {
     /// The reporting currency in effect, and whether an admin chose it.
     pub async fn reporting_currency(
         &self,

@@ -18,16 +18,17 @@ use crate::domain::ids::TenantId;
 use crate::repos::erasure::Selection;
 use crate::repos::registry::{self, Found};
 use crate::repos::tenants::TenantStatus;
-use crate::services::Services;
+use crate::services::contexts::Tenancy;
 use crate::services::error::{Conflict, ServiceError};
 use crate::services::hashing::verify_password;
 use crate::services::integrations::secret_name;
+use crate::services::records::transact_or;
 use crate::services::sessions::TenantCtx;
 
 /// The promise: everything is gone within this many days.
 pub const ERASURE_DAYS: i64 = 30;
 
-impl Services {
+impl Tenancy {
     /// `DELETE /v1/account {password, confirm: <company>}`.
     pub async fn close_account(
         &self,
@@ -36,14 +37,18 @@ impl Services {
         confirm: &str,
     ) -> Result<DateTime<Utc>, ServiceError> {
         let user = self
-            .load_user(ctx.tenant(), ctx.user())
+            .repos
+            .users
+            .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         if !verify_password(&user.record.password_hash, password_given).await {
             return Err(ServiceError::InvalidCredentials);
         }
         let tenant = self
-            .load_tenant(ctx.tenant())
+            .repos
+            .tenants
+            .get(ctx.tenant())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         if !tenant.is_active() {
@@ -60,7 +65,8 @@ impl Services {
         let deadline = now + Duration::days(ERASURE_DAYS);
         // A concurrent change to the tenant (policy, another closure) refuses this one
         // whole: the client reloads and confirms again.
-        self.transact_or(
+        transact_or(
+            &self.repos,
             vec![
                 self.repos.tenants.close(&tenant),
                 self.repos.closures.list(ctx.tenant(), now, deadline),
@@ -90,7 +96,7 @@ impl Services {
         // Users: their e-mail lookups and failure counters.
         for (_, user) in self.repos.users.all(tenant).await? {
             if let Ok(email) = Email::parse(&user.record.email) {
-                let hash = self.email_hash(&email).await?;
+                let hash = self.guard.email_hash(&email).await?;
                 global.extend(registry::pointed_by(&Found::EmailHash(&hash)));
             }
         }
@@ -100,8 +106,7 @@ impl Services {
         }
         // Integrations: secrets, account pointers, schedule entries.
         for integration in self.repos.integrations.all(tenant).await? {
-            self.adapters
-                .secrets
+            self.secrets
                 .delete(&secret_name(tenant, &integration.id)?)
                 .await?;
             global.extend(registry::pointed_by(&Found::Integration {
@@ -111,7 +116,7 @@ impl Services {
             }));
         }
         self.repos.erasure.delete(global).await?;
-        self.adapters.events.forget_tenant(tenant.as_str()).await?;
+        self.events.forget_tenant(tenant.as_str()).await?;
         // Last: nothing sealed of the tenant opens after this write.
         self.tenant_keys.shred(tenant).await?;
         Ok(())

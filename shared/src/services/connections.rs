@@ -13,7 +13,7 @@ use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::roles::Role;
 use crate::ports::ConnectorError;
 use crate::repos::tokens::TokenKind;
-use crate::services::Services;
+use crate::services::contexts::Integrations;
 use crate::services::error::{BadRequest, ServiceError};
 use crate::services::integrations::{
     IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
@@ -25,7 +25,7 @@ use crate::services::sessions::TenantCtx;
 const OAUTH_STATE_MINUTES: i64 = 10;
 pub const OAUTH_CALLBACK_PATH: &str = "/v1/oauth/stripe/callback";
 
-impl Services {
+impl Integrations {
     /// `GET /v1/integrations`.
     pub async fn list_integrations(
         &self,
@@ -86,14 +86,15 @@ impl Services {
             sync_started_at: None,
         };
         self.create_integration(ctx.tenant(), &id, &record).await?;
-        self.audit(
-            ctx.tenant(),
-            Some(ctx.user()),
-            "IntegrationConnected:stripe:restricted_key",
-            Some(format!("integration:{id}")),
-            Some(ctx.ip()),
-        )
-        .await?;
+        self.guard
+            .audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                "IntegrationConnected:stripe:restricted_key",
+                Some(format!("integration:{id}")),
+                Some(ctx.ip()),
+            )
+            .await?;
         self.publish_sync_requested(ctx.tenant(), &id).await?;
         Ok(view(id, &record))
     }
@@ -105,6 +106,7 @@ impl Services {
     ) -> Result<(String, String), ServiceError> {
         let oauth = self.stripe_oauth().await?;
         let state = self
+            .guard
             .issue_token(
                 TokenKind::OAuthState,
                 ctx.tenant(),
@@ -127,12 +129,13 @@ impl Services {
         code: &str,
         state: &str,
     ) -> Result<IntegrationId, ServiceError> {
-        let (tenant, user_id, state_key) = self.token_owner(TokenKind::OAuthState, state).await?;
+        let (tenant, user_id, state_key) =
+            self.guard.token_owner(TokenKind::OAuthState, state).await?;
         if !self.repos.tokens.consume(&state_key).await? {
             return Err(ServiceError::InvalidToken);
         }
         // The admin who started it must still be an active admin of the tenant.
-        match self.load_user(&tenant, &user_id).await? {
+        match self.repos.users.get(&tenant, &user_id).await? {
             Some(u) if u.record.role == Role::Admin && !u.record.disabled => {}
             _ => return Err(ServiceError::InvalidToken),
         }
@@ -161,21 +164,22 @@ impl Services {
                 .point(&tokens.stripe_user_id, &tenant, &id)
                 .await?;
         }
-        self.audit(
-            &tenant,
-            Some(&user_id),
-            "IntegrationConnected:stripe:oauth",
-            Some(format!("integration:{id}")),
-            None,
-        )
-        .await?;
+        self.guard
+            .audit(
+                &tenant,
+                Some(&user_id),
+                "IntegrationConnected:stripe:oauth",
+                Some(format!("integration:{id}")),
+                None,
+            )
+            .await?;
         self.publish_sync_requested(&tenant, &id).await?;
         Ok(id)
     }
 
     /// Consumes an OAuth state without connecting (the merchant declined at Stripe).
     pub async fn discard_oauth_state(&self, state: &str) -> Result<(), ServiceError> {
-        let (_, _, key) = self.token_owner(TokenKind::OAuthState, state).await?;
+        let (_, _, key) = self.guard.token_owner(TokenKind::OAuthState, state).await?;
         if !self.repos.tokens.consume(&key).await? {
             return Err(ServiceError::InvalidToken);
         }
@@ -205,7 +209,7 @@ impl Services {
             integration_id: id.clone(),
         };
         let event = job.event(self.now());
-        Ok(self.adapters.events.publish(&event).await?)
+        Ok(self.events.publish(&event).await?)
     }
 
     /// Creates the demo integration of a tenant (the local `serve --demo`).

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{CurrencyMode, DailyRates, Facts, FxRates, FxSource, Mrr, day_of};
-use crate::services::Services;
 use crate::services::analytics_query::Currency;
+use crate::services::contexts::Analytics;
 use crate::services::error::ServiceError;
 
 /// Used when a tenant has no MRR yet and chose nothing.
@@ -23,7 +23,7 @@ pub fn iso_currency(code: &str) -> Option<String> {
     (code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase())).then_some(code)
 }
 
-impl Services {
+impl Analytics {
     /// The tenant's stored FX rates, if any.
     pub async fn fx_rates(&self, tenant: &TenantId) -> Result<Option<FxRates>, ServiceError> {
         Ok(self.repos.settings.fx_rates(tenant).await?)

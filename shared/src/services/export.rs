@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::domain::ids::{ExportId, TenantId};
 use crate::repos::exports::{ExportMeta, ExportState, StoredExport};
-use crate::services::Services;
+use crate::services::contexts::Tenancy;
 use crate::services::error::ServiceError;
 use crate::services::jobs::ExportJob;
 use crate::services::sessions::TenantCtx;
@@ -65,7 +65,7 @@ struct LiveExport {
     expires_at: i64,
 }
 
-impl Services {
+impl Tenancy {
     /// `POST /v1/exports`: records the request and hands the work to the worker.
     pub async fn request_export(&self, ctx: &TenantCtx) -> Result<ExportId, ServiceError> {
         let tenant = ctx.tenant();
@@ -82,20 +82,21 @@ impl Services {
             .create(tenant, &id, &meta, expires_at)
             .await?;
         let target = Some(format!("export:{id}"));
-        self.audit(
-            tenant,
-            Some(ctx.user()),
-            EXPORT_REQUESTED,
-            target,
-            Some(ctx.ip()),
-        )
-        .await?;
+        self.guard
+            .audit(
+                tenant,
+                Some(ctx.user()),
+                EXPORT_REQUESTED,
+                target,
+                Some(ctx.ip()),
+            )
+            .await?;
         let job = ExportJob {
             tenant_id: tenant.clone(),
             export_id: id.clone(),
         };
         let event = job.event(now);
-        self.adapters.events.publish(&event).await?;
+        self.events.publish(&event).await?;
         Ok(id)
     }
 
@@ -150,7 +151,9 @@ impl Services {
     pub async fn build_export(&self, tenant: &TenantId, id: &ExportId) -> Result<(), ServiceError> {
         let export = self.live_export(tenant, id).await?;
         let record = self
-            .load_tenant(tenant)
+            .repos
+            .tenants
+            .get(tenant)
             .await?
             .ok_or(ServiceError::NotFound)?
             .record;

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::adapters::ecb;
 use crate::domain::fx_history::{self, RateHistory};
-use crate::services::Services;
+use crate::services::contexts::Analytics;
 use crate::services::error::ServiceError;
 
 /// How long a process keeps the history it assembled: a new day arrives once a day,
@@ -55,7 +55,7 @@ pub struct EcbRefresh {
     pub stored: usize,
 }
 
-impl Services {
+impl Analytics {
     /// Fetches the ECB's reference-rates file (the daily one by default; the 90-day
     /// file works too, to fill a gap) and stores each day after the shipped history.
     pub async fn refresh_ecb_rates(&self) -> Result<EcbRefresh, ServiceError> {

@@ -21,7 +21,7 @@ use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Connector, ConnectorError};
 use crate::repos::billing::valid_provider_id;
 use crate::repos::integrations::{FullProgress, SyncState};
-use crate::services::Services;
+use crate::services::contexts::Ingestion;
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
 use crate::services::integrations::IntegrationStatus;
 
@@ -59,7 +59,7 @@ impl From<crate::repos::RepoError> for SyncFailure {
     }
 }
 
-impl Services {
+impl Ingestion {
     /// Syncs one integration. `Ok(None)` when it is disconnected or another sync holds
     /// its lease. Connector failures are recorded on the integration (`error` status
     /// for refused credentials, which the schedule then leaves alone) and returned.
@@ -68,7 +68,7 @@ impl Services {
         tenant: &TenantId,
         id: &IntegrationId,
     ) -> Result<Option<SyncReport>, ServiceError> {
-        let Some(stored) = self.load_integration(tenant, id).await? else {
+        let Some(stored) = self.integrations.load_integration(tenant, id).await? else {
             return Err(ServiceError::NotFound);
         };
         let (mut record, status) = (stored.record.clone(), stored.status);
@@ -82,6 +82,7 @@ impl Services {
         }
         record.sync_started_at = Some(now);
         match self
+            .integrations
             .save_integration(tenant, id, &record, IntegrationStatus::Syncing, &stored)
             .await
         {
@@ -89,7 +90,7 @@ impl Services {
             Err(ServiceError::Conflict(_)) => return Ok(None),
             Err(other) => return Err(other),
         }
-        let outcome = match self.connector_for(tenant, id, &record).await {
+        let outcome = match self.integrations.connector_for(tenant, id, &record).await {
             Ok(connector) => self.run_sync(tenant, id, connector.as_ref()).await,
             Err(ServiceError::Conflict(Conflict::CredentialsRefused)) => {
                 Err(SyncFailure::Connector(ConnectorError::Unauthorized))
@@ -97,7 +98,7 @@ impl Services {
             Err(other) => Err(SyncFailure::Service(other)),
         };
         // Re-read: a disconnect may have happened while syncing; it wins.
-        let Some(stored) = self.load_integration(tenant, id).await? else {
+        let Some(stored) = self.integrations.load_integration(tenant, id).await? else {
             return Ok(None);
         };
         let mut record = stored.record.clone();
@@ -137,10 +138,11 @@ impl Services {
                 (IntegrationStatus::Connected, Err(err))
             }
         };
-        self.save_integration(tenant, id, &record, status, &stored)
+        self.integrations
+            .save_integration(tenant, id, &record, status, &stored)
             .await?;
         if result.as_ref().is_ok_and(Option::is_some)
-            && let Err(err) = self.rebuild_analytics(tenant).await
+            && let Err(err) = self.analytics.rebuild_analytics(tenant).await
         {
             // The data is stored; the next sync or rebuild publishes it.
             tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");

@@ -18,7 +18,7 @@ use crate::adapters::stripe::{
 };
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Connector, SecretName};
-use crate::services::Services;
+use crate::services::contexts::Integrations;
 use crate::services::error::{Conflict, ServiceError};
 use crate::services::records::conflict_as;
 
@@ -88,7 +88,7 @@ pub fn secret_name(tenant: &TenantId, id: &IntegrationId) -> Result<SecretName, 
     Ok(SecretName::integration(tenant.as_str(), id.as_str())?)
 }
 
-impl Services {
+impl Integrations {
     /// Creates an integration (record and index together) whose credentials, if any,
     /// were stored first.
     pub(crate) async fn create_integration(
@@ -135,10 +135,7 @@ impl Services {
             serde_json::to_string(credential).map_err(ServiceError::internal)?,
         );
         let secret = SecretString::from(json.as_str().to_owned());
-        self.adapters
-            .secrets
-            .put(&secret_name(tenant, id)?, &secret)
-            .await?;
+        self.secrets.put(&secret_name(tenant, id)?, &secret).await?;
         Ok(())
     }
 
@@ -175,7 +172,6 @@ impl Services {
             .clone()
             .ok_or(ServiceError::Conflict(Conflict::OauthNotConfigured))?;
         let secret = self
-            .adapters
             .secrets
             .get(&SecretName::parse(STRIPE_APP_SECRET)?)
             .await?
@@ -215,7 +211,6 @@ impl Services {
         }
         let name = secret_name(tenant, id)?;
         let secret = self
-            .adapters
             .secrets
             .get(&name)
             .await?

@@ -9,8 +9,11 @@ use serde_json::Value;
 
 use crate::domain::ids::{ExportId, IntegrationId, TenantId};
 use crate::ports::Event;
+use std::sync::Arc;
+
 use crate::services::Services;
 use crate::services::connections::SYNC_REQUESTED;
+use crate::services::contexts::{Analytics, Ingestion, Tenancy};
 use crate::services::error::{ErrorChain, ServiceError};
 use crate::services::export::EXPORT_REQUESTED;
 use crate::services::fx_rates::EcbRefresh;
@@ -169,17 +172,46 @@ pub enum JobReport {
     Sweep(SweepReport),
 }
 
+/// The contexts jobs run on. A Lambda function builds only those its role may use;
+/// a job whose context is absent is refused, not run half-way.
+#[derive(Clone, Default)]
+pub struct Workers {
+    /// Syncs and the scheduled pass.
+    pub ingestion: Option<Arc<Ingestion>>,
+    /// Exports and the sweep.
+    pub tenancy: Option<Arc<Tenancy>>,
+    /// The ECB rates refresh.
+    pub analytics: Option<Arc<Analytics>>,
+}
+
+impl Workers {
+    /// Every context: the local server's workers.
+    pub fn all(services: &Services) -> Self {
+        Self {
+            ingestion: Some(services.ingestion.clone()),
+            tenancy: Some(services.tenancy.clone()),
+            analytics: Some(services.analytics.clone()),
+        }
+    }
+}
+
+fn built<T>(context: &Option<Arc<T>>, job: &'static str) -> Result<Arc<T>, ServiceError> {
+    context
+        .clone()
+        .ok_or_else(|| ServiceError::internal(format!("this function does not run the {job} job")))
+}
+
 /// Runs one job. A failure is logged here, once, with its chain of causes (a sync's
 /// failure is logged by the sync itself, which records it on the integration), and
 /// returned for the caller to report.
-pub async fn run(services: &Services, job: Job) -> Result<JobReport, ServiceError> {
+pub async fn run(workers: &Workers, job: Job) -> Result<JobReport, ServiceError> {
     let name = job.name();
     let result = match job {
         Job::Sync(SyncJob {
             tenant_id,
             integration_id,
         }) => {
-            return services
+            return built(&workers.ingestion, name)?
                 .sync_integration(&tenant_id, &integration_id)
                 .await
                 .map(|report| JobReport::Sync {
@@ -190,15 +222,30 @@ pub async fn run(services: &Services, job: Job) -> Result<JobReport, ServiceErro
         Job::Export(ExportJob {
             tenant_id,
             export_id,
-        }) => services
-            .build_export(&tenant_id, &export_id)
-            .await
-            .map(|()| JobReport::Export {
-                exported: export_id,
-            }),
-        Job::FxRefresh => services.refresh_ecb_rates().await.map(JobReport::FxRefresh),
-        Job::IngestPass => services.ingest_pass().await.map(JobReport::IngestPass),
-        Job::Sweep => services.sweep().await.map(JobReport::Sweep),
+        }) => match built(&workers.tenancy, name) {
+            Ok(tenancy) => tenancy
+                .build_export(&tenant_id, &export_id)
+                .await
+                .map(|()| JobReport::Export {
+                    exported: export_id,
+                }),
+            Err(err) => Err(err),
+        },
+        Job::FxRefresh => match built(&workers.analytics, name) {
+            Ok(analytics) => analytics
+                .refresh_ecb_rates()
+                .await
+                .map(JobReport::FxRefresh),
+            Err(err) => Err(err),
+        },
+        Job::IngestPass => match built(&workers.ingestion, name) {
+            Ok(ingestion) => ingestion.ingest_pass().await.map(JobReport::IngestPass),
+            Err(err) => Err(err),
+        },
+        Job::Sweep => match built(&workers.tenancy, name) {
+            Ok(tenancy) => tenancy.sweep().await.map(JobReport::Sweep),
+            Err(err) => Err(err),
+        },
     };
     if let Err(err) = &result {
         tracing::error!(job = name, error = %ErrorChain(err), "job failed");

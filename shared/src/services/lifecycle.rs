@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::services::Services;
+use crate::services::contexts::Integrations;
 use crate::services::error::{ErrorChain, ServiceError};
 use crate::services::integrations::{IntegrationStatus, Provider, secret_name};
 use crate::services::sessions::TenantCtx;
@@ -13,7 +13,7 @@ use crate::services::sessions::TenantCtx;
 /// How long a disconnected integration's data may remain.
 pub const DISCONNECTED_DATA_HOURS: i64 = 24;
 
-impl Services {
+impl Integrations {
     /// `DELETE /v1/integrations/{id}` (with the admin's context), or the provider's
     /// own deauthorization (without: nothing left to revoke there). Returns the
     /// deadline by which the data is deleted.
@@ -41,7 +41,7 @@ impl Services {
             // ends now; the failed revocation is logged for the operator.
             tracing::warn!(tenant_id = %tenant, integration_id = %id, error = %ErrorChain(&err), "Stripe deauthorize failed");
         }
-        self.adapters.secrets.delete(&name).await?;
+        self.secrets.delete(&name).await?;
         if let Some(account) = record.account.as_deref() {
             self.repos.stripe_accounts.delete(account).await?;
         }
@@ -57,19 +57,20 @@ impl Services {
         )
         .await?;
         // Hidden from queries at once: the snapshot is rebuilt without it.
-        self.rebuild_analytics(tenant).await?;
+        self.analytics.rebuild_analytics(tenant).await?;
         let (actor, ip) = match by {
             Some(ctx) => (Some(ctx.user()), Some(ctx.ip())),
             None => (None, None),
         };
-        self.audit(
-            tenant,
-            actor,
-            "IntegrationDisconnected",
-            Some(format!("integration:{id}")),
-            ip,
-        )
-        .await?;
+        self.guard
+            .audit(
+                tenant,
+                actor,
+                "IntegrationDisconnected",
+                Some(format!("integration:{id}")),
+                ip,
+            )
+            .await?;
         Ok(deadline)
     }
 

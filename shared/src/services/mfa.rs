@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::tokens::{recovery_code_hash, recovery_codes};
 use crate::domain::totp::{self, TotpSecret};
-use crate::services::Services;
+use crate::services::contexts::Identity;
 use crate::services::error::{Conflict, ServiceError};
 use crate::services::hashing::verify_password;
 use crate::services::records::{MfaState, Stored, UserRecord, conflict_as};
@@ -22,7 +22,7 @@ pub struct TotpEnrolment {
     pub otpauth_uri: String,
 }
 
-impl Services {
+impl Identity {
     /// `POST /v1/mfa/totp/setup` (re-authenticated by password).
     pub async fn totp_setup(
         &self,
@@ -51,7 +51,9 @@ impl Services {
         code: &str,
     ) -> Result<Vec<String>, ServiceError> {
         let mut user = self
-            .load_user(ctx.tenant(), ctx.user())
+            .repos
+            .users
+            .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         if user.record.mfa.is_some() {
@@ -74,7 +76,8 @@ impl Services {
         });
         user.record.pending_totp_secret = None;
         self.save_user(ctx.tenant(), ctx.user(), &user).await?;
-        self.security_event(ctx.tenant(), ctx.user(), "MfaEnabled", Some(ctx.ip()))
+        self.guard
+            .security_event(ctx.tenant(), ctx.user(), "MfaEnabled", Some(ctx.ip()))
             .await?;
         Ok(codes)
     }
@@ -99,13 +102,16 @@ impl Services {
         self.check_second_factor(ctx.tenant(), ctx.user(), &totp_code, &recovery)
             .await?;
         let mut user = self
-            .load_user(ctx.tenant(), ctx.user())
+            .repos
+            .users
+            .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         user.record.mfa = None;
         user.record.pending_totp_secret = None;
         self.save_user(ctx.tenant(), ctx.user(), &user).await?;
-        self.security_event(ctx.tenant(), ctx.user(), "MfaDisabled", Some(ctx.ip()))
+        self.guard
+            .security_event(ctx.tenant(), ctx.user(), "MfaDisabled", Some(ctx.ip()))
             .await
     }
 
@@ -118,7 +124,9 @@ impl Services {
         recovery_code: &Option<String>,
     ) -> Result<(), ServiceError> {
         let mut user = self
-            .load_user(tenant, user_id)
+            .repos
+            .users
+            .get(tenant, user_id)
             .await?
             .ok_or(ServiceError::InvalidCredentials)?;
         let Some(mfa) = user.record.mfa.as_mut() else {
@@ -156,7 +164,9 @@ impl Services {
         password: &SecretString,
     ) -> Result<Stored<UserRecord>, ServiceError> {
         let user = self
-            .load_user(ctx.tenant(), ctx.user())
+            .repos
+            .users
+            .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         if !verify_password(&user.record.password_hash, password).await {

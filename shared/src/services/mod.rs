@@ -1,5 +1,7 @@
-//! Use cases, written against the ports only. [`Services`] is the root every handler
-//! and scheduled job reaches them through.
+//! Use cases, written against the ports only, in bounded contexts ([`contexts`]): each
+//! holds only the ports and repositories it uses. [`Services`] builds every context, for
+//! the local server, the tests and the bench; each Lambda function builds only its own
+//! (see `lambda.rs`).
 
 pub mod accounts;
 pub mod allowlist;
@@ -7,6 +9,7 @@ pub mod analytics;
 pub mod analytics_query;
 pub mod closure;
 pub mod connections;
+pub mod contexts;
 pub mod currency;
 pub mod customer_order;
 pub mod customer_query;
@@ -34,13 +37,12 @@ pub mod webhooks;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::OnceCell;
-use zeroize::Zeroizing;
-
 use crate::adapters::Adapters;
 use crate::config::Config;
-use crate::repos::Repos;
 
+pub use contexts::{
+    Analytics, Common, Guard, Identity, Ingestion, Integrations, SessionGate, Tenancy, TenantAdmin,
+};
 pub use error::ServiceError;
 pub use sessions::TenantCtx;
 use vault::TenantKeys;
@@ -48,39 +50,69 @@ use vault::TenantKeys;
 /// How long a warm process keeps a tenant's plain data key.
 pub const DATA_KEY_CACHE_TTL: Duration = Duration::from_secs(300);
 
+/// The tenant-key vault over the adapters: one per process, shared by every context.
+pub fn tenant_keys(adapters: &Adapters) -> Arc<TenantKeys> {
+    Arc::new(TenantKeys::new(
+        adapters.store.clone(),
+        adapters.keys.clone(),
+        DATA_KEY_CACHE_TTL,
+    ))
+}
+
+/// Every context, built once over one set of adapters: what the local server (which
+/// serves every function), the tests and the bench run on.
 pub struct Services {
     pub adapters: Adapters,
-    pub config: Config,
+    pub config: Arc<Config>,
     pub tenant_keys: Arc<TenantKeys>,
-    /// Every stored entity, typed.
-    pub repos: Repos,
-    /// The lookup pepper, read once per process from the SecretStore.
-    pepper: OnceCell<Arc<Zeroizing<Vec<u8>>>>,
-    /// Decoded analytics snapshots, per tenant and version.
-    snapshots: analytics::SnapshotCache,
-    /// The ECB's rates (shipped history plus stored days), for a few minutes.
-    fx_history: fx_rates::FxHistoryCache,
+    pub common: Common,
+    pub gate: Arc<SessionGate>,
+    pub guard: Arc<Guard>,
+    pub identity: Arc<Identity>,
+    pub admin: Arc<TenantAdmin>,
+    pub analytics: Arc<Analytics>,
+    pub integrations: Arc<Integrations>,
+    pub ingestion: Arc<Ingestion>,
+    pub tenancy: Arc<Tenancy>,
 }
 
 impl Services {
-    /// Builds the services. Computes the dummy password hash now, so the first sign-in
-    /// with an unknown e-mail costs what every later one does.
     pub fn new(adapters: Adapters, config: Config) -> Arc<Self> {
-        crate::domain::password::prepare_dummy_hash();
-        let tenant_keys = Arc::new(TenantKeys::new(
-            adapters.store.clone(),
-            adapters.keys.clone(),
-            DATA_KEY_CACHE_TTL,
-        ));
-        let repos = Repos::new(adapters.store.clone(), tenant_keys.clone());
+        let tenant_keys = tenant_keys(&adapters);
+        let common = Common::new(&adapters, config, tenant_keys.clone());
+        let gate = SessionGate::new(&common);
+        let guard = Guard::new(&common, &adapters, tenant_keys.clone());
+        let identity = Identity::new(
+            &common,
+            &adapters,
+            tenant_keys.clone(),
+            guard.clone(),
+            gate.clone(),
+        );
+        let admin = TenantAdmin::new(&common, &adapters, guard.clone(), gate.clone());
+        let analytics = Analytics::new(&common);
+        let integrations = Integrations::new(&common, &adapters, guard.clone(), analytics.clone());
+        let ingestion = Ingestion::new(&common, integrations.clone(), analytics.clone());
+        let tenancy = Tenancy::new(
+            &common,
+            &adapters,
+            tenant_keys.clone(),
+            guard.clone(),
+            analytics.clone(),
+        );
         Arc::new(Self {
+            config: common.config.clone(),
             adapters,
-            config,
             tenant_keys,
-            repos,
-            pepper: OnceCell::new(),
-            snapshots: analytics::SnapshotCache::default(),
-            fx_history: fx_rates::FxHistoryCache::default(),
+            common,
+            gate,
+            guard,
+            identity,
+            admin,
+            analytics,
+            integrations,
+            ingestion,
+            tenancy,
         })
     }
 }

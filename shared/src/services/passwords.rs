@@ -13,17 +13,18 @@ use crate::domain::password::PasswordPolicy;
 use crate::ports::Event;
 use crate::repos::Write;
 use crate::repos::tokens::TokenKind;
-use crate::services::Services;
 use crate::services::accounts::check_policy;
+use crate::services::contexts::Identity;
 use crate::services::error::ServiceError;
 use crate::services::hashing::{hash_password, password_reused, verify_password};
+use crate::services::records::transact_or;
 use crate::services::records::{Stored, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
 
 /// How long an e-mailed reset token is valid.
 pub const RESET_TOKEN_MINUTES: i64 = 30;
 
-impl Services {
+impl Identity {
     /// `POST /v1/password/change` while signed in. Ends every other session.
     pub async fn change_password(
         &self,
@@ -32,7 +33,9 @@ impl Services {
         new: &SecretString,
     ) -> Result<(), ServiceError> {
         let user = self
-            .load_user(ctx.tenant(), ctx.user())
+            .repos
+            .users
+            .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         if !verify_password(&user.record.password_hash, current).await {
@@ -40,9 +43,11 @@ impl Services {
         }
         self.set_password(ctx.tenant(), ctx.user(), user, new, Vec::new())
             .await?;
-        self.end_user_sessions(ctx.tenant(), ctx.user(), Some(ctx.session()))
+        self.gate
+            .end_user_sessions(ctx.tenant(), ctx.user(), Some(ctx.session()))
             .await?;
-        self.security_event(ctx.tenant(), ctx.user(), "PasswordChanged", Some(ctx.ip()))
+        self.guard
+            .security_event(ctx.tenant(), ctx.user(), "PasswordChanged", Some(ctx.ip()))
             .await
     }
 
@@ -53,17 +58,22 @@ impl Services {
         new: &SecretString,
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
-        let (tenant, user_id, token_key) =
-            self.token_owner(TokenKind::Change, change_token).await?;
+        let (tenant, user_id, token_key) = self
+            .guard
+            .token_owner(TokenKind::Change, change_token)
+            .await?;
         let user = self
-            .load_user(&tenant, &user_id)
+            .repos
+            .users
+            .get(&tenant, &user_id)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         let consume = self.repos.tokens.consume_write(&token_key);
         self.set_password(&tenant, &user_id, user, new, vec![consume])
             .await?;
-        self.end_user_sessions(&tenant, &user_id, None).await?;
-        self.security_event(&tenant, &user_id, "PasswordChanged", Some(ip))
+        self.gate.end_user_sessions(&tenant, &user_id, None).await?;
+        self.guard
+            .security_event(&tenant, &user_id, "PasswordChanged", Some(ip))
             .await
     }
 
@@ -74,21 +84,23 @@ impl Services {
         email: &str,
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
-        self.check_rate("auth", ip, AUTH_REQUESTS_PER_MINUTE)
+        self.guard
+            .check_rate("auth", ip, AUTH_REQUESTS_PER_MINUTE)
             .await?;
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        let email_hash = self.email_hash(&email).await?;
+        let email_hash = self.guard.email_hash(&email).await?;
         let Some((tenant, user_id)) = self.repos.email_lookups.get(&email_hash).await? else {
             return Ok(());
         };
-        match self.load_user(&tenant, &user_id).await? {
+        match self.repos.users.get(&tenant, &user_id).await? {
             Some(user) if !user.record.disabled => {}
             _ => return Ok(()),
         }
         let valid_for = Duration::minutes(RESET_TOKEN_MINUTES);
         let token = self
+            .guard
             .issue_token(TokenKind::Reset, &tenant, &user_id, valid_for)
             .await?;
         let event = Event::new("PasswordResetRequested", self.now())
@@ -97,15 +109,16 @@ impl Services {
             .field("email", email.as_str())
             .field("token", token)
             .field("expires_at", (self.now() + valid_for).to_rfc3339());
-        self.adapters.events.publish(&event).await?;
-        self.audit(
-            &tenant,
-            Some(&user_id),
-            "PasswordResetRequested",
-            Some(format!("user:{user_id}")),
-            Some(ip),
-        )
-        .await
+        self.events.publish(&event).await?;
+        self.guard
+            .audit(
+                &tenant,
+                Some(&user_id),
+                "PasswordResetRequested",
+                Some(format!("user:{user_id}")),
+                Some(ip),
+            )
+            .await
     }
 
     /// `POST /v1/password/reset`: sets the password, consumes the token, lifts the
@@ -116,21 +129,24 @@ impl Services {
         new: &SecretString,
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
-        let (tenant, user_id, token_key) = self.token_owner(TokenKind::Reset, token).await?;
+        let (tenant, user_id, token_key) = self.guard.token_owner(TokenKind::Reset, token).await?;
         let user = self
-            .load_user(&tenant, &user_id)
+            .repos
+            .users
+            .get(&tenant, &user_id)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         let email = Email::parse(&user.record.email).map_err(ServiceError::internal)?;
-        let email_hash = self.email_hash(&email).await?;
+        let email_hash = self.guard.email_hash(&email).await?;
         let extra = vec![
             self.repos.tokens.consume_write(&token_key),
             self.repos.failed_logins.clear_write(&email_hash),
         ];
         self.set_password(&tenant, &user_id, user, new, extra)
             .await?;
-        self.end_user_sessions(&tenant, &user_id, None).await?;
-        self.security_event(&tenant, &user_id, "PasswordReset", Some(ip))
+        self.gate.end_user_sessions(&tenant, &user_id, None).await?;
+        self.guard
+            .security_event(&tenant, &user_id, "PasswordReset", Some(ip))
             .await
     }
 
@@ -145,7 +161,9 @@ impl Services {
         extra: Vec<Write>,
     ) -> Result<(), ServiceError> {
         let tenant_record = self
-            .load_tenant(tenant)
+            .repos
+            .tenants
+            .get(tenant)
             .await?
             .ok_or(ServiceError::NotFound)?;
         let policy = PasswordPolicy::new(tenant_record.record.policy.preset);
@@ -172,6 +190,6 @@ impl Services {
                 .await?,
         ];
         ops.extend(extra);
-        self.transact_or(ops, ServiceError::InvalidToken).await
+        transact_or(&self.repos, ops, ServiceError::InvalidToken).await
     }
 }

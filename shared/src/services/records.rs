@@ -3,10 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PolicyPreset;
-use crate::repos::{RepoError, Write};
-use crate::services::Services;
+use crate::repos::{RepoError, Repos, Write};
 use crate::services::error::ServiceError;
 
 pub use crate::repos::Stored;
@@ -39,32 +37,15 @@ pub(crate) fn conflict_as(err: RepoError, on_conflict: ServiceError) -> ServiceE
     }
 }
 
-impl Services {
-    /// Runs a transaction; a failed condition becomes `on_conflict`.
-    pub(crate) async fn transact_or(
-        &self,
-        writes: Vec<Write>,
-        on_conflict: ServiceError,
-    ) -> Result<(), ServiceError> {
-        self.repos
-            .transactions
-            .run(writes)
-            .await
-            .map_err(|err| conflict_as(err, on_conflict))
-    }
-
-    pub(crate) async fn load_user(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-    ) -> Result<Option<Stored<UserRecord>>, ServiceError> {
-        Ok(self.repos.users.get(tenant, user).await?)
-    }
-
-    pub(crate) async fn load_tenant(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Option<StoredTenant>, ServiceError> {
-        Ok(self.repos.tenants.get(tenant).await?)
-    }
+/// Runs a transaction; a failed condition becomes `on_conflict`.
+pub(crate) async fn transact_or(
+    repos: &Repos,
+    writes: Vec<Write>,
+    on_conflict: ServiceError,
+) -> Result<(), ServiceError> {
+    repos
+        .transactions
+        .run(writes)
+        .await
+        .map_err(|err| conflict_as(err, on_conflict))
 }

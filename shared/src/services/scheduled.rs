@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::services::Services;
+use crate::services::contexts::Ingestion;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
 
@@ -18,7 +18,7 @@ pub struct IngestPass {
     pub records_written: u64,
 }
 
-impl Services {
+impl Ingestion {
     /// Every integration due for the schedule: connected ones.
     pub async fn due_integrations(&self) -> Result<Vec<(TenantId, IntegrationId)>, ServiceError> {
         let mut out = Vec::new();

@@ -16,7 +16,7 @@ use crate::domain::crypto::random_bytes;
 use crate::domain::email::{Email, lookup_hash};
 use crate::domain::ids::{TenantId, UserId};
 use crate::ports::{Event, SecretName};
-use crate::services::Services;
+use crate::services::contexts::Guard;
 use crate::services::error::ServiceError;
 
 /// The secret holding the key of every keyed lookup hash (e-mails, addresses).
@@ -66,14 +66,14 @@ pub struct AuditEntry {
     pub ip: Option<IpAddr>,
 }
 
-impl Services {
+impl Guard {
     /// Creates the lookup pepper if it does not exist yet. The local server calls this
     /// at start; in AWS the template creates the secret and functions only read it.
     pub async fn ensure_lookup_pepper(&self) -> Result<(), ServiceError> {
         let name = SecretName::parse(LOOKUP_PEPPER_SECRET)?;
-        if self.adapters.secrets.get(&name).await?.is_none() {
+        if self.secrets.get(&name).await?.is_none() {
             let fresh = SecretString::from(STANDARD.encode(random_bytes::<32>()));
-            self.adapters.secrets.put(&name, &fresh).await?;
+            self.secrets.put(&name, &fresh).await?;
         }
         Ok(())
     }
@@ -83,7 +83,7 @@ impl Services {
             .get_or_try_init(|| async {
                 let name = SecretName::parse(LOOKUP_PEPPER_SECRET)?;
                 let secret =
-                    self.adapters.secrets.get(&name).await?.ok_or_else(|| {
+                    self.secrets.get(&name).await?.ok_or_else(|| {
                         ServiceError::internal("the lookup pepper secret is missing")
                     })?;
                 // Any string is a good HMAC key; its bytes are used as they are.
@@ -172,7 +172,7 @@ impl Services {
         let event = Event::new(event_type, self.now())
             .tenant(tenant.as_str())
             .field("user_id", user.as_str());
-        self.adapters.events.publish(&event).await?;
+        self.events.publish(&event).await?;
         Ok(())
     }
 

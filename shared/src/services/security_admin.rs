@@ -10,10 +10,11 @@ use serde::Serialize;
 use crate::domain::cidr::{self, Cidr};
 use crate::domain::ids::{EntryId, UserId};
 use crate::ports::Cursor;
-use crate::services::Services;
 use crate::services::allowlist::AllowEntry;
+use crate::services::contexts::TenantAdmin;
 use crate::services::error::{BadRequest, Conflict, ServiceError};
 use crate::services::records::SecurityPolicy;
+use crate::services::records::transact_or;
 use crate::services::security::{AuditEntry, LoginAttempt, LoginOutcome};
 use crate::services::sessions::TenantCtx;
 
@@ -67,13 +68,13 @@ pub struct AttemptSummary {
     pub top_ips: Vec<IpCount>,
 }
 
-impl Services {
+impl TenantAdmin {
     /// `GET /v1/security/ip-allowlist`.
     pub async fn list_allowlist(
         &self,
         ctx: &TenantCtx,
     ) -> Result<Vec<AllowEntryView>, ServiceError> {
-        let entries = self.allowlist(ctx.tenant()).await?;
+        let entries = self.gate.allowlist(ctx.tenant()).await?;
         Ok(entries
             .into_iter()
             .map(|(id, e)| AllowEntryView {
@@ -103,7 +104,7 @@ impl Services {
                 "The note must be at most 200 characters, without control characters.",
             ));
         }
-        let current = self.allowlist(ctx.tenant()).await?;
+        let current = self.gate.allowlist(ctx.tenant()).await?;
         let after: Vec<Cidr> = current
             .iter()
             .map(|(_, e)| e.record.cidr)
@@ -119,14 +120,15 @@ impl Services {
             created_at: self.now(),
         };
         self.repos.allowlist.add(ctx.tenant(), &id, &entry).await?;
-        self.audit(
-            ctx.tenant(),
-            Some(ctx.user()),
-            "AllowlistEntryAdded",
-            Some(format!("allowlist:{id}:{cidr}")),
-            Some(ctx.ip()),
-        )
-        .await?;
+        self.guard
+            .audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                "AllowlistEntryAdded",
+                Some(format!("allowlist:{id}:{cidr}")),
+                Some(ctx.ip()),
+            )
+            .await?;
         Ok(AllowEntryView {
             id,
             cidr,
@@ -142,7 +144,7 @@ impl Services {
         ctx: &TenantCtx,
         id: &EntryId,
     ) -> Result<(), ServiceError> {
-        let current = self.allowlist(ctx.tenant()).await?;
+        let current = self.gate.allowlist(ctx.tenant()).await?;
         let (_, removed) = current
             .iter()
             .find(|(entry, _)| entry == id)
@@ -159,20 +161,23 @@ impl Services {
             .allowlist
             .remove(ctx.tenant(), id, removed.version)
             .await?;
-        self.audit(
-            ctx.tenant(),
-            Some(ctx.user()),
-            "AllowlistEntryRemoved",
-            Some(format!("allowlist:{id}:{}", removed.record.cidr)),
-            Some(ctx.ip()),
-        )
-        .await
+        self.guard
+            .audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                "AllowlistEntryRemoved",
+                Some(format!("allowlist:{id}:{}", removed.record.cidr)),
+                Some(ctx.ip()),
+            )
+            .await
     }
 
     /// `GET /v1/security/policy`.
     pub async fn policy(&self, ctx: &TenantCtx) -> Result<SecurityPolicy, ServiceError> {
         Ok(self
-            .load_tenant(ctx.tenant())
+            .repos
+            .tenants
+            .get(ctx.tenant())
             .await?
             .ok_or(ServiceError::NotFound)?
             .record
@@ -186,7 +191,9 @@ impl Services {
         policy: SecurityPolicy,
     ) -> Result<SecurityPolicy, ServiceError> {
         let tenant = self
-            .load_tenant(ctx.tenant())
+            .repos
+            .tenants
+            .get(ctx.tenant())
             .await?
             .ok_or(ServiceError::NotFound)?;
         let before = tenant.record.policy;
@@ -197,7 +204,8 @@ impl Services {
             .tenants
             .update(ctx.tenant(), &tenant, &record)
             .await?;
-        self.transact_or(
+        transact_or(
+            &self.repos,
             vec![write],
             ServiceError::Conflict(Conflict::ConcurrentUpdate),
         )
@@ -211,14 +219,15 @@ impl Services {
                     .unwrap_or_default(),
                 policy.require_mfa
             );
-            self.audit(
-                ctx.tenant(),
-                Some(ctx.user()),
-                &action,
-                Some(format!("tenant:{}", ctx.tenant())),
-                Some(ctx.ip()),
-            )
-            .await?;
+            self.guard
+                .audit(
+                    ctx.tenant(),
+                    Some(ctx.user()),
+                    &action,
+                    Some(format!("tenant:{}", ctx.tenant())),
+                    Some(ctx.ip()),
+                )
+                .await?;
         }
         Ok(policy)
     }

@@ -24,7 +24,7 @@ use crate::domain::roles::Role;
 use crate::domain::tokens::{new_token, token_hash};
 use crate::repos::sessions::SessionRef;
 use crate::repos::tokens::{TokenKey, TokenKind};
-use crate::services::Services;
+use crate::services::contexts::{Guard, Identity, SessionGate};
 use crate::services::error::ServiceError;
 use crate::services::hashing::{verify_dummy, verify_password};
 use crate::services::records::SecurityPolicy;
@@ -122,18 +122,15 @@ pub struct SessionSummary {
     pub current: bool,
 }
 
-impl Services {
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.adapters.clock.now()
-    }
-
+impl Identity {
     /// `POST /v1/sessions`.
     pub async fn login(&self, req: LoginRequest) -> Result<NewSession, ServiceError> {
-        self.check_rate("auth", req.ip, AUTH_REQUESTS_PER_MINUTE)
+        self.guard
+            .check_rate("auth", req.ip, AUTH_REQUESTS_PER_MINUTE)
             .await?;
         let email = Email::parse(&req.email)
             .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
-        let email_hash = self.email_hash(&email).await?;
+        let email_hash = self.guard.email_hash(&email).await?;
         let owner = self.repos.email_lookups.get(&email_hash).await?;
         let attempt = |tenant: &TenantId, user: Option<&UserId>, outcome| {
             let tenant = tenant.clone();
@@ -144,7 +141,7 @@ impl Services {
                 ip: req.ip,
                 outcome,
             };
-            async move { self.record_login_attempt(&tenant, attempt).await }
+            async move { self.guard.record_login_attempt(&tenant, attempt).await }
         };
 
         // Every attempt reserves its place in the failure count BEFORE the password is
@@ -156,7 +153,9 @@ impl Services {
         let locked = reserved > MAX_FAILED_LOGINS;
         let found = match &owner {
             Some((tenant, user)) => self
-                .load_user(tenant, user)
+                .repos
+                .users
+                .get(tenant, user)
                 .await?
                 .map(|loaded| (tenant.clone(), user.clone(), loaded)),
             None => None,
@@ -194,12 +193,18 @@ impl Services {
         // The password is right: from here on, answers may depend on the account, and
         // an outcome other than a second-factor failure gives the reservation back.
         // A closed tenant's users are refused from the closing write on.
-        let Some(tenant_record) = self.load_tenant(&tenant).await?.filter(|t| t.is_active()) else {
+        let Some(tenant_record) = self
+            .repos
+            .tenants
+            .get(&tenant)
+            .await?
+            .filter(|t| t.is_active())
+        else {
             self.release_failure(&email_hash).await?;
             return Err(ServiceError::InvalidCredentials);
         };
         let tenant_record = tenant_record.record;
-        if !self.ip_allowed(&tenant, req.ip).await? {
+        if !self.gate.ip_allowed(&tenant, req.ip).await? {
             self.release_failure(&email_hash).await?;
             attempt(&tenant, Some(&user_id), LoginOutcome::IpRefused).await?;
             return Err(ServiceError::IpNotAllowed);
@@ -231,6 +236,7 @@ impl Services {
             self.release_failure(&email_hash).await?;
             attempt(&tenant, Some(&user_id), LoginOutcome::PasswordExpired).await?;
             let change_token = self
+                .guard
                 .issue_token(
                     TokenKind::Change,
                     &tenant,
@@ -267,7 +273,8 @@ impl Services {
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
         if reserved == MAX_FAILED_LOGINS {
-            self.security_event(tenant, user, "AccountLocked", Some(ip))
+            self.guard
+                .security_event(tenant, user, "AccountLocked", Some(ip))
                 .await?;
         }
         Ok(())
@@ -280,6 +287,84 @@ impl Services {
         Ok(())
     }
 
+    /// Creates a session: the global item and its tenant-side mirror, together.
+    pub(crate) async fn open_session(
+        &self,
+        tenant: &TenantId,
+        user: UserSummary,
+        ip: IpAddr,
+    ) -> Result<NewSession, ServiceError> {
+        let now = self.now();
+        let absolute = Duration::from_std(self.config.session_absolute_timeout)
+            .map_err(ServiceError::internal)?;
+        let expires_at = now + absolute;
+        let token = new_token();
+        let hash = token_hash(&token);
+        let session_id = SessionId::generate();
+        let mirror = SessionRef {
+            token_hash: hash,
+            created_at: now,
+            expires_at,
+            ip,
+        };
+        self.repos
+            .sessions
+            .create(tenant, &user.id, &session_id, &mirror, now)
+            .await?;
+        Ok(NewSession {
+            token: SecretString::from(token),
+            expires_at,
+            idle_timeout_seconds: self.config.session_idle_timeout.as_secs(),
+            user,
+        })
+    }
+
+    /// `DELETE /v1/sessions/current`.
+    pub async fn logout(&self, ctx: &TenantCtx) -> Result<(), ServiceError> {
+        self.end_session(ctx, ctx.session()).await
+    }
+
+    /// `GET /v1/me/sessions`: the caller's live sessions, newest first.
+    pub async fn list_sessions(
+        &self,
+        ctx: &TenantCtx,
+    ) -> Result<Vec<SessionSummary>, ServiceError> {
+        let mut out = Vec::new();
+        let now = self.now();
+        let sessions = self.repos.sessions.of_user(ctx.tenant(), ctx.user());
+        for (session, mirror) in sessions.await? {
+            if mirror.expires_at <= now {
+                continue;
+            }
+            out.push(SessionSummary {
+                current: &session == ctx.session(),
+                id: session,
+                created_at: mirror.created_at,
+                expires_at: mirror.expires_at,
+                ip: Some(mirror.ip),
+            });
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(out)
+    }
+
+    /// `DELETE /v1/me/sessions/{id}`: ends one of the caller's own sessions.
+    pub async fn end_session(
+        &self,
+        ctx: &TenantCtx,
+        session: &SessionId,
+    ) -> Result<(), ServiceError> {
+        let sessions = &self.repos.sessions;
+        if !sessions.exists(ctx.tenant(), ctx.user(), session).await? {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(sessions
+            .end(ctx.tenant(), ctx.user(), session, None)
+            .await?)
+    }
+}
+
+impl Guard {
     /// Stores a single-use token of `kind` for the user and returns it.
     pub(crate) async fn issue_token(
         &self,
@@ -326,39 +411,9 @@ impl Services {
             _ => Err(ServiceError::InvalidToken),
         }
     }
+}
 
-    /// Creates a session: the global item and its tenant-side mirror, together.
-    pub(crate) async fn open_session(
-        &self,
-        tenant: &TenantId,
-        user: UserSummary,
-        ip: IpAddr,
-    ) -> Result<NewSession, ServiceError> {
-        let now = self.now();
-        let absolute = Duration::from_std(self.config.session_absolute_timeout)
-            .map_err(ServiceError::internal)?;
-        let expires_at = now + absolute;
-        let token = new_token();
-        let hash = token_hash(&token);
-        let session_id = SessionId::generate();
-        let mirror = SessionRef {
-            token_hash: hash,
-            created_at: now,
-            expires_at,
-            ip,
-        };
-        self.repos
-            .sessions
-            .create(tenant, &user.id, &session_id, &mirror, now)
-            .await?;
-        Ok(NewSession {
-            token: SecretString::from(token),
-            expires_at,
-            idle_timeout_seconds: self.config.session_idle_timeout.as_secs(),
-            user,
-        })
-    }
-
+impl SessionGate {
     /// Verifies a bearer token and refreshes its idle timer. Any failure is
     /// `Unauthenticated`, whatever the cause.
     pub async fn authenticate(&self, token: &str, ip: IpAddr) -> Result<Verified, ServiceError> {
@@ -382,11 +437,11 @@ impl Services {
                 .await?;
             return Err(ServiceError::Unauthenticated);
         }
-        let user = match self.load_user(&tenant, &user_id).await? {
+        let user = match self.repos.users.get(&tenant, &user_id).await? {
             Some(user) if !user.record.disabled => user,
             _ => return Err(ServiceError::Unauthenticated),
         };
-        let policy = match self.load_tenant(&tenant).await? {
+        let policy = match self.repos.tenants.get(&tenant).await? {
             Some(t) if t.is_active() => t.record.policy,
             _ => return Err(ServiceError::Unauthenticated),
         };
@@ -399,50 +454,6 @@ impl Services {
             mfa_enabled: user.record.mfa.is_some(),
             policy,
         })
-    }
-
-    /// `DELETE /v1/sessions/current`.
-    pub async fn logout(&self, ctx: &TenantCtx) -> Result<(), ServiceError> {
-        self.end_session(ctx, ctx.session()).await
-    }
-
-    /// `GET /v1/me/sessions`: the caller's live sessions, newest first.
-    pub async fn list_sessions(
-        &self,
-        ctx: &TenantCtx,
-    ) -> Result<Vec<SessionSummary>, ServiceError> {
-        let mut out = Vec::new();
-        let now = self.now();
-        let sessions = self.repos.sessions.of_user(ctx.tenant(), ctx.user());
-        for (session, mirror) in sessions.await? {
-            if mirror.expires_at <= now {
-                continue;
-            }
-            out.push(SessionSummary {
-                current: &session == ctx.session(),
-                id: session,
-                created_at: mirror.created_at,
-                expires_at: mirror.expires_at,
-                ip: Some(mirror.ip),
-            });
-        }
-        out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
-        Ok(out)
-    }
-
-    /// `DELETE /v1/me/sessions/{id}`: ends one of the caller's own sessions.
-    pub async fn end_session(
-        &self,
-        ctx: &TenantCtx,
-        session: &SessionId,
-    ) -> Result<(), ServiceError> {
-        let sessions = &self.repos.sessions;
-        if !sessions.exists(ctx.tenant(), ctx.user(), session).await? {
-            return Err(ServiceError::NotFound);
-        }
-        Ok(sessions
-            .end(ctx.tenant(), ctx.user(), session, None)
-            .await?)
     }
 
     /// Ends every session of a user, but `keep` (password change keeps the caller's).

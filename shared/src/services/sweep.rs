@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::repos::registry::{self, Sweep};
-use crate::services::Services;
+use crate::services::contexts::Tenancy;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
 
@@ -28,7 +28,7 @@ pub struct SweepReport {
     pub expired_items_deleted: u64,
 }
 
-impl Services {
+impl Tenancy {
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
         for entry in self.repos.integrations.schedule().await? {
@@ -71,14 +71,15 @@ impl Services {
         let deleted = self.repos.erasure.delete(data).await?;
         // Still readable: the tenant's key exists unless the tenant is closing too.
         if self.tenant_keys.data_key(tenant).await.is_ok() {
-            self.audit(
-                tenant,
-                None,
-                &format!("IntegrationDataDeleted:items={deleted}"),
-                Some(format!("integration:{id}")),
-                None,
-            )
-            .await?;
+            self.guard
+                .audit(
+                    tenant,
+                    None,
+                    &format!("IntegrationDataDeleted:items={deleted}"),
+                    Some(format!("integration:{id}")),
+                    None,
+                )
+                .await?;
         }
         let entry = registry::of_integration(Sweep::IntegrationEntry, tenant, id);
         self.repos.erasure.delete(entry).await?;

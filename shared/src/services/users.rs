@@ -17,10 +17,11 @@ use crate::domain::roles::Role;
 use crate::ports::Cursor;
 use crate::repos::Write;
 use crate::repos::tokens::TokenKind;
-use crate::services::Services;
 use crate::services::accounts::check_policy;
+use crate::services::contexts::TenantAdmin;
 use crate::services::error::{Conflict, ServiceError};
 use crate::services::hashing::hash_password;
+use crate::services::records::transact_or;
 use crate::services::records::{Stored, UserRecord};
 use crate::services::sessions::TenantCtx;
 
@@ -67,7 +68,7 @@ fn is_active_admin(user: &UserRecord) -> bool {
     user.role == Role::Admin && !user.disabled && !user.invited
 }
 
-impl Services {
+impl TenantAdmin {
     /// `GET /v1/users`: one page of the tenant's users.
     pub async fn list_users(
         &self,
@@ -101,7 +102,7 @@ impl Services {
     ) -> Result<Invitation, ServiceError> {
         let email = Email::parse(email)
             .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
-        let email_hash = self.email_hash(&email).await?;
+        let email_hash = self.guard.email_hash(&email).await?;
         let now = self.now();
         let id = UserId::generate();
         let record = UserRecord {
@@ -122,8 +123,9 @@ impl Services {
                 .create(&email_hash, ctx.tenant(), &id),
             self.repos.users.create(ctx.tenant(), &id, &record).await?,
         ];
-        self.transact_or(ops, ServiceError::EmailTaken).await?;
+        transact_or(&self.repos, ops, ServiceError::EmailTaken).await?;
         let token = self
+            .guard
             .issue_token(
                 TokenKind::Invite,
                 ctx.tenant(),
@@ -137,15 +139,16 @@ impl Services {
             .field("email", email.as_str())
             .field("role", role.as_str())
             .field("token", token.clone());
-        self.adapters.events.publish(&event).await?;
-        self.audit(
-            ctx.tenant(),
-            Some(ctx.user()),
-            "UserInvited",
-            Some(format!("user:{id}")),
-            Some(ctx.ip()),
-        )
-        .await?;
+        self.events.publish(&event).await?;
+        self.guard
+            .audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                "UserInvited",
+                Some(format!("user:{id}")),
+                Some(ctx.ip()),
+            )
+            .await?;
         Ok(Invitation {
             user: user_view(id, &record),
             invite_token: token,
@@ -160,16 +163,20 @@ impl Services {
         password: &SecretString,
         ip: std::net::IpAddr,
     ) -> Result<UserView, ServiceError> {
-        let (tenant, user_id, token) = self.token_owner(TokenKind::Invite, token).await?;
+        let (tenant, user_id, token) = self.guard.token_owner(TokenKind::Invite, token).await?;
         let mut user = self
-            .load_user(&tenant, &user_id)
+            .repos
+            .users
+            .get(&tenant, &user_id)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         if !user.record.invited {
             return Err(ServiceError::InvalidToken);
         }
         let tenant_record = self
-            .load_tenant(&tenant)
+            .repos
+            .tenants
+            .get(&tenant)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
         check_policy(
@@ -186,15 +193,16 @@ impl Services {
                 .await?,
             self.repos.tokens.consume_write(&token),
         ];
-        self.transact_or(ops, ServiceError::InvalidToken).await?;
-        self.audit(
-            &tenant,
-            Some(&user_id),
-            "InviteAccepted",
-            Some(format!("user:{user_id}")),
-            Some(ip),
-        )
-        .await?;
+        transact_or(&self.repos, ops, ServiceError::InvalidToken).await?;
+        self.guard
+            .audit(
+                &tenant,
+                Some(&user_id),
+                "InviteAccepted",
+                Some(format!("user:{user_id}")),
+                Some(ip),
+            )
+            .await?;
         Ok(user_view(user_id, &user.record))
     }
 
@@ -228,18 +236,19 @@ impl Services {
         }
         self.transact_user_change(ops).await?;
         if record.disabled && !target.record.disabled {
-            self.end_user_sessions(ctx.tenant(), id, None).await?;
+            self.gate.end_user_sessions(ctx.tenant(), id, None).await?;
         }
         let target_ref = Some(format!("user:{id}"));
         if changes.role.is_some_and(|r| r != target.record.role) {
-            self.audit(
-                ctx.tenant(),
-                Some(ctx.user()),
-                &format!("UserRoleChanged:{}", record.role.as_str()),
-                target_ref.clone(),
-                Some(ctx.ip()),
-            )
-            .await?;
+            self.guard
+                .audit(
+                    ctx.tenant(),
+                    Some(ctx.user()),
+                    &format!("UserRoleChanged:{}", record.role.as_str()),
+                    target_ref.clone(),
+                    Some(ctx.ip()),
+                )
+                .await?;
         }
         if let Some(disabled) = changes.disabled.filter(|d| *d != target.record.disabled) {
             let action = if disabled {
@@ -247,14 +256,15 @@ impl Services {
             } else {
                 "UserEnabled"
             };
-            self.audit(
-                ctx.tenant(),
-                Some(ctx.user()),
-                action,
-                target_ref,
-                Some(ctx.ip()),
-            )
-            .await?;
+            self.guard
+                .audit(
+                    ctx.tenant(),
+                    Some(ctx.user()),
+                    action,
+                    target_ref,
+                    Some(ctx.ip()),
+                )
+                .await?;
         }
         Ok(user_view(id.clone(), &record))
     }
@@ -267,7 +277,7 @@ impl Services {
             .find(|(uid, _)| uid == id)
             .ok_or(ServiceError::NotFound)?;
         let email = Email::parse(&target.record.email).map_err(ServiceError::internal)?;
-        let email_hash = self.email_hash(&email).await?;
+        let email_hash = self.guard.email_hash(&email).await?;
         let mut ops = vec![
             self.repos.users.delete(ctx.tenant(), id, target.version),
             self.repos.email_lookups.delete(&email_hash),
@@ -277,15 +287,16 @@ impl Services {
             ops.extend(self.other_admins_checks(ctx.tenant(), &users, id)?);
         }
         self.transact_user_change(ops).await?;
-        self.end_user_sessions(ctx.tenant(), id, None).await?;
-        self.audit(
-            ctx.tenant(),
-            Some(ctx.user()),
-            "UserDeleted",
-            Some(format!("user:{id}")),
-            Some(ctx.ip()),
-        )
-        .await
+        self.gate.end_user_sessions(ctx.tenant(), id, None).await?;
+        self.guard
+            .audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                "UserDeleted",
+                Some(format!("user:{id}")),
+                Some(ctx.ip()),
+            )
+            .await
     }
 
     /// Version checks on every other active admin; `last_admin` when there is none.
@@ -308,7 +319,11 @@ impl Services {
     }
 
     async fn transact_user_change(&self, ops: Vec<Write>) -> Result<(), ServiceError> {
-        self.transact_or(ops, ServiceError::Conflict(Conflict::ConcurrentUpdate))
-            .await
+        transact_or(
+            &self.repos,
+            ops,
+            ServiceError::Conflict(Conflict::ConcurrentUpdate),
+        )
+        .await
     }
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::adapters::stripe::verify_webhook;
 use crate::ports::SecretName;
-use crate::services::Services;
+use crate::services::contexts::Integrations;
 use crate::services::error::{BadRequest, ServiceError};
 
 /// The webhook endpoint's signing secret (`whsec_…`), created outside the template.
@@ -38,7 +38,7 @@ pub enum WebhookOutcome {
     Ignored,
 }
 
-impl Services {
+impl Integrations {
     /// `POST /v1/webhooks/stripe`.
     pub async fn stripe_webhook(
         &self,
@@ -46,7 +46,6 @@ impl Services {
         body: &[u8],
     ) -> Result<WebhookOutcome, ServiceError> {
         let secret = self
-            .adapters
             .secrets
             .get(&SecretName::parse(STRIPE_WEBHOOK_SECRET)?)
             .await?

@@ -58,8 +58,17 @@ async fn an_export_holds_every_ingested_record_once_and_no_secret() {
         .await
         .unwrap();
     let tenant = tenant_of(&admin);
-    let demo = app.services.connect_demo(&tenant, 42).await.unwrap();
-    app.services.sync_integration(&tenant, &demo).await.unwrap();
+    let demo = app
+        .services
+        .integrations
+        .connect_demo(&tenant, 42)
+        .await
+        .unwrap();
+    app.services
+        .ingestion
+        .sync_integration(&tenant, &demo)
+        .await
+        .unwrap();
     let stripe = connect_stripe(&app, &admin, &token).await;
 
     let started = Instant::now();
@@ -106,7 +115,10 @@ async fn an_export_holds_every_ingested_record_once_and_no_secret() {
     ] {
         let exported = section(&pages, name);
         for integration in [&demo, &stripe] {
-            let stored = app.services.integration_records(&tenant, integration, kind);
+            let stored = app
+                .services
+                .ingestion
+                .integration_records(&tenant, integration, kind);
             let stored: BTreeSet<String> = stored
                 .await
                 .unwrap()
@@ -201,6 +213,7 @@ async fn running_the_job_again_rewrites_the_same_export() {
     let before = pages(&app, &token, &id).await;
     let export = ExportId::parse(&id).unwrap();
     app.services
+        .tenancy
         .build_export(&tenant_of(&admin), &export)
         .await
         .unwrap();

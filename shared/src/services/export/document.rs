@@ -18,7 +18,7 @@ use crate::domain::ids::{ExportId, IntegrationId, TenantId};
 use crate::ports::Cursor;
 use crate::repos::registry::{Section, exported_sections};
 use crate::repos::{RepoError, SealedPage};
-use crate::services::Services;
+use crate::services::contexts::Tenancy;
 use crate::services::error::ServiceError;
 use crate::services::integrations::{IntegrationStatus, IntegrationView};
 use crate::services::records::TenantRecord;
@@ -52,7 +52,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ServiceError> {
 
 /// Writes the whole document of `tenant` as the pages of export `id`; returns how many.
 pub(super) async fn write(
-    services: &Services,
+    services: &Tenancy,
     tenant: &TenantId,
     id: &ExportId,
     about: &TenantRecord,
@@ -150,7 +150,7 @@ pub(super) async fn write(
 
 /// Cuts the document into pages as records arrive, and writes each page sealed.
 struct PageWriter<'a> {
-    services: &'a Services,
+    services: &'a Tenancy,
     tenant: &'a TenantId,
     id: &'a ExportId,
     expires_at: i64,
@@ -164,7 +164,7 @@ struct PageWriter<'a> {
 
 impl<'a> PageWriter<'a> {
     fn new(
-        services: &'a Services,
+        services: &'a Tenancy,
         tenant: &'a TenantId,
         id: &'a ExportId,
         expires_at: i64,
@@ -260,15 +260,16 @@ impl<'a> PageWriter<'a> {
 
 /// The metrics summary as of today from the tenant's analytics snapshot, in its
 /// reporting currency (`null` before a first sync).
-async fn metrics_summary(services: &Services, tenant: &TenantId) -> Result<Value, ServiceError> {
+async fn metrics_summary(services: &Tenancy, tenant: &TenantId) -> Result<Value, ServiceError> {
     use crate::domain::metrics::summary;
-    let Some(snapshot) = services.snapshot(tenant).await? else {
+    let Some(snapshot) = services.analytics.snapshot(tenant).await? else {
         return Ok(Value::Null);
     };
     let mode = services
+        .analytics
         .query_currency(tenant, None, &snapshot.reporting_currency)
         .await?;
-    let today = services.adapters.clock.now().date_naive();
+    let today = services.now().date_naive();
     let result =
         summary(&snapshot.facts, today, mode, Vec::new()).map_err(ServiceError::internal)?;
     to_json(&result)
