@@ -10,5 +10,6 @@ pub mod ids;
 pub mod metrics;
 pub mod password;
 pub mod roles;
+pub mod sign_in;
 pub mod tokens;
 pub mod totp;

@@ -26,26 +26,7 @@ pub const AUDIT_RETENTION_DAYS: i64 = 400;
 /// How long sign-in attempts are kept.
 pub const LOGIN_ATTEMPT_RETENTION_DAYS: i64 = 90;
 
-/// How a sign-in attempt ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum LoginOutcome {
-    Success,
-    BadPassword,
-    UnknownUser,
-    Locked,
-    MfaRequired,
-    MfaFailure,
-    IpRefused,
-    PasswordExpired,
-}
-
-impl LoginOutcome {
-    pub fn failed(self) -> bool {
-        !matches!(self, LoginOutcome::Success)
-    }
-}
+pub use crate::domain::sign_in::LoginOutcome;
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct LoginAttempt {

@@ -21,6 +21,7 @@ use crate::domain::email::Email;
 use crate::domain::ids::{SessionId, TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
+use crate::domain::sign_in::{Check, Counter, Finish, Reply, SecondFactor, Verdict, judge};
 use crate::domain::tokens::{new_token, token_hash};
 use crate::repos::sessions::SessionRef;
 use crate::repos::tokens::{TokenKey, TokenKind};
@@ -28,10 +29,9 @@ use crate::services::contexts::{Guard, Identity, SessionGate};
 use crate::services::error::ServiceError;
 use crate::services::hashing::{verify_dummy, verify_password};
 use crate::services::records::SecurityPolicy;
-use crate::services::security::{LoginAttempt, LoginOutcome};
+use crate::services::security::LoginAttempt;
 
-/// Consecutive failures that lock an account until a reset.
-pub const MAX_FAILED_LOGINS: i64 = 5;
+pub use crate::domain::sign_in::MAX_FAILED_LOGINS;
 /// Sign-in and reset requests allowed per client address and minute.
 pub const AUTH_REQUESTS_PER_MINUTE: i64 = 20;
 /// How long a counter of failures for an e-mail without an account is kept.
@@ -90,6 +90,15 @@ pub struct Verified {
     pub policy: SecurityPolicy,
 }
 
+/// Who a sign-in attempt is about, for its log entry and its counter.
+struct SignIn {
+    email_hash: String,
+    ip: IpAddr,
+    /// The account's tenant; the system tenant when the e-mail has no account.
+    tenant: TenantId,
+    user: Option<UserId>,
+}
+
 pub struct LoginRequest {
     pub email: String,
     pub password: SecretString,
@@ -123,7 +132,8 @@ pub struct SessionSummary {
 }
 
 impl Identity {
-    /// `POST /v1/sessions`.
+    /// `POST /v1/sessions`: gathers each check's fact in turn and lets
+    /// `domain::sign_in::judge` decide; `finish_sign_in` applies the decision.
     pub async fn login(&self, req: LoginRequest) -> Result<NewSession, ServiceError> {
         self.guard
             .check_rate("auth", req.ip, AUTH_REQUESTS_PER_MINUTE)
@@ -132,128 +142,159 @@ impl Identity {
             .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
         let email_hash = self.guard.email_hash(&email).await?;
         let owner = self.repos.email_lookups.get(&email_hash).await?;
-        let attempt = |tenant: &TenantId, user: Option<&UserId>, outcome| {
-            let tenant = tenant.clone();
-            let attempt = LoginAttempt {
-                at: self.now(),
-                email_hash: email_hash.clone(),
-                user_id: user.cloned(),
-                ip: req.ip,
-                outcome,
-            };
-            async move { self.guard.record_login_attempt(&tenant, attempt).await }
-        };
-
         // Every attempt reserves its place in the failure count BEFORE the password is
         // verified (one atomic increment), so parallel guesses cannot all be verified
         // against a count read before any of them failed: the sixth concurrent guess
-        // is refused unverified, like a sequential one. A right password gives the
-        // reservation back (or clears the count on success).
+        // is refused unverified, like a sequential one. `sign_in::judge` says what
+        // becomes of the reservation.
         let reserved = self.count_failure(&email_hash, owner.is_none()).await?;
-        let locked = reserved > MAX_FAILED_LOGINS;
-        let found = match &owner {
+        let account = match &owner {
             Some((tenant, user)) => self
                 .repos
                 .users
                 .get(tenant, user)
                 .await?
-                .map(|loaded| (tenant.clone(), user.clone(), loaded)),
+                .filter(|loaded| !loaded.record.disabled),
             None => None,
         };
-        let Some((tenant, user_id, loaded)) = found.filter(|(_, _, l)| !l.record.disabled) else {
-            // No account (or a disabled one): the same work and the same replies.
-            verify_dummy(&req.password).await;
-            let outcome = if locked {
-                LoginOutcome::Locked
-            } else {
-                LoginOutcome::UnknownUser
-            };
-            let (tenant, user) = match &owner {
-                Some((t, u)) => (t.clone(), Some(u.clone())),
-                None => (TenantId::system(), None),
-            };
-            attempt(&tenant, user.as_ref(), outcome).await?;
-            if locked {
-                return Err(ServiceError::PasswordResetRequired);
-            }
-            return Err(ServiceError::InvalidCredentials);
+        let attempt = SignIn {
+            email_hash,
+            ip: req.ip,
+            tenant: owner
+                .as_ref()
+                .map_or_else(TenantId::system, |(tenant, _)| tenant.clone()),
+            user: owner.as_ref().map(|(_, user)| user.clone()),
         };
-        if locked {
-            verify_dummy(&req.password).await;
-            attempt(&tenant, Some(&user_id), LoginOutcome::Locked).await?;
-            return Err(ServiceError::PasswordResetRequired);
+        // The checks in their order; the first that finishes the sign-in decides it,
+        // and `finish_sign_in` applies that decision.
+        let mut known: Option<UserSummary> = None;
+        macro_rules! check {
+            ($check:expr) => {
+                if let Verdict::Finish(finish) = judge($check, reserved) {
+                    return self
+                        .finish_sign_in(&attempt, finish, &req.password, known)
+                        .await;
+                }
+            };
         }
-        let user = &loaded.record;
-        if !verify_password(&user.password_hash, &req.password).await {
-            attempt(&tenant, Some(&user_id), LoginOutcome::BadPassword).await?;
-            self.failure_counted(&tenant, &user_id, reserved, req.ip)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
-        }
-        // The password is right: from here on, answers may depend on the account, and
-        // an outcome other than a second-factor failure gives the reservation back.
-        // A closed tenant's users are refused from the closing write on.
-        let Some(tenant_record) = self
-            .repos
-            .tenants
-            .get(&tenant)
-            .await?
-            .filter(|t| t.is_active())
-        else {
-            self.release_failure(&email_hash).await?;
-            return Err(ServiceError::InvalidCredentials);
+        check!(Check::Account {
+            exists: account.is_some()
+        });
+        let Some(user) = account.map(|loaded| loaded.record) else {
+            return Err(ServiceError::internal("an absent account passed its check"));
         };
-        let tenant_record = tenant_record.record;
-        if !self.gate.ip_allowed(&tenant, req.ip).await? {
-            self.release_failure(&email_hash).await?;
-            attempt(&tenant, Some(&user_id), LoginOutcome::IpRefused).await?;
-            return Err(ServiceError::IpNotAllowed);
-        }
-        if user.mfa.is_some() {
-            match self
-                .check_second_factor(&tenant, &user_id, &req.totp_code, &req.recovery_code)
-                .await
-            {
-                Ok(()) => {}
-                Err(ServiceError::MfaRequired) => {
-                    self.release_failure(&email_hash).await?;
-                    attempt(&tenant, Some(&user_id), LoginOutcome::MfaRequired).await?;
-                    return Err(ServiceError::MfaRequired);
-                }
-                Err(ServiceError::InvalidMfaCode) => {
-                    attempt(&tenant, Some(&user_id), LoginOutcome::MfaFailure).await?;
-                    self.failure_counted(&tenant, &user_id, reserved, req.ip)
-                        .await?;
-                    return Err(ServiceError::InvalidMfaCode);
-                }
-                Err(other) => return Err(other),
-            }
-        }
-        let policy = PasswordPolicy::new(tenant_record.policy.preset);
-        if let Some(max_age) = policy.expires_after()
-            && user.password_set_at + max_age <= self.now()
-        {
-            self.release_failure(&email_hash).await?;
-            attempt(&tenant, Some(&user_id), LoginOutcome::PasswordExpired).await?;
-            let change_token = self
-                .guard
-                .issue_token(
-                    TokenKind::Change,
-                    &tenant,
-                    &user_id,
-                    Duration::minutes(CHANGE_TOKEN_MINUTES),
-                )
-                .await?;
-            return Err(ServiceError::PasswordExpired { change_token });
-        }
-        self.repos.failed_logins.clear(&email_hash).await?;
-        attempt(&tenant, Some(&user_id), LoginOutcome::Success).await?;
-        let summary = UserSummary {
-            id: user_id.clone(),
+        known = attempt.user.clone().map(|id| UserSummary {
+            id,
             email: user.email.clone(),
             role: user.role,
+        });
+        check!(Check::Password {
+            right: verify_password(&user.password_hash, &req.password).await
+        });
+        // The password is right: from here on, answers may depend on the account. A
+        // closed tenant's users are refused from the closing write on.
+        let tenant = self
+            .repos
+            .tenants
+            .get(&attempt.tenant)
+            .await?
+            .filter(|t| t.is_active());
+        check!(Check::Tenant {
+            active: tenant.is_some()
+        });
+        check!(Check::Address {
+            allowed: self.gate.ip_allowed(&attempt.tenant, req.ip).await?
+        });
+        let second_factor = match (&user.mfa, &attempt.user) {
+            (Some(_), Some(user_id)) => match self
+                .check_second_factor(&attempt.tenant, user_id, &req.totp_code, &req.recovery_code)
+                .await
+            {
+                Ok(()) => SecondFactor::Passed,
+                Err(ServiceError::MfaRequired) => SecondFactor::Missing,
+                Err(ServiceError::InvalidMfaCode) => SecondFactor::Wrong,
+                Err(other) => return Err(other),
+            },
+            _ => SecondFactor::NotEnrolled,
         };
-        self.open_session(&tenant, summary, req.ip).await
+        check!(Check::SecondFactor(second_factor));
+        let expires_after =
+            tenant.and_then(|t| PasswordPolicy::new(t.record.policy.preset).expires_after());
+        check!(Check::PasswordAge {
+            expired: expires_after.is_some_and(|max| user.password_set_at + max <= self.now())
+        });
+        Err(ServiceError::internal(
+            "every sign-in check passed without a verdict",
+        ))
+    }
+
+    /// Applies a sign-in's decision: the dummy verification that keeps an unknown
+    /// account as slow as a known one, the failure count, the sign-in log, the lock
+    /// announcement, and the reply.
+    async fn finish_sign_in(
+        &self,
+        attempt: &SignIn,
+        finish: Finish,
+        password: &SecretString,
+        user: Option<UserSummary>,
+    ) -> Result<NewSession, ServiceError> {
+        if finish.dummy_verify {
+            verify_dummy(password).await;
+        }
+        match finish.counter {
+            Counter::Keep | Counter::KeepAndLock => {}
+            Counter::Release => {
+                self.repos
+                    .failed_logins
+                    .add(&attempt.email_hash, -1, None)
+                    .await?;
+            }
+            Counter::Clear => self.repos.failed_logins.clear(&attempt.email_hash).await?,
+        }
+        if let Some(outcome) = finish.log {
+            let entry = LoginAttempt {
+                at: self.now(),
+                email_hash: attempt.email_hash.clone(),
+                user_id: attempt.user.clone(),
+                ip: attempt.ip,
+                outcome,
+            };
+            self.guard
+                .record_login_attempt(&attempt.tenant, entry)
+                .await?;
+        }
+        if let (Counter::KeepAndLock, Some(user)) = (finish.counter, &attempt.user) {
+            self.guard
+                .security_event(&attempt.tenant, user, "AccountLocked", Some(attempt.ip))
+                .await?;
+        }
+        match finish.reply {
+            Reply::InvalidCredentials => Err(ServiceError::InvalidCredentials),
+            Reply::PasswordResetRequired => Err(ServiceError::PasswordResetRequired),
+            Reply::IpNotAllowed => Err(ServiceError::IpNotAllowed),
+            Reply::MfaRequired => Err(ServiceError::MfaRequired),
+            Reply::InvalidMfaCode => Err(ServiceError::InvalidMfaCode),
+            Reply::PasswordExpired => {
+                let user = attempt
+                    .user
+                    .as_ref()
+                    .ok_or(ServiceError::InvalidCredentials)?;
+                let change_token = self
+                    .guard
+                    .issue_token(
+                        TokenKind::Change,
+                        &attempt.tenant,
+                        user,
+                        Duration::minutes(CHANGE_TOKEN_MINUTES),
+                    )
+                    .await?;
+                Err(ServiceError::PasswordExpired { change_token })
+            }
+            Reply::Session => {
+                let user = user.ok_or(ServiceError::InvalidCredentials)?;
+                self.open_session(&attempt.tenant, user, attempt.ip).await
+            }
+        }
     }
 
     /// Counts a failure; an unknown e-mail's counter expires, a user's stays until reset.
@@ -261,30 +302,6 @@ impl Identity {
         let expires =
             unknown.then(|| (self.now() + Duration::days(UNKNOWN_EMAIL_COUNTER_DAYS)).timestamp());
         Ok(self.repos.failed_logins.add(email_hash, 1, expires).await?)
-    }
-
-    /// A failed guess of a known user, already counted by its reservation: the one
-    /// that reached the limit locks the account (announced once).
-    async fn failure_counted(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-        reserved: i64,
-        ip: IpAddr,
-    ) -> Result<(), ServiceError> {
-        if reserved == MAX_FAILED_LOGINS {
-            self.guard
-                .security_event(tenant, user, "AccountLocked", Some(ip))
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Gives back an attempt's reservation: the password was right, but the sign-in
-    /// did not complete for another reason (2FA code missing, address refused, ...).
-    async fn release_failure(&self, email_hash: &str) -> Result<(), ServiceError> {
-        self.repos.failed_logins.add(email_hash, -1, None).await?;
-        Ok(())
     }
 
     /// Creates a session: the global item and its tenant-side mirror, together.
