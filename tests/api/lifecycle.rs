@@ -1,4 +1,4 @@
-//! The lifecycle promises (issue 7): disconnect and sweep, account closure, an
+//! The lifecycle promises: disconnect and sweep, account closure, an
 //! interrupted sweep finished by the next one.
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! The query function over HTTP (API.md "query function", issue 6), on the demo tenant
+//! The query function over HTTP (docs/api.md "query function"), on the demo tenant
 //! (2,000 customers, 24 months) and on the fake Stripe: the movement identity, group
 //! sums, filters, the 400 codes, FX, the viewer's aggregates-only view, customers,
 //! segments, `no_data_yet`, disconnects and tenant isolation.
@@ -7,7 +7,8 @@
 //! even) from the engine's exact fixed point. So the served numbers meet the identities
 //! only up to that rounding: the bounds below are the tightest the code guarantees
 //! (k rounded terms, each off by at most ½ → off by at most ⌊k/2⌋). The exact identity
-//! of issue 6 is the ignored test at the end (a reported bug).
+//! ("start MRR + Σ movements = end MRR, exactly") is the ignored test at the end (a
+//! reported bug).
 //!
 //! A demo sync takes 10–30 s in debug: each test that needs the demo builds ONE tenant.
 
@@ -363,7 +364,7 @@ async fn summary_and_movements_add_up(app: &TestApp, token: &str, seen: &mut See
         assert!(*s >= c, "subscribers {s} ≥ paying customers {c}");
     }
 
-    // Every metric of API.md answers with a series over the same periods.
+    // Every metric of docs/api.md answers with a series over the same periods.
     for name in [
         "arr",
         "customer_churn_rate",
@@ -1232,7 +1233,7 @@ async fn queries_never_cross_tenants_and_forget_a_disconnected_integration_at_on
     );
 }
 
-/// Issue 6: "Start MRR + Σ movements = end MRR, exactly, for every period and every
+/// The promise "Start MRR + Σ movements = end MRR, exactly, for every period and every
 /// group". The engine holds it in fixed point, but each served field is rounded to
 /// minor units on its own, so the served integers miss it by ±1 in some periods (and
 /// ARR is not 12 × the served MRR).
@@ -1273,7 +1274,7 @@ async fn served_movements_and_arr_add_up_in_minor_units() {
     assert_eq!(int(&summary, "arr"), 12 * int(&summary, "mrr"), "{summary}");
 }
 
-/// API.md: money is integer minor units, times are RFC 3339 strings. A profile serves
+/// docs/api.md: money is integer minor units, times are RFC 3339 strings. A profile serves
 /// the engine's fixed point (millionths of a minor unit) for `subscriptions[].mrr` and
 /// `mrr_by_currency`, and Unix seconds for its times.
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Every route of API.md that exists so far, with what it requires of the caller. The
+//! Every route of docs/api.md that exists so far, with what it requires of the caller. The
 //! role table and the isolation suite walk it; each later function adds its routes.
 
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! Every Stripe discount level and pricing model, end to end: the fake Stripe serves
 //! them in Stripe's shapes (tiers and coupon restrictions only when expanded), Tally
 //! syncs them with a restricted key, and each special customer's MRR is the one
-//! computed by hand, to the cent (issue 13, "Must hold" 1 and 2).
+//! computed by hand, to the cent (every discount level and every pricing model).
 
 use serde_json::Value;
 use tally_tests::fake_stripe::{FakeStripe, SHAPES, Scenario};

@@ -1,5 +1,5 @@
 //! Billing records: the minimized, typed form of a processor's data that Tally keeps
-//! (DESIGN.md §4 "data minimization", issue 5). Every connector (Stripe, demo) produces
+//! (docs/design.md §4 "data minimization"). Every connector (Stripe, demo) produces
 //! these and nothing else; the metrics engine reads only these.
 //!
 //! What is deliberately absent: card numbers, last4, fingerprints, CVC checks, bank

@@ -1,5 +1,5 @@
 //! IP allowlist entries: an IPv4 or IPv6 address or network, and whether a list lets an
-//! address in. An empty list lets everyone in (DESIGN.md §4).
+//! address in. An empty list lets everyone in (docs/design.md §4).
 
 use std::fmt;
 use std::net::IpAddr;

@@ -1,4 +1,4 @@
-//! Authenticated encryption of stored values (DESIGN.md §3).
+//! Authenticated encryption of stored values (docs/design.md §3).
 //!
 //! Every business attribute is sealed with AES-256-GCM under its tenant's data key, with
 //! a fresh random 96-bit nonce, and with associated data that binds the value to where

@@ -1,5 +1,5 @@
 //! The European Central Bank's euro reference rates, day by day since 1999: what the
-//! engine converts each movement with (issue 13, "one reporting currency").
+//! engine converts each movement with ("one reporting currency").
 //!
 //! Pure: the files are parsed from text handed in (the history shipped in the crate,
 //! the ECB's daily XML fetched by `services::fx_rates`). A rate is held as an exact

@@ -1,4 +1,4 @@
-//! Passwords: the tenant's policy and how passwords are stored (DESIGN.md §4).
+//! Passwords: the tenant's policy and how passwords are stored (docs/design.md §4).
 //!
 //! * [`PasswordPolicy::check`] lists every rule a candidate breaks, so a person fixes
 //!   them all at once instead of one per round trip (`weak_password` details).

@@ -1,4 +1,4 @@
-//! Roles and what each may do (DESIGN.md §4). The one place that answers "may this
+//! Roles and what each may do (docs/design.md §4). The one place that answers "may this
 //! role do that": the HTTP extractors call [`Role::allows`].
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 //! The one API error type, mapped once to HTTP.
 //!
-//! Every error leaves as `{"error": {"code", "message", "details"?}}` (API.md). Codes
+//! Every error leaves as `{"error": {"code", "message", "details"?}}` (docs/api.md). Codes
 //! are part of the contract. An internal failure is logged with its cause and answered
 //! with a generic 500: no internal detail, key, token or personal datum reaches a
 //! response body.

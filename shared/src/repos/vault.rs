@@ -1,4 +1,4 @@
-//! Envelope encryption for tenant data (DESIGN.md §3).
+//! Envelope encryption for tenant data (docs/design.md §3).
 //!
 //! Each tenant has one data key, made by the KeyService under the encryption context
 //! `{tenant_id}` and stored only in wrapped form, at `(TENANT#<id>, KEY)` ([`DataKeyKey`]). Business

@@ -1,5 +1,5 @@
 //! The analytics snapshot: what every query reads, so that no request reads the raw
-//! items (issue 6: a 100,000-customer tenant with 1,000,000 subscription changes).
+//! items (a 100,000-customer tenant with 1,000,000 subscription changes).
 //!
 //! After each sync, disconnect or change of FX rates, the tenant's snapshot is rebuilt
 //! from the records of its integrations that are not disconnected: the engine's compact

@@ -1,4 +1,4 @@
-//! Account closure (DESIGN.md §4): access ends at once; all data, keys and secrets are
+//! Account closure (docs/design.md §4): access ends at once; all data, keys and secrets are
 //! deleted within 30 days.
 //!
 //! Closing marks the tenant `closed` (every session and sign-in is refused from that

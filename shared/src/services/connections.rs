@@ -1,4 +1,4 @@
-//! Connecting processors, read-only (API.md "oauth function").
+//! Connecting processors, read-only (docs/api.md "oauth function").
 //!
 //! Stripe: through the Stripe App's OAuth 2.0 install (a single-use `state` bound to the
 //! tenant and the admin who started it, valid 10 minutes), or with a restricted key

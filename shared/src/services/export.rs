@@ -1,4 +1,4 @@
-//! Tenant data export (DESIGN.md §4 "all of a tenant's data as JSON at any time").
+//! Tenant data export (docs/design.md §4 "all of a tenant's data as JSON at any time").
 //!
 //! `POST /v1/exports` only records the request (plain status `pending`)
 //! and publishes `ExportRequested`; the ingest worker then runs [`Services::build_export`].

@@ -1,4 +1,4 @@
-//! Ingestion: incremental, idempotent, resumable (DESIGN.md §5, issue 5).
+//! Ingestion: incremental, idempotent, resumable (docs/design.md §5).
 //!
 //! Records are upserted by key in the tenant's partition, sealed
 //! (`repos::billing`): a repeated or interrupted sync never duplicates. The sync state

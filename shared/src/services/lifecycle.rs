@@ -1,4 +1,4 @@
-//! Data lifecycle promises (DESIGN.md §4): a disconnected integration loses access at
+//! Data lifecycle promises (docs/design.md §4): a disconnected integration loses access at
 //! once — provider access revoked, secret force-deleted, syncs stopped, its data hidden
 //! — and its data is physically deleted by the sweep within 24 hours.
 

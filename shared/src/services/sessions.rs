@@ -1,4 +1,4 @@
-//! Sign-in and sessions (DESIGN.md §4).
+//! Sign-in and sessions (docs/design.md §4).
 //!
 //! A session is a 256-bit random bearer token; only its SHA-256 is stored, at
 //! `SESSION#<hash>`, with plain ids and times (no personal data), and mirrored in the

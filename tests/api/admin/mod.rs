@@ -1,4 +1,4 @@
-//! The admin function (API.md), the role table and tenant isolation, over HTTP.
+//! The admin function (docs/api.md), the role table and tenant isolation, over HTTP.
 
 mod allowlist;
 mod analytics;

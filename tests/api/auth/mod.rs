@@ -1,4 +1,4 @@
-//! The auth function (API.md), rule by rule, over HTTP.
+//! The auth function (docs/api.md), rule by rule, over HTTP.
 
 mod login;
 mod mfa;

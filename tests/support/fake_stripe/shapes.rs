@@ -1,4 +1,4 @@
-//! The customers of every Stripe discount level and pricing model (issue 13), added
+//! The customers of every Stripe discount level and pricing model, added
 //! after the generated ones by [`Scenario::with_shapes`](super::Scenario::with_shapes).
 //! Each is one customer with one active monthly subscription in EUR, and its MRR is
 //! computed by hand in [`SHAPES`]. Prices' `tiers` and coupons' `applies_to` and

@@ -9,7 +9,7 @@
 //!   events.jsonl         EventBus       one JSON event per line         (0600)
 //! ```
 //!
-//! Each adapter keeps the promise its AWS counterpart keeps (DESIGN.md §2) and is held
+//! Each adapter keeps the promise its AWS counterpart keeps (docs/design.md §2) and is held
 //! to the same conformance suite (`tests/api/conformance`). The secrets file has a key
 //! of its own so that a leaked `master.key` opens no OAuth token, and the other way
 //! round.

@@ -1,7 +1,7 @@
 //! Restricted keys: the other read-only way in. A merchant pastes a key; its prefix
 //! says what it is (Stripe documents `rk_` restricted, `sk_` secret, `pk_`
 //! publishable, each `live_` or `test_`), and one cheap read proves it works. Full
-//! secret keys are refused (DESIGN.md §4): they can write and move money.
+//! secret keys are refused (docs/design.md §4): they can write and move money.
 
 use super::client::StripeClient;
 use crate::ports::ConnectorError;
@@ -11,7 +11,7 @@ use crate::ports::ConnectorError;
 pub enum KeyKind {
     /// `rk_live_…`/`rk_test_…`: permissions chosen by the merchant — what Tally accepts.
     Restricted,
-    /// `sk_…`: full read-write access — refused (DESIGN.md §4).
+    /// `sk_…`: full read-write access — refused (docs/design.md §4).
     Secret,
     /// `pk_…`: cannot read anything useful.
     Publishable,

@@ -1,4 +1,4 @@
-//! Stripe JSON into Tally's minimized billing records (DESIGN.md §4 "data
+//! Stripe JSON into Tally's minimized billing records (docs/design.md §4 "data
 //! minimization"). Pure functions, no I/O.
 //!
 //! Each object is read through a private serde struct that names only the fields Tally

@@ -3,7 +3,7 @@
 //! with the endpoint's signing secret. Several `v1` entries appear while a secret is
 //! being rolled; any one matching is enough. The timestamp bounds replays.
 //!
-//! Webhooks are only signals (issue 5): a verified one queues a sync, it is never
+//! Webhooks are only signals: a verified one queues a sync, it is never
 //! trusted as data.
 
 use hmac::{Hmac, Mac};

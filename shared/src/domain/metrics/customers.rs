@@ -1,6 +1,6 @@
 //! Customer profiles: MRR now, lifetime revenue, first and last payment, dimensions,
 //! subscriptions and payments. Payments carry no card detail beyond brand, funding and
-//! expiry (DESIGN.md §4, data minimization).
+//! expiry (docs/design.md §4, data minimization).
 
 use std::collections::BTreeMap;
 

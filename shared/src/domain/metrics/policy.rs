@@ -1,7 +1,7 @@
 //! The choices behind every number, as named values the API reports with its replies.
 //!
 //! [`MrrPolicy`] holds what a tenant could reasonably configure (which statuses count,
-//! whether trials count...); its `Default` is Stripe Billing's definition (issue 6).
+//! whether trials count...); its `Default` is Stripe Billing's definition.
 //! [`DEFINITIONS`] names the fixed rules of the engine: how movements, rates and
 //! segments are computed. Both serialize so a reply can say exactly what it measured.
 

@@ -1,4 +1,4 @@
-//! The speed goal (issue 6): monthly MRR + movements over 1,000,000 changes (100,000
+//! The speed goal: monthly MRR + movements over 1,000,000 changes (100,000
 //! customers × 10 over 5 years) in under 1 s on one core, release build. Ignored by
 //! default; run it with
 //! `cargo test --release -p tally metrics::tests::bench -- --ignored --nocapture`.
