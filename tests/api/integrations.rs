@@ -652,3 +652,108 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_stor
     );
     assert_ne!(after["access_token"], before["access_token"]);
 }
+
+/// The published snapshot's version (the time it was built, in microseconds).
+async fn snapshot_version(app: &TestApp, tenant: &TenantId) -> i64 {
+    app.services
+        .common
+        .repos
+        .snapshots
+        .pointer(tenant)
+        .await
+        .unwrap()
+        .expect("a published snapshot")
+        .version
+}
+
+#[tokio::test]
+async fn a_pass_with_nothing_new_writes_only_its_own_bookkeeping_and_rebuilds_nothing() {
+    use tally::repos::registry::{ENTITIES, Entity};
+    use tally_tests::counting_store::CountingStore;
+
+    let (app, fake) = app_with_fake(30).await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    let id = connect_key(&app, &token).await;
+    let (t, i) = ids(&admin.tenant_id, &id);
+    app.services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap();
+    let built = snapshot_version(&app, &t).await;
+
+    // The same pass again, on a store that records what it is asked.
+    let counting = std::sync::Arc::new(CountingStore::new(app.services.adapters.store.clone()));
+    let mut adapters = app.services.adapters.clone();
+    adapters.store = counting.clone();
+    let services = tally::services::Services::new(adapters, (*app.services.config).clone());
+    let report = services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!report.full);
+    assert_eq!((report.written, report.deleted), (0, 0));
+    let written: Vec<Entity> = counting
+        .written()
+        .iter()
+        .map(|key| {
+            ENTITIES
+                .into_iter()
+                .find(|e| e.reparse(key).as_ref() == Some(key))
+                .unwrap_or_else(|| panic!("{key:?} is a registered entity"))
+        })
+        .collect();
+    assert!(
+        written
+            .iter()
+            .all(|e| matches!(e, Entity::Integration | Entity::IntegrationIndex)),
+        "only the integration's lease and status are written: {written:?}"
+    );
+    let calls = counting.calls();
+    assert!(
+        calls.len() <= 10,
+        "a no-change pass costs at most 10 store calls, not the tenant's size: {calls:?}"
+    );
+    assert!(
+        calls.iter().all(|c| c.op != "query"),
+        "nothing is listed: {calls:?}"
+    );
+    assert_eq!(snapshot_version(&app, &t).await, built, "no rebuild");
+
+    // A change is published by the next pass.
+    let subscription =
+        match &records(&app, &admin.tenant_id, &id, ObjectKind::Subscription).await[0] {
+            BillingRecord::Subscription(s) => s.id.clone(),
+            _ => unreachable!(),
+        };
+    fake.update_subscription(&subscription, |s| s["cancel_at_period_end"] = json!(true));
+    let report = app
+        .services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.written, 1);
+    let rebuilt = snapshot_version(&app, &t).await;
+    assert!(rebuilt > built, "a pass that changed a record rebuilds");
+
+    // The first pass of a new day rebuilds even without a change: RFM recency,
+    // card-expiry risk and "as of today" figures depend on the date.
+    app.services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap();
+    assert_eq!(snapshot_version(&app, &t).await, rebuilt);
+    app.clock.advance(chrono::Duration::days(1));
+    app.services
+        .ingestion
+        .sync_integration(&t, &i)
+        .await
+        .unwrap();
+    assert!(snapshot_version(&app, &t).await > rebuilt);
+}

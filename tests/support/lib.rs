@@ -13,6 +13,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
 
+pub mod counting_store;
 pub mod embedded;
 pub mod failing_store;
 pub mod fake_stripe;

@@ -144,6 +144,10 @@ pub struct IntegrationRecord {
     /// When the running sync started (a lease: a sync older than this allows is stale).
     #[serde(default)]
     pub sync_started_at: Option<DateTime<Utc>>,
+    /// When a sync last wrote or deleted a record (Unix microseconds): a snapshot built
+    /// before it does not show that change yet.
+    #[serde(default)]
+    pub changed_at: Option<i64>,
 }
 
 /// An integration as read: record, status (an unreadable status counts as `error`) and

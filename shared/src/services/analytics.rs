@@ -221,6 +221,25 @@ impl Analytics {
         Ok(())
     }
 
+    /// Whether the published snapshot is current for a sync whose integration last
+    /// changed at `changed_at` (Unix microseconds): of this format, built today (UTC),
+    /// and built after that change. One read, the pointer: a snapshot's version is the
+    /// time it was built.
+    pub async fn snapshot_shows(
+        &self,
+        tenant: &TenantId,
+        changed_at: Option<i64>,
+    ) -> Result<bool, ServiceError> {
+        let Some(pointer) = self.repos.snapshots.pointer(tenant).await? else {
+            return Ok(false);
+        };
+        let built_today = DateTime::from_timestamp_micros(pointer.version)
+            .is_some_and(|built| built.date_naive() == self.now().date_naive());
+        Ok(pointer.format == Some(SNAPSHOT_FORMAT)
+            && built_today
+            && changed_at.is_none_or(|changed| changed < pointer.version))
+    }
+
     /// The tenant's current snapshot (`None` before its first sync).
     pub async fn snapshot(&self, tenant: &TenantId) -> Result<Option<Arc<Snapshot>>, ServiceError> {
         let Some(pointer) = self.repos.snapshots.pointer(tenant).await? else {

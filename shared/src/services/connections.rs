@@ -84,6 +84,7 @@ impl Integrations {
             demo: None,
             data_deleted_by: None,
             sync_started_at: None,
+            changed_at: None,
         };
         self.create_integration(ctx.tenant(), &id, &record).await?;
         self.guard
@@ -156,6 +157,7 @@ impl Integrations {
             demo: None,
             data_deleted_by: None,
             sync_started_at: None,
+            changed_at: None,
         };
         self.create_integration(&tenant, &id, &record).await?;
         if valid_account(&tokens.stripe_user_id) {
@@ -234,6 +236,7 @@ impl Integrations {
             demo: Some((seed, today)),
             data_deleted_by: None,
             sync_started_at: None,
+            changed_at: None,
         };
         self.create_integration(tenant, &id, &record).await?;
         Ok(id)

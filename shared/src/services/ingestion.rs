@@ -72,6 +72,9 @@ impl Ingestion {
             return Err(ServiceError::NotFound);
         };
         let (mut record, status) = (stored.record.clone(), stored.status);
+        // The last sync stopped before it finished (killed, or failed after writing some
+        // pages): what it stored may not be published yet.
+        let unfinished = status == IntegrationStatus::Syncing || record.last_error.is_some();
         let now = self.now();
         let lease_held = status == IntegrationStatus::Syncing
             && record
@@ -108,6 +111,9 @@ impl Ingestion {
         record.sync_started_at = None;
         let (status, result) = match outcome {
             Ok(report) => {
+                if report.full || report.written + report.deleted > 0 {
+                    record.changed_at = Some(self.now().timestamp_micros());
+                }
                 record.last_sync_at = Some(self.now());
                 record.last_error = None;
                 (IntegrationStatus::Connected, Ok(Some(report)))
@@ -141,11 +147,23 @@ impl Ingestion {
         self.integrations
             .save_integration(tenant, id, &record, status, &stored)
             .await?;
-        if result.as_ref().is_ok_and(Option::is_some)
-            && let Err(err) = self.analytics.rebuild_analytics(tenant).await
-        {
-            // The data is stored; the next sync or rebuild publishes it.
-            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");
+        // A sync that changed nothing since the published snapshot was built today
+        // leaves it as it is: the pass then costs the sync state, not the tenant's size.
+        // The first sync of each day rebuilds anyway, which refreshes what depends on
+        // the date (RFM recency, card-expiry risk, figures as of today).
+        if result.as_ref().is_ok_and(Option::is_some) {
+            let shown = self.analytics.snapshot_shows(tenant, record.changed_at);
+            let rebuild = match shown.await {
+                Ok(current) => unfinished || !current,
+                Err(err) => {
+                    tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
+                    true
+                }
+            };
+            if rebuild && let Err(err) = self.analytics.rebuild_analytics(tenant).await {
+                // The data is stored and `changed_at` says so: the next sync publishes it.
+                tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");
+            }
         }
         result
     }
@@ -227,6 +245,7 @@ impl Ingestion {
         report: &mut SyncReport,
     ) -> Result<(), SyncFailure> {
         loop {
+            let before = state.clone();
             let page = connector.changes_since(state.cursor.as_deref()).await?;
             // One re-fetch per object, whatever number of events it had.
             let mut latest: BTreeMap<(ObjectKind, String), bool> = BTreeMap::new();
@@ -264,7 +283,10 @@ impl Ingestion {
             if page.cursor.is_some() {
                 state.cursor = page.cursor;
             }
-            self.save_state(tenant, id, state).await?;
+            // A page that moved nothing (no change, the same cursor) writes nothing.
+            if *state != before {
+                self.save_state(tenant, id, state).await?;
+            }
             if !page.has_more {
                 return Ok(());
             }

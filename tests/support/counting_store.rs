@@ -1,0 +1,94 @@
+//! A Store that passes everything through and records what it was asked: for tests
+//! that pin what a use case costs (how many calls, which items it writes).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use tally::ports::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
+
+/// One call the store received: its operation and the keys it wrote (empty for reads).
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub op: &'static str,
+    pub written: Vec<Key>,
+}
+
+pub struct CountingStore {
+    inner: Arc<dyn Store>,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every key written so far (puts, deletes, increments, transactions, batches).
+    pub fn written(&self) -> Vec<Key> {
+        self.calls().into_iter().flat_map(|c| c.written).collect()
+    }
+
+    fn note(&self, op: &'static str, written: Vec<Key>) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Call { op, written });
+    }
+}
+
+#[async_trait]
+impl Store for CountingStore {
+    fn table_name(&self) -> &str {
+        self.inner.table_name()
+    }
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.note("get", Vec::new());
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.note("put", vec![item.key.clone()]);
+        self.inner.put(item, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
+        self.note("delete", vec![key.clone()]);
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        self.note("query", Vec::new());
+        self.inner.query(query).await
+    }
+    async fn increment(
+        &self,
+        key: &Key,
+        attr: &str,
+        by: i64,
+        expires_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        self.note("increment", vec![key.clone()]);
+        self.inner.increment(key, attr, by, expires_at).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        let written = ops
+            .iter()
+            .filter(|op| !matches!(op, WriteOp::Check { .. }))
+            .map(|op| op.key().clone())
+            .collect();
+        self.note("transact", written);
+        self.inner.transact(ops).await
+    }
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        self.note("purge_expired", Vec::new());
+        self.inner.purge_expired(now).await
+    }
+}
