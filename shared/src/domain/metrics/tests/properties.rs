@@ -252,3 +252,26 @@ fn the_walk_matches_a_day_by_day_evaluation() {
         "movement kinds seen: {seen:?}"
     );
 }
+
+/// The rebuild's per-customer work runs on every core; the facts must not depend on how
+/// many there are.
+#[test]
+fn facts_are_the_same_on_one_thread_and_on_many() {
+    use crate::domain::metrics::facts_from_records;
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+    let four = rayon::ThreadPoolBuilder::new().num_threads(4).build();
+    let (Ok(one), Ok(four)) = (one, four) else {
+        panic!("thread pools for the test");
+    };
+    for seed in 0..SEEDS {
+        let data = generate(seed);
+        let policy = MrrPolicy::default();
+        let single = one.install(|| facts_from_records(&[data.data()], &policy));
+        let parallel = four.install(|| facts_from_records(&[data.data()], &policy));
+        assert_eq!(single, parallel, "seed {seed}");
+        assert!(
+            !single.customers.is_empty(),
+            "seed {seed} generates customers"
+        );
+    }
+}
