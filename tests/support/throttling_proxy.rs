@@ -140,7 +140,10 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [
-            (header::CONTENT_TYPE, "application/x-amz-json-1.0".to_owned()),
+            (
+                header::CONTENT_TYPE,
+                "application/x-amz-json-1.0".to_owned(),
+            ),
             (HeaderName::from_static("x-amzn-requestid"), request_id),
         ],
         body.to_string(),

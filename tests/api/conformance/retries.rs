@@ -581,9 +581,15 @@ async fn batch_writes_beyond_their_retries_fail_naming_how_many_writes_were_left
     let Err(StoreError::Backend(message)) = &refused else {
         panic!("a backend error: {refused:?}");
     };
-    assert!(message.contains("unprocessed after 3 requests"), "{message}");
+    assert!(
+        message.contains("unprocessed after 3 requests"),
+        "{message}"
+    );
     assert!(message.contains("30 of 30"), "{message}");
-    assert!(!message.contains("ITEM#"), "no item in the error: {message}");
+    assert!(
+        !message.contains("ITEM#"),
+        "no item in the error: {message}"
+    );
     assert_eq!(
         table.proxy.counts(DYNAMODB_BATCH_WRITE_ITEM).throttled,
         2 * 3,

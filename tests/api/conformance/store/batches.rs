@@ -34,7 +34,10 @@ pub(super) async fn a_batch_of_sixty_puts_reads_back_exactly(store: &Fixture) {
     store.batch_put(items.clone()).await.unwrap();
     assert_eq!(partition_items(store, &pk).await, items);
     for written in &items {
-        assert_eq!(store.get(&written.key).await.unwrap().as_ref(), Some(written));
+        assert_eq!(
+            store.get(&written.key).await.unwrap().as_ref(),
+            Some(written)
+        );
     }
 }
 
@@ -61,7 +64,9 @@ pub(super) async fn a_batch_put_naming_one_key_twice_keeps_the_last_item(store: 
     let last_010 = item(&pk, "ITEM#010").with("last", Attr::N(2));
     items.push(last_010.clone());
     items.insert(0, item(&pk, "ITEM#010").with("first", Attr::N(0)));
-    let last_000 = item(&pk, "ITEM#000").with("last", Attr::N(1)).with_version(9);
+    let last_000 = item(&pk, "ITEM#000")
+        .with("last", Attr::N(1))
+        .with_version(9);
     items.push(last_000.clone());
     store.batch_put(items).await.unwrap();
     let stored = partition_items(store, &pk).await;
@@ -70,9 +75,7 @@ pub(super) async fn a_batch_put_naming_one_key_twice_keeps_the_last_item(store: 
     assert_eq!(store.get(&last_010.key).await.unwrap(), Some(last_010));
 }
 
-pub(super) async fn a_batch_delete_removes_existing_keys_and_ignores_missing_ones(
-    store: &Fixture,
-) {
+pub(super) async fn a_batch_delete_removes_existing_keys_and_ignores_missing_ones(store: &Fixture) {
     let pk = partition();
     let items = numbered(&pk, 60);
     store.batch_put(items.clone()).await.unwrap();

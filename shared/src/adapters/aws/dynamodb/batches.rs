@@ -82,7 +82,9 @@ pub(super) fn put_requests(items: Vec<Item>) -> Result<Vec<WriteRequest>, StoreE
         .enumerate()
         .filter(|(index, item)| last.get(&item.key) == Some(index))
         .map(|(_, item)| {
-            let put = PutRequest::builder().set_item(Some(item_map(&item))).build();
+            let put = PutRequest::builder()
+                .set_item(Some(item_map(&item)))
+                .build();
             put.map(|put| WriteRequest::builder().put_request(put).build())
         })
         .collect::<Result<_, _>>()
@@ -95,7 +97,9 @@ pub(super) fn delete_requests(keys: Vec<Key>) -> Result<Vec<WriteRequest>, Store
     keys.into_iter()
         .filter(|key| seen.insert(key.clone()))
         .map(|key| {
-            let delete = DeleteRequest::builder().set_key(Some(key_map(&key))).build();
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key_map(&key)))
+                .build();
             delete.map(|delete| WriteRequest::builder().delete_request(delete).build())
         })
         .collect::<Result<_, _>>()
@@ -223,8 +227,14 @@ mod tests {
             .map(|p| (p.item()["sk"].clone(), p.item()["n"].clone()))
             .collect();
         assert_eq!(written.len(), 2);
-        assert_eq!(written[0].1, aws_sdk_dynamodb::types::AttributeValue::N("2".into()));
-        assert_eq!(written[1].1, aws_sdk_dynamodb::types::AttributeValue::N("3".into()));
+        assert_eq!(
+            written[0].1,
+            aws_sdk_dynamodb::types::AttributeValue::N("2".into())
+        );
+        assert_eq!(
+            written[1].1,
+            aws_sdk_dynamodb::types::AttributeValue::N("3".into())
+        );
         let deletes = delete_requests(vec![Key::new("p", "a"), Key::new("p", "a")]).unwrap();
         assert_eq!(deletes.len(), 1);
     }
