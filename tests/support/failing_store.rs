@@ -1,6 +1,9 @@
 //! A Store that passes everything through to a real one until it has committed a set
 //! number of transactions, then fails every write as a crash would: for tests that
 //! interrupt a job half-way and check the next run finishes it.
+//!
+//! Batch writes are left to the port's defaults, one `put` or `delete` at a time, so
+//! each of their items spends one write and a crash can fall in the middle of a batch.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

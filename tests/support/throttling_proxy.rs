@@ -9,6 +9,11 @@
 //! returned as it went. Per target the proxy counts what it answered itself and what it
 //! forwarded, and keeps every request body (to read e.g. a `ClientRequestToken`).
 //!
+//! For `BatchWriteItem` two faults imitate a throttled partition, which DynamoDB
+//! reports not as an error but by returning writes as `UnprocessedItems`: the proxy
+//! either forwards only the first half of each table's writes and returns the rest as
+//! unprocessed, or forwards nothing and returns them all.
+//!
 //! Point an SDK client at it with [`ThrottlingProxy::sdk_config`]. Dropping the proxy
 //! stops it.
 
@@ -21,12 +26,14 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 /// DynamoDB targets (API version 2012-08-10).
 pub const DYNAMODB_PUT_ITEM: &str = "DynamoDB_20120810.PutItem";
 pub const DYNAMODB_UPDATE_ITEM: &str = "DynamoDB_20120810.UpdateItem";
 pub const DYNAMODB_TRANSACT_WRITE_ITEMS: &str = "DynamoDB_20120810.TransactWriteItems";
+pub const DYNAMODB_BATCH_WRITE_ITEM: &str = "DynamoDB_20120810.BatchWriteItem";
 /// KMS targets.
 pub const KMS_GENERATE_DATA_KEY: &str = "TrentService.GenerateDataKey";
 pub const KMS_DECRYPT: &str = "TrentService.Decrypt";
@@ -46,16 +53,26 @@ pub enum Fault {
     /// client is answered with DynamoDB's `InternalServerError` (HTTP 500) instead of
     /// moto's response, as when a response is lost after the write.
     DynamoDbInternalErrorAfterForwarding,
+    /// For `BatchWriteItem`: the first half (rounded up) of each table's writes is
+    /// forwarded (moto applies them), the other half is returned to the client as
+    /// `UnprocessedItems`. Counted as forwarded.
+    DynamoDbUnprocessedHalf,
+    /// For `BatchWriteItem`: nothing is forwarded and every write is returned as
+    /// `UnprocessedItems`. Counted as throttled.
+    DynamoDbUnprocessedAll,
 }
 
 impl Fault {
     /// True for the faults answered without forwarding.
     fn blocks(self) -> bool {
-        self != Fault::DynamoDbInternalErrorAfterForwarding
+        !matches!(
+            self,
+            Fault::DynamoDbInternalErrorAfterForwarding | Fault::DynamoDbUnprocessedHalf
+        )
     }
 
-    /// The service's error response, as the service sends it.
-    fn response(self) -> Response {
+    /// The service's response, as the service sends it, to a request not forwarded.
+    fn response(self, request: &Bytes) -> Response {
         let (status, content_type, body) = match self {
             Fault::DynamoDbThrottling => (
                 StatusCode::BAD_REQUEST,
@@ -77,6 +94,13 @@ impl Fault {
                 "application/x-amz-json-1.0",
                 r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#,
             ),
+            Fault::DynamoDbUnprocessedHalf | Fault::DynamoDbUnprocessedAll => {
+                let (_, unprocessed) = split_batch(request, |_| 0);
+                return json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({ "UnprocessedItems": unprocessed }),
+                );
+            }
         };
         let request_id = uuid::Uuid::new_v4().to_string();
         (
@@ -89,6 +113,42 @@ impl Fault {
         )
             .into_response()
     }
+}
+
+/// A `BatchWriteItem` request split per table: the request with the first `keep(n)` of
+/// each table's `n` writes, and the rest as an `UnprocessedItems` map.
+fn split_batch(body: &Bytes, keep: impl Fn(usize) -> usize) -> (Value, Value) {
+    let mut request: Value = serde_json::from_slice(body).expect("a JSON BatchWriteItem request");
+    let mut unprocessed = serde_json::Map::new();
+    if let Some(tables) = request["RequestItems"].as_object_mut() {
+        for (table, writes) in tables.iter_mut() {
+            let Some(writes) = writes.as_array_mut() else {
+                continue;
+            };
+            let rest = writes.split_off(keep(writes.len()).min(writes.len()));
+            if !rest.is_empty() {
+                unprocessed.insert(table.clone(), Value::Array(rest));
+            }
+        }
+        tables.retain(|_, writes| writes.as_array().is_some_and(|w| !w.is_empty()));
+    }
+    (request, Value::Object(unprocessed))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/x-amz-json-1.0".to_owned(),
+            ),
+            (HeaderName::from_static("x-amzn-requestid"), request_id),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// What the proxy did with the requests of one target.
@@ -222,6 +282,7 @@ fn admit(targets: &Targets, target: &str, body: &Bytes) -> Option<Fault> {
     };
     match fault {
         Some(fault) if fault.blocks() => state.counts.throttled += 1,
+        Some(Fault::DynamoDbUnprocessedHalf) => state.counts.forwarded += 1,
         Some(_) => {
             state.counts.forwarded += 1;
             state.counts.failed_after_forwarding += 1;
@@ -277,7 +338,10 @@ async fn handle(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
         .unwrap_or_default();
     let fault = admit(&proxy.targets, target, &body);
     if let Some(fault) = fault.filter(|f| f.blocks()) {
-        return fault.response();
+        return fault.response(&body);
+    }
+    if fault == Some(Fault::DynamoDbUnprocessedHalf) {
+        return forward_half_of_a_batch(&proxy, parts, &body).await;
     }
 
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -300,10 +364,41 @@ async fn handle(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     };
     if let Some(fault) = fault {
         // Applied upstream; the client hears of a failure.
-        return fault.response();
+        return fault.response(&body);
     }
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
+}
+
+/// [`Fault::DynamoDbUnprocessedHalf`]: forwards the first half of each table's writes
+/// and answers with moto's response plus the other half as `UnprocessedItems`.
+async fn forward_half_of_a_batch(
+    proxy: &Proxy,
+    parts: axum::http::request::Parts,
+    body: &Bytes,
+) -> Response {
+    let (forwarded, unprocessed) = split_batch(body, |n| n - n / 2);
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let upstream = proxy
+        .client
+        .request(parts.method, format!("{}{path}", proxy.upstream))
+        .headers(end_to_end(&parts.headers))
+        .body(forwarded.to_string())
+        .send()
+        .await;
+    let upstream = match upstream {
+        Ok(response) if response.status().is_success() => response,
+        Ok(response) => return bad_gateway("moto refused the half batch", response.status()),
+        Err(err) => return bad_gateway("forwarding", err),
+    };
+    let mut answer: Value = match upstream.json().await {
+        Ok(answer) => answer,
+        Err(err) => return bad_gateway("reading the response", err),
+    };
+    answer["UnprocessedItems"] = unprocessed;
+    // A fresh response: moto's headers (its CRC32 of the body among them) would not
+    // match the rewritten body.
+    json_response(StatusCode::OK, &answer)
 }

@@ -13,7 +13,11 @@
 //! * `delete` with a condition;
 //! * `increment` a numeric attribute atomically (counters that must not lose updates
 //!   under concurrency: failed logins, rate limits);
-//! * `transact`: up to [`MAX_TRANSACTION_OPS`] writes that all happen or none do.
+//! * `transact`: up to [`MAX_TRANSACTION_OPS`] writes that all happen or none do;
+//! * `batch_put` / `batch_delete`: any number of unconditional writes, not atomic, for
+//!   bulk data that is rewritten whole and so needs no atomicity (billing records,
+//!   customer profiles, snapshot chunks): cheaper and faster than transactions (one
+//!   write unit per item instead of two, calls in parallel), and safe to retry.
 //!
 //! Items carry plain attributes (status, expiry, counters) and the sealed business data
 //! as a binary attribute; the store never sees plaintext business data.
@@ -286,11 +290,17 @@ pub enum StoreError {
     Backend(String),
 }
 
-/// Checks what every adapter must refuse before touching its backend.
-pub fn validate_item(item: &Item) -> Result<(), StoreError> {
-    if item.key.pk.is_empty() || item.key.sk.is_empty() {
+/// Checks a key: DynamoDB refuses empty key values.
+pub fn validate_key(key: &Key) -> Result<(), StoreError> {
+    if key.pk.is_empty() || key.sk.is_empty() {
         return Err(StoreError::Invalid("empty key".into()));
     }
+    Ok(())
+}
+
+/// Checks what every adapter must refuse before touching its backend.
+pub fn validate_item(item: &Item) -> Result<(), StoreError> {
+    validate_key(&item.key)?;
     for name in item.attrs.keys() {
         let valid_name = !name.is_empty()
             && name
@@ -349,6 +359,37 @@ pub trait Store: Send + Sync {
 
     /// All the writes, or none of them.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+
+    /// Writes every item unconditionally, in batches the adapter chooses. Not atomic:
+    /// on success every item is written; on failure some may be. Idempotent to retry.
+    ///
+    /// Every item is checked as [`Store::put`] checks it before anything is written,
+    /// so an invalid item fails the call with `put`'s error and writes nothing. When
+    /// one key appears more than once, the last item given for it wins.
+    ///
+    /// The default writes one `put` after another, for wrappers that only pass calls
+    /// on; the adapters override it with real batches.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        for item in &items {
+            validate_item(item)?;
+        }
+        for item in items {
+            self.put(item, Condition::None).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every key unconditionally (missing keys are fine). Same contract as
+    /// [`Store::batch_put`]: not atomic, idempotent to retry, keys checked first.
+    async fn batch_delete(&self, keys: Vec<Key>) -> Result<(), StoreError> {
+        for key in &keys {
+            validate_key(key)?;
+        }
+        for key in &keys {
+            self.delete(key, Condition::None).await?;
+        }
+        Ok(())
+    }
 
     /// Deletes every item whose plain `expires_at` (Unix seconds) is at or before
     /// `now`, and returns how many. Backends with their own TTL (DynamoDB's, on

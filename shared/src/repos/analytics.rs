@@ -16,6 +16,10 @@ const PROFILE_PREFIX: &str = "PROFILE#";
 const SNAPSHOT: &str = "snapshot";
 const CHUNKS: &str = "chunks";
 const FORMAT: &str = "format";
+/// Profiles sealed and written per batch call: a thousand keeps 40 DynamoDB requests
+/// of 25 per call (ten rounds of four in flight) and a bounded number of sealed items
+/// in memory.
+const PROFILES_PER_BATCH: usize = 1000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotPointerKey {
@@ -169,6 +173,29 @@ impl Snapshots {
         Ok(self.sealer.store.put(item, Condition::None).await?)
     }
 
+    /// Stores the chunks (indexes 0, 1...) of a snapshot not yet published, as one
+    /// batch write.
+    ///
+    /// A batch, not a transaction: nothing reads a version's chunks until its pointer
+    /// is published (one put of one item, atomic by itself, after every chunk is
+    /// stored), so chunks of a half-written version are invisible and a retry of the
+    /// rebuild writes a new version. Chunks
+    /// are up to ~270 KB sealed; DynamoDB's batch of 25 stays under its 16 MB limit.
+    pub async fn put_chunks(
+        &self,
+        tenant: &TenantId,
+        version: i64,
+        chunks: &[&[u8]],
+    ) -> Result<(), RepoError> {
+        let mut items = Vec::with_capacity(chunks.len());
+        for (index, bytes) in chunks.iter().enumerate() {
+            let key = chunk_key(tenant, version, index);
+            let chunk = ChunkBytes(bytes.to_vec());
+            items.push(self.sealer.seal(tenant, key, &chunk).await?);
+        }
+        Ok(self.sealer.store.batch_put(items).await?)
+    }
+
     pub async fn chunk(
         &self,
         tenant: &TenantId,
@@ -196,11 +223,18 @@ impl Snapshots {
     }
 
     /// Deletes every chunk of a version no longer published.
+    ///
+    /// A batch, not a transaction: nothing reads a version once the pointer has moved
+    /// off it, so chunks deleted in any order, or left half-deleted by a crash, are
+    /// never seen; deleting them again is harmless. (A transactional delete of a
+    /// 270 KB chunk costs twice the write units of a batched one.)
     pub async fn delete_version(&self, tenant: &TenantId, version: i64) -> Result<u64, RepoError> {
         let store = self.sealer.store.as_ref();
         let stale = all_under(store, tenant, version_prefix(version), 100).await?;
-        let keys = stale.into_iter().map(|i| i.key).collect();
-        crate::repos::erasure::delete_keys(store, keys).await
+        let keys: Vec<Key> = stale.into_iter().map(|i| i.key).collect();
+        let deleted = keys.len() as u64;
+        store.batch_delete(keys).await?;
+        Ok(deleted)
     }
 }
 
@@ -233,6 +267,29 @@ impl Profiles {
         let key = Self::key(tenant, integration, &profile.id);
         let item = self.sealer.seal(tenant, key, profile).await?;
         Ok(self.sealer.store.put(item, Condition::None).await?)
+    }
+
+    /// Stores profiles (by integration id) as batch writes, [`PROFILES_PER_BATCH`] to a
+    /// call, so that sealed items of a large tenant are not all held at once.
+    ///
+    /// A batch, not a transaction: each profile is a whole, unconditional copy derived
+    /// from the records, independent of the others; a rebuild interrupted half-way
+    /// leaves some profiles fresh and some from the last rebuild, and the next rebuild
+    /// rewrites them all.
+    pub async fn put_all(
+        &self,
+        tenant: &TenantId,
+        profiles: &[(String, CustomerProfile)],
+    ) -> Result<(), RepoError> {
+        for chunk in profiles.chunks(PROFILES_PER_BATCH) {
+            let mut items = Vec::with_capacity(chunk.len());
+            for (integration, profile) in chunk {
+                let key = Self::key(tenant, integration, &profile.id);
+                items.push(self.sealer.seal(tenant, key, profile).await?);
+            }
+            self.sealer.store.batch_put(items).await?;
+        }
+        Ok(())
     }
 
     pub async fn get(

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::billing::{BillingRecord, ObjectKind};
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::ports::store::MAX_TRANSACTION_OPS;
-use crate::ports::{Condition, Cursor, Key, Query, SortKeys, WriteOp};
+use crate::ports::{Condition, Cursor, Key, Query, SortKeys};
 use crate::repos::{EntityKey, RepoError, SealedPage, Sealer, all_under, sealed_len, tenant_of};
 
 /// The sort-key prefix of a kind's records.
@@ -90,9 +89,15 @@ impl BillingRecords {
         Self { sealer }
     }
 
-    /// Upserts records of one integration, sealed, up to 100 to a transaction; one
-    /// write per key (the last record given for it). The caller has checked the ids
+    /// Upserts records of one integration, sealed, as one batch write; one write per
+    /// key (the last record given for it). The caller has checked the ids
     /// ([`valid_provider_id`]). Returns how many were written.
+    ///
+    /// A batch, not a transaction: each record is a whole, unconditional copy of the
+    /// processor's object, so no record depends on another being written with it. A
+    /// sync interrupted half-way (some batches written, the sync cursor not yet moved)
+    /// rewrites the same records on resume and converges; a batch costs one write unit
+    /// per item where a transaction costs two, and its requests run in parallel.
     pub async fn upsert(
         &self,
         tenant: &TenantId,
@@ -104,23 +109,12 @@ impl BillingRecords {
             let key = key(tenant, integration, record.kind(), record.id());
             unique.insert(key, record);
         }
-        let mut written = 0;
-        let mut ops = Vec::with_capacity(unique.len().min(MAX_TRANSACTION_OPS));
+        let mut items = Vec::with_capacity(unique.len());
         for (key, record) in unique {
-            let item = self.sealer.seal(tenant, key, &record).await?;
-            ops.push(WriteOp::Put {
-                item,
-                condition: Condition::None,
-            });
-            if ops.len() == MAX_TRANSACTION_OPS {
-                written += ops.len() as u64;
-                self.sealer.store.transact(std::mem::take(&mut ops)).await?;
-            }
+            items.push(self.sealer.seal(tenant, key, &record).await?);
         }
-        if !ops.is_empty() {
-            written += ops.len() as u64;
-            self.sealer.store.transact(ops).await?;
-        }
+        let written = items.len() as u64;
+        self.sealer.store.batch_put(items).await?;
         Ok(written)
     }
 

@@ -179,19 +179,14 @@ impl Analytics {
         Ok((snapshot, profiles))
     }
 
-    /// Stores customer profiles (by integration id), for `GET /v1/customers/{id}`.
+    /// Stores customer profiles (by integration id), for `GET /v1/customers/{id}`:
+    /// batch writes, since each profile stands alone (see `Profiles::put_all`).
     pub async fn store_profiles(
         &self,
         tenant: &TenantId,
         profiles: &[(String, CustomerProfile)],
     ) -> Result<(), ServiceError> {
-        for (integration, profile) in profiles {
-            self.repos
-                .profiles
-                .put(tenant, integration, profile)
-                .await?;
-        }
-        Ok(())
+        Ok(self.repos.profiles.put_all(tenant, profiles).await?)
     }
 
     /// Stores the snapshot's chunks, then publishes it by moving its pointer, then
@@ -205,9 +200,9 @@ impl Analytics {
         let version = self.now().timestamp_micros();
         let chunks: Vec<&[u8]> = bytes.chunks(CHUNK_BYTES).collect();
         let snapshots = &self.repos.snapshots;
-        for (index, chunk) in chunks.iter().enumerate() {
-            snapshots.put_chunk(tenant, version, index, chunk).await?;
-        }
+        // The chunks in one batch write (invisible until published); the pointer is
+        // then moved by a single put, which is what makes the switch atomic.
+        snapshots.put_chunks(tenant, version, &chunks).await?;
         let previous = snapshots.pointer(tenant).await?;
         let pointer = SnapshotPointer {
             version,

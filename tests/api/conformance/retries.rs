@@ -10,16 +10,24 @@
 //! a call resends it. The proxy shows it on the wire. moto ignores the token (a resent
 //! transaction is applied again), so the "ambiguous failure" case stops at what the
 //! client does: it resends the same request, token included.
+//!
+//! Batch writes (`BatchWriteItem`) are retried twice over: a request refused whole
+//! (throttled) by the SDK, and the writes DynamoDB returns as `UnprocessedItems` by the
+//! adapter, with backoff. The request bodies the proxy kept show which writes reached
+//! moto: each exactly once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
-use tally::adapters::aws::{DynamoStore, KmsKeyService};
+use tally::adapters::aws::{BatchRetry, DynamoStore, KmsKeyService};
 use tally::ports::{
     Attr, Condition, EncryptionContext, Item, Key, KeyError, KeyService, Store, StoreError, WriteOp,
 };
 use tally_tests::moto;
 use tally_tests::throttling_proxy::{
-    Counts, DYNAMODB_PUT_ITEM, DYNAMODB_TRANSACT_WRITE_ITEMS, DYNAMODB_UPDATE_ITEM, Fault,
-    KMS_DECRYPT, KMS_GENERATE_DATA_KEY, ThrottlingProxy,
+    Counts, DYNAMODB_BATCH_WRITE_ITEM, DYNAMODB_PUT_ITEM, DYNAMODB_TRANSACT_WRITE_ITEMS,
+    DYNAMODB_UPDATE_ITEM, Fault, KMS_DECRYPT, KMS_GENERATE_DATA_KEY, ThrottlingProxy,
 };
 
 /// DynamoDB's two throttling answers: request rate, and provisioned capacity.
@@ -400,4 +408,215 @@ async fn throttling_beyond_the_retry_budget_is_an_error_and_writes_nothing() {
         table.proxy.counts(KMS_GENERATE_DATA_KEY),
         gave_up(kms_attempts)
     );
+}
+
+/// `count` items of a fresh partition, `ITEM#000`...
+fn numbered(count: usize) -> Vec<Item> {
+    let pk = super::unique("TENANT#");
+    (0..count)
+        .map(|i| item(&pk, &format!("ITEM#{i:03}"), i as i64))
+        .collect()
+}
+
+/// The sort keys of the puts of a BatchWriteItem request body, in order.
+fn batch_sort_keys(body: &[u8]) -> Vec<String> {
+    let request: Value = serde_json::from_slice(body).expect("a JSON request body");
+    let tables = request["RequestItems"].as_object().expect("RequestItems");
+    tables
+        .values()
+        .flat_map(|writes| writes.as_array().cloned().unwrap_or_default())
+        .map(|write| {
+            write["PutRequest"]["Item"]["sk"]["S"]
+                .as_str()
+                .expect("a put with a sort key")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// How often each sort key reached moto, from the bodies of every BatchWriteItem
+/// request in order: the first `faulted` were answered by the proxy and forwarded
+/// `forwarded_of(n)` of their `n` writes; the others were forwarded whole.
+fn writes_reaching_the_table(
+    bodies: &[axum::body::Bytes],
+    faulted: usize,
+    forwarded_of: impl Fn(usize) -> usize,
+) -> BTreeMap<String, u32> {
+    let mut reached = BTreeMap::new();
+    for (n, body) in bodies.iter().enumerate() {
+        let keys = batch_sort_keys(body);
+        let sent = if n < faulted {
+            forwarded_of(keys.len())
+        } else {
+            keys.len()
+        };
+        for key in keys.into_iter().take(sent) {
+            *reached.entry(key).or_insert(0) += 1;
+        }
+    }
+    reached
+}
+
+/// Each of `items` reached the table once, and reads back as written.
+async fn each_written_once(table: &ProxiedTable, items: &[Item], reached: &BTreeMap<String, u32>) {
+    let expected: BTreeMap<String, u32> = items.iter().map(|i| (i.key.sk.clone(), 1)).collect();
+    assert_eq!(reached, &expected);
+    for written in items {
+        let stored = table.direct.get(&written.key).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(written));
+    }
+}
+
+/// Sixty items take three BatchWriteItem requests (25, 25, 10). Two throttled answers
+/// are retried by the SDK, and every item reaches the table once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_batch_write_is_retried_and_writes_each_item_once() {
+    for fault in DYNAMODB_THROTTLES {
+        let table = ProxiedTable::new().await;
+        let items = numbered(60);
+        table.proxy.fail(DYNAMODB_BATCH_WRITE_ITEM, fault, 2);
+
+        let written = table.through_proxy.batch_put(items.clone()).await;
+
+        assert!(written.is_ok(), "{fault:?}: {written:?}");
+        assert_eq!(
+            table.proxy.counts(DYNAMODB_BATCH_WRITE_ITEM),
+            Counts {
+                throttled: 2,
+                forwarded: 3,
+                failed_after_forwarding: 0,
+            },
+            "{fault:?}"
+        );
+        let bodies = table.proxy.bodies(DYNAMODB_BATCH_WRITE_ITEM);
+        let reached = writes_reaching_the_table(&bodies, 2, |_| 0);
+        each_written_once(&table, &items, &reached).await;
+    }
+}
+
+/// DynamoDB returns part of a batch as `UnprocessedItems`: the adapter resends those,
+/// and only those, until all have landed. Each of the three requests is half processed
+/// once, so three more requests carry the other halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unprocessed_items_are_resent_until_every_item_has_landed_once() {
+    let table = ProxiedTable::new().await;
+    let items = numbered(60);
+    table
+        .proxy
+        .fail(DYNAMODB_BATCH_WRITE_ITEM, Fault::DynamoDbUnprocessedHalf, 3);
+
+    let written = table.through_proxy.batch_put(items.clone()).await;
+
+    assert!(written.is_ok(), "{written:?}");
+    assert_eq!(
+        table.proxy.counts(DYNAMODB_BATCH_WRITE_ITEM),
+        Counts {
+            throttled: 0,
+            forwarded: 6,
+            failed_after_forwarding: 0,
+        }
+    );
+    let bodies = table.proxy.bodies(DYNAMODB_BATCH_WRITE_ITEM);
+    let reached = writes_reaching_the_table(&bodies, 3, |n| n - n / 2);
+    each_written_once(&table, &items, &reached).await;
+}
+
+/// A batch that reached the table but whose answer was lost (HTTP 500) is resent by the
+/// SDK as it was; its writes are unconditional, so the resend leaves the same items.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_write_failing_after_it_was_applied_is_resent_harmlessly() {
+    let table = ProxiedTable::new().await;
+    let items = numbered(60);
+    table.proxy.fail(
+        DYNAMODB_BATCH_WRITE_ITEM,
+        Fault::DynamoDbInternalErrorAfterForwarding,
+        1,
+    );
+
+    let written = table.through_proxy.batch_put(items.clone()).await;
+
+    assert!(written.is_ok(), "{written:?}");
+    assert_eq!(
+        table.proxy.counts(DYNAMODB_BATCH_WRITE_ITEM),
+        Counts {
+            throttled: 0,
+            forwarded: 4,
+            failed_after_forwarding: 1,
+        }
+    );
+    let bodies = table.proxy.bodies(DYNAMODB_BATCH_WRITE_ITEM);
+    assert_eq!(bodies[1..].iter().filter(|b| **b == bodies[0]).count(), 1);
+    for item in &items {
+        let stored = table.direct.get(&item.key).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(item));
+    }
+}
+
+/// Writes still unprocessed after the adapter's last attempt, or throttled beyond the
+/// SDK's, fail the call with a backend error that says how many writes were not done
+/// and names no item; here nothing reached the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_writes_beyond_their_retries_fail_naming_how_many_writes_were_left() {
+    let table = ProxiedTable::new().await;
+    let (dynamodb_attempts, _) = max_attempts(&table.proxy).await;
+    let quick = BatchRetry {
+        attempts: 3,
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(5),
+    };
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&table.proxy.sdk_config().await),
+        table.direct.table_name(),
+    )
+    .with_batch_retry(quick);
+    // Thirty items: two requests (25 and 5), both in flight at once.
+    let items = numbered(30);
+
+    table.proxy.fail(
+        DYNAMODB_BATCH_WRITE_ITEM,
+        Fault::DynamoDbUnprocessedAll,
+        u32::MAX,
+    );
+    let refused = store.batch_put(items.clone()).await;
+    let Err(StoreError::Backend(message)) = &refused else {
+        panic!("a backend error: {refused:?}");
+    };
+    assert!(
+        message.contains("unprocessed after 3 requests"),
+        "{message}"
+    );
+    assert!(message.contains("30 of 30"), "{message}");
+    assert!(
+        !message.contains("ITEM#"),
+        "no item in the error: {message}"
+    );
+    assert_eq!(
+        table.proxy.counts(DYNAMODB_BATCH_WRITE_ITEM).throttled,
+        2 * 3,
+        "three requests for each of the two batches"
+    );
+
+    table.proxy.fail(
+        DYNAMODB_BATCH_WRITE_ITEM,
+        Fault::DynamoDbThrottling,
+        u32::MAX,
+    );
+    let before = table.proxy.counts(DYNAMODB_BATCH_WRITE_ITEM).throttled;
+    let refused = store.batch_put(items.clone()).await;
+    assert!(
+        is_throttling(&refused, "ThrottlingException"),
+        "{refused:?}"
+    );
+    assert!(
+        matches!(&refused, Err(StoreError::Backend(m)) if m.contains("30 of 30")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        table.proxy.counts(DYNAMODB_BATCH_WRITE_ITEM).throttled - before,
+        2 * dynamodb_attempts,
+        "the SDK's attempts for each of the two batches"
+    );
+    for item in &items {
+        assert_eq!(table.direct.get(&item.key).await.unwrap(), None);
+    }
 }

@@ -1,10 +1,12 @@
 //! The Store conformance suite: the behaviour `tally::ports::Store` documents, for
 //! every adapter. Cases live in `store/`; this file instantiates them per adapter.
 
+mod batches;
 mod items;
 mod queries;
 mod transactions;
 
+use batches::*;
 use items::*;
 use queries::*;
 use transactions::*;
@@ -51,6 +53,13 @@ macro_rules! store_conformance {
                 a_transaction_of_more_than_one_hundred_writes_is_invalid,
                 a_transaction_writing_one_key_twice_is_invalid,
                 an_empty_transaction_is_invalid,
+                a_batch_of_sixty_puts_reads_back_exactly,
+                a_batch_put_replaces_existing_items_whole,
+                a_batch_put_naming_one_key_twice_keeps_the_last_item,
+                a_batch_delete_removes_existing_keys_and_ignores_missing_ones,
+                a_batch_with_an_invalid_item_is_refused_as_put_refuses_it_and_writes_nothing,
+                a_batch_spanning_several_partitions_writes_each_item_to_its_own,
+                empty_batches_write_nothing_and_succeed,
             );
         }
     };

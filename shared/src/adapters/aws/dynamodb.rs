@@ -7,7 +7,12 @@
 //! `ConditionalCheckFailedException`, or a cancelled transaction whose reasons include
 //! `ConditionalCheckFailed`, is [`StoreError::ConditionFailed`]; everything else is
 //! [`StoreError::Backend`] with the error code and message only.
+//!
+//! Bulk writes (`batch_put`, `batch_delete`) go through `BatchWriteItem`, a bounded
+//! number of requests in parallel, unprocessed writes retried with backoff: see
+//! `batches`.
 
+mod batches;
 mod expressions;
 mod transactions;
 
@@ -16,6 +21,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+pub use self::batches::BatchRetry;
+use self::batches::{delete_requests, put_requests, write_all};
 use self::expressions::{
     Expr, condition_expr, integer, item_from_map, item_map, key_condition, key_map, number,
 };
@@ -23,7 +30,7 @@ use self::transactions::{transact_item, transaction_error};
 use super::{describe, error_code};
 use crate::ports::store::{
     Attr, Condition, Cursor, Item, Key, Page, Query, Store, StoreError, WriteOp, validate_item,
-    validate_transaction,
+    validate_key, validate_transaction,
 };
 
 /// The Store on one DynamoDB table.
@@ -31,6 +38,7 @@ use crate::ports::store::{
 pub struct DynamoStore {
     client: Client,
     table: String,
+    batch_retry: BatchRetry,
 }
 
 impl DynamoStore {
@@ -38,7 +46,14 @@ impl DynamoStore {
         Self {
             client,
             table: table.to_owned(),
+            batch_retry: BatchRetry::default(),
         }
+    }
+
+    /// How batch writes retry their unprocessed writes (tests shorten the waits).
+    pub fn with_batch_retry(mut self, retry: BatchRetry) -> Self {
+        self.batch_retry = retry;
+        self
     }
 }
 
@@ -64,11 +79,7 @@ where
 /// DynamoDB refuses empty key values with a validation error; the port calls this a
 /// request error, not a backend failure.
 fn check_key(key: &Key) -> Result<(), StoreError> {
-    if key.pk.is_empty() || key.sk.is_empty() {
-        Err(StoreError::Invalid("empty key".into()))
-    } else {
-        Ok(())
-    }
+    validate_key(key)
 }
 
 #[async_trait]
@@ -252,6 +263,25 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| transaction_error(&e))?;
         Ok(())
+    }
+
+    /// Every item is checked before the first request, so an invalid item writes
+    /// nothing; a failure after that (throttling beyond the retries, unprocessed writes
+    /// beyond [`BatchRetry::attempts`]) may leave some batches written.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        for item in &items {
+            validate_item(item)?;
+        }
+        let requests = put_requests(items)?;
+        write_all(&self.client, &self.table, requests, self.batch_retry).await
+    }
+
+    async fn batch_delete(&self, keys: Vec<Key>) -> Result<(), StoreError> {
+        for key in &keys {
+            check_key(key)?;
+        }
+        let requests = delete_requests(keys)?;
+        write_all(&self.client, &self.table, requests, self.batch_retry).await
     }
 
     /// The table's TTL on `expires_at` (infra/template.yaml) deletes expired items;

@@ -22,7 +22,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 // as any and spares a direct dependency on the smithy runtime crate.
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-pub use dynamodb::DynamoStore;
+pub use dynamodb::{BatchRetry, DynamoStore};
 pub use eventbridge::EventBridgeBus;
 pub use kms::KmsKeyService;
 pub use secrets_manager::SecretsManagerStore;

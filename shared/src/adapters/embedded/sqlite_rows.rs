@@ -100,6 +100,31 @@ pub(super) fn transact(conn: &mut Connection, ops: &[WriteOp]) -> Result<(), Sto
     tx.commit().map_err(backend)
 }
 
+/// Writes items unconditionally in one transaction: one commit (one fsync of the WAL)
+/// for the lot instead of one per item, and a crash leaves all of them or none. The
+/// caller has checked every item ([`validate_item`]); a later item of the same key
+/// replaces an earlier one, as separate puts would.
+pub(super) fn put_all(conn: &mut Connection, items: &[Item]) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    for item in items {
+        write(&tx, &item.key, item.version, &item.attrs)?;
+    }
+    tx.commit().map_err(backend)
+}
+
+/// Deletes keys unconditionally in one transaction (missing keys are fine).
+pub(super) fn delete_all(conn: &mut Connection, keys: &[Key]) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    for key in keys {
+        remove(&tx, key)?;
+    }
+    tx.commit().map_err(backend)
+}
+
 pub(super) fn increment(
     conn: &mut Connection,
     key: &Key,
@@ -204,8 +229,6 @@ pub(super) fn query(conn: &Connection, query: &Query) -> Result<Page, StoreError
     Ok(Page { items, next_cursor })
 }
 
-/// The smallest string above every string that starts with `prefix` (None: no bound).
-/// UTF-8 byte order is code point order, so incrementing the last code point works.
 /// Deletes the items whose `expires_at` is at or before `now` (the local stand-in for
 /// DynamoDB's TTL), in one transaction.
 pub(super) fn purge_expired(conn: &mut Connection, now: i64) -> Result<u64, StoreError> {
@@ -239,6 +262,8 @@ pub(super) fn purge_expired(conn: &mut Connection, now: i64) -> Result<u64, Stor
     Ok(expired.len() as u64)
 }
 
+/// The smallest string above every string that starts with `prefix` (None: no bound).
+/// UTF-8 byte order is code point order, so incrementing the last code point works.
 pub(super) fn prefix_end(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {

@@ -9,6 +9,10 @@
 //! file, truncates it and VACUUMs, so that no copy of deleted items stays on disk.
 //! The file is created 0600 before SQLite opens it; SQLite gives its `-wal` and `-shm`
 //! files the same mode.
+//!
+//! Batch writes run as one SQLite transaction per [`BATCH_CHUNK`] items: a single
+//! commit for thousands of rows, crash-safe per chunk, and short enough that other
+//! requests waiting for the connection are not held up for long.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,9 +24,13 @@ use rusqlite::Connection;
 use super::EmbeddedError;
 use super::private_files::touch_private;
 use super::sqlite_rows::{self, SCHEMA, backend};
+use crate::ports::store::{validate_item, validate_key};
 use crate::ports::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
 
 pub const DATABASE_FILE: &str = "tally.db";
+
+/// Items per transaction of a batch write.
+const BATCH_CHUNK: usize = 2000;
 
 /// The Store port over a local SQLite file.
 pub struct SqliteStore {
@@ -171,6 +179,34 @@ impl Store for SqliteStore {
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.run(move |conn| sqlite_rows::transact(conn, &ops))
             .await
+    }
+
+    /// Every item is checked before the first chunk is written, so an invalid item
+    /// writes nothing; a failure after that leaves the chunks already committed.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        for item in &items {
+            validate_item(item)?;
+        }
+        let mut rest = items;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(BATCH_CHUNK));
+            let chunk = std::mem::replace(&mut rest, tail);
+            self.run(move |conn| sqlite_rows::put_all(conn, &chunk))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn batch_delete(&self, keys: Vec<Key>) -> Result<(), StoreError> {
+        for key in &keys {
+            validate_key(key)?;
+        }
+        for chunk in keys.chunks(BATCH_CHUNK) {
+            let chunk = chunk.to_vec();
+            self.run(move |conn| sqlite_rows::delete_all(conn, &chunk))
+                .await?;
+        }
+        Ok(())
     }
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
