@@ -87,6 +87,14 @@ impl Store for CountingStore {
         self.note("transact", written);
         self.inner.transact(ops).await
     }
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        self.note("batch_put", items.iter().map(|i| i.key.clone()).collect());
+        self.inner.batch_put(items).await
+    }
+    async fn batch_delete(&self, keys: Vec<Key>) -> Result<(), StoreError> {
+        self.note("batch_delete", keys.clone());
+        self.inner.batch_delete(keys).await
+    }
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         self.note("purge_expired", Vec::new());
         self.inner.purge_expired(now).await

@@ -303,7 +303,7 @@ impl Ingestion {
         Ok(())
     }
 
-    /// Upserts records, sealed, up to 100 to a transaction.
+    /// Upserts records, sealed, as batch writes (whole, unconditional, idempotent copies).
     async fn write_records(
         &self,
         tenant: &TenantId,
