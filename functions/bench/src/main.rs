@@ -47,7 +47,25 @@
 //! cargo run -p bench -- load --quick                 # 5 s, 4 + 4 workers
 //! cargo run --release -p bench -- load --seconds 60 --concurrency 8
 //! ```
+//!
+//! ## `dynamo`: what a sync pass costs on DynamoDB
+//!
+//! `bench dynamo` syncs demo tenants of 2,000, 20,000 and 100,000 customers through the
+//! real services on the embedded store wrapped in a DynamoDB cost and time model
+//! (`dynamo_model.rs`: calls, items, request units with DynamoDB's rounding, simulated
+//! latency and per-partition throughput): a first sync, a pass with no change and a
+//! pass where 1 % of the customers changed. It prints, per pass, calls, WRU, RRU, the
+//! simulated DynamoDB time, this machine's time, peak memory and the cost at
+//! eu-central-1 on-demand prices, by the month for hourly passes (`dynamo.rs`).
+//!
+//! ```sh
+//! cargo run --release -p bench -- dynamo                          # 2,000, 20,000, 100,000
+//! cargo run --release -p bench -- dynamo --customers 2000,20000
+//! cargo run -p bench -- dynamo --quick                            # 300 customers
+//! ```
 
+mod dynamo;
+mod dynamo_model;
 mod engine;
 mod load;
 mod merge;
@@ -77,6 +95,7 @@ const MAX_REQUESTS: usize = 10_000;
 
 const USAGE: &str = "usage: bench [--quick] [--customers N] [--changes N] [--requests N]
        bench load [--quick] [--seconds N] [--concurrency N] [--requests N]
+       bench dynamo [--quick] [--customers N,N,...]
   --customers N  customers of the tenant the server part serves (default 100,000)
   --changes N    MrrChanges the engine part is timed on, at least (default 1,000,000)
   --quick        5,000 customers and 25,000 changes: a smoke test, not a measurement
@@ -85,7 +104,10 @@ load: concurrent sign-ins and metric queries against the demo tenant (2,000 cust
   --seconds N      how long the load runs, at most (default 20; --quick: 5)
   --concurrency N  login workers, and as many query workers (default 4)
   --requests N     requests in all, at most (default 20,000; --quick: 2,000)
-  --quick          5 s, the dataset published without a sync: a smoke test (debug too)";
+  --quick          5 s, the dataset published without a sync: a smoke test (debug too)
+dynamo: DynamoDB calls, request units, simulated time and cost of sync passes
+  --customers N,N  the tenants' sizes (default 2,000,20,000,100,000)
+  --quick          one tenant of 300 customers: a smoke test (debug too)";
 
 struct Args {
     customers: usize,
@@ -164,11 +186,52 @@ fn parse_load_args(mut words: impl Iterator<Item = String>) -> Result<load::Args
     })
 }
 
+/// `dynamo`'s arguments: `--customers` wins over `--quick` whatever their order.
+fn parse_dynamo_args(mut words: impl Iterator<Item = String>) -> Result<dynamo::Args> {
+    let (mut quick, mut customers) = (false, None);
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--quick" => quick = true,
+            "--customers" => {
+                let text = words.next().context("--customers needs numbers")?;
+                let sizes = text
+                    .split(',')
+                    .map(|n| {
+                        number(
+                            &mut std::iter::once(n.to_owned()),
+                            "--customers",
+                            dynamo::MAX_CUSTOMERS,
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                customers = Some(sizes);
+            }
+            "-h" | "--help" => help(),
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    let defaults = if quick {
+        dynamo::QUICK_CUSTOMERS.to_vec()
+    } else {
+        dynamo::DEFAULT_CUSTOMERS.to_vec()
+    };
+    Ok(dynamo::Args {
+        customers: customers.unwrap_or(defaults),
+    })
+}
+
 fn main() -> Result<()> {
     let mut words = std::env::args().skip(1).peekable();
-    if words.peek().map(String::as_str) == Some("load") {
-        words.next();
-        return load::main(parse_load_args(words)?);
+    match words.peek().map(String::as_str) {
+        Some("load") => {
+            words.next();
+            return load::main(parse_load_args(words)?);
+        }
+        Some("dynamo") => {
+            words.next();
+            return dynamo::main(parse_dynamo_args(words)?);
+        }
+        _ => {}
     }
     let args = parse_args(words)?;
     let build = if cfg!(debug_assertions) {

@@ -29,6 +29,7 @@ use crate::ports::{Clock, EventBus, SecretStore};
 use crate::repos::Repos;
 use crate::services::analytics::SnapshotCache;
 use crate::services::fx_rates::FxHistoryCache;
+use crate::services::integrations::DemoConnectorOverride;
 use crate::services::vault::TenantKeys;
 
 /// What every context shares: configuration, the clock and the repositories.
@@ -170,6 +171,9 @@ pub struct Integrations {
     pub(crate) events: Arc<dyn EventBus>,
     pub(crate) guard: Arc<Guard>,
     pub(crate) analytics: Arc<Analytics>,
+    /// Set only by a program that embeds the services (the bench): see
+    /// [`Integrations::override_demo_connectors`].
+    pub(crate) demo_override: std::sync::OnceLock<Arc<DemoConnectorOverride>>,
 }
 
 impl Integrations {
@@ -187,6 +191,7 @@ impl Integrations {
             events: adapters.events.clone(),
             guard,
             analytics,
+            demo_override: std::sync::OnceLock::new(),
         })
     }
 }

@@ -84,11 +84,25 @@ pub struct IntegrationView {
     pub last_error: Option<String>,
 }
 
+/// Chooses the connector of a demo integration in place of the generated dataset its
+/// record names, for a program that embeds the services with a demo of its own: the
+/// bench's DynamoDB cost model syncs tenants of up to 100,000 customers whose data
+/// changes between passes. `None` keeps the record's connector. Stripe integrations
+/// never consult it.
+pub type DemoConnectorOverride =
+    dyn Fn(&TenantId, &IntegrationId) -> Option<Arc<dyn Connector>> + Send + Sync;
+
 pub fn secret_name(tenant: &TenantId, id: &IntegrationId) -> Result<SecretName, ServiceError> {
     Ok(SecretName::integration(tenant.as_str(), id.as_str())?)
 }
 
 impl Integrations {
+    /// Installs a [`DemoConnectorOverride`]; `false` when one is already installed
+    /// (it is set once, before the first sync).
+    pub fn override_demo_connectors(&self, choose: Arc<DemoConnectorOverride>) -> bool {
+        self.demo_override.set(choose).is_ok()
+    }
+
     /// Creates an integration (record and index together) whose credentials, if any,
     /// were stored first.
     pub(crate) async fn create_integration(
@@ -199,6 +213,10 @@ impl Integrations {
         record: &IntegrationRecord,
     ) -> Result<Arc<dyn Connector>, ServiceError> {
         if record.provider == Provider::Demo {
+            if let Some(connector) = self.demo_override.get().and_then(|choose| choose(tenant, id))
+            {
+                return Ok(connector);
+            }
             let (seed, end) = record
                 .demo
                 .unwrap_or((DemoParams::default().seed, DemoParams::default().end));
