@@ -213,7 +213,10 @@ impl Integrations {
         record: &IntegrationRecord,
     ) -> Result<Arc<dyn Connector>, ServiceError> {
         if record.provider == Provider::Demo {
-            if let Some(connector) = self.demo_override.get().and_then(|choose| choose(tenant, id))
+            if let Some(connector) = self
+                .demo_override
+                .get()
+                .and_then(|choose| choose(tenant, id))
             {
                 return Ok(connector);
             }
