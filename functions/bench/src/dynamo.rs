@@ -317,7 +317,7 @@ fn print(measured: &[Measured], baselines: &[(usize, Option<u64>)], build: &str,
             monthly,
         ]);
     }
-    table.print("DynamoDB per pass (\"before\": every pass rebuilds everything)");
+    table.print("DynamoDB per pass (each followed by the rebuild it triggers, if any)");
 
     let mut by_op = Table::new(&[
         "customers",
