@@ -404,3 +404,14 @@ pub async fn tenant_b(app: &TestApp) -> TenantB {
 pub fn ingest_workers(app: &TestApp) -> tally::services::jobs::Workers {
     tally::lambda::ingest_workers(&app.services.adapters, (*app.services.config).clone())
 }
+
+/// The registered entity a stored key is an item of (exactly one).
+pub fn entity_of(key: &tally::ports::Key) -> tally::repos::registry::Entity {
+    use tally::repos::registry::{ENTITIES, Entity};
+    let matching: Vec<Entity> = ENTITIES
+        .into_iter()
+        .filter(|e| e.reparse(key).as_ref() == Some(key))
+        .collect();
+    assert_eq!(matching.len(), 1, "{key:?} is an item of {matching:?}");
+    matching[0]
+}

@@ -11,7 +11,9 @@ use tally_tests::fake_stripe::{
     SENSITIVE_CARD_NUMBER, SENSITIVE_FINGERPRINT, Scenario,
 };
 
-use crate::helpers::{TestApp, contains_bytes, error_code, ingest_workers, spawn_app_with};
+use crate::helpers::{
+    TestApp, contains_bytes, entity_of, error_code, ingest_workers, spawn_app_with,
+};
 
 const WEBHOOK_SECRET: &str = "whsec_test_tally";
 
@@ -668,7 +670,7 @@ async fn snapshot_version(app: &TestApp, tenant: &TenantId) -> i64 {
 
 #[tokio::test]
 async fn a_pass_with_nothing_new_writes_only_its_own_bookkeeping_and_rebuilds_nothing() {
-    use tally::repos::registry::{ENTITIES, Entity};
+    use tally::repos::registry::Entity;
     use tally_tests::counting_store::CountingStore;
 
     let (app, fake) = app_with_fake(30).await;
@@ -676,11 +678,7 @@ async fn a_pass_with_nothing_new_writes_only_its_own_bookkeeping_and_rebuilds_no
     let token = app.login(&admin).await;
     let id = connect_key(&app, &token).await;
     let (t, i) = ids(&admin.tenant_id, &id);
-    app.services
-        .ingestion
-        .sync_integration(&t, &i)
-        .await
-        .unwrap();
+    app.sync_now(&admin, &id).await;
     let built = snapshot_version(&app, &t).await;
 
     // The same pass again, on a store that records what it is asked.
@@ -696,16 +694,7 @@ async fn a_pass_with_nothing_new_writes_only_its_own_bookkeeping_and_rebuilds_no
         .unwrap();
     assert!(!report.full);
     assert_eq!((report.written, report.deleted), (0, 0));
-    let written: Vec<Entity> = counting
-        .written()
-        .iter()
-        .map(|key| {
-            ENTITIES
-                .into_iter()
-                .find(|e| e.reparse(key).as_ref() == Some(key))
-                .unwrap_or_else(|| panic!("{key:?} is a registered entity"))
-        })
-        .collect();
+    let written: Vec<Entity> = counting.written().iter().map(entity_of).collect();
     assert!(
         written
             .iter()
@@ -743,17 +732,9 @@ async fn a_pass_with_nothing_new_writes_only_its_own_bookkeeping_and_rebuilds_no
 
     // The first pass of a new day rebuilds even without a change: RFM recency,
     // card-expiry risk and "as of today" figures depend on the date.
-    app.services
-        .ingestion
-        .sync_integration(&t, &i)
-        .await
-        .unwrap();
+    app.sync_now(&admin, &id).await;
     assert_eq!(snapshot_version(&app, &t).await, rebuilt);
     app.clock.advance(chrono::Duration::days(1));
-    app.services
-        .ingestion
-        .sync_integration(&t, &i)
-        .await
-        .unwrap();
+    app.sync_now(&admin, &id).await;
     assert!(snapshot_version(&app, &t).await > rebuilt);
 }

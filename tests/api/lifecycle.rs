@@ -17,7 +17,7 @@ use tally_tests::failing_store::FailingStore;
 use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, Scenario};
 
 use crate::helpers::{
-    TestApp, contains_bytes, error_code, spawn_app, spawn_app_on_moto, spawn_app_with,
+    TestApp, contains_bytes, entity_of, error_code, spawn_app, spawn_app_on_moto, spawn_app_with,
 };
 
 async fn app_with_stripe() -> (TestApp, FakeStripe) {
@@ -481,16 +481,6 @@ fn stored_keys(app: &TestApp) -> Vec<Key> {
         .unwrap()
         .map(Result::unwrap)
         .collect()
-}
-
-/// The registered entity a stored key is an item of (exactly one).
-fn entity_of(key: &Key) -> Entity {
-    let matching: Vec<Entity> = ENTITIES
-        .into_iter()
-        .filter(|e| e.reparse(key).as_ref() == Some(key))
-        .collect();
-    assert_eq!(matching.len(), 1, "{key:?} is an item of {matching:?}");
-    matching[0]
 }
 
 #[tokio::test]

@@ -206,51 +206,51 @@ fn built<T>(context: &Option<Arc<T>>, job: &'static str) -> Result<Arc<T>, Servi
 /// returned for the caller to report.
 pub async fn run(workers: &Workers, job: Job) -> Result<JobReport, ServiceError> {
     let name = job.name();
-    let result = match job {
+    let is_sync = matches!(job, Job::Sync(_));
+    let result = dispatch(workers, job).await;
+    if let Err(err) = &result
+        && !is_sync
+    {
+        tracing::error!(job = name, error = %ErrorChain(err), "job failed");
+    }
+    result
+}
+
+/// Runs `job` on the context it needs.
+async fn dispatch(workers: &Workers, job: Job) -> Result<JobReport, ServiceError> {
+    let name = job.name();
+    Ok(match job {
         Job::Sync(SyncJob {
             tenant_id,
             integration_id,
         }) => {
-            return built(&workers.ingestion, name)?
+            let report = built(&workers.ingestion, name)?
                 .sync_integration(&tenant_id, &integration_id)
-                .await
-                .map(|report| JobReport::Sync {
-                    synced: report.is_some(),
-                    report,
-                });
+                .await?;
+            JobReport::Sync {
+                synced: report.is_some(),
+                report,
+            }
         }
         Job::Export(ExportJob {
             tenant_id,
             export_id,
-        }) => match built(&workers.tenancy, name) {
-            Ok(tenancy) => tenancy
+        }) => {
+            built(&workers.tenancy, name)?
                 .build_export(&tenant_id, &export_id)
-                .await
-                .map(|()| JobReport::Export {
-                    exported: export_id,
-                }),
-            Err(err) => Err(err),
-        },
-        Job::FxRefresh => match built(&workers.analytics, name) {
-            Ok(analytics) => analytics
-                .refresh_ecb_rates()
-                .await
-                .map(JobReport::FxRefresh),
-            Err(err) => Err(err),
-        },
-        Job::IngestPass => match built(&workers.ingestion, name) {
-            Ok(ingestion) => ingestion.ingest_pass().await.map(JobReport::IngestPass),
-            Err(err) => Err(err),
-        },
-        Job::Sweep => match built(&workers.tenancy, name) {
-            Ok(tenancy) => tenancy.sweep().await.map(JobReport::Sweep),
-            Err(err) => Err(err),
-        },
-    };
-    if let Err(err) = &result {
-        tracing::error!(job = name, error = %ErrorChain(err), "job failed");
-    }
-    result
+                .await?;
+            JobReport::Export {
+                exported: export_id,
+            }
+        }
+        Job::FxRefresh => {
+            JobReport::FxRefresh(built(&workers.analytics, name)?.refresh_ecb_rates().await?)
+        }
+        Job::IngestPass => {
+            JobReport::IngestPass(built(&workers.ingestion, name)?.ingest_pass().await?)
+        }
+        Job::Sweep => JobReport::Sweep(built(&workers.tenancy, name)?.sweep().await?),
+    })
 }
 
 #[cfg(test)]
