@@ -19,7 +19,12 @@ const WEBHOOK_SECRET: &str = "whsec_test_tally";
 
 /// An app whose Stripe URLs point at a fresh fake, with the OAuth app configured.
 async fn app_with_fake(customers: usize) -> (TestApp, FakeStripe) {
-    let fake = FakeStripe::start(Scenario::new(customers)).await;
+    app_with_scenario(Scenario::new(customers)).await
+}
+
+/// The same with a scenario of the caller's.
+pub(crate) async fn app_with_scenario(scenario: Scenario) -> (TestApp, FakeStripe) {
+    let fake = FakeStripe::start(scenario).await;
     let mut vars = fake.config_vars();
     vars.push(("TALLY_STRIPE_CLIENT_ID".into(), FAKE_CLIENT_ID.into()));
     vars.push(("TALLY_STRIPE_RETRY_BASE_MS".into(), "1".into()));
@@ -41,7 +46,7 @@ async fn app_with_fake(customers: usize) -> (TestApp, FakeStripe) {
     (app, fake)
 }
 
-async fn connect_key(app: &TestApp, token: &str) -> String {
+pub(crate) async fn connect_key(app: &TestApp, token: &str) -> String {
     let response = app
         .post(
             "/v1/integrations",
@@ -77,7 +82,7 @@ async fn connect_oauth(app: &TestApp, fake: &FakeStripe, token: &str) -> String 
     location.rsplit('=').next().unwrap().to_owned()
 }
 
-fn ids(tenant: &str, integration: &str) -> (TenantId, IntegrationId) {
+pub(crate) fn ids(tenant: &str, integration: &str) -> (TenantId, IntegrationId) {
     (
         TenantId::parse(tenant).unwrap(),
         IntegrationId::parse(integration).unwrap(),
@@ -656,7 +661,7 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_stor
 }
 
 /// The published snapshot's version (the time it was built, in microseconds).
-async fn snapshot_version(app: &TestApp, tenant: &TenantId) -> i64 {
+pub(crate) async fn snapshot_version(app: &TestApp, tenant: &TenantId) -> i64 {
     app.services
         .common
         .repos

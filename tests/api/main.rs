@@ -8,6 +8,7 @@ mod ecb_rates;
 mod envelope;
 mod exports;
 mod helpers;
+mod incremental;
 mod integrations;
 mod lifecycle;
 mod openapi;

@@ -272,7 +272,7 @@ pub async fn publish_dataset_snapshot(
     let (snapshot, _profiles) = services.analytics.build_snapshot(tenant, &[data]).await?;
     services
         .analytics
-        .publish_snapshot(tenant, &snapshot)
+        .publish_snapshot(tenant, &snapshot, &[])
         .await?;
     Ok(())
 }

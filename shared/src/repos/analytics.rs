@@ -1,21 +1,31 @@
-//! The analytics snapshot in the table: sealed chunks
-//! `(TENANT#<id>, ANALYTICS#<version>#<index>)` published by writing the plain pointer
-//! `(TENANT#<id>, ANALYTICS)` last, and the customer profiles
+//! The analytics snapshot in the table: its parts, sealed and stored under an id
+//! derived from their bytes `(TENANT#<id>, ANALYTICS#PART#<part id>)`; its manifest
+//! (the head and the list of part ids), sealed chunks
+//! `(TENANT#<id>, ANALYTICS#<version>#<index>)`; both published by writing the plain
+//! pointer `(TENANT#<id>, ANALYTICS)` last. The customer profiles
 //! `(TENANT#<id>, PROFILE#<integration>#<customer>)` (sealed).
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::crypto::keyed_hash;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::CustomerProfile;
-use crate::ports::{Condition, Item, Key};
+use crate::ports::{Condition, Item, Key, Query, SortKeys};
 use crate::repos::{EntityKey, RepoError, Sealer, all_under, n, tenant_of, with_n};
 
 const POINTER_SK: &str = "ANALYTICS";
 const CHUNK_PREFIX: &str = "ANALYTICS#";
 const PROFILE_PREFIX: &str = "PROFILE#";
+const PART_PREFIX: &str = "ANALYTICS#PART#";
 const SNAPSHOT: &str = "snapshot";
 const CHUNKS: &str = "chunks";
 const FORMAT: &str = "format";
+/// Parts sealed and written per batch call (~180 KB each at most, sealed).
+const PARTS_PER_BATCH: usize = 200;
+/// Parts read by key at once.
+const PARTS_IN_FLIGHT: usize = 16;
+/// Parts per page of a whole-snapshot read (DynamoDB returns at most 1 MB a page).
+const PARTS_PER_PAGE: usize = 500;
 /// Profiles sealed and written per batch call: a thousand keeps 40 DynamoDB requests
 /// of 25 per call (ten rounds of four in flight) and a bounded number of sealed items
 /// in memory.
@@ -62,6 +72,35 @@ impl EntityKey for SnapshotChunkKey {
             index: index.parse().ok()?,
         };
         (parsed.key() == *key).then_some(parsed)
+    }
+}
+
+/// One part of a snapshot, named by a keyed hash of its bytes (see [`Snapshots::part_id`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotPartKey {
+    pub tenant: TenantId,
+    /// 32 lower-case hex digits.
+    pub part: String,
+}
+
+impl EntityKey for SnapshotPartKey {
+    fn key(&self) -> Key {
+        Key::new(
+            self.tenant.partition(),
+            format!("{PART_PREFIX}{}", self.part),
+        )
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let part = key.sk.strip_prefix(PART_PREFIX)?;
+        let valid = part.len() == 32
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then_some(())?;
+        Some(Self {
+            tenant: tenant_of(&key.pk)?,
+            part: part.to_owned(),
+        })
     }
 }
 
@@ -130,6 +169,14 @@ pub struct Snapshots {
 fn pointer_key(tenant: &TenantId) -> Key {
     SnapshotPointerKey {
         tenant: tenant.clone(),
+    }
+    .key()
+}
+
+fn part_key(tenant: &TenantId, part: &str) -> Key {
+    SnapshotPartKey {
+        tenant: tenant.clone(),
+        part: part.to_owned(),
     }
     .key()
 }
@@ -222,6 +269,145 @@ impl Snapshots {
         Ok(self.sealer.store.put(item, Condition::None).await?)
     }
 
+    /// The id a part is stored under: an HMAC of its bytes under a key derived from
+    /// the tenant's data key, so equal parts share one item while the id reveals
+    /// nothing of what they hold (and nothing across tenants).
+    pub async fn part_id(&self, tenant: &TenantId, bytes: &[u8]) -> Result<String, RepoError> {
+        let data_key = self.sealer.keys.data_key(tenant).await?;
+        let id_key = keyed_hash(data_key.expose_bytes(), b"tally snapshot part id v1");
+        let mut id = keyed_hash(id_key.as_bytes(), bytes);
+        id.truncate(32);
+        Ok(id)
+    }
+
+    /// Stores parts (id, bytes) as one batch write. A part is immutable: its id is a
+    /// function of its bytes, so writing one again is harmless.
+    pub async fn put_parts(
+        &self,
+        tenant: &TenantId,
+        parts: &[(String, Vec<u8>)],
+    ) -> Result<(), RepoError> {
+        for batch in parts.chunks(PARTS_PER_BATCH) {
+            let mut items = Vec::with_capacity(batch.len());
+            for (id, bytes) in batch {
+                let chunk = ChunkBytes(bytes.clone());
+                items.push(
+                    self.sealer
+                        .seal(tenant, part_key(tenant, id), &chunk)
+                        .await?,
+                );
+            }
+            self.sealer.store.batch_put(items).await?;
+        }
+        Ok(())
+    }
+
+    /// The parts with these ids (those that are stored), read a few at a time.
+    pub async fn parts(
+        &self,
+        tenant: &TenantId,
+        ids: &[String],
+    ) -> Result<Vec<(String, Vec<u8>)>, RepoError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(PARTS_IN_FLIGHT) {
+            let mut reads = tokio::task::JoinSet::new();
+            for id in batch {
+                let (sealer, tenant, id) = (self.sealer.clone(), tenant.clone(), id.clone());
+                reads.spawn(async move {
+                    let key = part_key(&tenant, &id);
+                    let loaded = sealer.load::<ChunkBytes>(&tenant, &key).await?;
+                    Ok::<_, RepoError>(loaded.map(|(chunk, _)| (id, chunk.0)))
+                });
+            }
+            while let Some(read) = reads.join_next().await {
+                let read = read.map_err(|e| {
+                    RepoError::Store(crate::ports::StoreError::Backend(e.to_string()))
+                })?;
+                found.extend(read?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every stored part, a page at a time (`on_page` gets each page's parts): what a
+    /// process reads to decode a whole snapshot.
+    pub async fn each_part(
+        &self,
+        tenant: &TenantId,
+        mut on_page: impl FnMut(Vec<(String, Vec<u8>)>) -> Result<(), RepoError>,
+    ) -> Result<(), RepoError> {
+        let mut cursor = None;
+        loop {
+            let query = Query::new(tenant.partition(), SortKeys::prefix(PART_PREFIX))
+                .limit(PARTS_PER_PAGE)
+                .after(cursor);
+            let page = self.sealer.store.query(query).await?;
+            let ids: Vec<String> = page
+                .items
+                .iter()
+                .map(|item| SnapshotPartKey::parse(&item.key).map(|k| k.part))
+                .collect::<Option<_>>()
+                .unwrap_or_default();
+            let chunks: Vec<ChunkBytes> = self.sealer.open_all(tenant, &page.items).await?;
+            on_page(
+                ids.into_iter()
+                    .zip(chunks.into_iter().map(|c| c.0))
+                    .collect(),
+            )?;
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Deletes parts no longer in any published manifest (idempotent).
+    pub async fn delete_parts(&self, tenant: &TenantId, ids: &[String]) -> Result<(), RepoError> {
+        let keys = ids.iter().map(|id| part_key(tenant, id)).collect();
+        Ok(self.sealer.store.batch_delete(keys).await?)
+    }
+
+    /// The keys of every snapshot item that is not `keep`: parts not in `parts` and
+    /// manifest chunks of other versions (left by a pass that stopped after writing
+    /// them). Read a page at a time, keys only kept.
+    pub async fn unreferenced(
+        &self,
+        tenant: &TenantId,
+        version: i64,
+        parts: &std::collections::HashSet<String>,
+    ) -> Result<Vec<Key>, RepoError> {
+        let mut stale = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::new(tenant.partition(), SortKeys::prefix(CHUNK_PREFIX))
+                .limit(PARTS_PER_PAGE)
+                .after(cursor);
+            let page = self.sealer.store.query(query).await?;
+            for item in page.items {
+                let referenced = match (
+                    SnapshotPartKey::parse(&item.key),
+                    SnapshotChunkKey::parse(&item.key),
+                ) {
+                    (Some(part), _) => parts.contains(&part.part),
+                    (None, Some(chunk)) => chunk.version == version,
+                    (None, None) => true,
+                };
+                if !referenced {
+                    stale.push(item.key);
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(stale),
+            }
+        }
+    }
+
+    /// Deletes items [`Self::unreferenced`] found.
+    pub async fn delete_keys(&self, keys: Vec<Key>) -> Result<(), RepoError> {
+        Ok(self.sealer.store.batch_delete(keys).await?)
+    }
+
     /// Deletes every chunk of a version no longer published.
     ///
     /// A batch, not a transaction: nothing reads a version once the pointer has moved
@@ -290,6 +476,20 @@ impl Profiles {
             self.sealer.store.batch_put(items).await?;
         }
         Ok(())
+    }
+
+    /// Deletes the profiles of customers (integration id, customer id) no longer in
+    /// the snapshot (idempotent).
+    pub async fn delete_all(
+        &self,
+        tenant: &TenantId,
+        customers: &[(String, String)],
+    ) -> Result<(), RepoError> {
+        let keys = customers
+            .iter()
+            .map(|(integration, customer)| Self::key(tenant, integration, customer))
+            .collect();
+        Ok(self.sealer.store.batch_delete(keys).await?)
     }
 
     pub async fn get(

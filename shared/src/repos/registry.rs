@@ -11,7 +11,7 @@ use crate::domain::billing::ObjectKind;
 use crate::domain::ids::{EntryId, ExportId, IntegrationId, SessionId, TenantId, UserId};
 use crate::ports::Key;
 use crate::repos::EntityKey;
-use crate::repos::analytics::{ProfileKey, SnapshotChunkKey, SnapshotPointerKey};
+use crate::repos::analytics::{ProfileKey, SnapshotChunkKey, SnapshotPartKey, SnapshotPointerKey};
 use crate::repos::billing::{BillingRecordKey, integration_prefix};
 use crate::repos::emails::{EmailLookupKey, FailedLoginsKey};
 use crate::repos::erasure::Selection;
@@ -52,6 +52,7 @@ pub enum Entity {
     CustomerProfile,
     SnapshotPointer,
     SnapshotChunk,
+    SnapshotPart,
     FxRates,
     ReportingCurrency,
     Export,
@@ -64,7 +65,7 @@ pub enum Entity {
 }
 
 /// Every entity.
-pub const ENTITIES: [Entity; 37] = [
+pub const ENTITIES: [Entity; 38] = [
     Entity::Tenant,
     Entity::DataKey,
     Entity::User,
@@ -93,6 +94,7 @@ pub const ENTITIES: [Entity; 37] = [
     Entity::CustomerProfile,
     Entity::SnapshotPointer,
     Entity::SnapshotChunk,
+    Entity::SnapshotPart,
     Entity::FxRates,
     Entity::ReportingCurrency,
     Entity::Export,
@@ -296,6 +298,7 @@ impl Entity {
             Entity::CustomerProfile => row("customer_profile", Tenant, "TENANT#<tenant> / PROFILE#<integration>#<customer>", Kept, IntegrationData, ErasedWithPartition, Omitted(DERIVED)),
             Entity::SnapshotPointer => row("snapshot_pointer", Tenant, "TENANT#<tenant> / ANALYTICS", Kept, NotPerIntegration, ErasedWithPartition, Omitted(DERIVED)),
             Entity::SnapshotChunk => row("snapshot_chunk", Tenant, "TENANT#<tenant> / ANALYTICS#<version>#<index>", Kept, NotPerIntegration, ErasedWithPartition, Omitted("derived from exported records (exported as metrics_summary)")),
+            Entity::SnapshotPart => row("snapshot_part", Tenant, "TENANT#<tenant> / ANALYTICS#PART#<keyed hash>", Kept, NotPerIntegration, ErasedWithPartition, Omitted("derived from exported records (exported as metrics_summary)")),
             Entity::FxRates => row("fx_rates", Tenant, "TENANT#<tenant> / FXRATES", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
             Entity::ReportingCurrency => row("reporting_currency", Tenant, "TENANT#<tenant> / SETTINGS#REPORTING_CURRENCY", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
             Entity::Export => row("export", Tenant, "TENANT#<tenant> / EXPORT#<export>", Expires("7 days"), NotPerIntegration, ErasedWithPartition, Omitted("the export itself")),
@@ -356,6 +359,7 @@ impl Entity {
             | Entity::StripeAccount
             | Entity::SnapshotPointer
             | Entity::SnapshotChunk
+            | Entity::SnapshotPart
             | Entity::FxRates
             | Entity::ReportingCurrency
             | Entity::Export
@@ -504,6 +508,11 @@ impl Entity {
                 index: 3,
             }
             .key(),
+            Entity::SnapshotPart => SnapshotPartKey {
+                tenant,
+                part: "0123456789abcdef0123456789abcdef".into(),
+            }
+            .key(),
             Entity::FxRates => FxRatesKey { tenant }.key(),
             Entity::ReportingCurrency => ReportingCurrencyKey { tenant }.key(),
             Entity::Export => ExportKey { tenant, export }.key(),
@@ -557,6 +566,7 @@ impl Entity {
             Entity::CustomerProfile => again::<ProfileKey>(key),
             Entity::SnapshotPointer => again::<SnapshotPointerKey>(key),
             Entity::SnapshotChunk => again::<SnapshotChunkKey>(key),
+            Entity::SnapshotPart => again::<SnapshotPartKey>(key),
             Entity::FxRates => again::<FxRatesKey>(key),
             Entity::ReportingCurrency => again::<ReportingCurrencyKey>(key),
             Entity::Export => again::<ExportKey>(key),

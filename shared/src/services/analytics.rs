@@ -11,7 +11,7 @@
 //! payments) are sealed items of their own. A warm process keeps the decoded snapshot
 //! per tenant and version, so a query costs one read of the pointer plus engine time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -29,17 +29,26 @@ use crate::services::contexts::Analytics;
 use crate::services::customer_order::CustomerOrder;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
+use crate::services::snapshot_parts::{self as layout, Head};
 
 /// The snapshot's encoding (postcard is not self-describing): a pointer of another
 /// format is a snapshot this version cannot read, treated as absent until the next sync
-/// rebuilds it. Format 2: movements per customer across currencies, daily FX.
-const SNAPSHOT_FORMAT: i64 = 2;
+/// rebuilds it. Format 2: movements per customer across currencies, daily FX. Format 3:
+/// per-customer shares in content-addressed parts, and a manifest.
+const SNAPSHOT_FORMAT: i64 = 3;
 /// Chunk size before sealing: base64 in the sealed record adds a third, which keeps an
 /// item near 270 KB, well below DynamoDB's 400 KB limit.
 const CHUNK_BYTES: usize = 200 * 1024;
 
+/// What a published version is: the tenant-wide head and its parts, in order.
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    head: Head,
+    parts: Vec<String>,
+}
+
 /// One customer as lists show it (personal data: analysts and admins only).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerRow {
     pub id: String,
     pub integration: String,
@@ -75,7 +84,7 @@ pub struct Snapshot {
 pub struct SnapshotCache(Mutex<HashMap<TenantId, (i64, Arc<Snapshot>)>>);
 
 impl Analytics {
-    /// Rebuilds and publishes the tenant's snapshot.
+    /// Rebuilds the tenant's snapshot and publishes what changed.
     pub async fn rebuild_analytics(&self, tenant: &TenantId) -> Result<(), ServiceError> {
         let mut sources: Vec<(String, RecordSet)> = Vec::new();
         for (id, status) in self.repos.integrations.statuses(tenant).await? {
@@ -93,9 +102,7 @@ impl Analytics {
             .map(|(id, records)| records.for_integration(id))
             .collect();
         let (snapshot, profiles) = self.build_snapshot(tenant, &data).await?;
-        // Before the snapshot is published, so a published row always has its profile.
-        self.store_profiles(tenant, &profiles).await?;
-        self.publish_snapshot(tenant, &snapshot).await
+        self.publish_snapshot(tenant, &snapshot, &profiles).await
     }
 
     /// The snapshot of `data` as of now, at the tenant's FX rates, and each customer's
@@ -179,41 +186,144 @@ impl Analytics {
         Ok((snapshot, profiles))
     }
 
-    /// Stores customer profiles (by integration id), for `GET /v1/customers/{id}`:
-    /// batch writes, since each profile stands alone (see `Profiles::put_all`).
-    pub async fn store_profiles(
-        &self,
-        tenant: &TenantId,
-        profiles: &[(String, CustomerProfile)],
-    ) -> Result<(), ServiceError> {
-        Ok(self.repos.profiles.put_all(tenant, profiles).await?)
-    }
-
-    /// Stores the snapshot's chunks, then publishes it by moving its pointer, then
-    /// deletes the chunks of the one it replaced.
+    /// Publishes a built snapshot and its customers' profiles (by integration id),
+    /// writing only what differs from the published one (see `snapshot_parts`):
+    ///
+    /// 1. the parts not already stored, and the profiles whose digest changed — a
+    ///    published row always has its profile;
+    /// 2. the profiles of customers no longer in the snapshot are deleted (their rows
+    ///    may show until step 4: a customer the processor deleted);
+    /// 3. the manifest of this version (head and part ids), in chunks;
+    /// 4. the pointer, one put: the switch from the old snapshot to the new is atomic;
+    /// 5. the parts and manifest of the old snapshot that this one does not use.
+    ///
+    /// A pass stopped anywhere leaves the published snapshot whole; what it wrote
+    /// before stopping is either reused by the next pass (same bytes, same part id) or
+    /// found by the first pass of the next day, which deletes every snapshot item its
+    /// manifest does not name.
     pub async fn publish_snapshot(
         &self,
         tenant: &TenantId,
         snapshot: &Snapshot,
+        profiles: &[(String, CustomerProfile)],
     ) -> Result<(), ServiceError> {
-        let bytes = postcard::to_stdvec(snapshot).map_err(ServiceError::internal)?;
+        let (head, shares) = layout::split(snapshot, profiles).map_err(ServiceError::internal)?;
+        let encoded = layout::parts(&shares);
+        let snapshots = &self.repos.snapshots;
+        let mut ids = Vec::with_capacity(encoded.len());
+        for (_, bytes) in &encoded {
+            ids.push(snapshots.part_id(tenant, bytes).await?);
+        }
+        let previous = snapshots.pointer(tenant).await?;
+        let old = match previous.filter(|p| p.format == Some(SNAPSHOT_FORMAT)) {
+            Some(pointer) => self.manifest(tenant, pointer).await.ok(),
+            None => None,
+        };
+        let old_ids: HashSet<&str> = old
+            .iter()
+            .flat_map(|m| m.parts.iter().map(String::as_str))
+            .collect();
+        let new_ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let removed: Vec<String> = old_ids
+            .iter()
+            .filter(|id| !new_ids.contains(**id))
+            .map(|id| (*id).to_owned())
+            .collect();
+        // The customers of parts that change, as the old snapshot had them.
+        let mut before: HashMap<(String, String), Option<u64>> = HashMap::new();
+        for (_, bytes) in snapshots.parts(tenant, &removed).await? {
+            for share in layout::decode_part(&bytes).unwrap_or_default() {
+                before.insert((share.integration, share.id), share.profile);
+            }
+        }
+        let mut added = Vec::new();
+        let mut written: HashSet<(&str, &str)> = HashSet::new();
+        for ((range, bytes), id) in encoded.iter().zip(&ids) {
+            if old_ids.contains(id.as_str()) {
+                continue;
+            }
+            added.push((id.clone(), bytes.clone()));
+            for share in shares.get(range.clone()).unwrap_or_default() {
+                let key = (share.integration.clone(), share.id.clone());
+                let same = old.is_some() && before.get(&key) == Some(&share.profile);
+                if !same && share.profile.is_some() {
+                    written.insert((share.integration.as_str(), share.id.as_str()));
+                }
+                before.remove(&key);
+            }
+        }
+        snapshots.put_parts(tenant, &added).await?;
+        let changed: Vec<(String, CustomerProfile)> = profiles
+            .iter()
+            .filter(|(integration, p)| written.contains(&(integration.as_str(), p.id.as_str())))
+            .cloned()
+            .collect();
+        self.repos.profiles.put_all(tenant, &changed).await?;
+        let gone: Vec<(String, String)> = before
+            .into_iter()
+            .filter(|(_, profile)| profile.is_some())
+            .map(|(key, _)| key)
+            .collect();
+        self.repos.profiles.delete_all(tenant, &gone).await?;
+        let manifest = Manifest { head, parts: ids };
+        let bytes = postcard::to_stdvec(&manifest).map_err(ServiceError::internal)?;
         let version = self.now().timestamp_micros();
         let chunks: Vec<&[u8]> = bytes.chunks(CHUNK_BYTES).collect();
-        let snapshots = &self.repos.snapshots;
-        // The chunks in one batch write (invisible until published); the pointer is
-        // then moved by a single put, which is what makes the switch atomic.
+        // The manifest's chunks in one batch write (invisible until published); the
+        // pointer is then moved by a single put, which is what makes the switch atomic.
         snapshots.put_chunks(tenant, version, &chunks).await?;
-        let previous = snapshots.pointer(tenant).await?;
         let pointer = SnapshotPointer {
             version,
             chunks: chunks.len(),
             format: Some(SNAPSHOT_FORMAT),
         };
         snapshots.publish(tenant, pointer).await?;
+        tracing::info!(
+            tenant_id = %tenant,
+            parts = manifest.parts.len(),
+            parts_written = added.len(),
+            parts_deleted = removed.len(),
+            profiles_written = changed.len(),
+            profiles_deleted = gone.len(),
+            "analytics published"
+        );
+        snapshots.delete_parts(tenant, &removed).await?;
         if let Some(old) = previous.map(|p| p.version).filter(|v| *v != version) {
             snapshots.delete_version(tenant, old).await?;
         }
+        // Once a day: what stopped passes left behind.
+        let first_today = previous
+            .and_then(|p| DateTime::from_timestamp_micros(p.version))
+            .is_none_or(|built| built.date_naive() != self.now().date_naive());
+        if first_today {
+            let keep: HashSet<String> = manifest.parts.iter().cloned().collect();
+            let stale = snapshots.unreferenced(tenant, version, &keep).await?;
+            if !stale.is_empty() {
+                tracing::info!(tenant_id = %tenant, items = stale.len(), "unreferenced snapshot items deleted");
+                snapshots.delete_keys(stale).await?;
+            }
+        }
         Ok(())
+    }
+
+    /// The manifest a pointer publishes.
+    async fn manifest(
+        &self,
+        tenant: &TenantId,
+        pointer: SnapshotPointer,
+    ) -> Result<Manifest, ServiceError> {
+        let mut bytes = Vec::new();
+        for index in 0..pointer.chunks {
+            let chunk = self
+                .repos
+                .snapshots
+                .chunk(tenant, pointer.version, index)
+                .await?
+                .ok_or_else(|| ServiceError::internal("a snapshot chunk is missing"))?;
+            bytes.extend(chunk);
+        }
+        postcard::from_bytes(&bytes)
+            .map_err(|_| ServiceError::internal("the snapshot manifest does not decode"))
     }
 
     /// Whether the published snapshot is current for a sync whose integration last
@@ -250,18 +360,31 @@ impl Analytics {
         {
             return Ok(Some(snapshot.clone()));
         }
-        let mut bytes = Vec::new();
-        for index in 0..pointer.chunks {
-            let chunk = self
-                .repos
-                .snapshots
-                .chunk(tenant, version, index)
-                .await?
-                .ok_or_else(|| ServiceError::internal("a snapshot chunk is missing"))?;
-            bytes.extend(chunk);
+        let manifest = self.manifest(tenant, pointer).await?;
+        let wanted: HashSet<&str> = manifest.parts.iter().map(String::as_str).collect();
+        let mut found: HashMap<String, Vec<u8>> = HashMap::new();
+        self.repos
+            .snapshots
+            .each_part(tenant, |page| {
+                found.extend(
+                    page.into_iter()
+                        .filter(|(id, _)| wanted.contains(id.as_str())),
+                );
+                Ok(())
+            })
+            .await?;
+        let mut shares = Vec::new();
+        for id in &manifest.parts {
+            let part = found
+                .remove(id)
+                .and_then(|bytes| layout::decode_part(&bytes))
+                .ok_or_else(|| {
+                    ServiceError::internal("a snapshot part is missing or does not decode")
+                })?;
+            shares.extend(part);
         }
-        let mut snapshot: Snapshot = postcard::from_bytes(&bytes)
-            .map_err(|_| ServiceError::internal("the snapshot does not decode"))?;
+        let mut snapshot =
+            layout::assemble(manifest.head, shares).map_err(ServiceError::internal)?;
         snapshot.facts.check().map_err(ServiceError::internal)?;
         snapshot.order = CustomerOrder::of(&snapshot.customers, &snapshot.facts);
         let snapshot = Arc::new(snapshot);

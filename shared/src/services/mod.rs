@@ -28,6 +28,7 @@ pub mod scheduled;
 pub mod security;
 pub mod security_admin;
 pub mod sessions;
+pub mod snapshot_parts;
 pub mod sweep;
 pub mod users;
 /// Sealing and tenant keys live with the repositories; the old path still names them.
