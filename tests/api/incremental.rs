@@ -194,3 +194,93 @@ async fn a_pass_that_changed_one_customer_writes_that_customers_share_and_not_th
     // Four seats of the €29 monthly plan.
     assert_eq!(customer["mrr"], 11600, "the profile shows the new quantity");
 }
+
+/// The keys of a tenant's stored snapshot parts.
+async fn part_keys(app: &TestApp, tenant: &str) -> Vec<String> {
+    let tenant = tally::domain::ids::TenantId::parse(tenant).unwrap();
+    let query = tally::ports::Query::new(
+        tenant.partition(),
+        tally::ports::SortKeys::prefix("ANALYTICS#PART#"),
+    );
+    tally::ports::store::query_all(app.services.adapters.store.as_ref(), query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|item| item.key.sk)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pass_stopped_at_any_write_is_finished_by_the_next_and_leaves_nothing_behind() {
+    use tally_tests::failing_store::FailingStore;
+
+    let (app, fake) = app_with_scenario(Scenario::new(40)).await;
+    app.clock
+        .freeze_at(chrono::DateTime::from_timestamp(1_780_012_800, 0).unwrap());
+    let mut stopped_with_unpublished_parts = 0;
+    let mut stop_after = 1;
+    loop {
+        let (admin, token, id) = synced_tenant(&app).await;
+        let (t, i) = ids(&admin.tenant_id, &id);
+        let published = snapshot_version(&app, &t).await;
+        // (Signed in again below: sessions idle out while the clock moves.)
+        let stored = part_keys(&app, &admin.tenant_id).await.len();
+        for c in 6..18 {
+            fake.update_subscription(&format!("sub_T{c:06}"), |s| {
+                s["items"]["data"][0]["quantity"] = json!(2 + stop_after)
+            });
+        }
+        // The pass, on a store that fails every write after the first `stop_after`, as
+        // a process killed there would stop (batches are written one item at a time).
+        let failing =
+            FailingStore::after_transactions(app.services.adapters.store.clone(), stop_after);
+        let mut adapters = app.services.adapters.clone();
+        adapters.store = std::sync::Arc::new(failing);
+        let services = tally::services::Services::new(adapters, (*app.services.config).clone());
+        let finished = services.ingestion.sync_integration(&t, &i).await.is_ok();
+        // Whatever it wrote, the API answers from one whole snapshot.
+        answers(&app, &token, &id).await;
+        if snapshot_version(&app, &t).await == published
+            && part_keys(&app, &admin.tenant_id).await.len() > stored
+        {
+            stopped_with_unpublished_parts += 1;
+        }
+
+        // The next pass, after the stopped one's lease, finishes it.
+        app.clock.advance(chrono::Duration::minutes(16));
+        app.sync_now(&admin, &id).await;
+        let token = app.login(&admin).await;
+        let (_, fresh_token, fresh_id) = synced_tenant(&app).await;
+        let (after, full) = (
+            answers(&app, &token, &id).await,
+            answers(&app, &fresh_token, &fresh_id).await,
+        );
+        for ((path, a), (_, b)) in after.iter().zip(&full) {
+            assert_eq!(a, b, "stopped after {stop_after} writes: {path} differs");
+        }
+        let mut published: Vec<String> = app
+            .services
+            .analytics
+            .published_parts(&t)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|id| format!("ANALYTICS#PART#{id}"))
+            .collect();
+        published.sort();
+        assert_eq!(
+            part_keys(&app, &admin.tenant_id).await,
+            published,
+            "stopped after {stop_after} writes: the stored parts are the manifest's, none \
+             left over, none missing"
+        );
+        if finished {
+            break;
+        }
+        stop_after += 3;
+    }
+    assert!(
+        stopped_with_unpublished_parts > 0,
+        "some stop fell between storing new parts and publishing them"
+    );
+}

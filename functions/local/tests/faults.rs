@@ -11,7 +11,11 @@
 //!    <now + 16 min>` takes the lease over and resumes from the saved position. B must
 //!    then hold exactly A's records (the same processor ids, kind by kind, under one
 //!    integration) and the API must answer with A's figures.
-//! 3. **Sweep killed.** A's integration is disconnected over HTTP, the server
+//! 3. **Rebuild killed.** `ingest --at <weeks later>` in B rebuilds the snapshot (the
+//!    first pass of a new day) and is SIGKILLed while it holds the lease. The next pass
+//!    must leave exactly the parts its manifest names, one profile per customer, and
+//!    the API must still answer with A's figures.
+//! 4. **Sweep killed.** A's integration is disconnected over HTTP, the server
 //!    stopped, and `sweep --at <now + 25 h>` SIGKILLed once a third of the
 //!    integration's items are gone. The integration must still be listed
 //!    (disconnected), so the next sweep finds it; a second sweep deletes exactly the
@@ -48,6 +52,9 @@ const LISTENING: &str = "Tally is listening on http://";
 const DATABASE_FILE: &str = "tally.db";
 /// The raw key layout (`tally::repos`) this test reads the embedded file by.
 const PROFILE_PREFIX: &str = "PROFILE#";
+/// The analytics snapshot's parts, and its manifest chunks `ANALYTICS#<version>#<n>`.
+const PART_PREFIX: &str = "ANALYTICS#PART#";
+const MANIFEST_PREFIX: &str = "ANALYTICS#";
 const INTEG_PREFIX: &str = "INTEG#";
 const INTEGRATIONS_PK: &str = "INTEGRATIONS";
 /// A full listing's position on invoices (`full_kind` counts `ObjectKind::ALL`); half
@@ -236,7 +243,74 @@ fn sigkill_during_ingest_and_during_sweep_loses_and_duplicates_nothing() {
     report.push("API: integrations, metrics summary, MRR movements and customers agree".into());
     drop(server_b);
 
-    // 3. The sweep killed, then run again.
+    // 3. An incremental pass killed while it rebuilds. As if weeks later, the first pass
+    // of that day rebuilds the snapshot (RFM recency, risks and "as of today" figures
+    // move with the date); it is SIGKILLed while it holds the lease. The next pass
+    // (after the dead one's lease) publishes a whole snapshot and leaves no part its
+    // manifest does not name. (`tests/api/incremental.rs` stops a publish at every
+    // write, deterministically.)
+    let publish = kill_publish_midway(&dir_b);
+    report.push(format!(
+        "ingest --at now+{}d (B) killed while rebuilding: {} new parts stored, pointer {}",
+        publish.days,
+        publish.new_parts,
+        if publish.published {
+            "already moved"
+        } else {
+            "not yet moved"
+        }
+    ));
+    let resume_at = publish.at + chrono::Duration::minutes(16);
+    let resumed = run_to_end(
+        "ingest (B, after the killed publish)",
+        &[
+            "ingest",
+            "--data-dir",
+            path(&dir_b),
+            "--at",
+            &resume_at.to_rfc3339(),
+        ],
+    );
+    assert!(
+        resumed.contains("1 integrations synced, 0 failed, 0 skipped"),
+        "the pass after the killed one syncs:\n{resumed}"
+    );
+    let parts = published_parts(&resumed);
+    {
+        let db = Db::open(&dir_b).expect("B's store");
+        assert_eq!(
+            db.count_prefix(PART_PREFIX).expect("count"),
+            parts,
+            "the stored parts are exactly the published manifest's: none missing, none left \
+             over by the killed pass"
+        );
+        let versions: BTreeSet<String> = db
+            .sort_keys(MANIFEST_PREFIX)
+            .expect("keys")
+            .into_iter()
+            .filter(|sk| !sk.starts_with(PART_PREFIX))
+            .filter_map(|sk| sk.split('#').nth(1).map(str::to_owned))
+            .collect();
+        assert_eq!(
+            versions.len(),
+            1,
+            "one manifest version is stored: {versions:?}"
+        );
+        assert_eq!(
+            db.count_prefix(PROFILE_PREFIX).expect("count"),
+            reference.counts["PROFILE"],
+            "one profile per customer"
+        );
+    }
+    let server_b = Server::start(&dir_b, "serve (B, after the killed publish)");
+    let session_b = http.sign_in(&server_b, &password_b);
+    compare_api(&http, &session_a, &session_b, day, reference.counts["CUST"]);
+    report.push(format!(
+        "ingest --at +16min (B): {parts} parts published, none left over; API agrees with A"
+    ));
+    drop(server_b);
+
+    // 4. The sweep killed, then run again.
     let integration = integration_a["id"]
         .as_str()
         .expect("an integration id")
@@ -253,10 +327,18 @@ fn sigkill_during_ingest_and_during_sweep_loses_and_duplicates_nothing() {
 
     let db = Db::open(&dir_a).expect("A's store");
     let before = db.integration_items(&integration).expect("count");
+    // The disconnect's rebuild already deleted the integration's customer profiles
+    // (its customers left the snapshot); the records and the sync state wait for the
+    // sweep.
+    assert_eq!(
+        db.count_prefix(PROFILE_PREFIX).expect("count"),
+        0,
+        "no profile outlives its customer's place in the snapshot"
+    );
     assert_eq!(
         before,
-        total + reference.counts["PROFILE"] + 1,
-        "the integration's records, profiles and sync state"
+        total + 1,
+        "the integration's records and sync state"
     );
     let sweep_at = (Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
     let sweep_args = ["sweep", "--data-dir", path(&dir_a), "--at", &sweep_at];
@@ -458,6 +540,89 @@ fn kill_demo_sync_midway(root: &Path, total: u64) -> Killed {
         };
     }
     panic!("the demo sync completed {KILL_ATTEMPTS} times before it could be killed midway");
+}
+
+/// `ingest --at <weeks later>` on `dir` (a synced tenant), SIGKILLed while it holds the
+/// integration's lease: the first pass of that day rebuilds the snapshot, which is
+/// nearly all of its time (reading the records, computing, publishing), so the kill
+/// lands in the rebuild, or in the publish if a new part is already stored. Each
+/// attempt moves further ahead, so that its pass has a snapshot to rebuild.
+fn kill_publish_midway(dir: &Path) -> KilledPublish {
+    let db = Db::open(dir).expect("a store");
+    let parts = |db: &Db| -> BTreeSet<String> {
+        db.sort_keys(PART_PREFIX)
+            .expect("keys")
+            .into_iter()
+            .collect()
+    };
+    for attempt in 1..=KILL_ATTEMPTS {
+        let days = 40 * i64::from(attempt);
+        let at = Utc::now() + chrono::Duration::days(days);
+        let before = parts(&db);
+        let pointer = db.pointer_version().expect("the pointer");
+        let name = "ingest (B, to be killed while rebuilding)";
+        let mut pass = Proc::spawn(
+            name,
+            &["ingest", "--data-dir", path(dir), "--at", &at.to_rfc3339()],
+        );
+        let started = Instant::now();
+        let killed = loop {
+            if let Some(status) = pass.exited() {
+                assert!(status.success(), "{name} failed:\n{}", pass.output());
+                break false;
+            }
+            let leased = db
+                .listing_status()
+                .is_ok_and(|s| s == vec!["syncing".to_owned()]);
+            if leased {
+                pass.kill();
+                break true;
+            }
+            assert!(
+                started.elapsed() < TIMEOUT,
+                "the pass took no lease:\n{}",
+                pass.output()
+            );
+            std::thread::sleep(POLL);
+        };
+        if !killed || pass.has_line("integrations synced") {
+            eprintln!("attempt {attempt}: the pass ended before the kill; retrying later");
+            continue;
+        }
+        let new_parts = parts(&db).difference(&before).count();
+        let published = db.pointer_version().expect("the pointer") != pointer;
+        return KilledPublish {
+            at,
+            days,
+            new_parts,
+            published,
+        };
+    }
+    panic!("the pass ended {KILL_ATTEMPTS} times before it could be killed");
+}
+
+struct KilledPublish {
+    /// The time the killed pass started at.
+    at: DateTime<Utc>,
+    days: i64,
+    new_parts: usize,
+    /// Whether the pointer had moved when the kill landed.
+    published: bool,
+}
+
+/// How many parts the last publish in a pass's output named (its `analytics published`
+/// log line).
+fn published_parts(output: &str) -> u64 {
+    output
+        .lines()
+        .rev()
+        .filter(|line| line.contains("analytics published"))
+        .find_map(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("parts="))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no `analytics published` line:\n{output}"))
 }
 
 struct Killed {
@@ -928,6 +1093,30 @@ impl Db {
         Ok(states
             .first()
             .map(|attrs| serde_json::from_str(attrs).expect("attributes are JSON")))
+    }
+
+    /// The published snapshot's version (`None` before the first).
+    fn pointer_version(&self) -> rusqlite::Result<Option<i64>> {
+        let attrs: Option<String> = self
+            .0
+            .query_row(
+                "SELECT attrs FROM items WHERE pk >= 'TENANT#' AND pk < 'TENANT$'
+                 AND sk = 'ANALYTICS'",
+                [],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })?;
+        Ok(attrs.and_then(|attrs| {
+            let attrs: Value = serde_json::from_str(&attrs).expect("attributes are JSON");
+            attrs["snapshot"]["N"]
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .or_else(|| attrs["snapshot"]["N"].as_i64())
+        }))
     }
 
     /// The status of each entry of the global integration listing.

@@ -296,14 +296,51 @@ impl Analytics {
             .and_then(|p| DateTime::from_timestamp_micros(p.version))
             .is_none_or(|built| built.date_naive() != self.now().date_naive());
         if first_today {
-            let keep: HashSet<String> = manifest.parts.iter().cloned().collect();
-            let stale = snapshots.unreferenced(tenant, version, &keep).await?;
-            if !stale.is_empty() {
-                tracing::info!(tenant_id = %tenant, items = stale.len(), "unreferenced snapshot items deleted");
-                snapshots.delete_keys(stale).await?;
-            }
+            self.delete_unreferenced(tenant, version, &manifest.parts)
+                .await?;
         }
         Ok(())
+    }
+
+    /// Deletes the snapshot items the published manifest does not name: parts and
+    /// manifest chunks written by a pass that stopped before or just after publishing.
+    /// Reads the tenant's snapshot items once (keys kept, a page at a time).
+    pub async fn collect_snapshot_garbage(&self, tenant: &TenantId) -> Result<(), ServiceError> {
+        let Some(pointer) = self.repos.snapshots.pointer(tenant).await? else {
+            return Ok(());
+        };
+        if pointer.format != Some(SNAPSHOT_FORMAT) {
+            return Ok(());
+        }
+        let manifest = self.manifest(tenant, pointer).await?;
+        self.delete_unreferenced(tenant, pointer.version, &manifest.parts)
+            .await
+    }
+
+    async fn delete_unreferenced(
+        &self,
+        tenant: &TenantId,
+        version: i64,
+        parts: &[String],
+    ) -> Result<(), ServiceError> {
+        let keep: HashSet<String> = parts.iter().cloned().collect();
+        let snapshots = &self.repos.snapshots;
+        let stale = snapshots.unreferenced(tenant, version, &keep).await?;
+        if !stale.is_empty() {
+            tracing::info!(tenant_id = %tenant, items = stale.len(), "unreferenced snapshot items deleted");
+            snapshots.delete_keys(stale).await?;
+        }
+        Ok(())
+    }
+
+    /// The ids of the published snapshot's parts (none before the first).
+    pub async fn published_parts(&self, tenant: &TenantId) -> Result<Vec<String>, ServiceError> {
+        match self.repos.snapshots.pointer(tenant).await? {
+            Some(pointer) if pointer.format == Some(SNAPSHOT_FORMAT) => {
+                Ok(self.manifest(tenant, pointer).await?.parts)
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// The manifest a pointer publishes.

@@ -144,28 +144,49 @@ impl Ingestion {
                 (IntegrationStatus::Connected, Err(err))
             }
         };
-        self.integrations
-            .save_integration(tenant, id, &record, status, &stored)
-            .await?;
         // A sync that changed nothing since the published snapshot was built today
         // leaves it as it is: the pass then costs the sync state, not the tenant's size.
         // The first sync of each day rebuilds anyway, which refreshes what depends on
-        // the date (RFM recency, card-expiry risk, figures as of today).
+        // the date (RFM recency, card-expiry risk, figures as of today). The snapshot is
+        // published while the lease is held: a pass stopped while publishing stays
+        // `syncing`, and the next one rebuilds and deletes what it left behind.
         if result.as_ref().is_ok_and(Option::is_some) {
-            let shown = self.analytics.snapshot_shows(tenant, record.changed_at);
-            let rebuild = match shown.await {
-                Ok(current) => unfinished || !current,
-                Err(err) => {
-                    tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
-                    true
-                }
-            };
-            if rebuild && let Err(err) = self.analytics.rebuild_analytics(tenant).await {
-                // The data is stored and `changed_at` says so: the next sync publishes it.
-                tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");
-            }
+            self.publish_analytics(tenant, record.changed_at, unfinished)
+                .await;
         }
+        self.integrations
+            .save_integration(tenant, id, &record, status, &stored)
+            .await?;
         result
+    }
+
+    /// Rebuilds the tenant's snapshot unless the published one already shows a change
+    /// made at `changed_at`; after a stopped pass (`unfinished`), also deletes snapshot
+    /// items no manifest names. A failure is logged, not returned: the records are
+    /// stored and `changed_at` says so, so the next pass publishes them.
+    async fn publish_analytics(
+        &self,
+        tenant: &TenantId,
+        changed_at: Option<i64>,
+        unfinished: bool,
+    ) {
+        let rebuild = match self.analytics.snapshot_shows(tenant, changed_at).await {
+            Ok(current) => unfinished || !current,
+            Err(err) => {
+                tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
+                true
+            }
+        };
+        if !rebuild {
+            return;
+        }
+        if let Err(err) = self.analytics.rebuild_analytics(tenant).await {
+            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");
+        } else if unfinished && let Err(err) = self.analytics.collect_snapshot_garbage(tenant).await
+        {
+            // Only storage: the first rebuild of the next day deletes them too.
+            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot garbage not collected");
+        }
     }
 
     async fn run_sync(
