@@ -97,11 +97,15 @@ impl Analytics {
             }
             sources.push((id.to_string(), records));
         }
-        let data: Vec<BillingData<'_>> = sources
-            .iter()
-            .map(|(id, records)| records.for_integration(id))
-            .collect();
-        let (snapshot, profiles) = self.build_snapshot(tenant, &data).await?;
+        let (snapshot, profiles) = {
+            let data: Vec<BillingData<'_>> = sources
+                .iter()
+                .map(|(id, records)| records.for_integration(id))
+                .collect();
+            self.build_snapshot(tenant, &data).await?
+        };
+        // The records are no longer needed: freed before the snapshot is laid out.
+        drop(sources);
         self.publish_snapshot(tenant, &snapshot, &profiles).await
     }
 
