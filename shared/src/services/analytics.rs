@@ -401,6 +401,7 @@ impl Analytics {
         {
             return Ok(Some(snapshot.clone()));
         }
+        let started = std::time::Instant::now();
         let manifest = self.manifest(tenant, pointer).await?;
         let wanted: HashSet<&str> = manifest.parts.iter().map(String::as_str).collect();
         let mut found: HashMap<String, Vec<u8>> = HashMap::new();
@@ -424,10 +425,19 @@ impl Analytics {
                 })?;
             shares.extend(part);
         }
+        let read = started.elapsed();
+        let parts = manifest.parts.len();
         let mut snapshot =
             layout::assemble(manifest.head, shares).map_err(ServiceError::internal)?;
         snapshot.facts.check().map_err(ServiceError::internal)?;
         snapshot.order = CustomerOrder::of(&snapshot.customers, &snapshot.facts);
+        tracing::info!(
+            tenant_id = %tenant,
+            parts,
+            read_ms = read.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "snapshot loaded"
+        );
         let snapshot = Arc::new(snapshot);
         if let Ok(mut cache) = self.snapshots.0.lock() {
             cache.insert(tenant.clone(), (version, snapshot.clone()));
