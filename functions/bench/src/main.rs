@@ -69,6 +69,7 @@ mod dynamo_model;
 mod engine;
 mod load;
 mod merge;
+mod paging;
 mod report;
 mod server;
 
@@ -96,6 +97,7 @@ const MAX_REQUESTS: usize = 10_000;
 const USAGE: &str = "usage: bench [--quick] [--customers N] [--changes N] [--requests N]
        bench load [--quick] [--seconds N] [--concurrency N] [--requests N]
        bench dynamo [--quick] [--customers N,N,...]
+       bench paging [--quick]
   --customers N  customers of the tenant the server part serves (default 100,000)
   --changes N    MrrChanges the engine part is timed on, at least (default 1,000,000)
   --quick        5,000 customers and 25,000 changes: a smoke test, not a measurement
@@ -107,7 +109,9 @@ load: concurrent sign-ins and metric queries against the demo tenant (2,000 cust
   --quick          5 s, the dataset published without a sync: a smoke test (debug too)
 dynamo: DynamoDB calls, request units, simulated time and cost of sync passes
   --customers N,N  the tenants' sizes (default 2,000,20,000,100,000)
-  --quick          one tenant of 300 customers: a smoke test (debug too)";
+  --quick          one tenant of 300 customers: a smoke test (debug too)
+paging: one page of the embedded store at positions 0, 100,000 and 1,000,000
+  --quick          positions 0, 1,000 and 10,000: a smoke test (debug too)";
 
 struct Args {
     customers: usize,
@@ -230,6 +234,18 @@ fn main() -> Result<()> {
         Some("dynamo") => {
             words.next();
             return dynamo::main(parse_dynamo_args(words)?);
+        }
+        Some("paging") => {
+            words.next();
+            let mut quick = false;
+            for word in words {
+                match word.as_str() {
+                    "--quick" => quick = true,
+                    "-h" | "--help" => help(),
+                    other => bail!("unknown argument `{other}`\n{USAGE}"),
+                }
+            }
+            return paging::main(quick);
         }
         _ => {}
     }

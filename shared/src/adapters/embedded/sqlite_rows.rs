@@ -159,31 +159,43 @@ pub(super) fn increment(
     Ok(next)
 }
 
-pub(super) fn query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
+/// A comparison on the sort key: the SQL operator and its operand.
+type Bound = (&'static str, String);
+
+/// The range of sort keys a query page reads: at most one lower and one upper bound.
+///
+/// The cursor replaces the bound on its side: a forward page starts after the cursor,
+/// not at the prefix and after the cursor. (The cursor is checked to lie in the range,
+/// so it is the tighter bound.) With two lower bounds SQLite's planner takes one of them
+/// for the index search and filters by the other, so a page deep into a prefix walked
+/// every row before the cursor: 4 ms at the start, 297 ms at row 290,000. With one,
+/// every page is one index seek and a scan of its own rows.
+fn sort_bounds(query: &Query) -> (Option<Bound>, Option<Bound>) {
+    let (mut lower, mut upper) = match &query.sort {
+        SortKeys::All => (None, None),
+        SortKeys::Prefix(prefix) => (
+            Some((">=", prefix.clone())),
+            prefix_end(prefix).map(|end| ("<", end)),
+        ),
+        SortKeys::Between { from, to } => (Some((">=", from.clone())), Some(("<=", to.clone()))),
+    };
     if let Some(cursor) = &query.cursor {
-        cursor.check(&query.sort)?;
-    }
-    let mut bounds: Vec<(&str, String)> = Vec::new();
-    match &query.sort {
-        SortKeys::All => {}
-        SortKeys::Prefix(prefix) => {
-            bounds.push((">=", prefix.clone()));
-            if let Some(end) = prefix_end(prefix) {
-                bounds.push(("<", end));
-            }
-        }
-        SortKeys::Between { from, to } => {
-            bounds.push((">=", from.clone()));
-            bounds.push(("<=", to.clone()));
+        let after = cursor.last_sort_key().to_owned();
+        if query.reverse {
+            upper = Some(("<", after));
+        } else {
+            lower = Some((">", after));
         }
     }
-    if let Some(cursor) = &query.cursor {
-        let after = if query.reverse { "<" } else { ">" };
-        bounds.push((after, cursor.last_sort_key().to_owned()));
-    }
+    (lower, upper)
+}
+
+/// The statement and arguments of one page of `query`.
+fn page_sql(query: &Query) -> (String, Vec<Value>) {
+    let (lower, upper) = sort_bounds(query);
     let mut sql = String::from("SELECT sk, version, attrs FROM items WHERE pk = ?");
     let mut args = vec![Value::Text(query.pk.clone())];
-    for (op, value) in bounds {
+    for (op, value) in [lower, upper].into_iter().flatten() {
         sql.push_str(" AND sk ");
         sql.push_str(op);
         sql.push_str(" ?");
@@ -195,10 +207,18 @@ pub(super) fn query(conn: &Connection, query: &Query) -> Result<Page, StoreError
         " ORDER BY sk ASC"
     });
     // One row more than the page: it tells whether a next page exists.
-    let limit = query.effective_limit();
     sql.push_str(" LIMIT ?");
+    let limit = query.effective_limit();
     args.push(Value::Integer(i64::try_from(limit + 1).unwrap_or(i64::MAX)));
+    (sql, args)
+}
 
+pub(super) fn query(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
+    if let Some(cursor) = &query.cursor {
+        cursor.check(&query.sort)?;
+    }
+    let (sql, args) = page_sql(query);
+    let limit = query.effective_limit();
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = stmt
         .query_map(params_from_iter(args), |row| {
@@ -350,4 +370,46 @@ fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
 
 fn version_from_sql(version: i64) -> Result<u64, StoreError> {
     u64::try_from(version).map_err(|_| StoreError::Backend("a stored version is negative".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::Cursor;
+
+    /// The plan SQLite picks for one page of `query`.
+    fn plan(conn: &Connection, query: &Query) -> String {
+        let (sql, args) = page_sql(query);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(args), |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn a_page_after_a_cursor_is_one_index_range_with_one_bound_each_side() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let prefix = Query::new("TENANT#t", SortKeys::prefix("INV#i#")).limit(100);
+        let deep = prefix
+            .clone()
+            .after(Some(Cursor::after_sort_key("INV#i#in_000290000")));
+        for query in [&prefix, &deep] {
+            let plan = plan(&conn, query);
+            assert!(
+                plan.contains("USING PRIMARY KEY (pk=? AND sk>? AND sk<?)")
+                    || plan.contains("USING PRIMARY KEY (pk=? AND sk>=? AND sk<?)"),
+                "one lower and one upper bound on the key: {plan}"
+            );
+        }
+        let (sql, _) = page_sql(&deep);
+        assert_eq!(sql.matches("sk >").count(), 1, "one lower bound: {sql}");
+        let reverse = Query::new("TENANT#t", SortKeys::prefix("AUDIT#"))
+            .reverse()
+            .after(Some(Cursor::after_sort_key("AUDIT#2026")));
+        let (sql, _) = page_sql(&reverse);
+        assert_eq!(sql.matches("sk <").count(), 1, "one upper bound: {sql}");
+        assert!(plan(&conn, &reverse).contains("USING PRIMARY KEY (pk=? AND sk>? AND sk<?)"));
+    }
 }
