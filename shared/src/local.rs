@@ -204,6 +204,7 @@ pub const DEMO_SEED: u64 = 42;
 /// hourly pass) never takes the only copy of the password with it.
 pub async fn create_demo(
     services: &Services,
+    customers: Option<usize>,
 ) -> Result<Option<NewDemo>, crate::services::ServiceError> {
     use crate::services::ServiceError;
     use crate::services::accounts::SignupRequest;
@@ -224,7 +225,7 @@ pub async fn create_demo(
     };
     let integration = services
         .integrations
-        .connect_demo(&tenant, DEMO_SEED)
+        .connect_demo_of(&tenant, DEMO_SEED, customers)
         .await?;
     Ok(Some(NewDemo {
         email: DEMO_EMAIL.into(),
@@ -239,7 +240,7 @@ pub async fn create_demo(
 pub async fn bootstrap_demo(
     services: &Services,
 ) -> Result<DemoLogin, crate::services::ServiceError> {
-    let Some(demo) = create_demo(services).await? else {
+    let Some(demo) = create_demo(services, None).await? else {
         return Ok(DemoLogin {
             email: DEMO_EMAIL.into(),
             password: None,

@@ -1,7 +1,7 @@
 //! `local`: Tally on a laptop. Every router on one port, embedded adapters, one data
 //! directory, and the scheduled passes in-process.
 //!
-//! `cargo run -p local -- serve [--addr 127.0.0.1:8080] [--data-dir .tally] [--demo]`
+//! `cargo run -p local -- serve [--addr 127.0.0.1:8080] [--data-dir .tally] [--demo [--customers N]]`
 //! `cargo run -p local -- ingest [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- sweep [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- fx-refresh [--data-dir .tally]`
@@ -38,10 +38,14 @@ enum Command {
         addr: SocketAddr,
         #[arg(long, default_value = ".tally")]
         data_dir: PathBuf,
-        /// Create a demo tenant with a generated dataset (about 2,000 customers over
-        /// 24 months), sync it, and print its sign-in.
+        /// Create a demo tenant with a generated dataset (2,000 customers over 24
+        /// months unless `--customers` says otherwise), sync it, and print its sign-in.
         #[arg(long)]
         demo: bool,
+        /// The demo dataset's customers (about 15 billing records each), 1 to 1,000,000.
+        #[arg(long, requires = "demo", default_value_t = 2_000,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        customers: u32,
     },
     /// Run one ingest pass over every connected integration, then exit.
     Ingest {
@@ -80,15 +84,17 @@ async fn main() -> anyhow::Result<()> {
             addr,
             data_dir,
             demo,
+            customers,
         } => {
             let app = Application::build(config, &data_dir, addr, Arc::new(SystemClock)).await?;
             if demo {
-                match create_demo(&app.services).await? {
+                match create_demo(&app.services, Some(customers as usize)).await? {
                     Some(created) => {
                         println!(
-                            "Demo tenant created.\n  e-mail:   {}\n  password: {}\nSyncing its data (about 30,000 records)...",
+                            "Demo tenant created.\n  e-mail:   {}\n  password: {}\nSyncing its data ({customers} customers, about {} records)...",
                             created.email,
-                            created.password.expose_secret()
+                            created.password.expose_secret(),
+                            u64::from(customers) * 15
                         );
                         let started = std::time::Instant::now();
                         let report = app

@@ -139,6 +139,9 @@ pub struct IntegrationRecord {
     /// The demo dataset's seed and end (Unix seconds): the same data on every sync.
     #[serde(default)]
     pub demo: Option<(u64, i64)>,
+    /// The demo dataset's number of customers (`None`: the default 2,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demo_customers: Option<usize>,
     #[serde(default)]
     pub data_deleted_by: Option<DateTime<Utc>>,
     /// When the running sync started (a lease: a sync older than this allows is stale).

@@ -82,6 +82,7 @@ impl Integrations {
             last_error: None,
             account: None,
             demo: None,
+            demo_customers: None,
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
@@ -155,6 +156,7 @@ impl Integrations {
             last_error: None,
             account: Some(tokens.stripe_user_id.clone()),
             demo: None,
+            demo_customers: None,
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
@@ -220,6 +222,16 @@ impl Integrations {
         tenant: &TenantId,
         seed: u64,
     ) -> Result<IntegrationId, ServiceError> {
+        self.connect_demo_of(tenant, seed, None).await
+    }
+
+    /// The same with a dataset of `customers` customers (`None`: the default 2,000).
+    pub async fn connect_demo_of(
+        &self,
+        tenant: &TenantId,
+        seed: u64,
+        customers: Option<usize>,
+    ) -> Result<IntegrationId, ServiceError> {
         let id = IntegrationId::generate();
         let today = self
             .now()
@@ -234,6 +246,7 @@ impl Integrations {
             last_error: None,
             account: None,
             demo: Some((seed, today)),
+            demo_customers: customers,
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,

@@ -223,10 +223,12 @@ impl Integrations {
             let (seed, end) = record
                 .demo
                 .unwrap_or((DemoParams::default().seed, DemoParams::default().end));
+            let defaults = DemoParams::default();
             let params = DemoParams {
                 seed,
                 end,
-                ..DemoParams::default()
+                customers: record.demo_customers.unwrap_or(defaults.customers),
+                ..defaults
             };
             return Ok(Arc::new(DemoConnector::new(params)));
         }
