@@ -130,6 +130,17 @@ pub async fn spawn_app_on_moto(vars: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// The app's services over another store (a wrapper of its own, say: one that
+    /// counts calls or fails after some writes), with the same keys, secrets and clock.
+    pub fn services_on(
+        &self,
+        store: std::sync::Arc<dyn tally::ports::Store>,
+    ) -> std::sync::Arc<tally::services::Services> {
+        let mut adapters = self.services.adapters.clone();
+        adapters.store = store;
+        tally::services::Services::new(adapters, (*self.services.config).clone())
+    }
+
     pub async fn request(
         &self,
         method: Method,

@@ -139,9 +139,7 @@ async fn a_pass_that_changed_one_customer_writes_that_customers_share_and_not_th
         s["items"]["data"][0]["quantity"] = json!(4)
     });
     let counting = std::sync::Arc::new(CountingStore::new(app.services.adapters.store.clone()));
-    let mut adapters = app.services.adapters.clone();
-    adapters.store = counting.clone();
-    let services = tally::services::Services::new(adapters, (*app.services.config).clone());
+    let services = app.services_on(counting.clone());
     app.clock.advance(chrono::Duration::minutes(5));
     let report = services
         .ingestion
@@ -234,9 +232,7 @@ async fn a_pass_stopped_at_any_write_is_finished_by_the_next_and_leaves_nothing_
         // a process killed there would stop (batches are written one item at a time).
         let failing =
             FailingStore::after_transactions(app.services.adapters.store.clone(), stop_after);
-        let mut adapters = app.services.adapters.clone();
-        adapters.store = std::sync::Arc::new(failing);
-        let services = tally::services::Services::new(adapters, (*app.services.config).clone());
+        let services = app.services_on(std::sync::Arc::new(failing));
         let finished = services.ingestion.sync_integration(&t, &i).await.is_ok();
         // Whatever it wrote, the API answers from one whole snapshot.
         answers(&app, &token, &id).await;

@@ -688,9 +688,7 @@ async fn a_pass_with_nothing_new_writes_only_its_own_bookkeeping_and_rebuilds_no
 
     // The same pass again, on a store that records what it is asked.
     let counting = std::sync::Arc::new(CountingStore::new(app.services.adapters.store.clone()));
-    let mut adapters = app.services.adapters.clone();
-    adapters.store = counting.clone();
-    let services = tally::services::Services::new(adapters, (*app.services.config).clone());
+    let services = app.services_on(counting.clone());
     let report = services
         .ingestion
         .sync_integration(&t, &i)

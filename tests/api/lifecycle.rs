@@ -12,7 +12,6 @@ use tally::ports::{Key, Query, SecretName, SortKeys};
 use tally::repos::EntityKey;
 use tally::repos::registry::{Closure, ENTITIES, Entity, Scope, exported_sections};
 use tally::repos::tenancy::ReceiptKey;
-use tally::services::Services;
 use tally_tests::failing_store::FailingStore;
 use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, Scenario};
 
@@ -350,12 +349,10 @@ async fn a_sweep_killed_half_way_is_finished_by_the_next_one() {
     assert!(before > 1000);
 
     // A sweep whose store dies after five writes: it stops with an error...
-    let mut adapters = app.services.adapters.clone();
-    adapters.store = Arc::new(FailingStore::after_transactions(
+    let crashing = app.services_on(Arc::new(FailingStore::after_transactions(
         app.services.adapters.store.clone(),
         5,
-    ));
-    let crashing = Services::new(adapters, (*app.services.config).clone());
+    )));
     assert!(crashing.tenancy.sweep().await.is_err());
     let after_crash = partition(&app, &admin.tenant_id)
         .await
