@@ -280,3 +280,46 @@ async fn a_pass_stopped_at_any_write_is_finished_by_the_next_and_leaves_nothing_
         "some stop fell between storing new parts and publishing them"
     );
 }
+
+#[tokio::test]
+async fn a_warm_process_reloads_only_the_parts_a_pass_changed() {
+    let (app, fake) = app_with_scenario(Scenario::new(120)).await;
+    let (admin, _, id) = synced_tenant(&app).await;
+    let (t, i) = ids(&admin.tenant_id, &id);
+    // One process (one `Services`) that queries, syncs, and queries again.
+    let counting = std::sync::Arc::new(CountingStore::new(app.services.adapters.store.clone()));
+    let services = app.services_on(counting.clone());
+    let cold = services.analytics.snapshot(&t).await.unwrap().unwrap();
+    assert!(
+        counting.calls().iter().any(|c| c.op == "query"),
+        "a cold load lists the parts"
+    );
+
+    fake.update_subscription("sub_T000040", |s| {
+        s["items"]["data"][0]["quantity"] = json!(4)
+    });
+    app.clock.advance(chrono::Duration::minutes(5));
+    services.ingestion.sync_integration(&t, &i).await.unwrap();
+    counting.clear();
+    let warm = services.analytics.snapshot(&t).await.unwrap().unwrap();
+    let calls = counting.calls();
+    assert!(
+        calls.iter().all(|c| c.op == "get"),
+        "the new version's few parts are read by id, nothing is listed: {:?}",
+        calls.iter().map(|c| c.op).collect::<Vec<_>>()
+    );
+    assert!(
+        calls.len() <= 12,
+        "a few reads, not one per part: {}",
+        calls.len()
+    );
+    let row = |s: &tally::services::analytics::Snapshot| {
+        s.customers
+            .iter()
+            .find(|r| r.id == "cus_T000040")
+            .map(|r| r.mrr)
+    };
+    assert_eq!(row(&cold), Some(2900));
+    assert_eq!(row(&warm), Some(11600), "the reload shows the change");
+    assert_eq!(warm.customers.len(), cold.customers.len());
+}

@@ -26,6 +26,14 @@ impl CountingStore {
         }
     }
 
+    /// Forgets the calls recorded so far.
+    pub fn clear(&self) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<Call> {
         self.calls

@@ -79,9 +79,17 @@ pub struct Snapshot {
     pub order: CustomerOrder,
 }
 
-/// The per-process cache of decoded snapshots.
+/// The per-process cache of decoded snapshots: per tenant, the version last loaded, its
+/// snapshot, and its decoded parts by id — a later version decodes only the parts it
+/// does not share with it (after an hourly pass, the few that changed).
 #[derive(Default)]
-pub struct SnapshotCache(Mutex<HashMap<TenantId, (i64, Arc<Snapshot>)>>);
+pub struct SnapshotCache(Mutex<HashMap<TenantId, Cached>>);
+
+struct Cached {
+    version: i64,
+    snapshot: Arc<Snapshot>,
+    parts: HashMap<String, Arc<Vec<layout::Share>>>,
+}
 
 impl Analytics {
     /// Rebuilds the tenant's snapshot and publishes what changed.
@@ -395,52 +403,82 @@ impl Analytics {
             return Ok(None);
         }
         let version = pointer.version;
+        let mut known: HashMap<String, Arc<Vec<layout::Share>>> = HashMap::new();
         if let Ok(cache) = self.snapshots.0.lock()
-            && let Some((cached, snapshot)) = cache.get(tenant)
-            && *cached == version
+            && let Some(cached) = cache.get(tenant)
         {
-            return Ok(Some(snapshot.clone()));
+            if cached.version == version {
+                return Ok(Some(cached.snapshot.clone()));
+            }
+            known = cached.parts.clone();
         }
         let started = std::time::Instant::now();
         let manifest = self.manifest(tenant, pointer).await?;
-        let wanted: HashSet<&str> = manifest.parts.iter().map(String::as_str).collect();
-        let mut found: HashMap<String, Vec<u8>> = HashMap::new();
-        self.repos
-            .snapshots
-            .each_part(tenant, |page| {
-                found.extend(
-                    page.into_iter()
-                        .filter(|(id, _)| wanted.contains(id.as_str())),
-                );
-                Ok(())
-            })
-            .await?;
-        let mut shares = Vec::new();
+        let missing: Vec<String> = manifest
+            .parts
+            .iter()
+            .filter(|id| !known.contains_key(*id))
+            .cloned()
+            .collect();
+        let mut fetched: Vec<(String, Vec<u8>)> = Vec::new();
+        if missing.len() * 4 <= manifest.parts.len() {
+            // A few new parts: read by id.
+            fetched = self.repos.snapshots.parts(tenant, &missing).await?;
+        } else {
+            // Most of them: one pass over every stored part.
+            let wanted: HashSet<&str> = missing.iter().map(String::as_str).collect();
+            self.repos
+                .snapshots
+                .each_part(tenant, |page| {
+                    fetched.extend(
+                        page.into_iter()
+                            .filter(|(id, _)| wanted.contains(id.as_str())),
+                    );
+                    Ok(())
+                })
+                .await?;
+        }
+        let decoded = fetched.len();
+        for (id, bytes) in fetched {
+            if let Some(shares) = layout::decode_part(&bytes) {
+                known.insert(id, Arc::new(shares));
+            }
+        }
+        let mut parts = HashMap::with_capacity(manifest.parts.len());
         for id in &manifest.parts {
-            let part = found
-                .remove(id)
-                .and_then(|bytes| layout::decode_part(&bytes))
-                .ok_or_else(|| {
-                    ServiceError::internal("a snapshot part is missing or does not decode")
-                })?;
-            shares.extend(part);
+            let shares = known.get(id).cloned().ok_or_else(|| {
+                ServiceError::internal("a snapshot part is missing or does not decode")
+            })?;
+            parts.insert(id.clone(), shares);
         }
         let read = started.elapsed();
-        let parts = manifest.parts.len();
+        let shares = manifest
+            .parts
+            .iter()
+            .filter_map(|id| parts.get(id))
+            .flat_map(|part| part.iter());
         let mut snapshot =
             layout::assemble(manifest.head, shares).map_err(ServiceError::internal)?;
         snapshot.facts.check().map_err(ServiceError::internal)?;
         snapshot.order = CustomerOrder::of(&snapshot.customers, &snapshot.facts);
         tracing::info!(
             tenant_id = %tenant,
-            parts,
+            parts = manifest.parts.len(),
+            decoded,
             read_ms = read.as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64,
             "snapshot loaded"
         );
         let snapshot = Arc::new(snapshot);
         if let Ok(mut cache) = self.snapshots.0.lock() {
-            cache.insert(tenant.clone(), (version, snapshot.clone()));
+            cache.insert(
+                tenant.clone(),
+                Cached {
+                    version,
+                    snapshot: snapshot.clone(),
+                    parts,
+                },
+            );
         }
         Ok(Some(snapshot))
     }

@@ -321,7 +321,10 @@ pub fn decode_part(bytes: &[u8]) -> Option<Vec<Share>> {
 }
 
 /// The snapshot the queries read, from its head and every share (in part order).
-pub fn assemble(head: Head, shares: Vec<Share>) -> Result<Snapshot, LayoutError> {
+pub fn assemble<'a>(
+    head: Head,
+    shares: impl IntoIterator<Item = &'a Share>,
+) -> Result<Snapshot, LayoutError> {
     let global_currency: HashMap<&str, u16> = head
         .currencies
         .iter()
@@ -357,13 +360,13 @@ pub fn assemble(head: Head, shares: Vec<Share>) -> Result<Snapshot, LayoutError>
                     .ok_or(LayoutError::UnknownCode)?;
                 facts.changes.push(MrrChange {
                     customer,
-                    currency: currency_of(&share, change.currency)?,
+                    currency: currency_of(share, change.currency)?,
                     plan,
                     ..*change
                 });
             }
             for payment in &share.payments {
-                let currency = currency_of(&share, payment.currency)?;
+                let currency = currency_of(share, payment.currency)?;
                 facts.payments.push(PaymentFact {
                     customer,
                     currency,
@@ -371,7 +374,7 @@ pub fn assemble(head: Head, shares: Vec<Share>) -> Result<Snapshot, LayoutError>
                 });
             }
             for trial in &share.trials {
-                let currency = currency_of(&share, trial.currency)?;
+                let currency = currency_of(share, trial.currency)?;
                 facts.trials.push(TrialFact {
                     customer,
                     currency,
@@ -379,7 +382,7 @@ pub fn assemble(head: Head, shares: Vec<Share>) -> Result<Snapshot, LayoutError>
                 });
             }
             for span in &share.subscribers {
-                let currency = currency_of(&share, span.currency)?;
+                let currency = currency_of(share, span.currency)?;
                 facts.subscribers.push(SubscriberSpan {
                     customer,
                     currency,
@@ -391,8 +394,8 @@ pub fn assemble(head: Head, shares: Vec<Share>) -> Result<Snapshot, LayoutError>
                 dims: dims.clone(),
             });
         }
-        if let Some(row) = share.row {
-            rows.push(row);
+        if let Some(row) = &share.row {
+            rows.push(row.clone());
         }
     }
     facts.payments.extend(head.unowned_payments);
@@ -498,7 +501,7 @@ mod tests {
             decoded.extend(decode_part(&bytes).unwrap());
         }
         assert_eq!(decoded, shares, "parts decode to the shares they hold");
-        assemble(head, decoded).unwrap()
+        assemble(head, &decoded).unwrap()
     }
 
     #[test]
@@ -542,7 +545,7 @@ mod tests {
         let (mut head, shares) = split(&snapshot(3), &[]).unwrap();
         head.plans.clear();
         assert!(matches!(
-            assemble(head, shares),
+            assemble(head, &shares),
             Err(LayoutError::UnknownCode)
         ));
     }
