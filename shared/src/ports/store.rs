@@ -397,17 +397,39 @@ pub trait Store: Send + Sync {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 
+/// The pages of a query, one `Store::query` each, following the cursor: for selections
+/// read a page at a time, so that only one page is held at once.
+pub struct Pages<'a> {
+    store: &'a dyn Store,
+    next: Option<Query>,
+}
+
+impl<'a> Pages<'a> {
+    pub fn new(store: &'a dyn Store, query: Query) -> Self {
+        Self {
+            store,
+            next: Some(query),
+        }
+    }
+
+    /// The next page's items; `None` after the last page.
+    pub async fn next(&mut self) -> Result<Option<Vec<Item>>, StoreError> {
+        let Some(query) = self.next.take() else {
+            return Ok(None);
+        };
+        let page = self.store.query(query.clone()).await?;
+        self.next = page.next_cursor.map(|cursor| query.after(Some(cursor)));
+        Ok(Some(page.items))
+    }
+}
+
 /// Every item a query selects, following the cursor page after page (for selections
 /// known to be small: a tenant's users, allowlist, sessions of one user...).
 pub async fn query_all(store: &dyn Store, query: Query) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::new();
-    let mut next = query;
-    loop {
-        let page = store.query(next.clone()).await?;
-        items.extend(page.items);
-        match page.next_cursor {
-            Some(cursor) => next = next.after(Some(cursor)),
-            None => return Ok(items),
-        }
+    let mut pages = Pages::new(store, query);
+    while let Some(page) = pages.next().await? {
+        items.extend(page);
     }
+    Ok(items)
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::crypto::keyed_hash;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::CustomerProfile;
+use crate::ports::store::Pages;
 use crate::ports::{Condition, Item, Key, Query, SortKeys};
 use crate::repos::{EntityKey, RepoError, Sealer, all_under, n, tenant_of, with_n};
 
@@ -269,15 +270,24 @@ impl Snapshots {
         Ok(self.sealer.store.put(item, Condition::None).await?)
     }
 
-    /// The id a part is stored under: an HMAC of its bytes under a key derived from
-    /// the tenant's data key, so equal parts share one item while the id reveals
-    /// nothing of what they hold (and nothing across tenants).
-    pub async fn part_id(&self, tenant: &TenantId, bytes: &[u8]) -> Result<String, RepoError> {
+    /// The ids parts are stored under: an HMAC of each part's bytes under a key derived
+    /// (once per call) from the tenant's data key, so equal parts share one item while
+    /// the id reveals nothing of what they hold (and nothing across tenants).
+    pub async fn part_ids<'b>(
+        &self,
+        tenant: &TenantId,
+        parts: impl IntoIterator<Item = &'b [u8]>,
+    ) -> Result<Vec<String>, RepoError> {
         let data_key = self.sealer.keys.data_key(tenant).await?;
         let id_key = keyed_hash(data_key.expose_bytes(), b"tally snapshot part id v1");
-        let mut id = keyed_hash(id_key.as_bytes(), bytes);
-        id.truncate(32);
-        Ok(id)
+        Ok(parts
+            .into_iter()
+            .map(|bytes| {
+                let mut id = keyed_hash(id_key.as_bytes(), bytes);
+                id.truncate(32);
+                id
+            })
+            .collect())
     }
 
     /// Stores parts (id, bytes) as one batch write. A part is immutable: its id is a
@@ -336,29 +346,23 @@ impl Snapshots {
         tenant: &TenantId,
         mut on_page: impl FnMut(Vec<(String, Vec<u8>)>) -> Result<(), RepoError>,
     ) -> Result<(), RepoError> {
-        let mut cursor = None;
-        loop {
-            let query = Query::new(tenant.partition(), SortKeys::prefix(PART_PREFIX))
-                .limit(PARTS_PER_PAGE)
-                .after(cursor);
-            let page = self.sealer.store.query(query).await?;
-            let ids: Vec<String> = page
-                .items
-                .iter()
-                .map(|item| SnapshotPartKey::parse(&item.key).map(|k| k.part))
-                .collect::<Option<_>>()
-                .unwrap_or_default();
-            let chunks: Vec<ChunkBytes> = self.sealer.open_all(tenant, &page.items).await?;
+        let query =
+            Query::new(tenant.partition(), SortKeys::prefix(PART_PREFIX)).limit(PARTS_PER_PAGE);
+        let mut pages = Pages::new(self.sealer.store.as_ref(), query);
+        while let Some(items) = pages.next().await? {
+            // Each item with its id; an item whose key is not a part's is not one.
+            let (ids, items): (Vec<String>, Vec<Item>) = items
+                .into_iter()
+                .filter_map(|item| SnapshotPartKey::parse(&item.key).map(|k| (k.part, item)))
+                .unzip();
+            let chunks: Vec<ChunkBytes> = self.sealer.open_all(tenant, &items).await?;
             on_page(
                 ids.into_iter()
                     .zip(chunks.into_iter().map(|c| c.0))
                     .collect(),
             )?;
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     /// Deletes parts no longer in any published manifest (idempotent).
@@ -377,13 +381,11 @@ impl Snapshots {
         parts: &std::collections::HashSet<String>,
     ) -> Result<Vec<Key>, RepoError> {
         let mut stale = Vec::new();
-        let mut cursor = None;
-        loop {
-            let query = Query::new(tenant.partition(), SortKeys::prefix(CHUNK_PREFIX))
-                .limit(PARTS_PER_PAGE)
-                .after(cursor);
-            let page = self.sealer.store.query(query).await?;
-            for item in page.items {
+        let query =
+            Query::new(tenant.partition(), SortKeys::prefix(CHUNK_PREFIX)).limit(PARTS_PER_PAGE);
+        let mut pages = Pages::new(self.sealer.store.as_ref(), query);
+        while let Some(items) = pages.next().await? {
+            for item in items {
                 let referenced = match (
                     SnapshotPartKey::parse(&item.key),
                     SnapshotChunkKey::parse(&item.key),
@@ -396,11 +398,8 @@ impl Snapshots {
                     stale.push(item.key);
                 }
             }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(stale),
-            }
         }
+        Ok(stale)
     }
 
     /// Deletes items [`Self::unreferenced`] found.

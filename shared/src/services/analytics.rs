@@ -94,6 +94,16 @@ struct Cached {
 impl Analytics {
     /// Rebuilds the tenant's snapshot and publishes what changed.
     pub async fn rebuild_analytics(&self, tenant: &TenantId) -> Result<(), ServiceError> {
+        self.rebuild(tenant, false).await
+    }
+
+    /// The same after a pass that stopped before it finished: the publish also deletes
+    /// the snapshot items no manifest names, which that pass may have left behind.
+    pub async fn rebuild_after_stop(&self, tenant: &TenantId) -> Result<(), ServiceError> {
+        self.rebuild(tenant, true).await
+    }
+
+    async fn rebuild(&self, tenant: &TenantId, after_stop: bool) -> Result<(), ServiceError> {
         let mut sources: Vec<(String, RecordSet)> = Vec::new();
         for (id, status) in self.repos.integrations.statuses(tenant).await? {
             if status == IntegrationStatus::Disconnected {
@@ -114,7 +124,7 @@ impl Analytics {
         };
         // The records are no longer needed: freed before the snapshot is laid out.
         drop(sources);
-        self.publish_snapshot(tenant, &snapshot, &profiles).await
+        self.publish(tenant, &snapshot, &profiles, after_stop).await
     }
 
     /// The snapshot of `data` as of now, at the tenant's FX rates, and each customer's
@@ -211,21 +221,31 @@ impl Analytics {
     ///
     /// A pass stopped anywhere leaves the published snapshot whole; what it wrote
     /// before stopping is either reused by the next pass (same bytes, same part id) or
-    /// found by the first pass of the next day, which deletes every snapshot item its
-    /// manifest does not name.
+    /// found by the next pass (after a stop) or the first of the next day, which delete
+    /// every snapshot item the manifest does not name.
     pub async fn publish_snapshot(
         &self,
         tenant: &TenantId,
         snapshot: &Snapshot,
         profiles: &[(String, CustomerProfile)],
     ) -> Result<(), ServiceError> {
+        self.publish(tenant, snapshot, profiles, false).await
+    }
+
+    /// [`Self::publish_snapshot`]; `after_stop` also deletes unreferenced items.
+    async fn publish(
+        &self,
+        tenant: &TenantId,
+        snapshot: &Snapshot,
+        profiles: &[(String, CustomerProfile)],
+        after_stop: bool,
+    ) -> Result<(), ServiceError> {
         let (head, shares) = layout::split(snapshot, profiles).map_err(ServiceError::internal)?;
         let encoded = layout::parts(&shares);
         let snapshots = &self.repos.snapshots;
-        let mut ids = Vec::with_capacity(encoded.len());
-        for (_, bytes) in &encoded {
-            ids.push(snapshots.part_id(tenant, bytes).await?);
-        }
+        let ids = snapshots
+            .part_ids(tenant, encoded.iter().map(|(_, bytes)| bytes.as_slice()))
+            .await?;
         let previous = snapshots.pointer(tenant).await?;
         let old = match previous.filter(|p| p.format == Some(SNAPSHOT_FORMAT)) {
             Some(pointer) => self.manifest(tenant, pointer).await.ok(),
@@ -303,44 +323,18 @@ impl Analytics {
         if let Some(old) = previous.map(|p| p.version).filter(|v| *v != version) {
             snapshots.delete_version(tenant, old).await?;
         }
-        // Once a day: what stopped passes left behind.
+        // After a stopped pass, and once a day: what stopped passes left behind (the
+        // snapshot items this manifest does not name; read once, keys kept).
         let first_today = previous
             .and_then(|p| DateTime::from_timestamp_micros(p.version))
             .is_none_or(|built| built.date_naive() != self.now().date_naive());
-        if first_today {
-            self.delete_unreferenced(tenant, version, &manifest.parts)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Deletes the snapshot items the published manifest does not name: parts and
-    /// manifest chunks written by a pass that stopped before or just after publishing.
-    /// Reads the tenant's snapshot items once (keys kept, a page at a time).
-    pub async fn collect_snapshot_garbage(&self, tenant: &TenantId) -> Result<(), ServiceError> {
-        let Some(pointer) = self.repos.snapshots.pointer(tenant).await? else {
-            return Ok(());
-        };
-        if pointer.format != Some(SNAPSHOT_FORMAT) {
-            return Ok(());
-        }
-        let manifest = self.manifest(tenant, pointer).await?;
-        self.delete_unreferenced(tenant, pointer.version, &manifest.parts)
-            .await
-    }
-
-    async fn delete_unreferenced(
-        &self,
-        tenant: &TenantId,
-        version: i64,
-        parts: &[String],
-    ) -> Result<(), ServiceError> {
-        let keep: HashSet<String> = parts.iter().cloned().collect();
-        let snapshots = &self.repos.snapshots;
-        let stale = snapshots.unreferenced(tenant, version, &keep).await?;
-        if !stale.is_empty() {
-            tracing::info!(tenant_id = %tenant, items = stale.len(), "unreferenced snapshot items deleted");
-            snapshots.delete_keys(stale).await?;
+        if after_stop || first_today {
+            let keep: HashSet<String> = manifest.parts.into_iter().collect();
+            let stale = snapshots.unreferenced(tenant, version, &keep).await?;
+            if !stale.is_empty() {
+                tracing::info!(tenant_id = %tenant, items = stale.len(), "unreferenced snapshot items deleted");
+                snapshots.delete_keys(stale).await?;
+            }
         }
         Ok(())
     }

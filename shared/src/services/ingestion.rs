@@ -161,9 +161,9 @@ impl Ingestion {
     }
 
     /// Rebuilds the tenant's snapshot unless the published one already shows a change
-    /// made at `changed_at`; after a stopped pass (`unfinished`), also deletes snapshot
-    /// items no manifest names. A failure is logged, not returned: the records are
-    /// stored and `changed_at` says so, so the next pass publishes them.
+    /// made at `changed_at`; after a stopped pass (`unfinished`), always, and deleting
+    /// the snapshot items no manifest names. A failure is logged, not returned: the
+    /// records are stored and `changed_at` says so, so the next pass publishes them.
     async fn publish_analytics(
         &self,
         tenant: &TenantId,
@@ -180,12 +180,13 @@ impl Ingestion {
         if !rebuild {
             return;
         }
-        if let Err(err) = self.analytics.rebuild_analytics(tenant).await {
+        let rebuilt = if unfinished {
+            self.analytics.rebuild_after_stop(tenant).await
+        } else {
+            self.analytics.rebuild_analytics(tenant).await
+        };
+        if let Err(err) = rebuilt {
             tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");
-        } else if unfinished && let Err(err) = self.analytics.collect_snapshot_garbage(tenant).await
-        {
-            // Only storage: the first rebuild of the next day deletes them too.
-            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot garbage not collected");
         }
     }
 
