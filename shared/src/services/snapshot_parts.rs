@@ -149,39 +149,19 @@ pub fn split(
 ) -> Result<(Head, Vec<Share>), LayoutError> {
     let facts = &snapshot.facts;
     let mut shares: HashMap<(String, String), Share> = HashMap::new();
-    let mut share_of = |integration: &str, id: &str| -> (String, String) {
-        let key = (integration.to_owned(), id.to_owned());
-        shares
-            .entry(key.clone())
-            .or_insert_with(|| Share::new(integration, id));
-        key
-    };
     // Facts customers by index, to their share's key.
     let mut keys: Vec<(String, String)> = Vec::with_capacity(facts.customers.len());
     for customer in &facts.customers {
         let integration = customer.dims.integration.as_deref().unwrap_or_default();
-        keys.push(share_of(integration, &customer.id));
+        let (key, share) = entry(&mut shares, integration, &customer.id);
+        share.dims = Some(customer.dims.clone());
+        keys.push(key);
     }
     for row in &snapshot.customers {
-        share_of(&row.integration, &row.id);
+        entry(&mut shares, &row.integration, &row.id).1.row = Some(row.clone());
     }
     for (integration, profile) in profiles {
-        share_of(integration, &profile.id);
-    }
-    for (customer, key) in facts.customers.iter().zip(&keys) {
-        if let Some(share) = shares.get_mut(key) {
-            share.dims = Some(customer.dims.clone());
-        }
-    }
-    for row in &snapshot.customers {
-        if let Some(share) = shares.get_mut(&(row.integration.clone(), row.id.clone())) {
-            share.row = Some(row.clone());
-        }
-    }
-    for (integration, profile) in profiles {
-        if let Some(share) = shares.get_mut(&(integration.clone(), profile.id.clone())) {
-            share.profile = Some(profile_digest(profile));
-        }
+        entry(&mut shares, integration, &profile.id).1.profile = Some(profile_digest(profile));
     }
     // Changes, payments, trials and subscribers move to their customer's share, with
     // their codes re-indexed into the share's own tables.
@@ -189,14 +169,11 @@ pub fn split(
     let mut unowned_trials = Vec::new();
     for change in &facts.changes {
         let share = owner(&mut shares, &keys, change.customer)?;
-        let currency = local(
-            &mut share.currencies,
-            code(&facts.currencies, change.currency)?,
-        )?;
+        let currency = local_currency(share, &facts.currencies, change.currency)?;
         let plan = local(&mut share.plans, code(&facts.plans, change.plan)?)?;
         share.changes.push(MrrChange {
             customer: 0,
-            currency: u16::try_from(currency).map_err(|_| LayoutError::TooLarge)?,
+            currency,
             plan,
             ..*change
         });
@@ -249,6 +226,19 @@ pub fn split(
         unowned_trials,
     };
     Ok((head, shares))
+}
+
+/// The share of (integration, id), created empty if new, with its key.
+fn entry<'a>(
+    shares: &'a mut HashMap<(String, String), Share>,
+    integration: &str,
+    id: &str,
+) -> ((String, String), &'a mut Share) {
+    let key = (integration.to_owned(), id.to_owned());
+    let share = shares
+        .entry(key.clone())
+        .or_insert_with(|| Share::new(integration, id));
+    (key, share)
 }
 
 fn owner<'a>(
