@@ -27,12 +27,7 @@
 //! behind; every wait has a deadline, and no sleep stands in for a condition.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
@@ -40,14 +35,11 @@ use reqwest::Method;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
 use tally::domain::billing::ObjectKind;
-use tally::local::DEMO_EMAIL;
 use tally::repos::billing::record_prefix;
 
-const BIN: &str = env!("CARGO_BIN_EXE_local");
-/// The longest any one step may take (a demo sync is ~15 s in a debug build).
-const TIMEOUT: Duration = Duration::from_secs(180);
-const POLL: Duration = Duration::from_millis(5);
-const LISTENING: &str = "Tally is listening on http://";
+mod support;
+use support::*;
+
 /// The embedded store's file in a data directory.
 const DATABASE_FILE: &str = "tally.db";
 /// The raw key layout (`tally::repos`) this test reads the embedded file by.
@@ -524,12 +516,7 @@ fn kill_demo_sync_midway(root: &Path, total: u64) -> Killed {
             vec!["syncing".to_owned()]
         );
         // The sign-in is printed before the first sync starts, so it survives the kill.
-        let password = server
-            .output()
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("password:"))
-            .map(|p| p.trim().to_owned())
-            .expect("the demo password, printed before the sync");
+        let password = demo_password(&server.output());
         return Killed {
             dir,
             attempt,
@@ -726,282 +713,6 @@ fn timestamp(value: &Value) -> DateTime<Utc> {
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| panic!("not a time: {value}"))
-}
-
-fn path(dir: &Path) -> &str {
-    dir.to_str().expect("a UTF-8 temporary path")
-}
-
-/// A free port on the loopback interface (the OS picks one; it is released for the
-/// server to bind).
-fn free_addr() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let addr = listener.local_addr().expect("its address");
-    addr.to_string()
-}
-
-/// Runs a one-shot command to its end, which must be a success; returns its output.
-fn run_to_end(name: &str, args: &[&str]) -> String {
-    let mut process = Proc::spawn(name, args);
-    let started = Instant::now();
-    loop {
-        if let Some(status) = process.exited() {
-            let output = process.finish();
-            assert!(status.success(), "{name} failed ({status}):\n{output}");
-            return output;
-        }
-        assert!(
-            started.elapsed() < TIMEOUT,
-            "{name} did not end within {TIMEOUT:?}:\n{}",
-            process.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A child process of the test, SIGKILLed and reaped when dropped. Its stdout and
-/// stderr lines are collected as they come.
-struct Proc {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-impl Proc {
-    fn spawn(name: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let mut readers = Vec::new();
-        let stdout = child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>);
-        let stderr = child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>);
-        for stream in [stdout, stderr].into_iter().flatten() {
-            let lines = Arc::clone(&lines);
-            readers.push(std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-                }
-            }));
-        }
-        Proc {
-            child,
-            lines,
-            readers,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .join("\n")
-    }
-
-    fn line_with(&self, needle: &str) -> Option<String> {
-        self.lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|line| line.contains(needle))
-            .cloned()
-    }
-
-    fn has_line(&self, needle: &str) -> bool {
-        self.line_with(needle).is_some()
-    }
-
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().expect("the child's status")
-    }
-
-    /// SIGKILL (what `Child::kill` sends on Unix), then reap.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// The whole output of an ended process (its pipes read to their end).
-    fn finish(mut self) -> String {
-        for reader in std::mem::take(&mut self.readers) {
-            let _ = reader.join();
-        }
-        self.output()
-    }
-
-    /// Waits for a line holding `needle`; fails if the process ends first or time runs
-    /// out.
-    fn wait_for_line(&mut self, needle: &str, name: &str) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(line) = self.line_with(needle) {
-                return line;
-            }
-            if let Some(status) = self.exited() {
-                panic!(
-                    "{name} ended ({status}) before printing {needle:?}:\n{}",
-                    self.output()
-                );
-            }
-            assert!(
-                started.elapsed() < TIMEOUT,
-                "{name} did not print {needle:?} within {TIMEOUT:?}:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A running `local serve`, killed when dropped.
-struct Server {
-    _process: Proc,
-    base: String,
-}
-
-impl Server {
-    fn start(dir: &Path, name: &str) -> Server {
-        Self::spawn(dir, name, false).0
-    }
-
-    /// `serve --demo` in a new directory, to the listening line: the server, the demo
-    /// admin's password and the number of records its first sync wrote.
-    fn demo(dir: &Path) -> (Server, String, u64) {
-        let (server, process_lines) = Self::spawn(dir, "serve --demo (A)", true);
-        let password = process_lines
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("password:"))
-            .map(|p| p.trim().to_owned())
-            .expect("the demo password");
-        let written = process_lines
-            .iter()
-            .find_map(|l| l.strip_prefix("Demo tenant ready ("))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .expect("the number of records synced");
-        (server, password, written)
-    }
-
-    fn spawn(dir: &Path, name: &str, demo: bool) -> (Server, Vec<String>) {
-        let addr = free_addr();
-        let mut args = vec!["serve", "--data-dir", path(dir), "--addr", &addr];
-        if demo {
-            args.push("--demo");
-        }
-        let mut process = Proc::spawn(name, &args);
-        process.wait_for_line(LISTENING, name);
-        let lines = process
-            .lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let server = Server {
-            _process: process,
-            base: format!("http://{addr}"),
-        };
-        (server, lines)
-    }
-}
-
-/// HTTP on a small runtime of the test's own (the test itself is synchronous: it
-/// drives processes and polls files).
-struct Http {
-    runtime: tokio::runtime::Runtime,
-    client: reqwest::Client,
-}
-
-struct Session {
-    base: String,
-    token: String,
-}
-
-impl Session {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Http {
-    fn new() -> Http {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("an HTTP client");
-        Http { runtime, client }
-    }
-
-    fn call(
-        &self,
-        method: Method,
-        url: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        self.runtime.block_on(async {
-            let mut request = self.client.request(method, url);
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
-            let response = request
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{url}: {e}"));
-            let status = response.status().as_u16();
-            let bytes = response.bytes().await.expect("a response body");
-            let value = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{url}: not JSON: {e}"))
-            };
-            (status, value)
-        })
-    }
-
-    fn sign_in(&self, server: &Server, password: &str) -> Session {
-        let (status, body) = self.call(
-            Method::POST,
-            &format!("{}/v1/sessions", server.base),
-            None,
-            Some(json!({ "email": DEMO_EMAIL, "password": password })),
-        );
-        assert_eq!(status, 201, "sign-in: {body}");
-        Session {
-            base: server.base.clone(),
-            token: body["token"].as_str().expect("a session token").to_owned(),
-        }
-    }
-
-    fn get(&self, session: &Session, path: &str) -> Value {
-        let (status, body) = self.call(Method::GET, &session.url(path), Some(&session.token), None);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
 }
 
 /// A data directory's store, read-only. Keys are plain text; values are sealed and
