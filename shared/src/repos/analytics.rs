@@ -76,7 +76,7 @@ impl EntityKey for SnapshotChunkKey {
     }
 }
 
-/// One part of a snapshot, named by a keyed hash of its bytes (see [`Snapshots::part_id`]).
+/// One part of a snapshot, named by a keyed hash of its bytes (see [`Snapshots::part_ids`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotPartKey {
     pub tenant: TenantId,
