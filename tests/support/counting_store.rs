@@ -6,11 +6,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use tally::ports::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
 
-/// One call the store received: its operation and the keys it wrote (empty for reads).
+/// One call the store received: its operation, the keys it wrote (empty for reads)
+/// and how many items it returned (reads).
 #[derive(Clone, Debug)]
 pub struct Call {
     pub op: &'static str,
     pub written: Vec<Key>,
+    pub read: usize,
 }
 
 pub struct CountingStore {
@@ -42,16 +44,25 @@ impl CountingStore {
             .clone()
     }
 
+    /// How many items every read so far returned.
+    pub fn items_read(&self) -> usize {
+        self.calls().iter().map(|c| c.read).sum()
+    }
+
     /// Every key written so far (puts, deletes, increments, transactions, batches).
     pub fn written(&self) -> Vec<Key> {
         self.calls().into_iter().flat_map(|c| c.written).collect()
     }
 
     fn note(&self, op: &'static str, written: Vec<Key>) {
+        self.note_read(op, written, 0);
+    }
+
+    fn note_read(&self, op: &'static str, written: Vec<Key>, read: usize) {
         self.calls
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Call { op, written });
+            .push(Call { op, written, read });
     }
 }
 
@@ -61,8 +72,9 @@ impl Store for CountingStore {
         self.inner.table_name()
     }
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.note("get", Vec::new());
-        self.inner.get(key).await
+        let found = self.inner.get(key).await?;
+        self.note_read("get", Vec::new(), usize::from(found.is_some()));
+        Ok(found)
     }
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         self.note("put", vec![item.key.clone()]);
@@ -73,8 +85,9 @@ impl Store for CountingStore {
         self.inner.delete(key, condition).await
     }
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
-        self.note("query", Vec::new());
-        self.inner.query(query).await
+        let page = self.inner.query(query).await?;
+        self.note_read("query", Vec::new(), page.items.len());
+        Ok(page)
     }
     async fn increment(
         &self,

@@ -269,10 +269,11 @@ pub async fn publish_dataset_snapshot(
     tenant: &TenantId,
     data: BillingData<'_>,
 ) -> Result<()> {
-    let (snapshot, _profiles) = services.analytics.build_snapshot(tenant, &[data]).await?;
+    let mut computed = services.analytics.compute(&[data])?;
+    computed.profiles.clear();
     services
         .analytics
-        .publish_snapshot(tenant, &snapshot, &[])
+        .publish_snapshot(tenant, &computed)
         .await?;
     Ok(())
 }

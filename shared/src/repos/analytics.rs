@@ -142,6 +142,8 @@ pub struct SnapshotPointer {
     pub chunks: usize,
     /// The snapshot's encoding (`None` for a pointer written before formats existed).
     pub format: Option<i64>,
+    /// The pointer item's store version (0 for a pointer not read from the store).
+    pub stored: u64,
 }
 
 /// Bytes sealed as a record (serde's byte-array form).
@@ -202,6 +204,7 @@ impl Snapshots {
             version: n(&item, SNAPSHOT).unwrap_or(0),
             chunks: n(&item, CHUNKS).unwrap_or(0).max(0) as usize,
             format: n(&item, FORMAT),
+            stored: item.version,
         }))
     }
 
@@ -255,19 +258,31 @@ impl Snapshots {
         Ok(loaded.map(|(chunk, _)| chunk.0))
     }
 
-    /// Publishes a snapshot whose chunks are stored.
+    /// Publishes a snapshot whose chunks are stored, in place of `previous` (as read
+    /// before the pass began): `Ok(false)`, and nothing written, when another pass
+    /// published since — two passes of one tenant never interleave their versions.
     pub async fn publish(
         &self,
         tenant: &TenantId,
         pointer: SnapshotPointer,
-    ) -> Result<(), RepoError> {
-        let item = with_n(Item::new(pointer_key(tenant)), SNAPSHOT, pointer.version);
+        previous: Option<&SnapshotPointer>,
+    ) -> Result<bool, RepoError> {
+        let (version, condition) = match previous {
+            Some(previous) => (previous.stored + 1, Condition::VersionIs(previous.stored)),
+            None => (1, Condition::Absent),
+        };
+        let item =
+            with_n(Item::new(pointer_key(tenant)), SNAPSHOT, pointer.version).with_version(version);
         let item = with_n(item, CHUNKS, pointer.chunks as i64);
         let item = match pointer.format {
             Some(format) => with_n(item, FORMAT, format),
             None => item,
         };
-        Ok(self.sealer.store.put(item, Condition::None).await?)
+        match self.sealer.store.put(item, condition).await {
+            Ok(()) => Ok(true),
+            Err(crate::ports::StoreError::ConditionFailed) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// The ids parts are stored under: an HMAC of each part's bytes under a key derived

@@ -69,6 +69,9 @@ pub fn valid_provider_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Point reads in flight at once.
+const READS_IN_FLIGHT: usize = 32;
+
 #[derive(Clone)]
 pub struct BillingRecords {
     sealer: Sealer,
@@ -128,6 +131,49 @@ impl BillingRecords {
     ) -> Result<(), RepoError> {
         let key = key(tenant, integration, kind, id);
         Ok(self.sealer.store.delete(&key, Condition::None).await?)
+    }
+
+    /// One record, if stored.
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<Option<BillingRecord>, RepoError> {
+        let key = key(tenant, integration, kind, id);
+        Ok(self
+            .sealer
+            .load(tenant, &key)
+            .await?
+            .map(|(record, _)| record))
+    }
+
+    /// The stored records among `keys` (kind and id), read [`READS_IN_FLIGHT`] at a
+    /// time: what an incremental pass reads of the customers it recomputes.
+    pub async fn get_many(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        keys: &[(ObjectKind, String)],
+    ) -> Result<Vec<BillingRecord>, RepoError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for batch in keys.chunks(READS_IN_FLIGHT) {
+            let mut reads = tokio::task::JoinSet::new();
+            for (kind, id) in batch {
+                let (this, tenant, integration) =
+                    (self.clone(), tenant.clone(), integration.clone());
+                let (kind, id) = (*kind, id.clone());
+                reads.spawn(async move { this.get(&tenant, &integration, kind, &id).await });
+            }
+            while let Some(read) = reads.join_next().await {
+                let read = read.map_err(|e| {
+                    RepoError::Store(crate::ports::StoreError::Backend(e.to_string()))
+                })?;
+                found.extend(read?);
+            }
+        }
+        Ok(found)
     }
 
     /// Every record of one kind of an integration, opened a page at a time: only one

@@ -21,30 +21,74 @@ use crate::domain::billing::ObjectKind;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{
     BillingData, CustomerProfile, Facts, Mrr, MrrPolicy, PaymentFailureRisk, RecordSet,
-    SegmentSummary, churn_risks, customer_mrr, customer_profiles, day_of, facts_from_records,
-    payment_failure_risks, rfm_scores, segments,
+    SegmentSummary, customer_mrr, day_of, rfm_scores, segments,
 };
 use crate::repos::analytics::SnapshotPointer;
 use crate::services::contexts::Analytics;
 use crate::services::customer_order::CustomerOrder;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
-use crate::services::snapshot_parts::{self as layout, Head};
+use crate::services::snapshot_parts::{self as layout, Assembled, Computed, Head, Share};
 
 /// The snapshot's encoding (postcard is not self-describing): a pointer of another
 /// format is a snapshot this version cannot read, treated as absent until the next sync
 /// rebuilds it. Format 2: movements per customer across currencies, daily FX. Format 3:
-/// per-customer shares in content-addressed parts, and a manifest.
-const SNAPSHOT_FORMAT: i64 = 3;
+/// per-customer shares in content-addressed parts, and a manifest. Format 4: shares
+/// that depend on their customer's records alone (tenant-wide rankings computed when
+/// loaded), with their records' ids; the manifest names each part's last customer.
+pub(crate) const SNAPSHOT_FORMAT: i64 = 4;
 /// Chunk size before sealing: base64 in the sealed record adds a third, which keeps an
 /// item near 270 KB, well below DynamoDB's 400 KB limit.
 const CHUNK_BYTES: usize = 200 * 1024;
 
 /// What a published version is: the tenant-wide head and its parts, in order.
-#[derive(Serialize, Deserialize)]
-struct Manifest {
-    head: Head,
-    parts: Vec<String>,
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub head: Head,
+    pub parts: Vec<PartRef>,
+}
+
+/// A part as the manifest names it: its id and its last customer's key, which is where
+/// a pass finds the part a customer is in (parts are in key order) and whether a run
+/// of parts ends there ([`layout::is_boundary`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PartRef {
+    pub id: String,
+    pub integration: String,
+    pub last: String,
+}
+
+impl PartRef {
+    pub fn new(id: &str, shares: &[Share]) -> Self {
+        let (integration, last) = shares
+            .last()
+            .map(|s| (s.integration.clone(), s.id.clone()))
+            .unwrap_or_default();
+        Self {
+            id: id.to_owned(),
+            integration,
+            last,
+        }
+    }
+
+    pub fn key(&self) -> (&str, &str) {
+        (&self.integration, &self.last)
+    }
+
+    /// Whether the run of parts it is in ends with it.
+    pub fn ends_run(&self) -> bool {
+        layout::is_boundary(&self.integration, &self.last)
+    }
+}
+
+/// What a pass publishes: the new manifest, the parts it adds and removes, the
+/// profiles it writes and deletes.
+pub(crate) struct Plan {
+    pub manifest: Manifest,
+    pub added: Vec<(String, Vec<u8>)>,
+    pub removed: Vec<String>,
+    pub profiles: Vec<(String, CustomerProfile)>,
+    pub gone: Vec<(String, String)>,
 }
 
 /// One customer as lists show it (personal data: analysts and admins only).
@@ -104,6 +148,21 @@ impl Analytics {
     }
 
     async fn rebuild(&self, tenant: &TenantId, after_stop: bool) -> Result<(), ServiceError> {
+        self.rebuild_forcing(tenant, after_stop, &HashSet::new())
+            .await
+    }
+
+    /// A full rebuild that also rewrites the profiles of `force` (those a pass that
+    /// lost the race to publish may have written).
+    pub(crate) async fn rebuild_forcing(
+        &self,
+        tenant: &TenantId,
+        after_stop: bool,
+        force: &HashSet<(String, String)>,
+    ) -> Result<(), ServiceError> {
+        // Read first: a pass that publishes after this one read its records must not
+        // be overwritten by this one's older view (the publish is conditional on it).
+        let previous = self.repos.snapshots.pointer(tenant).await?;
         let mut sources: Vec<(String, RecordSet)> = Vec::new();
         for (id, status) in self.repos.integrations.statuses(tenant).await? {
             if status == IntegrationStatus::Disconnected {
@@ -115,145 +174,61 @@ impl Analytics {
             }
             sources.push((id.to_string(), records));
         }
-        let (snapshot, profiles) = {
+        let computed = {
             let data: Vec<BillingData<'_>> = sources
                 .iter()
                 .map(|(id, records)| records.for_integration(id))
                 .collect();
-            self.build_snapshot(tenant, &data).await?
+            self.compute(&data)?
         };
         // The records are no longer needed: freed before the snapshot is laid out.
         drop(sources);
-        self.publish(tenant, &snapshot, &profiles, after_stop).await
+        self.publish(tenant, &computed, previous, after_stop, force)
+            .await
     }
 
-    /// The snapshot of `data` as of now, at the tenant's FX rates, and each customer's
-    /// profile (by integration id).
-    pub async fn build_snapshot(
-        &self,
-        tenant: &TenantId,
-        data: &[BillingData<'_>],
-    ) -> Result<(Snapshot, Vec<(String, CustomerProfile)>), ServiceError> {
-        let policy = MrrPolicy::default();
-        let now = self.now();
-        let mut facts = facts_from_records(data, &policy);
-        facts.sort();
-        let mode = self.reporting_mode(tenant, &facts).await?;
-        let reporting_mrr = customer_mrr(&facts, &mode, day_of(now.timestamp()))
-            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
-        let reporting_by_id: HashMap<(&str, &str), Mrr> = facts
-            .customers
-            .iter()
-            .zip(&reporting_mrr)
-            .map(|(c, mrr)| {
-                let integration = c.dims.integration.as_deref().unwrap_or_default();
-                ((integration, c.id.as_str()), *mrr)
-            })
-            .collect();
-        let mut profiles: Vec<(String, CustomerProfile)> = Vec::new();
-        let mut risks = Vec::new();
-        let mut churn = HashMap::new();
-        for d in data {
-            profiles.extend(
-                customer_profiles(d, &policy, now.timestamp())
-                    .into_iter()
-                    .map(|p| (d.integration.to_owned(), p)),
-            );
-            risks.extend(payment_failure_risks(d, &policy, now.timestamp()));
-            for r in churn_risks(d, &policy, now.timestamp()) {
-                churn.insert(r.customer.clone(), r.score);
-            }
-        }
-        let plain: Vec<CustomerProfile> = profiles.iter().map(|(_, p)| p.clone()).collect();
-        let loyalties = rfm_scores(&plain, now.timestamp(), &mode)
-            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
-        let segment_summary = segments(&plain, &loyalties, &mode, now.timestamp())
-            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
-        let loyalty: HashMap<&str, _> =
-            loyalties.iter().map(|l| (l.customer.as_str(), l)).collect();
-        let at_risk: std::collections::HashSet<&str> =
-            risks.iter().map(|r| r.customer.as_str()).collect();
-        let rows = profiles
-            .iter()
-            .map(|(integration, p)| CustomerRow {
-                id: p.id.clone(),
-                integration: integration.clone(),
-                email: p.email.clone(),
-                currency: p.currency.clone(),
-                mrr: p.mrr.to_minor(),
-                reporting_mrr: reporting_by_id
-                    .get(&(integration.as_str(), p.id.as_str()))
-                    .copied()
-                    .unwrap_or_default()
-                    .to_minor(),
-                lifetime_revenue: p.lifetime_revenue,
-                loyalty_score: loyalty.get(p.id.as_str()).map(|l| l.score.clone()),
-                segment: loyalty
-                    .get(p.id.as_str())
-                    .and_then(|l| serde_json::to_value(l.segment).ok())
-                    .and_then(|v| v.as_str().map(str::to_owned)),
-                payment_failure_risk: at_risk.contains(p.id.as_str()),
-                churn_risk: churn.get(&p.id).copied().unwrap_or(0),
-            })
-            .collect();
-        let snapshot = Snapshot {
-            built_at: now,
-            reporting_currency: mode.code(),
-            facts,
-            customers: rows,
-            segments: segment_summary,
-            payment_failure_risks: risks,
-            order: CustomerOrder::default(),
-        };
-        Ok((snapshot, profiles))
+    /// The shares of the customers in `data`, as of now.
+    pub fn compute(&self, data: &[BillingData<'_>]) -> Result<Computed, ServiceError> {
+        layout::compute(data, &MrrPolicy::default(), self.now().timestamp())
+            .map_err(ServiceError::internal)
     }
 
-    /// Publishes a built snapshot and its customers' profiles (by integration id),
-    /// writing only what differs from the published one (see `snapshot_parts`):
-    ///
-    /// 1. the parts not already stored, and the profiles whose digest changed — a
-    ///    published row always has its profile;
-    /// 2. the profiles of customers no longer in the snapshot are deleted (their rows
-    ///    may show until step 4: a customer the processor deleted);
-    /// 3. the manifest of this version (head and part ids), in chunks;
-    /// 4. the pointer, one put: the switch from the old snapshot to the new is atomic;
-    /// 5. the parts and manifest of the old snapshot that this one does not use.
-    ///
-    /// A pass stopped anywhere leaves the published snapshot whole; what it wrote
-    /// before stopping is either reused by the next pass (same bytes, same part id) or
-    /// found by the next pass (after a stop) or the first of the next day, which delete
-    /// every snapshot item the manifest does not name.
+    /// Publishes a computed snapshot (every customer of the tenant) and its customers'
+    /// profiles, writing only what differs from the published one (see
+    /// `snapshot_parts` and [`Self::commit`]).
     pub async fn publish_snapshot(
         &self,
         tenant: &TenantId,
-        snapshot: &Snapshot,
-        profiles: &[(String, CustomerProfile)],
+        computed: &Computed,
     ) -> Result<(), ServiceError> {
-        self.publish(tenant, snapshot, profiles, false).await
+        let previous = self.repos.snapshots.pointer(tenant).await?;
+        self.publish(tenant, computed, previous, false, &HashSet::new())
+            .await
     }
 
-    /// [`Self::publish_snapshot`]; `after_stop` also deletes unreferenced items.
+    /// [`Self::publish_snapshot`] in place of `previous`; `after_stop` also deletes
+    /// unreferenced items.
     async fn publish(
         &self,
         tenant: &TenantId,
-        snapshot: &Snapshot,
-        profiles: &[(String, CustomerProfile)],
+        computed: &Computed,
+        previous: Option<SnapshotPointer>,
         after_stop: bool,
+        force: &HashSet<(String, String)>,
     ) -> Result<(), ServiceError> {
-        let (head, shares) = layout::split(snapshot, profiles).map_err(ServiceError::internal)?;
-        let encoded = layout::parts(&shares);
+        let shares = &computed.shares;
+        let encoded = layout::parts(shares);
         let snapshots = &self.repos.snapshots;
         let ids = snapshots
             .part_ids(tenant, encoded.iter().map(|(_, bytes)| bytes.as_slice()))
             .await?;
-        let previous = snapshots.pointer(tenant).await?;
         let old = match previous.filter(|p| p.format == Some(SNAPSHOT_FORMAT)) {
             Some(pointer) => self.manifest(tenant, pointer).await.ok(),
             None => None,
         };
         let old_ids: HashSet<&str> = old
             .iter()
-            .flat_map(|m| m.parts.iter().map(String::as_str))
+            .flat_map(|m| m.parts.iter().map(|p| p.id.as_str()))
             .collect();
         let new_ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let removed: Vec<String> = old_ids
@@ -270,36 +245,93 @@ impl Analytics {
         }
         let mut added = Vec::new();
         let mut written: HashSet<(&str, &str)> = HashSet::new();
+        let mut refs = Vec::with_capacity(ids.len());
         for ((range, bytes), id) in encoded.iter().zip(&ids) {
+            let part = shares.get(range.clone()).unwrap_or_default();
+            refs.push(PartRef::new(id, part));
             if old_ids.contains(id.as_str()) {
                 continue;
             }
             added.push((id.clone(), bytes.clone()));
-            for share in shares.get(range.clone()).unwrap_or_default() {
+            for share in part {
                 let key = (share.integration.clone(), share.id.clone());
-                let same = old.is_some() && before.get(&key) == Some(&share.profile);
+                let same = old.is_some()
+                    && before.get(&key) == Some(&share.profile)
+                    && !force.contains(&key);
                 if !same && share.profile.is_some() {
                     written.insert((share.integration.as_str(), share.id.as_str()));
                 }
                 before.remove(&key);
             }
         }
-        snapshots.put_parts(tenant, &added).await?;
-        let changed: Vec<(String, CustomerProfile)> = profiles
+        let profiles: Vec<(String, CustomerProfile)> = computed
+            .profiles
             .iter()
-            .filter(|(integration, p)| written.contains(&(integration.as_str(), p.id.as_str())))
+            .filter(|(integration, p)| {
+                written.contains(&(integration.as_str(), p.id.as_str()))
+                    || force.contains(&(integration.clone(), p.id.clone()))
+            })
             .cloned()
             .collect();
-        self.repos.profiles.put_all(tenant, &changed).await?;
         let gone: Vec<(String, String)> = before
             .into_iter()
             .filter(|(_, profile)| profile.is_some())
             .map(|(key, _)| key)
             .collect();
-        self.repos.profiles.delete_all(tenant, &gone).await?;
-        let manifest = Manifest { head, parts: ids };
+        let head = Head {
+            built_at: self.now(),
+            unowned: computed.unowned.clone(),
+        };
+        let plan = Plan {
+            manifest: Manifest { head, parts: refs },
+            added,
+            removed,
+            profiles,
+            gone,
+        };
+        if !self.commit(tenant, previous, plan, after_stop).await? {
+            // The next pass finds its integration changed after the published version,
+            // and rebuilds.
+            tracing::warn!(tenant_id = %tenant, "analytics: another pass published first; this rebuild is dropped");
+        }
+        Ok(())
+    }
+
+    /// Publishes a planned version:
+    ///
+    /// 1. the parts not already stored, and the profiles whose digest changed — a
+    ///    published row always has its profile;
+    /// 2. the profiles of customers no longer in the snapshot are deleted (their rows
+    ///    may show until step 4: a customer the processor deleted);
+    /// 3. the manifest of this version (head and part ids), in chunks;
+    /// 4. the pointer, one put: the switch from the old snapshot to the new is atomic;
+    /// 5. the parts and manifest of the old snapshot that this one does not use.
+    ///
+    /// A pass stopped anywhere leaves the published snapshot whole; what it wrote
+    /// before stopping is either reused by the next pass (same bytes, same part id) or
+    /// found by the next pass (after a stop) or the first of the next day, which delete
+    /// every snapshot item the manifest does not name.
+    ///
+    /// `Ok(false)` when another pass published since `previous` was read: this version
+    /// is not published (what it wrote is unreferenced, and collected).
+    pub(crate) async fn commit(
+        &self,
+        tenant: &TenantId,
+        previous: Option<SnapshotPointer>,
+        plan: Plan,
+        after_stop: bool,
+    ) -> Result<bool, ServiceError> {
+        let snapshots = &self.repos.snapshots;
+        snapshots.put_parts(tenant, &plan.added).await?;
+        self.repos.profiles.put_all(tenant, &plan.profiles).await?;
+        self.repos.profiles.delete_all(tenant, &plan.gone).await?;
+        let manifest = plan.manifest;
         let bytes = postcard::to_stdvec(&manifest).map_err(ServiceError::internal)?;
-        let version = self.now().timestamp_micros();
+        // Versions only grow, even within one microsecond (a frozen clock).
+        let version = self
+            .now()
+            .timestamp_micros()
+            .max(previous.map_or(0, |p| p.version.saturating_add(1)));
         let chunks: Vec<&[u8]> = bytes.chunks(CHUNK_BYTES).collect();
         // The manifest's chunks in one batch write (invisible until published); the
         // pointer is then moved by a single put, which is what makes the switch atomic.
@@ -308,18 +340,24 @@ impl Analytics {
             version,
             chunks: chunks.len(),
             format: Some(SNAPSHOT_FORMAT),
+            stored: 0,
         };
-        snapshots.publish(tenant, pointer).await?;
+        if !snapshots
+            .publish(tenant, pointer, previous.as_ref())
+            .await?
+        {
+            return Ok(false);
+        }
         tracing::info!(
             tenant_id = %tenant,
             parts = manifest.parts.len(),
-            parts_written = added.len(),
-            parts_deleted = removed.len(),
-            profiles_written = changed.len(),
-            profiles_deleted = gone.len(),
+            parts_written = plan.added.len(),
+            parts_deleted = plan.removed.len(),
+            profiles_written = plan.profiles.len(),
+            profiles_deleted = plan.gone.len(),
             "analytics published"
         );
-        snapshots.delete_parts(tenant, &removed).await?;
+        snapshots.delete_parts(tenant, &plan.removed).await?;
         if let Some(old) = previous.map(|p| p.version).filter(|v| *v != version) {
             snapshots.delete_version(tenant, old).await?;
         }
@@ -329,28 +367,29 @@ impl Analytics {
             .and_then(|p| DateTime::from_timestamp_micros(p.version))
             .is_none_or(|built| built.date_naive() != self.now().date_naive());
         if after_stop || first_today {
-            let keep: HashSet<String> = manifest.parts.into_iter().collect();
+            let keep: HashSet<String> = manifest.parts.into_iter().map(|p| p.id).collect();
             let stale = snapshots.unreferenced(tenant, version, &keep).await?;
             if !stale.is_empty() {
                 tracing::info!(tenant_id = %tenant, items = stale.len(), "unreferenced snapshot items deleted");
                 snapshots.delete_keys(stale).await?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The ids of the published snapshot's parts (none before the first).
     pub async fn published_parts(&self, tenant: &TenantId) -> Result<Vec<String>, ServiceError> {
         match self.repos.snapshots.pointer(tenant).await? {
             Some(pointer) if pointer.format == Some(SNAPSHOT_FORMAT) => {
-                Ok(self.manifest(tenant, pointer).await?.parts)
+                let parts = self.manifest(tenant, pointer).await?.parts;
+                Ok(parts.into_iter().map(|p| p.id).collect())
             }
             _ => Ok(Vec::new()),
         }
     }
 
     /// The manifest a pointer publishes.
-    async fn manifest(
+    pub(crate) async fn manifest(
         &self,
         tenant: &TenantId,
         pointer: SnapshotPointer,
@@ -370,9 +409,9 @@ impl Analytics {
     }
 
     /// Whether the published snapshot is current for a sync whose integration last
-    /// changed at `changed_at` (Unix microseconds): of this format, built today (UTC),
-    /// and built after that change. One read, the pointer: a snapshot's version is the
-    /// time it was built.
+    /// changed at `changed_at` (see [`Self::change_mark`]): of this format, built today
+    /// (UTC), and built after that change. One read, the pointer: a snapshot's version
+    /// is the time it was built.
     pub async fn snapshot_shows(
         &self,
         tenant: &TenantId,
@@ -385,7 +424,19 @@ impl Analytics {
             .is_some_and(|built| built.date_naive() == self.now().date_naive());
         Ok(pointer.format == Some(SNAPSHOT_FORMAT)
             && built_today
-            && changed_at.is_none_or(|changed| changed < pointer.version))
+            && changed_at.is_none_or(|changed| changed <= pointer.version))
+    }
+
+    /// What a sync that changed records records as its integration's `changed_at`: now
+    /// (Unix microseconds), and later than the published version — any snapshot
+    /// published after it has a version at least this (versions only grow), any
+    /// published before it a smaller one, even within one microsecond.
+    pub async fn change_mark(&self, tenant: &TenantId) -> Result<i64, ServiceError> {
+        let published = self.repos.snapshots.pointer(tenant).await?;
+        Ok(self
+            .now()
+            .timestamp_micros()
+            .max(published.map_or(0, |p| p.version.saturating_add(1))))
     }
 
     /// The tenant's current snapshot (`None` before its first sync).
@@ -411,8 +462,8 @@ impl Analytics {
         let missing: Vec<String> = manifest
             .parts
             .iter()
-            .filter(|id| !known.contains_key(*id))
-            .cloned()
+            .filter(|p| !known.contains_key(&p.id))
+            .map(|p| p.id.clone())
             .collect();
         let mut fetched: Vec<(String, Vec<u8>)> = Vec::new();
         if missing.len() * 4 <= manifest.parts.len() {
@@ -439,22 +490,21 @@ impl Analytics {
             }
         }
         let mut parts = HashMap::with_capacity(manifest.parts.len());
-        for id in &manifest.parts {
-            let shares = known.get(id).cloned().ok_or_else(|| {
+        for part in &manifest.parts {
+            let shares = known.get(&part.id).cloned().ok_or_else(|| {
                 ServiceError::internal("a snapshot part is missing or does not decode")
             })?;
-            parts.insert(id.clone(), shares);
+            parts.insert(part.id.clone(), shares);
         }
         let read = started.elapsed();
         let shares = manifest
             .parts
             .iter()
-            .filter_map(|id| parts.get(id))
+            .filter_map(|p| parts.get(&p.id))
             .flat_map(|part| part.iter());
-        let mut snapshot =
-            layout::assemble(manifest.head, shares).map_err(ServiceError::internal)?;
-        snapshot.facts.check().map_err(ServiceError::internal)?;
-        snapshot.order = CustomerOrder::of(&snapshot.customers, &snapshot.facts);
+        let assembled = layout::assemble(manifest.head, shares).map_err(ServiceError::internal)?;
+        assembled.facts.check().map_err(ServiceError::internal)?;
+        let snapshot = self.finish(tenant, assembled).await?;
         tracing::info!(
             tenant_id = %tenant,
             parts = manifest.parts.len(),
@@ -475,6 +525,57 @@ impl Analytics {
             );
         }
         Ok(Some(snapshot))
+    }
+
+    /// The snapshot the queries read from its assembled shares, with what ranks or sums
+    /// customers against each other computed as of the snapshot's build: the reporting
+    /// currency (chosen, else the one with the most MRR), each row's MRR in it, RFM
+    /// scores and segments.
+    async fn finish(&self, tenant: &TenantId, a: Assembled) -> Result<Snapshot, ServiceError> {
+        let at = a.built_at.timestamp();
+        let day = day_of(at);
+        let currency_error = |e: crate::domain::metrics::MetricsError| {
+            ServiceError::invalid("currency", e.to_string())
+        };
+        let mode = self.reporting_mode(tenant, &a.facts, day).await?;
+        let reporting_mrr = customer_mrr(&a.facts, &mode, day).map_err(currency_error)?;
+        let reporting_by_id: HashMap<(&str, &str), Mrr> = a
+            .facts
+            .customers
+            .iter()
+            .zip(&reporting_mrr)
+            .map(|(c, mrr)| {
+                let integration = c.dims.integration.as_deref().unwrap_or_default();
+                ((integration, c.id.as_str()), *mrr)
+            })
+            .collect();
+        let loyalties = rfm_scores(&a.rfm, at, &mode).map_err(currency_error)?;
+        let segment_summary = segments(&a.rfm, &loyalties, &mode, at).map_err(currency_error)?;
+        let loyalty: HashMap<&str, _> =
+            loyalties.iter().map(|l| (l.customer.as_str(), l)).collect();
+        let mut rows = a.rows;
+        for row in &mut rows {
+            row.reporting_mrr = reporting_by_id
+                .get(&(row.integration.as_str(), row.id.as_str()))
+                .copied()
+                .unwrap_or_default()
+                .to_minor();
+            let scored = loyalty.get(row.id.as_str());
+            row.loyalty_score = scored.map(|l| l.score.clone());
+            row.segment = scored
+                .and_then(|l| serde_json::to_value(l.segment).ok())
+                .and_then(|v| v.as_str().map(str::to_owned));
+        }
+        let order = CustomerOrder::of(&rows, &a.facts);
+        Ok(Snapshot {
+            built_at: a.built_at,
+            reporting_currency: mode.code(),
+            facts: a.facts,
+            customers: rows,
+            segments: segment_summary,
+            payment_failure_risks: a.risks,
+            order,
+        })
     }
 
     /// One customer's profile (subscriptions, payments) as of the last rebuild.

@@ -100,17 +100,17 @@ impl Analytics {
     }
 
     /// The reporting currency: the admin's choice, else the currency with the largest
-    /// MRR now.
+    /// MRR on `day`.
     pub(crate) async fn reporting_mode(
         &self,
         tenant: &TenantId,
         facts: &Facts,
+        day: u32,
     ) -> Result<CurrencyMode, ServiceError> {
         let rates = self.fx_source(tenant).await?;
-        let today = day_of(self.now().timestamp());
         let to = match self.chosen_reporting_currency(tenant).await? {
             Some(code) => code,
-            None => largest_mrr_currency(facts, &rates, today),
+            None => largest_mrr_currency(facts, &rates, day),
         };
         Ok(CurrencyMode::Converted { to, rates })
     }

@@ -23,6 +23,7 @@ use crate::repos::billing::valid_provider_id;
 use crate::repos::integrations::{FullProgress, SyncState};
 use crate::services::contexts::Ingestion;
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
+use crate::services::incremental::Touched;
 use crate::services::integrations::IntegrationStatus;
 
 /// How long a sync may hold its lease before another may take over.
@@ -93,8 +94,12 @@ impl Ingestion {
             Err(ServiceError::Conflict(_)) => return Ok(None),
             Err(other) => return Err(other),
         }
+        let mut touched = Touched::new(id.clone());
         let outcome = match self.integrations.connector_for(tenant, id, &record).await {
-            Ok(connector) => self.run_sync(tenant, id, connector.as_ref()).await,
+            Ok(connector) => {
+                self.run_sync(tenant, id, connector.as_ref(), &mut touched)
+                    .await
+            }
             Err(ServiceError::Conflict(Conflict::CredentialsRefused)) => {
                 Err(SyncFailure::Connector(ConnectorError::Unauthorized))
             }
@@ -105,6 +110,7 @@ impl Ingestion {
             return Ok(None);
         };
         let mut record = stored.record.clone();
+        let changed_before = record.changed_at;
         if stored.status == IntegrationStatus::Disconnected {
             return Ok(None);
         }
@@ -112,7 +118,7 @@ impl Ingestion {
         let (status, result) = match outcome {
             Ok(report) => {
                 if report.full || report.written + report.deleted > 0 {
-                    record.changed_at = Some(self.now().timestamp_micros());
+                    record.changed_at = Some(self.analytics.change_mark(tenant).await?);
                 }
                 record.last_sync_at = Some(self.now());
                 record.last_error = None;
@@ -146,13 +152,20 @@ impl Ingestion {
         };
         // A sync that changed nothing since the published snapshot was built today
         // leaves it as it is: the pass then costs the sync state, not the tenant's size.
-        // The first sync of each day rebuilds anyway, which refreshes what depends on
-        // the date (RFM recency, card-expiry risk, figures as of today). The snapshot is
+        // One that changed k customers recomputes those (`services::incremental`). The
+        // first sync of each day rebuilds anyway, which refreshes what depends on the
+        // date (RFM recency, card-expiry risk, figures as of today). The snapshot is
         // published while the lease is held: a pass stopped while publishing stays
         // `syncing`, and the next one rebuilds and deletes what it left behind.
         if result.as_ref().is_ok_and(Option::is_some) {
-            self.publish_analytics(tenant, record.changed_at, unfinished)
-                .await;
+            self.publish_analytics(
+                tenant,
+                changed_before,
+                record.changed_at,
+                unfinished,
+                &touched,
+            )
+            .await;
         }
         self.integrations
             .save_integration(tenant, id, &record, status, &stored)
@@ -160,21 +173,29 @@ impl Ingestion {
         result
     }
 
-    /// Rebuilds the tenant's snapshot unless the published one already shows a change
-    /// made at `changed_at`; after a stopped pass (`unfinished`), always, and deleting
-    /// the snapshot items no manifest names. A failure is logged, not returned: the
-    /// records are stored and `changed_at` says so, so the next pass publishes them.
+    /// Publishes the tenant's snapshot unless the published one already shows a change
+    /// made at `changed_at`: what this sync `touched` when the snapshot showed
+    /// everything before it (`changed_before`), else a full rebuild; after a stopped
+    /// pass (`unfinished`), always a full rebuild, deleting the snapshot items no
+    /// manifest names. A failure is logged, not returned: the records are stored and
+    /// `changed_at` says so, so the next pass publishes them.
     async fn publish_analytics(
         &self,
         tenant: &TenantId,
+        changed_before: Option<i64>,
         changed_at: Option<i64>,
         unfinished: bool,
+        touched: &Touched,
     ) {
-        let rebuild = match self.analytics.snapshot_shows(tenant, changed_at).await {
-            Ok(current) => unfinished || !current,
-            Err(err) => {
+        let shows = |changed| self.analytics.snapshot_shows(tenant, changed);
+        let (rebuild, incremental) = match (shows(changed_at).await, shows(changed_before).await) {
+            (Ok(current), Ok(was_current)) => (
+                unfinished || !current,
+                !unfinished && was_current && !touched.is_empty(),
+            ),
+            (Err(err), _) | (_, Err(err)) => {
                 tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
-                true
+                (true, false)
             }
         };
         if !rebuild {
@@ -182,6 +203,8 @@ impl Ingestion {
         }
         let rebuilt = if unfinished {
             self.analytics.rebuild_after_stop(tenant).await
+        } else if incremental {
+            self.analytics.apply_changes(tenant, touched).await
         } else {
             self.analytics.rebuild_analytics(tenant).await
         };
@@ -195,12 +218,13 @@ impl Ingestion {
         tenant: &TenantId,
         id: &IntegrationId,
         connector: &dyn Connector,
+        touched: &mut Touched,
     ) -> Result<SyncReport, SyncFailure> {
         let mut state = self.repos.sync_states.get(tenant, id).await?;
         let mut report = SyncReport::default();
         if state.cursor.is_some() && state.full.is_none() {
             match self
-                .incremental(tenant, id, connector, &mut state, &mut report)
+                .incremental(tenant, id, connector, &mut state, &mut report, touched)
                 .await
             {
                 Err(SyncFailure::Connector(ConnectorError::CursorExpired)) => {
@@ -211,6 +235,7 @@ impl Ingestion {
             }
         }
         report.full = true;
+        touched.set_overflow();
         self.full_sync(tenant, id, connector, &mut state, &mut report)
             .await?;
         Ok(report)
@@ -265,6 +290,7 @@ impl Ingestion {
         connector: &dyn Connector,
         state: &mut SyncState,
         report: &mut SyncReport,
+        touched: &mut Touched,
     ) -> Result<(), SyncFailure> {
         loop {
             let before = state.clone();
@@ -290,6 +316,13 @@ impl Ingestion {
                 } else {
                     connector.fetch(kind, &object_id).await?
                 };
+                // As stored before: whose figures it fed (one read per changed object).
+                let before = self
+                    .repos
+                    .billing_records
+                    .get(tenant, id, kind, &object_id)
+                    .await?;
+                touched.push(before, fresh.clone());
                 match fresh {
                     Some(record) => records.push(record),
                     None => {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod fx_rates;
 pub mod hashing;
+pub mod incremental;
 pub mod ingestion;
 pub mod integrations;
 pub mod jobs;

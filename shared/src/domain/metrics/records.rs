@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::domain::billing::{
     BillingRecord, CardFacts, ChargeRecord, CustomerRecord, DiscountRecord, InvoiceRecord,
-    PaymentMethodRecord, RefundRecord, SubscriptionRecord,
+    ObjectKind, PaymentMethodRecord, RefundRecord, SubscriptionRecord,
 };
 
 use super::dimensions::CustomerDims;
@@ -273,4 +273,114 @@ pub(crate) fn refunded_amount(charge: &ChargeRecord, refunds: &[&RefundRecord]) 
         .map(|refund| refund.amount)
         .sum();
     recorded.max(charge.amount_refunded)
+}
+
+/// Which customers' figures each record feeds: the relations the engine follows
+/// ([`RecordIndex`]), read the other way round. A record belongs to every customer it
+/// is used for, and to none (`unowned`) when it names no customer the engine knows of
+/// (a charge without a customer, and its refunds).
+///
+/// A customer's figures are a function of its group alone: recomputing only the
+/// customers whose records changed, from only their groups, gives what a full build
+/// gives for them. Groups are disjoint at a processor that keeps its objects' owners
+/// fixed (Stripe: a subscription's, invoice's and charge's customer never change); a
+/// record in two groups ties them, and the caller recomputes them together or all.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RecordGroups<'a> {
+    pub by_customer: HashMap<&'a str, Vec<(ObjectKind, &'a str)>>,
+    pub unowned: Vec<(ObjectKind, &'a str)>,
+}
+
+impl<'a> RecordGroups<'a> {
+    pub fn of(data: &BillingData<'a>) -> Self {
+        let mut groups = RecordGroups::default();
+        let file =
+            |groups: &mut RecordGroups<'a>, owners: &[&'a str], kind: ObjectKind, id: &'a str| {
+                if owners.is_empty() {
+                    groups.unowned.push((kind, id));
+                }
+                for owner in owners {
+                    groups
+                        .by_customer
+                        .entry(owner)
+                        .or_default()
+                        .push((kind, id));
+                }
+            };
+        let sub_owner: HashMap<&str, &str> = data
+            .subscriptions
+            .iter()
+            .map(|sub| (sub.id.as_str(), sub.customer.as_str()))
+            .collect();
+        let charge_owner: HashMap<&str, Option<&str>> = data
+            .charges
+            .iter()
+            .map(|charge| (charge.id.as_str(), charge.customer.as_deref()))
+            .collect();
+        let mut pm_owners: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut refer = |pm: Option<&'a str>, customer: &'a str| {
+            if let Some(pm) = pm {
+                let owners = pm_owners.entry(pm).or_default();
+                if !owners.contains(&customer) {
+                    owners.push(customer);
+                }
+            }
+        };
+        for customer in data.customers {
+            refer(customer.default_payment_method.as_deref(), &customer.id);
+            file(
+                &mut groups,
+                &[&customer.id],
+                ObjectKind::Customer,
+                &customer.id,
+            );
+        }
+        for sub in data.subscriptions {
+            refer(sub.default_payment_method.as_deref(), &sub.customer);
+            file(
+                &mut groups,
+                &[&sub.customer],
+                ObjectKind::Subscription,
+                &sub.id,
+            );
+        }
+        for pm in data.payment_methods {
+            let mut owners = pm_owners.get(pm.id.as_str()).cloned().unwrap_or_default();
+            if let Some(customer) = pm.customer.as_deref()
+                && !owners.contains(&customer)
+            {
+                owners.push(customer);
+            }
+            file(&mut groups, &owners, ObjectKind::PaymentMethod, &pm.id);
+        }
+        for invoice in data.invoices {
+            let mut owners: Vec<&str> = invoice.customer.as_deref().into_iter().collect();
+            let subs = invoice
+                .subscription
+                .iter()
+                .chain(invoice.lines.iter().filter_map(|l| l.subscription.as_ref()));
+            for sub in subs {
+                if let Some(customer) = sub_owner.get(sub.as_str())
+                    && !owners.contains(customer)
+                {
+                    owners.push(customer);
+                }
+            }
+            file(&mut groups, &owners, ObjectKind::Invoice, &invoice.id);
+        }
+        for charge in data.charges {
+            let owners: Vec<&str> = charge.customer.as_deref().into_iter().collect();
+            file(&mut groups, &owners, ObjectKind::Charge, &charge.id);
+        }
+        for refund in data.refunds {
+            let owners: Vec<&str> = refund
+                .charge
+                .as_deref()
+                .and_then(|charge| charge_owner.get(charge).copied().flatten())
+                .into_iter()
+                .collect();
+            file(&mut groups, &owners, ObjectKind::Refund, &refund.id);
+        }
+        groups
+    }
 }
