@@ -5,14 +5,14 @@
 //! pointer `(TENANT#<id>, ANALYTICS)` last. The customer profiles
 //! `(TENANT#<id>, PROFILE#<integration>#<customer>)` (sealed).
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::crypto::keyed_hash;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::CustomerProfile;
 use crate::ports::store::Pages;
 use crate::ports::{Condition, Item, Key, Query, SortKeys};
-use crate::repos::{EntityKey, RepoError, Sealer, all_under, n, tenant_of, with_n};
+use crate::repos::{
+    EntityKey, RepoError, Sealer, all_under, n, read_concurrently, tenant_of, with_n,
+};
 
 const POINTER_SK: &str = "ANALYTICS";
 const CHUNK_PREFIX: &str = "ANALYTICS#";
@@ -146,24 +146,6 @@ pub struct SnapshotPointer {
     pub stored: u64,
 }
 
-/// Bytes sealed as a record (serde's byte-array form).
-#[derive(Serialize, Deserialize)]
-struct ChunkBytes(#[serde(with = "base64_bytes")] Vec<u8>);
-
-mod base64_bytes {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
-}
-
 #[derive(Clone)]
 pub struct Snapshots {
     sealer: Sealer,
@@ -217,10 +199,7 @@ impl Snapshots {
         bytes: &[u8],
     ) -> Result<(), RepoError> {
         let key = chunk_key(tenant, version, index);
-        let item = self
-            .sealer
-            .seal(tenant, key, &ChunkBytes(bytes.to_vec()))
-            .await?;
+        let item = self.sealer.seal_bytes(tenant, key, bytes).await?;
         Ok(self.sealer.store.put(item, Condition::None).await?)
     }
 
@@ -241,8 +220,7 @@ impl Snapshots {
         let mut items = Vec::with_capacity(chunks.len());
         for (index, bytes) in chunks.iter().enumerate() {
             let key = chunk_key(tenant, version, index);
-            let chunk = ChunkBytes(bytes.to_vec());
-            items.push(self.sealer.seal(tenant, key, &chunk).await?);
+            items.push(self.sealer.seal_bytes(tenant, key, bytes).await?);
         }
         Ok(self.sealer.store.batch_put(items).await?)
     }
@@ -254,8 +232,7 @@ impl Snapshots {
         index: usize,
     ) -> Result<Option<Vec<u8>>, RepoError> {
         let key = chunk_key(tenant, version, index);
-        let loaded = self.sealer.load::<ChunkBytes>(tenant, &key).await?;
-        Ok(loaded.map(|(chunk, _)| chunk.0))
+        self.sealer.load_bytes(tenant, &key).await
     }
 
     /// Publishes a snapshot whose chunks are stored, in place of `previous` (as read
@@ -315,10 +292,9 @@ impl Snapshots {
         for batch in parts.chunks(PARTS_PER_BATCH) {
             let mut items = Vec::with_capacity(batch.len());
             for (id, bytes) in batch {
-                let chunk = ChunkBytes(bytes.clone());
                 items.push(
                     self.sealer
-                        .seal(tenant, part_key(tenant, id), &chunk)
+                        .seal_bytes(tenant, part_key(tenant, id), bytes)
                         .await?,
                 );
             }
@@ -333,25 +309,16 @@ impl Snapshots {
         tenant: &TenantId,
         ids: &[String],
     ) -> Result<Vec<(String, Vec<u8>)>, RepoError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for batch in ids.chunks(PARTS_IN_FLIGHT) {
-            let mut reads = tokio::task::JoinSet::new();
-            for id in batch {
-                let (sealer, tenant, id) = (self.sealer.clone(), tenant.clone(), id.clone());
-                reads.spawn(async move {
-                    let key = part_key(&tenant, &id);
-                    let loaded = sealer.load::<ChunkBytes>(&tenant, &key).await?;
-                    Ok::<_, RepoError>(loaded.map(|(chunk, _)| (id, chunk.0)))
-                });
+        let (sealer, tenant) = (self.sealer.clone(), tenant.clone());
+        read_concurrently(ids.to_vec(), PARTS_IN_FLIGHT, move |id| {
+            let (sealer, tenant) = (sealer.clone(), tenant.clone());
+            async move {
+                let key = part_key(&tenant, &id);
+                let loaded = sealer.load_bytes(&tenant, &key).await?;
+                Ok(loaded.map(|bytes| (id, bytes)))
             }
-            while let Some(read) = reads.join_next().await {
-                let read = read.map_err(|e| {
-                    RepoError::Store(crate::ports::StoreError::Backend(e.to_string()))
-                })?;
-                found.extend(read?);
-            }
-        }
-        Ok(found)
+        })
+        .await
     }
 
     /// Every stored part, a page at a time (`on_page` gets each page's parts): what a
@@ -370,12 +337,8 @@ impl Snapshots {
                 .into_iter()
                 .filter_map(|item| SnapshotPartKey::parse(&item.key).map(|k| (k.part, item)))
                 .unzip();
-            let chunks: Vec<ChunkBytes> = self.sealer.open_all(tenant, &items).await?;
-            on_page(
-                ids.into_iter()
-                    .zip(chunks.into_iter().map(|c| c.0))
-                    .collect(),
-            )?;
+            let chunks = self.sealer.open_all_bytes(tenant, &items).await?;
+            on_page(ids.into_iter().zip(chunks).collect())?;
         }
         Ok(())
     }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use crate::domain::billing::{BillingRecord, ObjectKind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Condition, Cursor, Key, Query, SortKeys};
-use crate::repos::{EntityKey, RepoError, SealedPage, Sealer, sealed_len, tenant_of};
+use crate::repos::{
+    EntityKey, RepoError, SealedPage, Sealer, read_concurrently, sealed_len, tenant_of,
+};
 
 /// The sort-key prefix of a kind's records.
 pub fn record_prefix(kind: ObjectKind) -> &'static str {
@@ -157,23 +159,13 @@ impl BillingRecords {
         integration: &IntegrationId,
         keys: &[(ObjectKind, String)],
     ) -> Result<Vec<BillingRecord>, RepoError> {
-        let mut found = Vec::with_capacity(keys.len());
-        for batch in keys.chunks(READS_IN_FLIGHT) {
-            let mut reads = tokio::task::JoinSet::new();
-            for (kind, id) in batch {
-                let (this, tenant, integration) =
-                    (self.clone(), tenant.clone(), integration.clone());
-                let (kind, id) = (*kind, id.clone());
-                reads.spawn(async move { this.get(&tenant, &integration, kind, &id).await });
-            }
-            while let Some(read) = reads.join_next().await {
-                let read = read.map_err(|e| {
-                    RepoError::Store(crate::ports::StoreError::Backend(e.to_string()))
-                })?;
-                found.extend(read?);
-            }
-        }
-        Ok(found)
+        let this = self.clone();
+        let (tenant, integration) = (tenant.clone(), integration.clone());
+        read_concurrently(keys.to_vec(), READS_IN_FLIGHT, move |(kind, id)| {
+            let (this, tenant, integration) = (this.clone(), tenant.clone(), integration.clone());
+            async move { this.get(&tenant, &integration, kind, &id).await }
+        })
+        .await
     }
 
     /// Every record of one kind of an integration, opened a page at a time: only one

@@ -166,6 +166,39 @@ impl Sealer {
         vault::open_record(self.table(), &data_key, item)
     }
 
+    /// Seals opaque bytes (no JSON around them) at `key`.
+    async fn seal_bytes(
+        &self,
+        tenant: &TenantId,
+        key: Key,
+        bytes: &[u8],
+    ) -> Result<Item, RepoError> {
+        let data_key = self.keys.data_key(tenant).await?;
+        Ok(vault::seal_bytes(self.table(), &data_key, key, bytes))
+    }
+
+    /// Opens the bytes sealed in each item by [`Self::seal_bytes`], with one look-up
+    /// of the key.
+    async fn open_all_bytes(
+        &self,
+        tenant: &TenantId,
+        items: &[Item],
+    ) -> Result<Vec<Vec<u8>>, RepoError> {
+        let data_key = self.keys.data_key(tenant).await?;
+        items
+            .iter()
+            .map(|item| vault::open_bytes(self.table(), &data_key, item))
+            .collect()
+    }
+
+    /// Loads and opens the bytes sealed at `key`.
+    async fn load_bytes(&self, tenant: &TenantId, key: &Key) -> Result<Option<Vec<u8>>, RepoError> {
+        let Some(item) = self.store.get(key).await? else {
+            return Ok(None);
+        };
+        Ok(self.open_all_bytes(tenant, &[item]).await?.pop())
+    }
+
     /// Opens every item of a query page with one look-up of the key.
     async fn open_all<T: DeserializeOwned>(
         &self,
@@ -194,6 +227,35 @@ impl Sealer {
         let record = self.open(tenant, &item).await?;
         Ok(Some((record, item)))
     }
+}
+
+/// Runs `read` on each input, `in_flight` at a time (point reads spread over parallel
+/// requests); what each found, in no particular order.
+pub(crate) async fn read_concurrently<I, T, F, Fut>(
+    inputs: Vec<I>,
+    in_flight: usize,
+    read: F,
+) -> Result<Vec<T>, RepoError>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, RepoError>> + Send + 'static,
+{
+    let mut found = Vec::with_capacity(inputs.len());
+    let mut inputs = inputs.into_iter().peekable();
+    while inputs.peek().is_some() {
+        let mut reads = tokio::task::JoinSet::new();
+        for input in inputs.by_ref().take(in_flight.max(1)) {
+            reads.spawn(read(input));
+        }
+        while let Some(done) = reads.join_next().await {
+            let done = done
+                .map_err(|e| RepoError::Store(crate::ports::StoreError::Backend(e.to_string())))?;
+            found.extend(done?);
+        }
+    }
+    Ok(found)
 }
 
 /// Every item a query selects, page after page (small selections only).

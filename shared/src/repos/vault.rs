@@ -227,6 +227,31 @@ pub fn seal_record<T: Serialize>(
     Ok(Item::new(key).with(SEALED_ATTR, Attr::B(sealed)))
 }
 
+/// An item at `key` whose `data` attribute is `bytes` sealed for exactly that place:
+/// for opaque blobs (snapshot parts and manifest chunks), which JSON would carry as
+/// base64, a third larger — and an item's size is what DynamoDB bills.
+pub fn seal_bytes(table: &str, data_key: &DataKey, key: Key, bytes: &[u8]) -> Item {
+    let at = SealedAt {
+        table,
+        pk: &key.pk,
+        sk: &key.sk,
+    };
+    let sealed = crypto::seal(data_key, at, bytes);
+    Item::new(key).with(SEALED_ATTR, Attr::B(sealed))
+}
+
+/// The bytes sealed in `item` by [`seal_bytes`].
+pub fn open_bytes(table: &str, data_key: &DataKey, item: &Item) -> Result<Vec<u8>, VaultError> {
+    let sealed = item.b(SEALED_ATTR).ok_or(VaultError::Corrupt)?;
+    let at = SealedAt {
+        table,
+        pk: &item.key.pk,
+        sk: &item.key.sk,
+    };
+    let plain = crypto::open(data_key, at, sealed).map_err(|_| VaultError::Corrupt)?;
+    Ok(plain.to_vec())
+}
+
 /// The record sealed in `item` by [`seal_record`].
 pub fn open_record<T: DeserializeOwned>(
     table: &str,

@@ -187,20 +187,24 @@ impl Ingestion {
         unfinished: bool,
         touched: &Touched,
     ) {
-        let shows = |changed| self.analytics.snapshot_shows(tenant, changed);
-        let (rebuild, incremental) = match (shows(changed_at).await, shows(changed_before).await) {
-            (Ok(current), Ok(was_current)) => (
-                unfinished || !current,
-                !unfinished && was_current && !touched.is_empty(),
-            ),
-            (Err(err), _) | (_, Err(err)) => {
+        let rebuild = match self.analytics.snapshot_shows(tenant, changed_at).await {
+            Ok(current) => unfinished || !current,
+            Err(err) => {
                 tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
-                (true, false)
+                true
             }
         };
         if !rebuild {
             return;
         }
+        // Incremental only onto a snapshot that showed everything before this sync.
+        let incremental = !unfinished
+            && !touched.is_empty()
+            && self
+                .analytics
+                .snapshot_shows(tenant, changed_before)
+                .await
+                .unwrap_or(false);
         let rebuilt = if unfinished {
             self.analytics.rebuild_after_stop(tenant).await
         } else if incremental {

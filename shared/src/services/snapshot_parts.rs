@@ -38,7 +38,7 @@ use crate::services::analytics::CustomerRow;
 
 /// Customers per part on average: small parts keep what a changed customer rewrites
 /// small (a part is ~10 KB at the demo's ~1.2 KB per customer).
-pub const CUSTOMERS_PER_PART: u64 = 8;
+pub const CUSTOMERS_PER_PART: u64 = 4;
 /// A part is cut after this many encoded bytes whatever its boundaries (customers with
 /// long histories); DynamoDB items are capped at 400 KB.
 pub const MAX_PART_BYTES: usize = 128 * 1024;
@@ -469,7 +469,7 @@ pub fn parts(shares: &[Share]) -> Vec<(Range<usize>, Vec<u8>)> {
             for share in current.drain(..) {
                 part.extend(share);
             }
-            parts.push((*start..end, part));
+            parts.push((*start..end, lz4_flex::block::compress_prepend_size(&part)));
             *start = end;
             *bytes = 0;
         }
@@ -489,9 +489,19 @@ pub fn parts(shares: &[Share]) -> Vec<(Range<usize>, Vec<u8>)> {
     parts
 }
 
-/// The shares of one stored part.
+/// A part decompresses to at most this (a part holds one share past
+/// [`MAX_PART_BYTES`] at most, and a share is one customer's).
+const MAX_DECODED_PART: usize = 64 * 1024 * 1024;
+
+/// The shares of one stored part (LZ4 block, its size first: ids, codes and dates
+/// repeat, and a part compresses to about half; every written byte costs).
 pub fn decode_part(bytes: &[u8]) -> Option<Vec<Share>> {
-    postcard::from_bytes(bytes).ok()
+    let size: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    if u32::from_le_bytes(size) as usize > MAX_DECODED_PART {
+        return None;
+    }
+    let plain = lz4_flex::block::decompress_size_prepended(bytes).ok()?;
+    postcard::from_bytes(&plain).ok()
 }
 
 /// What the stored shares give back: the facts (tables sorted by code), the rows, the
