@@ -129,7 +129,7 @@ pub const FX_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// The local stand-ins for EventBridge's rules and schedules, on a [`JobPool`]: jobs
 /// (requested syncs, exports) start as their events arrive, as the `ingest` function's
 /// invocations do; the sync planner runs at the start of each 5-minute window of the
-/// hour and starts the syncs of the tenants whose offset it holds; the sweep's planner
+/// hour and starts the syncs of the tenants whose offset has just come; the sweep's planner
 /// runs hourly and starts one job per deletion (then a compaction); the ECB's rates are
 /// fetched at start and then daily. They stop with the runtime. A failed job was logged
 /// by `jobs::run`.

@@ -233,9 +233,15 @@ async fn the_planner_asks_for_a_tenant_s_sync_in_its_window_and_a_sync_delivered
     assert_eq!(reply["planned"], 0);
     assert!(planned_for_us(&app).is_empty());
 
-    // The run whose window holds the offset asks for it, once.
+    // At the offset itself, not yet: the run of the window after asks for it, once.
     app.clock
         .freeze_at(hour + chrono::Duration::seconds(offset));
+    let reply = tally::lambda::handle_ingest_event(&workers, json!({"job": "plan_syncs"}))
+        .await
+        .unwrap();
+    assert_eq!(reply["planned"], 0);
+    app.clock
+        .freeze_at(hour + chrono::Duration::seconds(offset + 300));
     let reply = tally::lambda::handle_ingest_event(&workers, json!({"job": "plan_syncs"}))
         .await
         .unwrap();

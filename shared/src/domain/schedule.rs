@@ -30,9 +30,10 @@ pub fn sync_offset(tenant: &TenantId) -> u32 {
     (u64::from_be_bytes(first) % u64::from(HOUR_SECS)) as u32
 }
 
-/// The planner's window that `at` falls in: `[start, start + PLAN_EVERY_SECS)` seconds
-/// of the hour. A planner run at `at` asks for the syncs whose offset is in it: the
-/// offsets that have just come, since the previous run asked for the window before.
+/// The offsets a planner run at `at` asks for: `[start, start + PLAN_EVERY_SECS)` seconds
+/// of the hour, the window before the one `at` falls in. Those offsets have all come
+/// (a sync never runs before its offset) within the last `2 × PLAN_EVERY_SECS`, and each
+/// run takes the window the previous one did not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlanWindow {
     pub start: u32,
@@ -41,8 +42,9 @@ pub struct PlanWindow {
 impl PlanWindow {
     pub fn at(at: DateTime<Utc>) -> Self {
         let second = at.minute() * 60 + at.second();
+        let current = second - second % PLAN_EVERY_SECS;
         Self {
-            start: second - second % PLAN_EVERY_SECS,
+            start: (current + HOUR_SECS - PLAN_EVERY_SECS) % HOUR_SECS,
         }
     }
 
@@ -94,8 +96,9 @@ mod tests {
             let holding = windows.iter().filter(|w| w.contains(offset)).count();
             assert_eq!(holding, 1, "offset {offset}");
         }
-        // A run a few seconds late is still in its window.
+        // A run asks for the window that has just passed, a few seconds late or not.
         let late = hour + chrono::Duration::seconds(600 + 42);
-        assert_eq!(PlanWindow::at(late), PlanWindow { start: 600 });
+        assert_eq!(PlanWindow::at(late), PlanWindow { start: 300 });
+        assert_eq!(PlanWindow::at(hour), PlanWindow { start: 3300 });
     }
 }

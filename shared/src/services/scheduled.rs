@@ -4,7 +4,7 @@
 //! credentials) are left alone until an admin acts.
 //!
 //! In AWS it runs every 5 minutes and publishes the syncs whose tenant's offset in the
-//! hour falls in that run's window (`domain::schedule`): each sync is then its own
+//! hour fell in the 5 minutes before that run (`domain::schedule`): each sync is then its own
 //! invocation of the ingest function. Locally, `serve` runs it on the same timer and
 //! hands the jobs to its worker pool; `ingest` plans every due sync at once.
 
@@ -22,7 +22,8 @@ use crate::services::jobs::{JobReport, SyncJob};
 pub enum PlanScope {
     /// Every one (`local ingest`, tests).
     All,
-    /// Those whose tenant's offset is in the window (the 5-minute schedule).
+    /// Those whose tenant's offset is in the window (the 5-minute schedule: the window
+    /// that has just passed).
     Window(PlanWindow),
 }
 
