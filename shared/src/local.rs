@@ -128,11 +128,11 @@ pub const FX_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs
 
 /// The local stand-ins for EventBridge's rules and schedules, on a [`JobPool`]: jobs
 /// (requested syncs, exports) start as their events arrive, as the `ingest` function's
-/// invocations do; the sync planner runs at the start of each 5-minute window of the
-/// hour and starts the syncs of the tenants whose offset has just come; the sweep's planner
-/// runs hourly and starts one job per deletion (then a compaction); the ECB's rates are
-/// fetched at start and then daily. They stop with the runtime. A failed job was logged
-/// by `jobs::run`.
+/// invocations do; from an hour after start, the sync planner runs at the start of each
+/// 5-minute window of the hour and starts the syncs of the tenants whose offset has
+/// just come; the sweep's planner runs hourly and starts one job per deletion (then a
+/// compaction); the ECB's rates are fetched at start and then daily. They stop with the
+/// runtime. A failed job was logged by `jobs::run`.
 pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc<SqliteStore>) {
     let pool = JobPool::new(Workers::all(&services), services.config.job_workers);
     let fx = services.clone();
@@ -167,7 +167,11 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
     let planner = pool.clone();
     let clock = services.adapters.clock.clone();
     tokio::spawn(async move {
+        // Like the sweep, from an hour after start: a server started to look at its
+        // data does not begin syncing under its user (the faults tests rely on it).
+        tokio::time::sleep(SWEEP_EVERY).await;
         loop {
+            tokio::time::sleep(until_next_window(clock.now())).await;
             let now = clock.now();
             match planner.plan_syncs(PlanScope::window_at(now)).await {
                 Ok(started) => tracing::info!(syncs = started.len(), "syncs planned"),
@@ -175,7 +179,6 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
                     tracing::warn!(error = %ErrorChain(&err), "the sync planner failed")
                 }
             }
-            tokio::time::sleep(until_next_window(now)).await;
         }
     });
     tokio::spawn(async move {
