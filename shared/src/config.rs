@@ -24,8 +24,17 @@ pub struct Config {
     pub stripe_client_id: Option<String>,
     /// First delay of the Stripe client's backoff (`TALLY_STRIPE_RETRY_BASE_MS`).
     pub stripe_retry_base: Duration,
+    /// Stripe read requests a second for one connected account (`TALLY_STRIPE_READS_PER_SECOND`):
+    /// under Stripe's limit of 25 in test mode (100 live), whatever else runs.
+    pub stripe_reads_per_second: u32,
     /// The ECB's daily reference-rates file (`TALLY_ECB_DAILY_URL`), fetched once a day.
     pub ecb_daily_url: String,
+    /// How long one background job may run (`TALLY_JOB_TIMEOUT_MS`): under the Lambda
+    /// functions' 900 s, so a sync that overruns is recorded before Lambda stops it.
+    pub job_timeout: Duration,
+    /// The local server's sync workers (`TALLY_JOB_WORKERS`): the stand-in for the
+    /// ingest function's reserved concurrency.
+    pub job_workers: usize,
     /// AWS resources; `None` locally, required by [`Config::aws`].
     pub kms_key_id: Option<String>,
     pub event_bus: Option<String>,
@@ -88,6 +97,19 @@ impl Config {
                 },
             }
         };
+        let number = |name: &'static str,
+                      default: u64,
+                      range: std::ops::RangeInclusive<u64>,
+                      expected: &'static str|
+         -> Result<u64, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if range.contains(&n) => Ok(n),
+                    _ => Err(ConfigError::Invalid { name, expected }),
+                },
+            }
+        };
         let table = text("TALLY_TABLE", "tally");
         let table_ok = (3..=255).contains(&table.len())
             && table
@@ -127,10 +149,28 @@ impl Config {
                     }
                 },
             },
+            stripe_reads_per_second: number(
+                "TALLY_STRIPE_READS_PER_SECOND",
+                20,
+                1..=100,
+                "a whole number from 1 to 100",
+            )? as u32,
             ecb_daily_url: url(
                 "TALLY_ECB_DAILY_URL",
                 "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml",
             )?,
+            job_timeout: Duration::from_millis(number(
+                "TALLY_JOB_TIMEOUT_MS",
+                840_000,
+                1..=900_000,
+                "a whole number of milliseconds from 1 to 900000",
+            )?),
+            job_workers: number(
+                "TALLY_JOB_WORKERS",
+                4,
+                1..=64,
+                "a whole number from 1 to 64",
+            )? as usize,
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
         };
@@ -179,6 +219,9 @@ mod tests {
         assert_eq!(c.session_absolute_timeout, Duration::from_secs(43_200));
         assert_eq!(c.stripe_api_base, "https://api.stripe.com");
         assert_eq!(c.table, "tally");
+        assert_eq!(c.stripe_reads_per_second, 20);
+        assert_eq!(c.job_timeout, Duration::from_secs(840));
+        assert_eq!(c.job_workers, 4);
         assert_eq!(
             c.ecb_daily_url,
             "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml"
@@ -191,6 +234,15 @@ mod tests {
         assert!(err.to_string().contains("TALLY_SESSION_IDLE_TIMEOUT_SECS"));
         assert!(!err.to_string().contains("soon"));
         assert!(config(&[("TALLY_SESSION_ABSOLUTE_TIMEOUT_SECS", "0")]).is_err());
+        for (name, bad) in [
+            ("TALLY_JOB_TIMEOUT_MS", "0"),
+            ("TALLY_JOB_TIMEOUT_MS", "900001"),
+            ("TALLY_JOB_WORKERS", "0"),
+            ("TALLY_STRIPE_READS_PER_SECOND", "101"),
+        ] {
+            let err = config(&[(name, bad)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::config::{Config, ConfigError};
 use crate::http::{self, AccountState, AdminState, AuthState, Function, OauthState, QueryState};
 use crate::ports::SystemClock;
 use crate::services::error::{ErrorChain, ServiceError};
-use crate::services::jobs::{self, Job, JobError, JobReport, Workers};
+use crate::services::jobs::{self, Job, JobError, JobFunction, JobReport, Workers};
 use crate::services::{
     Analytics, Common, Guard, Identity, Ingestion, Integrations, SessionGate, Tenancy, TenantAdmin,
     tenant_keys,
@@ -99,6 +99,7 @@ pub fn ingest_workers(adapters: &Adapters, config: Config) -> Workers {
             analytics.clone(),
         )),
         analytics: Some(analytics),
+        ..Workers::none(&common.config)
     }
 }
 
@@ -110,45 +111,56 @@ pub fn sweep_workers(adapters: &Adapters, config: Config) -> Workers {
     let analytics = Analytics::new(&common);
     Workers {
         tenancy: Some(Tenancy::new(&common, adapters, keys, guard, analytics)),
-        ..Workers::default()
+        ..Workers::none(&common.config)
     }
 }
 
 /// The `ingest` function's handler: decodes the payload into a [`Job`] (a requested
-/// sync or export from the bus, or a schedule's job) and runs it. The sweep is the
-/// `sweep` function's, whose role alone may delete what it deletes.
+/// sync or export from the bus, the sync planner's 5-minute schedule, a sync the
+/// planner published, the daily rates refresh) and runs it. The sweep's jobs are the
+/// `sweep` function's, whose role alone may delete what they delete.
 pub async fn handle_ingest_event(
     workers: &Workers,
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, IngestError> {
+    handle_job(workers, payload, JobFunction::Ingest).await
+}
+
+/// The `sweep` function's handler: its hourly planner, and each deletion the planner
+/// published.
+pub async fn handle_sweep_event(
+    workers: &Workers,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, IngestError> {
+    handle_job(workers, payload, JobFunction::Sweep).await
+}
+
+async fn handle_job(
+    workers: &Workers,
+    payload: serde_json::Value,
+    function: JobFunction,
+) -> Result<serde_json::Value, IngestError> {
     let job = Job::from_payload(payload).inspect_err(|err| {
-        tracing::error!(error = %ErrorChain(err), "the ingest function got no job it runs");
+        tracing::error!(error = %ErrorChain(err), "the function got no job it runs");
     })?;
-    if job == Job::Sweep {
-        tracing::error!("the ingest function got the sweep job");
+    if job.function() != function {
+        tracing::error!(job = job.name(), "the job runs on another function");
         return Err(IngestError::NotHere);
     }
     let report = jobs::run(workers, job).await?;
     Ok(reply(report)?)
 }
 
-/// Why an `ingest` invocation failed; reported to the Lambda runtime, so its message
-/// lands in the dead-letter queue's record. Already logged with its causes.
+/// Why an `ingest` or `sweep` invocation failed; reported to the Lambda runtime, so its
+/// message lands in the dead-letter queue's record. Already logged with its causes.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]
     NotAJob(#[from] JobError),
-    #[error("the sweep runs on the sweep function")]
+    #[error("the job runs on the other function")]
     NotHere,
     #[error(transparent)]
     Failed(#[from] ServiceError),
-}
-
-/// The `sweep` function's handler (hourly schedule): the sweep is all it runs, so its
-/// payload is not read.
-pub async fn handle_sweep_event(workers: &Workers) -> Result<serde_json::Value, ServiceError> {
-    let report = jobs::run(workers, Job::Sweep).await?;
-    reply(report)
 }
 
 /// The function's reply: what the job did, as JSON.

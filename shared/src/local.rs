@@ -11,11 +11,16 @@ use tokio::net::TcpListener;
 
 use crate::adapters::embedded::{self, EmbeddedError, LocalEventBus, SqliteStore};
 use crate::config::Config;
+use crate::domain::schedule::PLAN_EVERY_SECS;
 use crate::http;
 use crate::ports::Clock;
 use crate::services::Services;
 use crate::services::error::ErrorChain;
 use crate::services::jobs::{self, Job, JobReport, Workers};
+use crate::services::scheduled::PlanScope;
+
+pub mod pool;
+pub use pool::JobPool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -115,19 +120,21 @@ impl Application {
     }
 }
 
-/// How often `serve` runs the scheduled passes (the Lambda schedule is hourly too).
-pub const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often `serve` runs the sweep's planner (the Lambda schedule is hourly too).
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// How often `serve` fetches the ECB's reference rates (the Lambda schedule is daily).
 pub const FX_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// The local stand-ins for EventBridge's rules and schedules: jobs (requested syncs,
-/// exports) run as their events arrive, through [`jobs::run`] as in the `ingest`
-/// function; an ingest pass and a sweep (then a compaction) run every hour; the ECB's
-/// rates are fetched at start and then daily. They stop with the runtime. A failed job
-/// was logged by `jobs::run`.
+/// The local stand-ins for EventBridge's rules and schedules, on a [`JobPool`]: jobs
+/// (requested syncs, exports) start as their events arrive, as the `ingest` function's
+/// invocations do; from an hour after start, the sync planner runs at the start of each
+/// 5-minute window of the hour and starts the syncs of the tenants whose offset has
+/// just come; the sweep's planner runs hourly and starts one job per deletion (then a
+/// compaction); the ECB's rates are fetched at start and then daily. They stop with the
+/// runtime. A failed job was logged by `jobs::run`.
 pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc<SqliteStore>) {
-    let workers = Workers::all(&services);
+    let pool = JobPool::new(Workers::all(&services), services.config.job_workers);
     let fx = services.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(FX_REFRESH_EVERY);
@@ -137,13 +144,13 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
         }
     });
     let mut requests = events.subscribe();
-    let on_request = workers.clone();
+    let on_request = pool.clone();
     tokio::spawn(async move {
         loop {
             match requests.recv().await {
                 Ok(event) => match Job::from_event(&event) {
                     Ok(Some(job)) => {
-                        let _ = jobs::run(&on_request, job).await;
+                        on_request.spawn(job);
                     }
                     Ok(None) => {}
                     Err(err) => {
@@ -151,31 +158,53 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
                     }
                 },
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "jobs were dropped; the hourly pass will catch up");
+                    tracing::warn!(missed, "jobs were dropped; the planner will catch up");
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
     });
+    let planner = pool.clone();
+    let clock = services.adapters.clock.clone();
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(SCHEDULE_EVERY);
+        // Like the sweep, from an hour after start: a server started to look at its
+        // data does not begin syncing under its user (the faults tests rely on it).
+        tokio::time::sleep(SWEEP_EVERY).await;
+        loop {
+            tokio::time::sleep(until_next_window(clock.now())).await;
+            let now = clock.now();
+            match planner.plan_syncs(PlanScope::window_at(now)).await {
+                Ok(started) => tracing::info!(syncs = started.len(), "syncs planned"),
+                Err(err) => {
+                    tracing::warn!(error = %ErrorChain(&err), "the sync planner failed")
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
         every.tick().await;
         loop {
             every.tick().await;
-            if let Ok(JobReport::IngestPass(pass)) = jobs::run(&workers, Job::IngestPass).await {
-                tracing::info!(
-                    synced = pass.synced,
-                    failed = pass.failed,
-                    "scheduled ingest pass"
-                );
-            }
-            if jobs::run(&workers, Job::Sweep).await.is_ok()
-                && let Err(err) = store.compact().await
-            {
+            let swept = match pool.plan_sweep().await {
+                Ok(started) => pool::wait_all(started).await.iter().all(Result::is_ok),
+                Err(err) => {
+                    tracing::warn!(error = %ErrorChain(&err), "the sweep's planner failed");
+                    false
+                }
+            };
+            if swept && let Err(err) = store.compact().await {
                 tracing::warn!(error = %ErrorChain(&err), "compaction after the sweep failed");
             }
         }
     });
+}
+
+/// From `now` to a second after the next planner window starts.
+fn until_next_window(now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
+    use chrono::Timelike;
+    let into = (now.minute() * 60 + now.second()) % PLAN_EVERY_SECS;
+    std::time::Duration::from_secs(u64::from(PLAN_EVERY_SECS - into) + 1)
 }
 
 /// The demo tenant's sign-in, printed once when `serve --demo` creates it.
@@ -272,12 +301,13 @@ pub async fn refresh_fx_rates(services: &Services) {
     }
 }
 
-/// One sweep, then a compaction so no residue of deleted items stays in the file.
+/// Every due deletion on `pool`, then a compaction so no residue of deleted items stays
+/// in the file (`local sweep`).
 pub async fn sweep_and_compact(
-    services: &Services,
+    pool: &Arc<JobPool>,
     store: &SqliteStore,
 ) -> Result<crate::services::sweep::SweepReport, crate::services::ServiceError> {
-    let report = services.tenancy.sweep().await?;
+    let report = pool.sweep_pass().await?;
     store.compact().await?;
     Ok(report)
 }

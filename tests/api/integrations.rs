@@ -594,13 +594,20 @@ async fn the_ingest_function_syncs_the_integration_a_sync_requested_event_names(
             .len(),
         6
     );
-    // A scheduled event runs a pass over every due integration.
+    // A scheduled event runs the planner: in the window after the one that holds the
+    // tenant's offset in the hour, it asks for the integration's sync again.
+    let tenant = tally::domain::ids::TenantId::parse(&admin.tenant_id).unwrap();
+    let offset = tally::domain::schedule::sync_offset(&tenant);
+    let hour = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 23, 10, 0, 0).unwrap();
+    app.clock
+        .freeze_at(hour + chrono::Duration::seconds(i64::from(offset) + 300));
     let scheduled =
         json!({ "detail-type": "Scheduled Event", "source": "aws.events", "detail": {} });
-    let pass = tally::lambda::handle_ingest_event(&ingest_workers(&app), scheduled)
+    let plan = tally::lambda::handle_ingest_event(&ingest_workers(&app), scheduled)
         .await
         .unwrap();
-    assert_eq!(pass["synced"], 1);
+    assert_eq!(plan["planned"], 1);
+    assert_eq!(app.events_of("SyncRequested").len(), 2);
     let bad = json!({ "detail-type": "SyncRequested", "detail": { "tenant_id": "../x" } });
     assert!(
         tally::lambda::handle_ingest_event(&ingest_workers(&app), bad)

@@ -7,6 +7,7 @@ mod conformance;
 mod ecb_rates;
 mod envelope;
 mod exports;
+mod fanout;
 mod helpers;
 mod incremental;
 mod integrations;

@@ -1,13 +1,13 @@
 //! The SAM template serves exactly the routes of the route table, and the local app
 //! serves every one of them (no 404 or 405 where a route is listed). Its schedules and
-//! its jobs rule speak `services::jobs::Job`.
+//! its jobs rules speak `services::jobs::Job`, each function's only its own jobs.
 
 use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use tally::domain::ids::{ExportId, IntegrationId, TenantId};
-use tally::services::jobs::{ExportJob, JOB_EVENTS, Job, SyncJob};
+use tally::services::jobs::{ExportJob, JOB_EVENTS, Job, JobFunction, SWEEP_JOB_EVENTS, SyncJob};
 use tally_tests::fake_stripe::{FakeStripe, Scenario};
 
 use crate::helpers::{spawn_app, spawn_app_with};
@@ -130,28 +130,82 @@ fn scheduled_jobs(function: &str) -> Vec<Job> {
 
 #[test]
 fn every_schedule_input_is_a_job_of_its_function() {
-    assert_eq!(
-        scheduled_jobs("IngestFunction"),
-        [Job::IngestPass, Job::FxRefresh]
+    let ingest = scheduled_jobs("IngestFunction");
+    assert_eq!(ingest, [Job::PlanSyncs, Job::FxRefresh]);
+    let sweep = scheduled_jobs("SweepFunction");
+    assert_eq!(sweep, [Job::PlanSweep]);
+    assert!(
+        ingest
+            .iter()
+            .all(|job| job.function() == JobFunction::Ingest)
     );
-    assert_eq!(scheduled_jobs("SweepFunction"), [Job::Sweep]);
+    assert!(sweep.iter().all(|job| job.function() == JobFunction::Sweep));
 }
 
-#[test]
-fn the_ingest_rule_matches_exactly_the_events_that_carry_jobs() {
+/// The `detail-type`s a function's bus rule matches.
+fn rule_events(function: &str) -> BTreeSet<String> {
     let template = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../infra/template.yaml"
     ))
     .expect("infra/template.yaml is readable");
-    let ingest = resource(&template, "IngestFunction");
-    let matched: BTreeSet<&str> = ingest
+    resource(&template, function)
         .lines()
         .filter_map(|line| line.trim().strip_prefix("detail-type: ["))
         .flat_map(|list| list.trim_end_matches(']').split(','))
-        .map(str::trim)
-        .collect();
-    assert_eq!(matched, BTreeSet::from(JOB_EVENTS));
+        .map(|event| event.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn each_function_s_rule_matches_exactly_the_events_that_carry_its_jobs() {
+    let owned = |events: &[&str]| {
+        events
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(rule_events("IngestFunction"), owned(&JOB_EVENTS));
+    assert_eq!(rule_events("SweepFunction"), owned(&SWEEP_JOB_EVENTS));
+    // Each event's job runs on the function whose rule matches it.
+    for (events, function) in [
+        (&JOB_EVENTS[..], JobFunction::Ingest),
+        (&SWEEP_JOB_EVENTS[..], JobFunction::Sweep),
+    ] {
+        for event in events {
+            let detail = json!({
+                "tenant_id": TenantId::generate(), "integration_id": IntegrationId::generate(),
+                "export_id": ExportId::generate(),
+            });
+            let envelope = json!({ "source": "tally", "detail-type": event, "detail": detail });
+            let job = Job::from_payload(envelope).expect("a job");
+            assert_eq!(job.function(), function, "{event}");
+        }
+    }
+}
+
+#[test]
+fn the_functions_that_fan_out_reserve_their_concurrency_and_may_publish_on_their_bus() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .expect("infra/template.yaml is readable");
+    for (function, policy) in [
+        ("IngestFunction", "IngestPolicy"),
+        ("SweepFunction", "SweepPolicy"),
+    ] {
+        assert!(
+            resource(&template, function).contains("ReservedConcurrentExecutions: "),
+            "{function}"
+        );
+        let policy = resource(&template, policy);
+        assert!(
+            policy.contains("Action: events:PutEvents")
+                && policy.contains("Resource: !GetAtt EventBus.Arn"),
+            "{policy}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -91,6 +91,16 @@ impl Scenario {
     }
 }
 
+/// How the API answers one restricted key's requests, whatever other keys get: one
+/// connected account down or stuck while the others work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFault {
+    /// Every request answers this status.
+    Status(u16),
+    /// No request is ever answered.
+    Hang,
+}
+
 /// The running fake. Dropping it stops the server.
 pub struct FakeStripe {
     pub base_url: String,
@@ -115,6 +125,8 @@ struct FakeState {
     refresh_token: Option<String>,
     token_seq: u64,
     faults: VecDeque<u16>,
+    /// Restricted keys that answer otherwise than the scenario (see [`KeyFault`]).
+    key_faults: HashMap<String, KeyFault>,
     requests: HashMap<String, usize>,
     stripe_version: Option<String>,
 }
@@ -174,6 +186,17 @@ impl FakeStripe {
         lock(&self.state)
             .faults
             .extend(std::iter::repeat_n(status, n));
+    }
+
+    /// Another restricted key for the scenario's account, working until
+    /// [`FakeStripe::break_key`].
+    pub fn add_api_key(&self, key: &str) {
+        lock(&self.state).valid_tokens.insert(key.to_owned());
+    }
+
+    /// From now on, every request made with `key` gets `fault`.
+    pub fn break_key(&self, key: &str, fault: KeyFault) {
+        lock(&self.state).key_faults.insert(key.to_owned(), fault);
     }
 
     /// Requests received for `path` (no query), failed ones included.
@@ -277,13 +300,30 @@ fn stripe_error(
     (status, Json(body)).into_response()
 }
 
-/// Counts the request and answers it with an injected fault, if one is queued.
-fn begin(state: &Shared, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
-    let mut s = lock(state);
-    *s.requests.entry(uri.path().to_owned()).or_default() += 1;
-    if let Some(version) = headers.get("stripe-version").and_then(|v| v.to_str().ok()) {
-        s.stripe_version = Some(version.to_owned());
+/// Counts the request and answers it with an injected fault, if one is queued or its
+/// key is broken (a hanging key's request never gets past here).
+async fn begin(state: &Shared, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
+    let key_fault = {
+        let mut s = lock(state);
+        *s.requests.entry(uri.path().to_owned()).or_default() += 1;
+        if let Some(version) = headers.get("stripe-version").and_then(|v| v.to_str().ok()) {
+            s.stripe_version = Some(version.to_owned());
+        }
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|b| b.strip_prefix("Bearer "))
+            .and_then(|key| s.key_faults.get(key).copied())
+    };
+    match key_fault {
+        Some(KeyFault::Hang) => std::future::pending::<()>().await,
+        Some(KeyFault::Status(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Some(stripe_error(status, "api_error", None, None));
+        }
+        None => {}
     }
+    let mut s = lock(state);
     let status = s.faults.pop_front()?;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = stripe_error(status, "api_error", None, None);

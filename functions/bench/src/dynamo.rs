@@ -411,7 +411,7 @@ fn dollars(usd: f64) -> String {
     }
 }
 
-fn record_count(dataset: &DemoDataset) -> usize {
+pub(crate) fn record_count(dataset: &DemoDataset) -> usize {
     dataset.customers.len()
         + dataset.payment_methods.len()
         + dataset.subscriptions.len()
@@ -421,7 +421,7 @@ fn record_count(dataset: &DemoDataset) -> usize {
 }
 
 /// Today at 00:00 UTC, as `connect_demo` ends its dataset.
-fn midnight_today() -> i64 {
+pub(crate) fn midnight_today() -> i64 {
     chrono::Utc::now()
         .date_naive()
         .and_hms_opt(0, 0, 0)

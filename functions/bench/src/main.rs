@@ -48,6 +48,18 @@
 //! cargo run --release -p bench -- load --seconds 60 --concurrency 8
 //! ```
 //!
+//! ## `pass`: one local pass, and the embedded store's share of it
+//!
+//! `bench pass` runs, per tenant size (2,000, 20,000 and 100,000 customers), a first
+//! sync, a pass with no change and one where 1 % of the customers changed, each as
+//! `local ingest` runs it (the planner, then the syncs on the worker pool), with every
+//! call of the SQLite store timed (`pass.rs`): the pass's time, the store's, the rest.
+//!
+//! ```sh
+//! cargo run --release -p bench -- pass                            # 2,000, 20,000, 100,000
+//! cargo run -p bench -- pass --quick                              # 300 customers
+//! ```
+//!
 //! ## `dynamo`: what a sync pass costs on DynamoDB
 //!
 //! `bench dynamo` syncs demo tenants of 2,000, 20,000 and 100,000 customers through the
@@ -70,6 +82,7 @@ mod engine;
 mod load;
 mod merge;
 mod paging;
+mod pass;
 mod report;
 mod server;
 
@@ -98,6 +111,7 @@ const USAGE: &str = "usage: bench [--quick] [--customers N] [--changes N] [--req
        bench load [--quick] [--seconds N] [--concurrency N] [--requests N]
        bench dynamo [--quick] [--customers N,N,...]
        bench paging [--quick]
+       bench pass [--quick] [--customers N,N,...]
   --customers N  customers of the tenant the server part serves (default 100,000)
   --changes N    MrrChanges the engine part is timed on, at least (default 1,000,000)
   --quick        5,000 customers and 25,000 changes: a smoke test, not a measurement
@@ -111,7 +125,10 @@ dynamo: DynamoDB calls, request units, simulated time and cost of sync passes
   --customers N,N  the tenants' sizes (default 2,000,20,000,100,000)
   --quick          one tenant of 300 customers: a smoke test (debug too)
 paging: one page of the embedded store at positions 0, 100,000 and 1,000,000
-  --quick          positions 0, 1,000 and 10,000: a smoke test (debug too)";
+  --quick          positions 0, 1,000 and 10,000: a smoke test (debug too)
+pass: one local ingest pass (planner + jobs), the time in the embedded store vs outside
+  --customers N,N  the tenants' sizes (default 2,000,20,000,100,000)
+  --quick          one tenant of 300 customers: a smoke test (debug too)";
 
 struct Args {
     customers: usize,
@@ -234,6 +251,10 @@ fn main() -> Result<()> {
         Some("dynamo") => {
             words.next();
             return dynamo::main(parse_dynamo_args(words)?);
+        }
+        Some("pass") => {
+            words.next();
+            return pass::main(parse_dynamo_args(words)?.customers);
         }
         Some("paging") => {
             words.next();

@@ -1,6 +1,6 @@
 //! The `ingest` Lambda: runs the job its payload names (`tally::services::jobs`): the
-//! hourly pass over every due integration, a requested sync or export, the daily fetch
-//! of the ECB's reference rates.
+//! sync planner (every 5 minutes), one sync (planned or requested), an export, the
+//! daily fetch of the ECB's reference rates.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

@@ -15,9 +15,10 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use tally::config::Config;
 use tally::local::{
-    Application, DEMO_EMAIL, create_demo, open_services, start_workers, sweep_and_compact,
+    Application, DEMO_EMAIL, JobPool, create_demo, open_services, start_workers, sweep_and_compact,
 };
 use tally::ports::{ShiftedClock, SystemClock};
+use tally::services::jobs::Workers;
 
 #[derive(Parser)]
 #[command(
@@ -47,7 +48,8 @@ enum Command {
               value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         customers: u32,
     },
-    /// Run one ingest pass over every connected integration, then exit.
+    /// Plan a sync of every connected integration, run them on the worker pool
+    /// (`TALLY_JOB_WORKERS` at once, each within `TALLY_JOB_TIMEOUT_MS`), then exit.
     Ingest {
         #[arg(long, default_value = ".tally")]
         data_dir: PathBuf,
@@ -56,7 +58,8 @@ enum Command {
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::Utc>>,
     },
-    /// Run one sweep (delete what is due), compact the store, then exit.
+    /// Plan the sweep, run each deletion due on the worker pool, compact the store,
+    /// then exit.
     Sweep {
         #[arg(long, default_value = ".tally")]
         data_dir: PathBuf,
@@ -126,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Ingest { data_dir, at } => {
             let local = open_services(config, &data_dir, clock_at(at)).await?;
             let started = std::time::Instant::now();
-            let pass = local.services.ingestion.ingest_pass().await?;
+            let pass = pool(&local.services).ingest_pass().await?;
             println!(
                 "{} integrations synced, {} failed, {} skipped; {} records written in {:.1} s",
                 pass.synced,
@@ -138,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Sweep { data_dir, at } => {
             let local = open_services(config, &data_dir, clock_at(at)).await?;
-            let report = sweep_and_compact(&local.services, &local.store).await?;
+            let report = sweep_and_compact(&pool(&local.services), &local.store).await?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::FxRefresh { data_dir } => {
@@ -148,6 +151,11 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The worker pool the one-shot commands run their jobs on, as `serve` does.
+fn pool(services: &tally::services::Services) -> Arc<JobPool> {
+    JobPool::new(Workers::all(services), services.config.job_workers)
 }
 
 /// The system clock, or one that reads `at` now and moves on from there (`--at`).

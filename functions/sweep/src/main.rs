@@ -1,5 +1,6 @@
-//! The `sweep` Lambda (hourly): deletes disconnected integrations' data, closed
-//! tenants, and what has expired.
+//! The `sweep` Lambda: its hourly planner lists what is due for deletion and publishes
+//! one job per disconnected integration and closed tenant (and one for expired items);
+//! each comes back as its own invocation (`tally::services::jobs`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -9,8 +10,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let (adapters, config) = tally::lambda::aws_adapters().await?;
     let workers = &tally::lambda::sweep_workers(&adapters, config);
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        tally::lambda::handle_sweep_event(workers)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        tally::lambda::handle_sweep_event(workers, event.payload)
             .await
             .map_err(Error::from)
     }))

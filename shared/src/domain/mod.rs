@@ -10,6 +10,7 @@ pub mod ids;
 pub mod metrics;
 pub mod password;
 pub mod roles;
+pub mod schedule;
 pub mod sign_in;
 pub mod tokens;
 pub mod totp;

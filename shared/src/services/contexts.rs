@@ -10,7 +10,7 @@
 //! | [`Identity`] | sign-up, sign-in, sessions, passwords, two-factor (`accounts.rs`, `sessions.rs`, `passwords.rs`, `mfa.rs`) | events, keys |
 //! | [`TenantAdmin`] | users, security policy, allowlist, logs (`users.rs`, `security_admin.rs`) | events |
 //! | [`Integrations`] | connecting, OAuth, webhooks, disconnecting (`integrations.rs`, `connections.rs`, `webhooks.rs`, `lifecycle.rs`) | secrets, events |
-//! | [`Ingestion`] | syncs and the scheduled pass (`ingestion.rs`, `scheduled.rs`) | connectors |
+//! | [`Ingestion`] | syncs and the sync planner (`ingestion.rs`, `scheduled.rs`) | connectors |
 //! | [`Analytics`] | snapshots, profiles, currencies, ECB rates (`analytics.rs`, `currency.rs`, `fx_rates.rs`) | — |
 //! | [`Tenancy`] | export, closure, sweep (`export.rs`, `closure.rs`, `sweep.rs`) | secrets, events, keys |
 //!

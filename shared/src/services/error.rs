@@ -104,6 +104,9 @@ pub enum Conflict {
     PermissionMissing,
     SyncProviderUnavailable,
     UnexpectedResponse,
+    /// The sync ran past the job timeout (`TALLY_JOB_TIMEOUT_MS`); the next pass
+    /// resumes it.
+    SyncTimedOut,
 }
 
 /// The 400s the contract names beyond `invalid_request`.
@@ -297,6 +300,7 @@ impl ErrorCode {
                     Conflict::PermissionMissing => ("permission_missing", SYNC_CONFLICT),
                     Conflict::SyncProviderUnavailable => ("provider_unavailable", SYNC_CONFLICT),
                     Conflict::UnexpectedResponse => ("unexpected_response", SYNC_CONFLICT),
+                    Conflict::SyncTimedOut => ("sync_timed_out", SYNC_CONFLICT),
                 };
                 (S::CONFLICT, code, message)
             }

@@ -200,7 +200,8 @@ impl Integrations {
     ) -> Result<StripeClient, ServiceError> {
         Ok(StripeClient::from_config(&self.config, credential)
             .map_err(ServiceError::internal)?
-            .with_retry(RetryPolicy::with_base(self.config.stripe_retry_base)))
+            .with_retry(RetryPolicy::with_base(self.config.stripe_retry_base))
+            .with_reads_per_second(self.config.stripe_reads_per_second))
     }
 
     /// The connector of an integration: the demo generator, or Stripe with its stored

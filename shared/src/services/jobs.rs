@@ -1,48 +1,72 @@
 //! Tally's background jobs as one type. The API asks for a sync or an export by
 //! publishing the job's event on the bus (`SyncRequested`, `ExportRequested`); the
-//! schedules name theirs in their constant input (`{"job": "fx_refresh"}`). The `ingest`
-//! Lambda and the local server's workers decode either form into a [`Job`] and run it
-//! through [`run`], so both run the same code.
+//! schedules name theirs in their constant input (`{"job": "plan_syncs"}`). The planners
+//! (`plan_syncs` every 5 minutes, `plan_sweep` hourly) only list what is due and publish
+//! one event per job: a sync per integration whose tenant's minute has come
+//! (`domain::schedule`), a deletion per disconnected integration and closed tenant. Each
+//! of those events is one invocation of the function that runs it, with its own 15
+//! minutes. The Lambda functions and the local server's worker pool decode either form
+//! into a [`Job`] and run it through [`run`], so both run the same code.
+//!
+//! Every job is idempotent when delivered twice: a sync takes its integration's lease
+//! (a second copy finds it held, or finds nothing new), a deletion checks that what it
+//! deletes is still due and deletes by key.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::ids::{ExportId, IntegrationId, TenantId};
 use crate::ports::Event;
-use std::sync::Arc;
-
-use crate::services::Services;
 use crate::services::connections::SYNC_REQUESTED;
-use crate::services::contexts::{Analytics, Ingestion, Tenancy};
-use crate::services::error::{ErrorChain, ServiceError};
 use crate::services::export::EXPORT_REQUESTED;
-use crate::services::fx_rates::EcbRefresh;
-use crate::services::ingestion::SyncReport;
-use crate::services::scheduled::IngestPass;
-use crate::services::sweep::SweepReport;
+
+mod run;
+pub use run::{JobReport, Workers, run};
 
 /// The `detail-type` EventBridge gives a schedule's event when the schedule has no
-/// `Input`. The `ingest` function reads it as the hourly pass.
+/// `Input`. The `ingest` function reads it as the sync planner.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 
-/// The bus events that carry a job: the `detail-type`s the `ingest` function's rule
-/// matches (infra/template.yaml, checked by a test).
+/// A disconnected integration's data is due for deletion.
+pub const INTEGRATION_PURGE_DUE: &str = "IntegrationPurgeDue";
+/// A closed tenant is due for erasure.
+pub const TENANT_ERASURE_DUE: &str = "TenantErasureDue";
+/// Expired items are due for deletion (where the store has no TTL of its own).
+pub const EXPIRED_PURGE_DUE: &str = "ExpiredPurgeDue";
+
+/// The bus events that carry an `ingest` job: the `detail-type`s the ingest function's
+/// rule matches (infra/template.yaml, checked by a test).
 pub const JOB_EVENTS: [&str; 2] = [SYNC_REQUESTED, EXPORT_REQUESTED];
+
+/// The bus events that carry a `sweep` job: the sweep function's rule.
+pub const SWEEP_JOB_EVENTS: [&str; 3] =
+    [INTEGRATION_PURGE_DUE, TENANT_ERASURE_DUE, EXPIRED_PURGE_DUE];
 
 /// One background job. As a schedule's input it is `{"job": "<name>", ...fields}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
-    /// Sync one integration (`POST /v1/integrations/{id}/sync`, a Stripe webhook).
+    /// Sync one integration (`POST /v1/integrations/{id}/sync`, a Stripe webhook, the
+    /// planner).
     Sync(SyncJob),
     /// Build one export (`POST /v1/exports`).
     Export(ExportJob),
     /// Fetch the ECB's reference rates (the daily schedule).
     FxRefresh,
-    /// Sync every due integration (the hourly schedule).
-    IngestPass,
-    /// Delete what is due (the `sweep` function's hourly schedule).
-    Sweep,
+    /// Publish a sync for every due integration whose tenant's offset falls in this
+    /// run's window (every 5 minutes). `ingest_pass` is its name before the fan-out.
+    #[serde(alias = "ingest_pass")]
+    PlanSyncs,
+    /// Publish a deletion job for everything due (the `sweep` function, hourly).
+    /// `sweep` is its name before the fan-out.
+    #[serde(alias = "sweep")]
+    PlanSweep,
+    /// Delete a disconnected integration's data.
+    PurgeIntegration(PurgeJob),
+    /// Erase a closed tenant.
+    EraseTenant(ErasureJob),
+    /// Delete expired items.
+    PurgeExpired,
 }
 
 /// Which integration to sync; the fields of a `SyncRequested` event.
@@ -57,6 +81,19 @@ pub struct SyncJob {
 pub struct ExportJob {
     pub tenant_id: TenantId,
     pub export_id: ExportId,
+}
+
+/// Which disconnected integration to purge; the fields of `IntegrationPurgeDue`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeJob {
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+}
+
+/// Which closed tenant to erase; the fields of `TenantErasureDue`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureJob {
+    pub tenant_id: TenantId,
 }
 
 impl SyncJob {
@@ -98,6 +135,14 @@ struct Envelope {
     detail: Value,
 }
 
+/// The Lambda function that runs a job, each with its own role and concurrency; locally,
+/// the worker pool's lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobFunction {
+    Ingest,
+    Sweep,
+}
+
 impl Job {
     /// The job a Lambda payload asks for: an EventBridge envelope (it has a
     /// `detail-type`) or a schedule's constant input, the job itself.
@@ -106,7 +151,7 @@ impl Job {
             let envelope: Envelope =
                 serde_json::from_value(payload).map_err(JobError::Malformed)?;
             if envelope.detail_type == SCHEDULED_EVENT {
-                return Ok(Self::IngestPass);
+                return Ok(Self::PlanSyncs);
             }
             Self::from_detail(&envelope.detail_type, envelope.detail)?
                 .ok_or(JobError::NotAJob(envelope.detail_type))
@@ -121,26 +166,36 @@ impl Job {
         Self::from_detail(&event.event_type, event.to_json())
     }
 
-    /// The event that asks for this job, for the jobs the API requests.
+    /// The event that asks for this job: the jobs the API and the planners request.
     pub fn event(&self, at: chrono::DateTime<chrono::Utc>) -> Option<Event> {
         match self {
             Self::Sync(job) => Some(job.event(at)),
             Self::Export(job) => Some(job.event(at)),
-            Self::FxRefresh | Self::IngestPass | Self::Sweep => None,
+            Self::PurgeIntegration(job) => Some(
+                Event::new(INTEGRATION_PURGE_DUE, at)
+                    .tenant(job.tenant_id.as_str())
+                    .field("integration_id", job.integration_id.as_str()),
+            ),
+            Self::EraseTenant(job) => {
+                Some(Event::new(TENANT_ERASURE_DUE, at).tenant(job.tenant_id.as_str()))
+            }
+            Self::PurgeExpired => Some(Event::new(EXPIRED_PURGE_DUE, at)),
+            Self::FxRefresh | Self::PlanSyncs | Self::PlanSweep => None,
         }
     }
 
     fn from_detail(event_type: &str, detail: Value) -> Result<Option<Self>, JobError> {
-        let job = match event_type {
-            SYNC_REQUESTED => {
-                Self::Sync(serde_json::from_value(detail).map_err(JobError::Malformed)?)
-            }
-            EXPORT_REQUESTED => {
-                Self::Export(serde_json::from_value(detail).map_err(JobError::Malformed)?)
-            }
+        fn fields<T: serde::de::DeserializeOwned>(detail: Value) -> Result<T, JobError> {
+            serde_json::from_value(detail).map_err(JobError::Malformed)
+        }
+        Ok(Some(match event_type {
+            SYNC_REQUESTED => Self::Sync(fields(detail)?),
+            EXPORT_REQUESTED => Self::Export(fields(detail)?),
+            INTEGRATION_PURGE_DUE => Self::PurgeIntegration(fields(detail)?),
+            TENANT_ERASURE_DUE => Self::EraseTenant(fields(detail)?),
+            EXPIRED_PURGE_DUE => Self::PurgeExpired,
             _ => return Ok(None),
-        };
-        Ok(Some(job))
+        }))
     }
 
     /// The job's name, for logs.
@@ -149,108 +204,26 @@ impl Job {
             Self::Sync(_) => "sync",
             Self::Export(_) => "export",
             Self::FxRefresh => "fx_refresh",
-            Self::IngestPass => "ingest_pass",
-            Self::Sweep => "sweep",
+            Self::PlanSyncs => "plan_syncs",
+            Self::PlanSweep => "plan_sweep",
+            Self::PurgeIntegration(_) => "purge_integration",
+            Self::EraseTenant(_) => "erase_tenant",
+            Self::PurgeExpired => "purge_expired",
         }
     }
-}
 
-/// What a job did; the `ingest` function's reply.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum JobReport {
-    Sync {
-        /// False when the integration is disconnected or another sync holds it.
-        synced: bool,
-        report: Option<SyncReport>,
-    },
-    Export {
-        exported: ExportId,
-    },
-    FxRefresh(EcbRefresh),
-    IngestPass(IngestPass),
-    Sweep(SweepReport),
-}
-
-/// The contexts jobs run on. A Lambda function builds only those its role may use;
-/// a job whose context is absent is refused, not run half-way.
-#[derive(Clone, Default)]
-pub struct Workers {
-    /// Syncs and the scheduled pass.
-    pub ingestion: Option<Arc<Ingestion>>,
-    /// Exports and the sweep.
-    pub tenancy: Option<Arc<Tenancy>>,
-    /// The ECB rates refresh.
-    pub analytics: Option<Arc<Analytics>>,
-}
-
-impl Workers {
-    /// Every context: the local server's workers.
-    pub fn all(services: &Services) -> Self {
-        Self {
-            ingestion: Some(services.ingestion.clone()),
-            tenancy: Some(services.tenancy.clone()),
-            analytics: Some(services.analytics.clone()),
-        }
-    }
-}
-
-fn built<T>(context: &Option<Arc<T>>, job: &'static str) -> Result<Arc<T>, ServiceError> {
-    context
-        .clone()
-        .ok_or_else(|| ServiceError::internal(format!("this function does not run the {job} job")))
-}
-
-/// Runs one job. A failure is logged here, once, with its chain of causes (a sync's
-/// failure is logged by the sync itself, which records it on the integration), and
-/// returned for the caller to report.
-pub async fn run(workers: &Workers, job: Job) -> Result<JobReport, ServiceError> {
-    let name = job.name();
-    let is_sync = matches!(job, Job::Sync(_));
-    let result = dispatch(workers, job).await;
-    if let Err(err) = &result
-        && !is_sync
-    {
-        tracing::error!(job = name, error = %ErrorChain(err), "job failed");
-    }
-    result
-}
-
-/// Runs `job` on the context it needs.
-async fn dispatch(workers: &Workers, job: Job) -> Result<JobReport, ServiceError> {
-    let name = job.name();
-    Ok(match job {
-        Job::Sync(SyncJob {
-            tenant_id,
-            integration_id,
-        }) => {
-            let report = built(&workers.ingestion, name)?
-                .sync_integration(&tenant_id, &integration_id)
-                .await?;
-            JobReport::Sync {
-                synced: report.is_some(),
-                report,
+    /// The function that runs it: the sweep's jobs delete, which only its role may.
+    pub fn function(&self) -> JobFunction {
+        match self {
+            Self::Sync(_) | Self::Export(_) | Self::FxRefresh | Self::PlanSyncs => {
+                JobFunction::Ingest
             }
+            Self::PlanSweep
+            | Self::PurgeIntegration(_)
+            | Self::EraseTenant(_)
+            | Self::PurgeExpired => JobFunction::Sweep,
         }
-        Job::Export(ExportJob {
-            tenant_id,
-            export_id,
-        }) => {
-            built(&workers.tenancy, name)?
-                .build_export(&tenant_id, &export_id)
-                .await?;
-            JobReport::Export {
-                exported: export_id,
-            }
-        }
-        Job::FxRefresh => {
-            JobReport::FxRefresh(built(&workers.analytics, name)?.refresh_ecb_rates().await?)
-        }
-        Job::IngestPass => {
-            JobReport::IngestPass(built(&workers.ingestion, name)?.ingest_pass().await?)
-        }
-        Job::Sweep => JobReport::Sweep(built(&workers.tenancy, name)?.sweep().await?),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -271,7 +244,18 @@ mod tests {
             tenant_id: TenantId::generate(),
             export_id: ExportId::generate(),
         };
-        for job in [Job::Sync(sync_job()), Job::Export(export)] {
+        let tenant_id = TenantId::generate();
+        let jobs = [
+            Job::Sync(sync_job()),
+            Job::Export(export),
+            Job::PurgeIntegration(PurgeJob {
+                tenant_id: tenant_id.clone(),
+                integration_id: IntegrationId::generate(),
+            }),
+            Job::EraseTenant(ErasureJob { tenant_id }),
+            Job::PurgeExpired,
+        ];
+        for job in jobs {
             let event = job.event(chrono::Utc::now()).expect("an event");
             assert_eq!(Job::from_event(&event).expect("decodes"), Some(job.clone()));
             let envelope = json!({
@@ -291,7 +275,16 @@ mod tests {
         assert_eq!(
             Job::from_payload(json!({"detail-type": "Scheduled Event", "detail": {}}))
                 .expect("decodes"),
-            Job::IngestPass
+            Job::PlanSyncs
+        );
+        // The names before the fan-out still decode (events in flight at a deploy).
+        assert_eq!(
+            Job::from_payload(json!({"job": "ingest_pass"})).expect("decodes"),
+            Job::PlanSyncs
+        );
+        assert_eq!(
+            Job::from_payload(json!({"job": "sweep"})).expect("decodes"),
+            Job::PlanSweep
         );
         let bad = [
             json!({"job": "mine_bitcoin"}),

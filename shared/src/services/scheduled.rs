@@ -1,15 +1,40 @@
-//! The scheduled ingest pass: every connected integration of every tenant, found
-//! through the global `INTEGRATIONS` partition (a Query, never a Scan). Integrations
-//! in `error` (refused credentials) are left alone until an admin acts.
+//! The sync planner: it lists the integrations due for the schedule (connected ones,
+//! found through the global `INTEGRATIONS` partition: a Query, never a Scan) and makes
+//! one sync job of each; it syncs nothing itself. Integrations in `error` (refused
+//! credentials) are left alone until an admin acts.
+//!
+//! In AWS it runs every 5 minutes and publishes the syncs whose tenant's offset in the
+//! hour fell in the 5 minutes before that run (`domain::schedule`): each sync is then its own
+//! invocation of the ingest function. Locally, `serve` runs it on the same timer and
+//! hands the jobs to its worker pool; `ingest` plans every due sync at once.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::ids::{IntegrationId, TenantId};
+use crate::domain::schedule::{PlanWindow, sync_offset};
 use crate::services::contexts::Ingestion;
-use crate::services::error::ServiceError;
+use crate::services::error::{Conflict, ErrorChain, ServiceError};
 use crate::services::integrations::IntegrationStatus;
+use crate::services::jobs::{JobReport, SyncJob};
 
-/// What one ingest pass did.
+/// Which due integrations a planner run asks to sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanScope {
+    /// Every one (`local ingest`, tests).
+    All,
+    /// Those whose tenant's offset is in the window (the 5-minute schedule: the window
+    /// that has just passed).
+    Window(PlanWindow),
+}
+
+impl PlanScope {
+    /// The window a run at `at` covers.
+    pub fn window_at(at: DateTime<Utc>) -> Self {
+        Self::Window(PlanWindow::at(at))
+    }
+}
+
+/// What one ingest pass did: the syncs' outcomes, counted.
 #[derive(Debug, Default, Serialize)]
 pub struct IngestPass {
     pub synced: u64,
@@ -18,32 +43,113 @@ pub struct IngestPass {
     pub records_written: u64,
 }
 
+impl IngestPass {
+    /// Counts one sync job's outcome (other jobs are not counted).
+    pub fn count(&mut self, outcome: &Result<JobReport, ServiceError>) {
+        match outcome {
+            Ok(JobReport::Sync {
+                report: Some(report),
+                ..
+            }) => {
+                self.synced += 1;
+                self.records_written += report.written;
+            }
+            Ok(JobReport::Sync { report: None, .. }) => self.skipped += 1,
+            Ok(_) => {}
+            // Logged by the sync (or the timeout), which records it on the integration.
+            Err(_) => self.failed += 1,
+        }
+    }
+}
+
 impl Ingestion {
-    /// Every integration due for the schedule: connected ones.
-    pub async fn due_integrations(&self) -> Result<Vec<(TenantId, IntegrationId)>, ServiceError> {
+    /// The sync jobs due in `scope`.
+    pub async fn plan_syncs(&self, scope: PlanScope) -> Result<Vec<SyncJob>, ServiceError> {
         let mut out = Vec::new();
         for entry in self.repos.integrations.schedule().await? {
-            if let Some(IntegrationStatus::Connected | IntegrationStatus::Syncing) = entry.status {
-                out.push((entry.tenant, entry.integration));
+            let due = matches!(
+                entry.status,
+                Some(IntegrationStatus::Connected | IntegrationStatus::Syncing)
+            );
+            let now = match scope {
+                PlanScope::All => true,
+                PlanScope::Window(window) => window.contains(sync_offset(&entry.tenant)),
+            };
+            if due && now {
+                out.push(SyncJob {
+                    tenant_id: entry.tenant,
+                    integration_id: entry.integration,
+                });
             }
         }
         Ok(out)
     }
 
-    /// One pass over every due integration; a failure of one does not stop the others.
-    pub async fn ingest_pass(&self) -> Result<IngestPass, ServiceError> {
-        let mut pass = IngestPass::default();
-        for (tenant, integration) in self.due_integrations().await? {
-            match self.sync_integration(&tenant, &integration).await {
-                Ok(Some(report)) => {
-                    pass.synced += 1;
-                    pass.records_written += report.written;
+    /// Publishes the jobs of [`Ingestion::plan_syncs`] as `SyncRequested` events, one
+    /// invocation each. One that cannot be published does not stop the others; the run
+    /// then fails (and is retried: a sync delivered twice is harmless).
+    pub async fn publish_planned_syncs(&self, scope: PlanScope) -> Result<u64, ServiceError> {
+        let mut published = 0;
+        let mut failure = None;
+        for job in self.plan_syncs(scope).await? {
+            match self
+                .integrations
+                .publish_sync_requested(&job.tenant_id, &job.integration_id)
+                .await
+            {
+                Ok(()) => published += 1,
+                Err(err) => {
+                    tracing::warn!(tenant_id = %job.tenant_id, error = %ErrorChain(&err), "a planned sync was not published");
+                    failure.get_or_insert(err);
                 }
-                Ok(None) => pass.skipped += 1,
-                // Logged by the sync, which records it on the integration.
-                Err(_) => pass.failed += 1,
             }
         }
+        tracing::info!(published, "syncs planned");
+        failure.map_or(Ok(published), Err)
+    }
+
+    /// Every due sync, one after another, in this process (tests; the local binary runs
+    /// them on its worker pool instead).
+    pub async fn ingest_pass(&self) -> Result<IngestPass, ServiceError> {
+        let mut pass = IngestPass::default();
+        for job in self.plan_syncs(PlanScope::All).await? {
+            let outcome = self
+                .sync_integration(&job.tenant_id, &job.integration_id)
+                .await
+                .map(|report| JobReport::Sync {
+                    synced: report.is_some(),
+                    report,
+                });
+            pass.count(&outcome);
+        }
         Ok(pass)
+    }
+
+    /// A sync stopped by the job timeout: records `sync_timed_out` on the integration
+    /// and releases its lease, so the next pass resumes it at once (rebuilding the
+    /// snapshot, since it stopped unfinished). Nothing when it is no longer syncing.
+    pub async fn record_sync_timeout(
+        &self,
+        tenant: &crate::domain::ids::TenantId,
+        id: &crate::domain::ids::IntegrationId,
+    ) -> Result<(), ServiceError> {
+        let Some(stored) = self.integrations.load_integration(tenant, id).await? else {
+            return Ok(());
+        };
+        if stored.status != IntegrationStatus::Syncing {
+            return Ok(());
+        }
+        let mut record = stored.record.clone();
+        record.sync_started_at = None;
+        record.last_error = Some(Conflict::SyncTimedOut.as_str().to_owned());
+        match self
+            .integrations
+            .save_integration(tenant, id, &record, IntegrationStatus::Connected, &stored)
+            .await
+        {
+            // Changed meanwhile (a disconnect): that write wins.
+            Ok(()) | Err(ServiceError::Conflict(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
     }
 }

@@ -4,6 +4,11 @@
 //! items (sessions, tokens, rate counters, old sign-in attempts and audit entries) where
 //! the store has no TTL of its own.
 //!
+//! The sweep is planned (`plan_sweep`: one job per deletion due) and each deletion runs
+//! as its own job: in AWS its own invocation of the sweep function, locally a task of
+//! the worker pool's sweep lane, so neither a large deletion nor a slow sync delays
+//! another deletion.
+//!
 //! What goes with an integration, and in which order, comes from the registry of stored
 //! entities (`repos::registry`). Idempotent and resumable: data goes first, the entries
 //! that lead to it (the integration and its schedule entry, the closed listing) last, so a run killed
@@ -16,9 +21,11 @@ use serde::Serialize;
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::repos::registry::{self, Sweep};
 use crate::services::contexts::Tenancy;
-use crate::services::error::ServiceError;
+use crate::services::error::{ErrorChain, ServiceError};
 use crate::services::integrations::IntegrationStatus;
+use crate::services::jobs::{ErasureJob, Job, JobReport, PurgeJob};
 
+/// What a sweep deleted: one deletion job's, or a whole pass's added up.
 #[derive(Debug, Default, Serialize)]
 pub struct SweepReport {
     pub integrations_purged: u64,
@@ -28,26 +35,89 @@ pub struct SweepReport {
     pub expired_items_deleted: u64,
 }
 
+impl SweepReport {
+    /// Adds one deletion job's report (other jobs add nothing).
+    pub fn count(&mut self, outcome: &Result<JobReport, ServiceError>) {
+        if let Ok(JobReport::Deleted(done)) = outcome {
+            self.integrations_purged += done.integrations_purged;
+            self.integration_items_deleted += done.integration_items_deleted;
+            self.tenants_erased += done.tenants_erased;
+            self.tenant_items_deleted += done.tenant_items_deleted;
+            self.expired_items_deleted += done.expired_items_deleted;
+        }
+    }
+}
+
 impl Tenancy {
+    /// The sweep's planner: one job per disconnected integration and per closed
+    /// tenant, and one for the expired items. It deletes nothing itself.
+    pub async fn plan_sweep(&self) -> Result<Vec<Job>, ServiceError> {
+        let mut jobs = Vec::new();
+        for entry in self.repos.integrations.schedule().await? {
+            if entry.status == Some(IntegrationStatus::Disconnected) {
+                jobs.push(Job::PurgeIntegration(PurgeJob {
+                    tenant_id: entry.tenant,
+                    integration_id: entry.integration,
+                }));
+            }
+        }
+        for tenant_id in self.repos.closures.listed().await? {
+            jobs.push(Job::EraseTenant(ErasureJob { tenant_id }));
+        }
+        jobs.push(Job::PurgeExpired);
+        Ok(jobs)
+    }
+
+    /// Publishes the jobs of [`Tenancy::plan_sweep`], one invocation of the sweep
+    /// function each. One that cannot be published does not stop the others; the run
+    /// then fails and is retried (a deletion delivered twice deletes nothing more).
+    pub async fn publish_planned_sweep(&self) -> Result<u64, ServiceError> {
+        let now = self.now();
+        let mut published = 0;
+        let mut failure = None;
+        for job in self.plan_sweep().await? {
+            let Some(event) = job.event(now) else {
+                continue;
+            };
+            match self.events.publish(&event).await {
+                Ok(()) => published += 1,
+                Err(err) => {
+                    let err = ServiceError::from(err);
+                    tracing::warn!(job = job.name(), error = %ErrorChain(&err), "a planned deletion was not published");
+                    failure.get_or_insert(err);
+                }
+            }
+        }
+        tracing::info!(published, "deletions planned");
+        failure.map_or(Ok(published), Err)
+    }
+
+    /// Every deletion due, one after another, in this process (tests; the local
+    /// binary runs them on its worker pool). One that fails does not stop the others;
+    /// the first failure is returned after all have run.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
-        for entry in self.repos.integrations.schedule().await? {
-            if entry.status != Some(IntegrationStatus::Disconnected) {
-                continue;
+        let mut failure = None;
+        for job in self.plan_sweep().await? {
+            let outcome = match job {
+                Job::PurgeIntegration(PurgeJob {
+                    tenant_id,
+                    integration_id,
+                }) => {
+                    self.purge_due_integration(&tenant_id, &integration_id)
+                        .await
+                }
+                Job::EraseTenant(ErasureJob { tenant_id }) => {
+                    self.erase_closed_tenant(&tenant_id).await
+                }
+                _ => self.purge_expired().await,
             }
-            report.integration_items_deleted += self
-                .purge_integration(&entry.tenant, &entry.integration)
-                .await?;
-            report.integrations_purged += 1;
+            .map(JobReport::Deleted);
+            report.count(&outcome);
+            if let Err(err) = outcome {
+                failure.get_or_insert(err);
+            }
         }
-        for tenant in self.repos.closures.listed().await? {
-            self.finish_closure(&tenant).await?;
-            report.tenant_items_deleted += self.repos.erasure.erase_partition(&tenant).await?;
-            self.repos.closures.unlist(&tenant).await?;
-            report.tenants_erased += 1;
-        }
-        let now = self.now().timestamp();
-        report.expired_items_deleted = self.repos.erasure.purge_expired(now).await?;
         tracing::info!(
             integrations = report.integrations_purged,
             integration_items = report.integration_items_deleted,
@@ -56,7 +126,65 @@ impl Tenancy {
             expired = report.expired_items_deleted,
             "sweep done"
         );
+        failure.map_or(Ok(report), Err)
+    }
+
+    /// One disconnected integration's deletion. Checks that it is still due: a job
+    /// delivered twice, or after the integration is gone, deletes only what is left of
+    /// its entries; one for an integration that is not disconnected deletes nothing.
+    pub async fn purge_due_integration(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<SweepReport, ServiceError> {
+        let status = self
+            .repos
+            .integrations
+            .statuses(tenant)
+            .await?
+            .into_iter()
+            .find_map(|(listed, status)| (&listed == id).then_some(status));
+        let mut report = SweepReport::default();
+        match status {
+            Some(IntegrationStatus::Disconnected) => {
+                report.integration_items_deleted = self.purge_integration(tenant, id).await?;
+                report.integrations_purged = 1;
+            }
+            Some(_) => {
+                tracing::warn!(tenant_id = %tenant, integration_id = %id, "a purge for an integration that is not disconnected: nothing deleted");
+            }
+            None => {
+                let entry = registry::of_integration(Sweep::IntegrationEntry, tenant, id);
+                self.repos.erasure.delete(entry).await?;
+            }
+        }
         Ok(report)
+    }
+
+    /// One closed tenant's erasure; nothing when it is not listed as closed (erased
+    /// already, or never closed).
+    pub async fn erase_closed_tenant(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<SweepReport, ServiceError> {
+        let mut report = SweepReport::default();
+        if !self.repos.closures.listed().await?.contains(tenant) {
+            return Ok(report);
+        }
+        self.finish_closure(tenant).await?;
+        report.tenant_items_deleted = self.repos.erasure.erase_partition(tenant).await?;
+        self.repos.closures.unlist(tenant).await?;
+        report.tenants_erased = 1;
+        Ok(report)
+    }
+
+    /// Expired items, where the store has no TTL of its own.
+    pub async fn purge_expired(&self) -> Result<SweepReport, ServiceError> {
+        let now = self.now().timestamp();
+        Ok(SweepReport {
+            expired_items_deleted: self.repos.erasure.purge_expired(now).await?,
+            ..SweepReport::default()
+        })
     }
 
     /// Deletes a disconnected integration's data (its records, the customer profiles

@@ -26,7 +26,7 @@ pub(super) async fn api_get(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(fault) = begin(&state, &uri, &headers) {
+    if let Some(fault) = begin(&state, &uri, &headers).await {
         return fault;
     }
     let s = lock(&state);

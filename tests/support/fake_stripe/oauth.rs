@@ -57,7 +57,7 @@ pub(super) async fn token(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(fault) = begin(&state, &uri, &headers) {
+    if let Some(fault) = begin(&state, &uri, &headers).await {
         return fault;
     }
     if !app_authenticated(&headers) {
@@ -101,7 +101,7 @@ pub(super) async fn deauthorize(
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(fault) = begin(&state, &uri, &headers) {
+    if let Some(fault) = begin(&state, &uri, &headers).await {
         return fault;
     }
     if !app_authenticated(&headers) {

@@ -5,10 +5,11 @@
 //!
 //! GETs are retried on 429, 5xx and transport failures with exponential backoff,
 //! honouring `Retry-After` and Stripe's `Stripe-Should-Retry`, bounded by
-//! [`RetryPolicy`]. Errors and log lines carry the HTTP status, the request path (ids
+//! [`RetryPolicy`], and paced to the account's read budget ([`super::pacing`]). Errors and log lines carry the HTTP status, the request path (ids
 //! only) and Stripe's error `type`/`code`/`param` — never the credential, the query
 //! string, or Stripe's error message (which can echo what was sent).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use super::STRIPE_API_VERSION;
 pub use super::errors::StripeError;
 use super::errors::classify_error;
+use super::pacing::{DEFAULT_READS_PER_SECOND, ReadPacer};
 use crate::config::Config;
 
 /// How hard to try before giving up on a throttled or failing Stripe.
@@ -67,6 +69,8 @@ pub struct StripeClient {
     api_base: String,
     credential: SecretString,
     retry: RetryPolicy,
+    /// Shared by the client's clones: one budget for the account.
+    pacer: Arc<ReadPacer>,
 }
 
 impl std::fmt::Debug for StripeClient {
@@ -97,7 +101,14 @@ impl StripeClient {
             api_base: api_base.trim_end_matches('/').to_owned(),
             credential,
             retry: RetryPolicy::default(),
+            pacer: Arc::new(ReadPacer::new(DEFAULT_READS_PER_SECOND)),
         }
+    }
+
+    /// At most about `per_second` requests a second (`TALLY_STRIPE_READS_PER_SECOND`).
+    pub fn with_reads_per_second(mut self, per_second: u32) -> Self {
+        self.pacer = Arc::new(ReadPacer::new(per_second));
+        self
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -116,6 +127,7 @@ impl StripeClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.pacer.wait().await;
             let sent = self
                 .http
                 .get(&url)

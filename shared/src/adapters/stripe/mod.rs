@@ -4,7 +4,7 @@
 //! * [`client`] (with `errors`): the one HTTP client to Stripe's API — bearer
 //!   credential kept secret, the pinned `Stripe-Version`, bounded retries with backoff
 //!   on 429/5xx, and errors that carry Stripe's error `type`/`code`/`param` only (never
-//!   a message, URL or credential);
+//!   a message, URL or credential); [`pacing`]: the connected account's read budget;
 //! * [`parse`] (with `parse_billing`, `parse_price`, `parse_discounts`, `parse_invoice`,
 //!   `parse_payments`): Stripe JSON
 //!   into the minimized records of [`crate::domain::billing`]. The private serde
@@ -24,6 +24,7 @@ mod events;
 pub mod keys;
 pub mod oauth;
 mod oauth_tokens;
+pub mod pacing;
 pub mod parse;
 mod parse_billing;
 mod parse_discounts;
