@@ -128,7 +128,7 @@ pub async fn run(
         .len();
     report.row(
         "Snapshot",
-        "encoded size (postcard, before sealing and base64)",
+        "encoded size (the loaded snapshot in postcard, uncompressed)",
         format!(
             "{} ({} customer rows)",
             mib(encoded as u64),
