@@ -12,8 +12,8 @@
 //! (the connector, sealing, the analytics).
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -53,7 +53,9 @@ struct Busy {
 
 impl Stopwatch {
     fn busy(&self) -> std::sync::MutexGuard<'_, Busy> {
-        self.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn time<T>(&self, call: impl Future<Output = T>) -> T {
