@@ -218,13 +218,7 @@ pub fn seal_record<T: Serialize>(
     record: &T,
 ) -> Result<Item, VaultError> {
     let plain = Zeroizing::new(serde_json::to_vec(record).map_err(|_| VaultError::Corrupt)?);
-    let at = SealedAt {
-        table,
-        pk: &key.pk,
-        sk: &key.sk,
-    };
-    let sealed = crypto::seal(data_key, at, &plain);
-    Ok(Item::new(key).with(SEALED_ATTR, Attr::B(sealed)))
+    Ok(seal_bytes(table, data_key, key, &plain))
 }
 
 /// An item at `key` whose `data` attribute is `bytes` sealed for exactly that place:
@@ -240,16 +234,24 @@ pub fn seal_bytes(table: &str, data_key: &DataKey, key: Key, bytes: &[u8]) -> It
     Item::new(key).with(SEALED_ATTR, Attr::B(sealed))
 }
 
-/// The bytes sealed in `item` by [`seal_bytes`].
-pub fn open_bytes(table: &str, data_key: &DataKey, item: &Item) -> Result<Vec<u8>, VaultError> {
+/// The plaintext sealed in `item`, for exactly its place.
+fn open_plain(
+    table: &str,
+    data_key: &DataKey,
+    item: &Item,
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     let sealed = item.b(SEALED_ATTR).ok_or(VaultError::Corrupt)?;
     let at = SealedAt {
         table,
         pk: &item.key.pk,
         sk: &item.key.sk,
     };
-    let plain = crypto::open(data_key, at, sealed).map_err(|_| VaultError::Corrupt)?;
-    Ok(plain.to_vec())
+    crypto::open(data_key, at, sealed).map_err(|_| VaultError::Corrupt)
+}
+
+/// The bytes sealed in `item` by [`seal_bytes`].
+pub fn open_bytes(table: &str, data_key: &DataKey, item: &Item) -> Result<Vec<u8>, VaultError> {
+    Ok(open_plain(table, data_key, item)?.to_vec())
 }
 
 /// The record sealed in `item` by [`seal_record`].
@@ -258,12 +260,6 @@ pub fn open_record<T: DeserializeOwned>(
     data_key: &DataKey,
     item: &Item,
 ) -> Result<T, VaultError> {
-    let sealed = item.b(SEALED_ATTR).ok_or(VaultError::Corrupt)?;
-    let at = SealedAt {
-        table,
-        pk: &item.key.pk,
-        sk: &item.key.sk,
-    };
-    let plain = crypto::open(data_key, at, sealed).map_err(|_| VaultError::Corrupt)?;
+    let plain = open_plain(table, data_key, item)?;
     serde_json::from_slice(&plain).map_err(|_| VaultError::Corrupt)
 }
