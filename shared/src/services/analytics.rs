@@ -1,15 +1,19 @@
 //! The analytics snapshot: what every query reads, so that no request reads the raw
 //! items (a 100,000-customer tenant with 1,000,000 subscription changes).
 //!
-//! After each sync, disconnect or change of FX rates, the tenant's snapshot is rebuilt
-//! from the records of its integrations that are not disconnected: the engine's compact
-//! facts (`MrrChange`s and payments), one row per customer (MRR, lifetime revenue, RFM,
-//! risk), the segments and the payment-failure risks. It is encoded compactly
-//! (postcard), cut into sealed chunks of at most 256 KiB (DynamoDB items are capped at
-//! 400 KB), and published by writing its `ANALYTICS` pointer last: a reader sees the old
-//! snapshot or the new one, never half of one. Customer profiles (subscriptions and
-//! payments) are sealed items of their own. A warm process keeps the decoded snapshot
-//! per tenant and version, so a query costs one read of the pointer plus engine time.
+//! A full rebuild (the first pass of each day, after a full sync, a disconnect, a change
+//! of FX rates or reporting currency) computes every customer's share from the records
+//! of the integrations that are not disconnected; a pass that changed k customers
+//! recomputes those k (`services::incremental`). Shares are stored in parts and a
+//! manifest (`services::snapshot_parts`), LZ4-compressed and sealed, and a version is
+//! published by writing its `ANALYTICS` pointer last, on a condition on the version it
+//! replaces: a reader sees the old snapshot or the new one, never half of one, and two
+//! passes never publish over each other. Customer profiles (subscriptions and payments)
+//! are sealed items of their own. When a process loads a version it assembles the facts
+//! and rows and computes what ranks customers against each other (reporting currency
+//! and MRR, RFM, segments); a warm process keeps the result per tenant and version, and
+//! decodes only the parts a later version adds, so a query costs one read of the
+//! pointer plus engine time.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
