@@ -40,9 +40,9 @@ use crate::services::snapshot_parts::{self as layout, Assembled, Computed, Head,
 /// per-customer shares in content-addressed parts, and a manifest. Format 4: shares
 /// that depend on their customer's records alone (tenant-wide rankings computed when
 /// loaded), with their records' ids; the manifest names each part's last customer.
-pub(crate) const SNAPSHOT_FORMAT: i64 = 4;
-/// Chunk size before sealing: base64 in the sealed record adds a third, which keeps an
-/// item near 270 KB, well below DynamoDB's 400 KB limit.
+const SNAPSHOT_FORMAT: i64 = 4;
+/// Chunk size before sealing (sealed as raw bytes: an item near 200 KB, well below
+/// DynamoDB's 400 KB limit).
 const CHUNK_BYTES: usize = 200 * 1024;
 
 /// What a published version is: the tenant-wide head and its parts, in order.
@@ -259,9 +259,7 @@ impl Analytics {
             added.push((id.clone(), bytes.clone()));
             for share in part {
                 let key = (share.integration.clone(), share.id.clone());
-                let same = old.is_some()
-                    && before.get(&key) == Some(&share.profile)
-                    && !force.contains(&key);
+                let same = old.is_some() && before.get(&key) == Some(&share.profile);
                 if !same && share.profile.is_some() {
                     written.insert((share.integration.as_str(), share.id.as_str()));
                 }
@@ -331,11 +329,7 @@ impl Analytics {
         self.repos.profiles.delete_all(tenant, &plan.gone).await?;
         let manifest = plan.manifest;
         let bytes = postcard::to_stdvec(&manifest).map_err(ServiceError::internal)?;
-        // Versions only grow, even within one microsecond (a frozen clock).
-        let version = self
-            .now()
-            .timestamp_micros()
-            .max(previous.map_or(0, |p| p.version.saturating_add(1)));
+        let version = self.next_version(previous.as_ref());
         let chunks: Vec<&[u8]> = bytes.chunks(CHUNK_BYTES).collect();
         // The manifest's chunks in one batch write (invisible until published); the
         // pointer is then moved by a single put, which is what makes the switch atomic.
@@ -412,35 +406,42 @@ impl Analytics {
             .map_err(|_| ServiceError::internal("the snapshot manifest does not decode"))
     }
 
-    /// Whether the published snapshot is current for a sync whose integration last
-    /// changed at `changed_at` (see [`Self::change_mark`]): of this format, built today
-    /// (UTC), and built after that change. One read, the pointer: a snapshot's version
-    /// is the time it was built.
-    pub async fn snapshot_shows(
+    /// The published snapshot's pointer (one read; `None` before the first).
+    pub async fn published(
         &self,
         tenant: &TenantId,
-        changed_at: Option<i64>,
-    ) -> Result<bool, ServiceError> {
-        let Some(pointer) = self.repos.snapshots.pointer(tenant).await? else {
-            return Ok(false);
-        };
-        let built_today = DateTime::from_timestamp_micros(pointer.version)
-            .is_some_and(|built| built.date_naive() == self.now().date_naive());
-        Ok(pointer.format == Some(SNAPSHOT_FORMAT)
-            && built_today
-            && changed_at.is_none_or(|changed| changed <= pointer.version))
+    ) -> Result<Option<SnapshotPointer>, ServiceError> {
+        Ok(self.repos.snapshots.pointer(tenant).await?)
     }
 
-    /// What a sync that changed records records as its integration's `changed_at`: now
-    /// (Unix microseconds), and later than the published version — any snapshot
-    /// published after it has a version at least this (versions only grow), any
-    /// published before it a smaller one, even within one microsecond.
-    pub async fn change_mark(&self, tenant: &TenantId) -> Result<i64, ServiceError> {
-        let published = self.repos.snapshots.pointer(tenant).await?;
-        Ok(self
-            .now()
+    /// Whether the snapshot `published` shows a change made at `changed_at` (see
+    /// [`Self::change_mark`]): of this format, built today (UTC), and built at or after
+    /// that change. A snapshot's version is the time it was built.
+    pub fn shows(&self, published: Option<&SnapshotPointer>, changed_at: Option<i64>) -> bool {
+        published.is_some_and(|pointer| {
+            let built_today = DateTime::from_timestamp_micros(pointer.version)
+                .is_some_and(|built| built.date_naive() == self.now().date_naive());
+            pointer.format == Some(SNAPSHOT_FORMAT)
+                && built_today
+                && changed_at.is_none_or(|changed| changed <= pointer.version)
+        })
+    }
+
+    /// The version a snapshot published after `published` takes: now (Unix
+    /// microseconds), and later than `published` — versions only grow, even within one
+    /// microsecond (a frozen clock).
+    fn next_version(&self, published: Option<&SnapshotPointer>) -> i64 {
+        self.now()
             .timestamp_micros()
-            .max(published.map_or(0, |p| p.version.saturating_add(1))))
+            .max(published.map_or(0, |p| p.version.saturating_add(1)))
+    }
+
+    /// What a sync that changed records records as its integration's `changed_at`: the
+    /// version the next snapshot will have at least — any snapshot published after it
+    /// shows the change, any published before it does not.
+    pub async fn change_mark(&self, tenant: &TenantId) -> Result<i64, ServiceError> {
+        let published = self.published(tenant).await?;
+        Ok(self.next_version(published.as_ref()))
     }
 
     /// The tenant's current snapshot (`None` before its first sync).

@@ -19,13 +19,11 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use chrono::DateTime;
-
 use crate::domain::billing::{BillingRecord, ObjectKind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::metrics::{CustomerProfile, RecordSet};
 use crate::repos::analytics::SnapshotPointer;
-use crate::services::analytics::{Manifest, PartRef, Plan, SNAPSHOT_FORMAT};
+use crate::services::analytics::{Manifest, PartRef, Plan};
 use crate::services::contexts::Analytics;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
@@ -93,23 +91,25 @@ struct Affected {
 }
 
 impl Analytics {
-    /// Publishes what one sync of an integration changed: incrementally when it can
-    /// (see the module), else by a full rebuild.
+    /// Publishes what one sync of an integration changed onto the snapshot `published`
+    /// (as read before the pass): incrementally when it can (see the module), else by a
+    /// full rebuild.
     pub async fn apply_changes(
         &self,
         tenant: &TenantId,
         touched: &Touched,
+        published: SnapshotPointer,
     ) -> Result<(), ServiceError> {
         let mut force = HashSet::new();
         if !touched.overflow
-            && let Some((previous, plan)) = self.incremental(tenant, touched).await?
+            && let Some(plan) = self.incremental(tenant, touched, published).await?
         {
             force = plan
                 .profiles
                 .iter()
                 .map(|(i, p)| (i.clone(), p.id.clone()))
                 .collect();
-            if self.commit(tenant, previous, plan, false).await? {
+            if self.commit(tenant, Some(published), plan, false).await? {
                 return Ok(());
             }
         }
@@ -121,23 +121,17 @@ impl Analytics {
         &self,
         tenant: &TenantId,
         touched: &Touched,
-    ) -> Result<Option<(Option<SnapshotPointer>, Plan)>, ServiceError> {
-        let Some(pointer) = self.repos.snapshots.pointer(tenant).await? else {
-            return Ok(None);
-        };
-        let built_today = DateTime::from_timestamp_micros(pointer.version)
-            .is_some_and(|built| built.date_naive() == self.now().date_naive());
-        if pointer.format != Some(SNAPSHOT_FORMAT) || !built_today {
+        pointer: SnapshotPointer,
+    ) -> Result<Option<Plan>, ServiceError> {
+        if !self.shows(Some(&pointer), None) {
             return Ok(None);
         }
         // Every change of every integration before this sync is published: this pass
         // adds its own changes only.
         for stored in self.repos.integrations.all(tenant).await? {
-            let unpublished = stored
-                .record
-                .changed_at
-                .is_some_and(|changed| changed > pointer.version);
-            if stored.status != IntegrationStatus::Disconnected && unpublished {
+            if stored.status != IntegrationStatus::Disconnected
+                && !self.shows(Some(&pointer), stored.record.changed_at)
+            {
                 return Ok(None);
             }
         }
@@ -161,8 +155,11 @@ impl Analytics {
                 .partition_point(|p| p.key() < (integration.as_str(), id))
                 .min(last)
         };
-        let mut chosen: BTreeSet<usize> = affected.customers.iter().map(|c| home(c)).collect();
-        widen_to_runs(&manifest.parts, &mut chosen);
+        let mut chosen: BTreeSet<usize> = affected
+            .customers
+            .iter()
+            .flat_map(|c| run_of(&manifest.parts, home(c)))
+            .collect();
         let mut decoded: HashMap<usize, Vec<Share>> = HashMap::new();
         self.read_parts(tenant, &manifest.parts, &chosen, &mut decoded)
             .await?;
@@ -235,10 +232,7 @@ impl Analytics {
                 break cut;
             }
             for index in grow {
-                chosen.insert(index);
-                let mut run = BTreeSet::from([index]);
-                widen_to_runs(&manifest.parts, &mut run);
-                chosen.extend(run);
+                chosen.extend(run_of(&manifest.parts, index));
             }
             self.read_parts(tenant, &manifest.parts, &chosen, &mut decoded)
                 .await?;
@@ -348,7 +342,7 @@ impl Analytics {
             profiles,
             gone,
         };
-        Ok(Some((Some(pointer), plan)))
+        Ok(Some(plan))
     }
 
     /// The customers whose figures the changes feed (`None`: not known without the
@@ -462,21 +456,18 @@ fn owner_of(record: &BillingRecord) -> Owner {
     }
 }
 
-/// Adds to `chosen` every part of the runs its parts are in: back while the part
-/// before does not end a run, forward until one does.
-fn widen_to_runs(parts: &[PartRef], chosen: &mut BTreeSet<usize>) {
-    let seeds: Vec<usize> = chosen.iter().copied().collect();
-    for seed in seeds {
-        let mut start = seed;
-        while start > 0 && parts.get(start - 1).is_some_and(|p| !p.ends_run()) {
-            start -= 1;
-        }
-        let mut end = seed;
-        while end + 1 < parts.len() && parts.get(end).is_some_and(|p| !p.ends_run()) {
-            end += 1;
-        }
-        chosen.extend(start..=end);
+/// The parts of the run part `seed` is in: back while the part before does not end a
+/// run, forward until one does.
+fn run_of(parts: &[PartRef], seed: usize) -> std::ops::RangeInclusive<usize> {
+    let mut start = seed;
+    while start > 0 && parts.get(start - 1).is_some_and(|p| !p.ends_run()) {
+        start -= 1;
     }
+    let mut end = seed;
+    while end + 1 < parts.len() && parts.get(end).is_some_and(|p| !p.ends_run()) {
+        end += 1;
+    }
+    start..=end
 }
 
 /// The maximal ranges of consecutive indices.

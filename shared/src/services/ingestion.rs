@@ -187,28 +187,32 @@ impl Ingestion {
         unfinished: bool,
         touched: &Touched,
     ) {
-        let rebuild = match self.analytics.snapshot_shows(tenant, changed_at).await {
-            Ok(current) => unfinished || !current,
-            Err(err) => {
-                tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
-                true
-            }
+        // One read of the pointer: what is published, and what the pass builds on.
+        let published = self.analytics.published(tenant).await.map_err(|err| {
+            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
+        });
+        let rebuild = match &published {
+            Ok(pointer) => unfinished || !self.analytics.shows(pointer.as_ref(), changed_at),
+            Err(()) => true,
         };
         if !rebuild {
             return;
         }
         // Incremental only onto a snapshot that showed everything before this sync.
-        let incremental = !unfinished
-            && !touched.is_empty()
-            && self
-                .analytics
-                .snapshot_shows(tenant, changed_before)
-                .await
-                .unwrap_or(false);
+        let base = match published {
+            Ok(Some(pointer))
+                if !unfinished
+                    && !touched.is_empty()
+                    && self.analytics.shows(Some(&pointer), changed_before) =>
+            {
+                Some(pointer)
+            }
+            _ => None,
+        };
         let rebuilt = if unfinished {
             self.analytics.rebuild_after_stop(tenant).await
-        } else if incremental {
-            self.analytics.apply_changes(tenant, touched).await
+        } else if let Some(pointer) = base {
+            self.analytics.apply_changes(tenant, touched, pointer).await
         } else {
             self.analytics.rebuild_analytics(tenant).await
         };
