@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::ids::{ExportId, IntegrationId, TenantId};
-use crate::ports::Event;
+use crate::ports::{Event, EventBus};
 use crate::services::connections::SYNC_REQUESTED;
+use crate::services::error::{ErrorChain, ServiceError};
 use crate::services::export::EXPORT_REQUESTED;
 
 mod run;
@@ -224,6 +225,35 @@ impl Job {
             | Self::PurgeExpired => JobFunction::Sweep,
         }
     }
+}
+
+/// A planner's publishing: each job's event on the bus, one invocation each. One that
+/// cannot be published does not stop the others; the first failure is returned once
+/// all were tried (the planner's run is then retried: a job delivered twice is
+/// harmless). Logs and returns how many were published (`what`: "syncs", "deletions").
+pub(crate) async fn publish_each(
+    events: &dyn EventBus,
+    jobs: Vec<Job>,
+    at: chrono::DateTime<chrono::Utc>,
+    what: &str,
+) -> Result<u64, ServiceError> {
+    let mut published = 0;
+    let mut failure = None;
+    for job in jobs {
+        let Some(event) = job.event(at) else {
+            continue;
+        };
+        match events.publish(&event).await {
+            Ok(()) => published += 1,
+            Err(err) => {
+                let err = ServiceError::from(err);
+                tracing::warn!(job = ?job, error = %ErrorChain(&err), "a planned job was not published");
+                failure.get_or_insert(err);
+            }
+        }
+    }
+    tracing::info!(published, "{what} planned");
+    failure.map_or(Ok(published), Err)
 }
 
 #[cfg(test)]

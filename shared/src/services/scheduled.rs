@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use crate::domain::schedule::{PlanWindow, sync_offset};
 use crate::services::contexts::Ingestion;
-use crate::services::error::{Conflict, ErrorChain, ServiceError};
+use crate::services::error::{Conflict, ServiceError};
 use crate::services::integrations::IntegrationStatus;
-use crate::services::jobs::{JobReport, SyncJob};
+use crate::services::jobs::{self, Job, JobReport, SyncJob};
 
 /// Which due integrations a planner run asks to sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,26 +86,16 @@ impl Ingestion {
     }
 
     /// Publishes the jobs of [`Ingestion::plan_syncs`] as `SyncRequested` events, one
-    /// invocation each. One that cannot be published does not stop the others; the run
-    /// then fails (and is retried: a sync delivered twice is harmless).
+    /// invocation each ([`jobs::publish_each`]).
     pub async fn publish_planned_syncs(&self, scope: PlanScope) -> Result<u64, ServiceError> {
-        let mut published = 0;
-        let mut failure = None;
-        for job in self.plan_syncs(scope).await? {
-            match self
-                .integrations
-                .publish_sync_requested(&job.tenant_id, &job.integration_id)
-                .await
-            {
-                Ok(()) => published += 1,
-                Err(err) => {
-                    tracing::warn!(tenant_id = %job.tenant_id, error = %ErrorChain(&err), "a planned sync was not published");
-                    failure.get_or_insert(err);
-                }
-            }
-        }
-        tracing::info!(published, "syncs planned");
-        failure.map_or(Ok(published), Err)
+        let planned = self
+            .plan_syncs(scope)
+            .await?
+            .into_iter()
+            .map(Job::Sync)
+            .collect();
+        let events = self.integrations.events.as_ref();
+        jobs::publish_each(events, planned, self.now(), "syncs").await
     }
 
     /// Every due sync, one after another, in this process (tests; the local binary runs

@@ -21,9 +21,9 @@ use serde::Serialize;
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::repos::registry::{self, Sweep};
 use crate::services::contexts::Tenancy;
-use crate::services::error::{ErrorChain, ServiceError};
+use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
-use crate::services::jobs::{ErasureJob, Job, JobReport, PurgeJob};
+use crate::services::jobs::{self, ErasureJob, Job, JobReport, PurgeJob};
 
 /// What a sweep deleted: one deletion job's, or a whole pass's added up.
 #[derive(Debug, Default, Serialize)]
@@ -69,27 +69,11 @@ impl Tenancy {
     }
 
     /// Publishes the jobs of [`Tenancy::plan_sweep`], one invocation of the sweep
-    /// function each. One that cannot be published does not stop the others; the run
-    /// then fails and is retried (a deletion delivered twice deletes nothing more).
+    /// function each ([`jobs::publish_each`]; a deletion delivered twice deletes
+    /// nothing more).
     pub async fn publish_planned_sweep(&self) -> Result<u64, ServiceError> {
-        let now = self.now();
-        let mut published = 0;
-        let mut failure = None;
-        for job in self.plan_sweep().await? {
-            let Some(event) = job.event(now) else {
-                continue;
-            };
-            match self.events.publish(&event).await {
-                Ok(()) => published += 1,
-                Err(err) => {
-                    let err = ServiceError::from(err);
-                    tracing::warn!(job = job.name(), error = %ErrorChain(&err), "a planned deletion was not published");
-                    failure.get_or_insert(err);
-                }
-            }
-        }
-        tracing::info!(published, "deletions planned");
-        failure.map_or(Ok(published), Err)
+        let planned = self.plan_sweep().await?;
+        jobs::publish_each(self.events.as_ref(), planned, self.now(), "deletions").await
     }
 
     /// Every deletion due, one after another, in this process (tests; the local
@@ -99,20 +83,7 @@ impl Tenancy {
         let mut report = SweepReport::default();
         let mut failure = None;
         for job in self.plan_sweep().await? {
-            let outcome = match job {
-                Job::PurgeIntegration(PurgeJob {
-                    tenant_id,
-                    integration_id,
-                }) => {
-                    self.purge_due_integration(&tenant_id, &integration_id)
-                        .await
-                }
-                Job::EraseTenant(ErasureJob { tenant_id }) => {
-                    self.erase_closed_tenant(&tenant_id).await
-                }
-                _ => self.purge_expired().await,
-            }
-            .map(JobReport::Deleted);
+            let outcome = self.delete_due(&job).await.map(JobReport::Deleted);
             report.count(&outcome);
             if let Err(err) = outcome {
                 failure.get_or_insert(err);
@@ -127,6 +98,23 @@ impl Tenancy {
             "sweep done"
         );
         failure.map_or(Ok(report), Err)
+    }
+
+    /// Runs one deletion job (the sweep function's jobs, and [`Tenancy::sweep`] in one
+    /// process); any other job is refused.
+    pub async fn delete_due(&self, job: &Job) -> Result<SweepReport, ServiceError> {
+        match job {
+            Job::PurgeIntegration(PurgeJob {
+                tenant_id,
+                integration_id,
+            }) => self.purge_due_integration(tenant_id, integration_id).await,
+            Job::EraseTenant(ErasureJob { tenant_id }) => self.erase_closed_tenant(tenant_id).await,
+            Job::PurgeExpired => self.purge_expired().await,
+            other => Err(ServiceError::internal(format!(
+                "the {} job is not a deletion",
+                other.name()
+            ))),
+        }
     }
 
     /// One disconnected integration's deletion. Checks that it is still due: a job

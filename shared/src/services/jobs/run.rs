@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{ErasureJob, ExportJob, Job, PurgeJob, SyncJob};
+use super::{ExportJob, Job, SyncJob};
 use crate::domain::ids::ExportId;
 use crate::services::Services;
 use crate::services::contexts::{Analytics, Ingestion, Tenancy};
@@ -160,21 +160,8 @@ async fn dispatch(workers: &Workers, job: Job) -> Result<JobReport, ServiceError
                 .publish_planned_sweep()
                 .await?,
         },
-        Job::PurgeIntegration(PurgeJob {
-            tenant_id,
-            integration_id,
-        }) => JobReport::Deleted(
-            built(&workers.tenancy, name)?
-                .purge_due_integration(&tenant_id, &integration_id)
-                .await?,
-        ),
-        Job::EraseTenant(ErasureJob { tenant_id }) => JobReport::Deleted(
-            built(&workers.tenancy, name)?
-                .erase_closed_tenant(&tenant_id)
-                .await?,
-        ),
-        Job::PurgeExpired => {
-            JobReport::Deleted(built(&workers.tenancy, name)?.purge_expired().await?)
+        job @ (Job::PurgeIntegration(_) | Job::EraseTenant(_) | Job::PurgeExpired) => {
+            JobReport::Deleted(built(&workers.tenancy, name)?.delete_due(&job).await?)
         }
     })
 }
