@@ -320,10 +320,7 @@ impl<'a> RecordGroups<'a> {
         let mut pm_owners: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut refer = |pm: Option<&'a str>, customer: &'a str| {
             if let Some(pm) = pm {
-                let owners = pm_owners.entry(pm).or_default();
-                if !owners.contains(&customer) {
-                    owners.push(customer);
-                }
+                add_owner(pm_owners.entry(pm).or_default(), customer);
             }
         };
         for customer in data.customers {
@@ -346,10 +343,8 @@ impl<'a> RecordGroups<'a> {
         }
         for pm in data.payment_methods {
             let mut owners = pm_owners.get(pm.id.as_str()).cloned().unwrap_or_default();
-            if let Some(customer) = pm.customer.as_deref()
-                && !owners.contains(&customer)
-            {
-                owners.push(customer);
+            if let Some(customer) = pm.customer.as_deref() {
+                add_owner(&mut owners, customer);
             }
             file(&mut groups, &owners, ObjectKind::PaymentMethod, &pm.id);
         }
@@ -359,12 +354,8 @@ impl<'a> RecordGroups<'a> {
                 .subscription
                 .iter()
                 .chain(invoice.lines.iter().filter_map(|l| l.subscription.as_ref()));
-            for sub in subs {
-                if let Some(customer) = sub_owner.get(sub.as_str())
-                    && !owners.contains(customer)
-                {
-                    owners.push(customer);
-                }
+            for customer in subs.filter_map(|sub| sub_owner.get(sub.as_str())) {
+                add_owner(&mut owners, customer);
             }
             file(&mut groups, &owners, ObjectKind::Invoice, &invoice.id);
         }
@@ -382,5 +373,12 @@ impl<'a> RecordGroups<'a> {
             file(&mut groups, &owners, ObjectKind::Refund, &refund.id);
         }
         groups
+    }
+}
+
+/// Adds `owner` to a record's owners, once.
+fn add_owner<'a>(owners: &mut Vec<&'a str>, owner: &'a str) {
+    if !owners.contains(&owner) {
+        owners.push(owner);
     }
 }
