@@ -35,6 +35,10 @@ pub struct Config {
     /// The local server's sync workers (`TALLY_JOB_WORKERS`): the stand-in for the
     /// ingest function's reserved concurrency.
     pub job_workers: usize,
+    /// Customers a full analytics rebuild computes at once (`TALLY_REBUILD_BUCKET_CUSTOMERS`):
+    /// the records of one bucket of customers are decoded at a time, the rest held
+    /// compressed, which bounds a rebuild's memory (see `services::rebuild`).
+    pub rebuild_bucket_customers: usize,
     /// AWS resources; `None` locally, required by [`Config::aws`].
     pub kms_key_id: Option<String>,
     pub event_bus: Option<String>,
@@ -170,6 +174,12 @@ impl Config {
                 4,
                 1..=64,
                 "a whole number from 1 to 64",
+            )? as usize,
+            rebuild_bucket_customers: number(
+                "TALLY_REBUILD_BUCKET_CUSTOMERS",
+                5_000,
+                1..=1_000_000,
+                "a whole number from 1 to 1000000",
             )? as usize,
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),

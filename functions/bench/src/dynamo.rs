@@ -154,6 +154,7 @@ async fn tenant(customers: usize) -> Result<(Option<u64>, Vec<Measured>)> {
         customers,
         months: MONTHS,
         end,
+        ..DemoParams::default()
     });
     let records = record_count(&dataset);
     eprintln!(

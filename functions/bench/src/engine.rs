@@ -33,6 +33,7 @@ pub fn dataset(customers: usize, seed: u64, end: DateTime<Utc>) -> DemoDataset {
         customers,
         months: MONTHS,
         end: end.timestamp(),
+        ..DemoParams::default()
     })
 }
 

@@ -83,6 +83,7 @@ mod load;
 mod merge;
 mod paging;
 mod pass;
+mod rebuild;
 mod report;
 mod server;
 
@@ -128,7 +129,11 @@ paging: one page of the embedded store at positions 0, 100,000 and 1,000,000
   --quick          positions 0, 1,000 and 10,000: a smoke test (debug too)
 pass: one local ingest pass (planner + jobs), the time in the embedded store vs outside
   --customers N,N  the tenants' sizes (default 2,000,20,000,100,000)
-  --quick          one tenant of 300 customers: a smoke test (debug too)";
+  --quick          one tenant of 300 customers: a smoke test (debug too)
+rebuild: peak memory of one full analytics rebuild, per bucket size, in a process of its own
+  --customers N      the tenant's customers (default 100,000)
+  --change-factor F  plan and seat changes F times the demo's (default 25: ~10 a customer)
+  --quick            2,000 customers: a smoke test (debug too)";
 
 struct Args {
     customers: usize,
@@ -255,6 +260,34 @@ fn main() -> Result<()> {
         Some("pass") => {
             words.next();
             return pass::main(parse_dynamo_args(words)?.customers);
+        }
+        Some("rebuild") => {
+            words.next();
+            let mut args = rebuild::Args {
+                customers: 100_000,
+                change_factor: rebuild::CHANGE_FACTOR,
+            };
+            while let Some(word) = words.next() {
+                match word.as_str() {
+                    "--quick" => args.customers = 2_000,
+                    "--customers" => {
+                        args.customers = number(&mut words, "--customers", MAX_CUSTOMERS)?
+                    }
+                    "--change-factor" => {
+                        args.change_factor = number(&mut words, "--change-factor", 100)? as u32
+                    }
+                    "-h" | "--help" => help(),
+                    other => bail!("unknown argument `{other}`\n{USAGE}"),
+                }
+            }
+            return rebuild::main(args);
+        }
+        Some("rebuild-child") => {
+            words.next();
+            let (Some(data), Some(tenant)) = (words.next(), words.next()) else {
+                bail!("usage: bench rebuild-child DATA_DIR TENANT_ID");
+            };
+            return rebuild::child(&data, &tenant);
         }
         Some("paging") => {
             words.next();

@@ -166,6 +166,7 @@ async fn tenant(customers: usize) -> Result<Vec<Vec<String>>> {
         customers,
         months: MONTHS,
         end: midnight_today(),
+        ..DemoParams::default()
     });
     let records = record_count(&dataset);
     eprintln!(

@@ -32,6 +32,7 @@ use crate::services::contexts::Analytics;
 use crate::services::customer_order::CustomerOrder;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
+use crate::services::rebuild::Outcome;
 use crate::services::snapshot_parts::{self as layout, Assembled, Computed, Head, Share};
 
 /// The snapshot's encoding (postcard is not self-describing): a pointer of another
@@ -40,7 +41,7 @@ use crate::services::snapshot_parts::{self as layout, Assembled, Computed, Head,
 /// per-customer shares in content-addressed parts, and a manifest. Format 4: shares
 /// that depend on their customer's records alone (tenant-wide rankings computed when
 /// loaded), with their records' ids; the manifest names each part's last customer.
-const SNAPSHOT_FORMAT: i64 = 4;
+pub(crate) const SNAPSHOT_FORMAT: i64 = 4;
 /// Chunk size before sealing (sealed as raw bytes: an item near 200 KB, well below
 /// DynamoDB's 400 KB limit).
 const CHUNK_BYTES: usize = 200 * 1024;
@@ -157,7 +158,8 @@ impl Analytics {
     }
 
     /// A full rebuild that also rewrites the profiles of `force` (those a pass that
-    /// lost the race to publish may have written).
+    /// lost the race to publish may have written): bucket by bucket, in bounded memory
+    /// (`services::rebuild`), or all at once should the buckets not add up.
     pub(crate) async fn rebuild_forcing(
         &self,
         tenant: &TenantId,
@@ -167,6 +169,33 @@ impl Analytics {
         // Read first: a pass that publishes after this one read its records must not
         // be overwritten by this one's older view (the publish is conditional on it).
         let previous = self.repos.snapshots.pointer(tenant).await?;
+        let published = match self
+            .rebuild_in_buckets(tenant, previous, after_stop, force)
+            .await?
+        {
+            Outcome::Done(published) => published,
+            Outcome::Fallback(why) => {
+                tracing::warn!(tenant_id = %tenant, why, "analytics: rebuilding all at once");
+                self.rebuild_at_once(tenant, previous, after_stop, force)
+                    .await?
+            }
+        };
+        if !published {
+            // The next pass finds its integration changed after the published version,
+            // and rebuilds.
+            tracing::warn!(tenant_id = %tenant, "analytics: another pass published first; this rebuild is dropped");
+        }
+        Ok(())
+    }
+
+    /// The full rebuild with every record in memory at once.
+    async fn rebuild_at_once(
+        &self,
+        tenant: &TenantId,
+        previous: Option<SnapshotPointer>,
+        after_stop: bool,
+        force: &HashSet<(String, String)>,
+    ) -> Result<bool, ServiceError> {
         let mut sources: Vec<(String, RecordSet)> = Vec::new();
         for (id, status) in self.repos.integrations.statuses(tenant).await? {
             if status == IntegrationStatus::Disconnected {
@@ -206,8 +235,13 @@ impl Analytics {
         computed: &Computed,
     ) -> Result<(), ServiceError> {
         let previous = self.repos.snapshots.pointer(tenant).await?;
-        self.publish(tenant, computed, previous, false, &HashSet::new())
-            .await
+        if !self
+            .publish(tenant, computed, previous, false, &HashSet::new())
+            .await?
+        {
+            tracing::warn!(tenant_id = %tenant, "analytics: another pass published first; this snapshot is dropped");
+        }
+        Ok(())
     }
 
     /// [`Self::publish_snapshot`] in place of `previous`; `after_stop` also deletes
@@ -219,7 +253,7 @@ impl Analytics {
         previous: Option<SnapshotPointer>,
         after_stop: bool,
         force: &HashSet<(String, String)>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<bool, ServiceError> {
         let shares = &computed.shares;
         let encoded = layout::parts(shares);
         let snapshots = &self.repos.snapshots;
@@ -291,12 +325,7 @@ impl Analytics {
             profiles,
             gone,
         };
-        if !self.commit(tenant, previous, plan, after_stop).await? {
-            // The next pass finds its integration changed after the published version,
-            // and rebuilds.
-            tracing::warn!(tenant_id = %tenant, "analytics: another pass published first; this rebuild is dropped");
-        }
-        Ok(())
+        self.commit(tenant, previous, plan, after_stop).await
     }
 
     /// Publishes a planned version:

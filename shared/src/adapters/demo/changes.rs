@@ -54,12 +54,18 @@ impl Generator {
             return;
         }
         let months = (period_days(plan.interval, plan.interval_count) as f64 / 30.0).min(6.0);
-        if self.dice.chance(UPGRADE_PER_MONTH * months) {
+        let factor = self.change_factor;
+        if self
+            .dice
+            .chance((UPGRADE_PER_MONTH * months * factor).min(0.7))
+        {
             if let Some((plan, seats)) = self.upgraded_terms(sub) {
                 self.set_main_item(sub, plan, seats);
                 self.out.events.upgrades_at_renewal += 1;
             }
-        } else if self.dice.chance(DOWNGRADE_PER_MONTH * months)
+        } else if self
+            .dice
+            .chance((DOWNGRADE_PER_MONTH * months * factor).min(0.35))
             && let Some((plan, seats)) = self.downgraded_terms(sub)
         {
             self.set_main_item(sub, plan, seats);

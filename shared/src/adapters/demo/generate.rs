@@ -61,6 +61,8 @@ pub(super) struct Generator {
     pub(super) price_rise_at: i64,
     /// From this time on, grandfathered subscriptions may move to the current price.
     pub(super) migration_from: i64,
+    /// [`DemoParams::change_factor`].
+    pub(super) change_factor: f64,
     window_start: i64,
     next_number: [u64; 8],
     pub(super) out: DemoDataset,
@@ -100,6 +102,7 @@ impl Generator {
             end: params.end,
             price_rise_at: add_months(window_start, months / 2),
             migration_from: add_months(window_start, months / 2 + 3),
+            change_factor: f64::from(params.change_factor.max(1)),
             window_start,
             next_number: [0; 8],
             out: DemoDataset::default(),

@@ -76,7 +76,7 @@ pub use rates::{
     LTV_MAX_LIFETIME_MONTHS, LTV_TRAILING_MONTHS, arpu, arr, customer_churn_rate, grr, nrr,
     revenue_churn_rate,
 };
-pub use records::{BillingData, RecordGroups, RecordSet};
+pub use records::{BillingData, OwnerIndex, RecordGroups, RecordSet};
 pub use rfm::{Loyalty, RfmSegment, SegmentSummary, rfm_scores, segments};
 pub use series::{CurrencyMode, GroupSeries, Point, Series, SeriesQuery, Unconverted, mrr_series};
 pub use spans::Span;

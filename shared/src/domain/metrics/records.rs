@@ -287,98 +287,138 @@ pub(crate) fn refunded_amount(charge: &ChargeRecord, refunds: &[&RefundRecord]) 
 /// record in two groups ties them, and the caller recomputes them together or all.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RecordGroups<'a> {
-    pub by_customer: HashMap<&'a str, Vec<(ObjectKind, &'a str)>>,
+    pub by_customer: HashMap<String, Vec<(ObjectKind, &'a str)>>,
     pub unowned: Vec<(ObjectKind, &'a str)>,
 }
 
 impl<'a> RecordGroups<'a> {
     pub fn of(data: &BillingData<'a>) -> Self {
         let mut groups = RecordGroups::default();
-        let file =
-            |groups: &mut RecordGroups<'a>, owners: &[&'a str], kind: ObjectKind, id: &'a str| {
-                if owners.is_empty() {
-                    groups.unowned.push((kind, id));
-                }
-                for owner in owners {
-                    groups
-                        .by_customer
-                        .entry(owner)
-                        .or_default()
-                        .push((kind, id));
-                }
-            };
-        let sub_owner: HashMap<&str, &str> = data
-            .subscriptions
-            .iter()
-            .map(|sub| (sub.id.as_str(), sub.customer.as_str()))
-            .collect();
-        let charge_owner: HashMap<&str, Option<&str>> = data
-            .charges
-            .iter()
-            .map(|charge| (charge.id.as_str(), charge.customer.as_deref()))
-            .collect();
-        let mut pm_owners: HashMap<&str, Vec<&str>> = HashMap::new();
-        let mut refer = |pm: Option<&'a str>, customer: &'a str| {
-            if let Some(pm) = pm {
-                add_owner(pm_owners.entry(pm).or_default(), customer);
+        let mut file = |owners: Vec<String>, kind: ObjectKind, id: &'a str| {
+            if owners.is_empty() {
+                groups.unowned.push((kind, id));
+            }
+            for owner in owners {
+                groups
+                    .by_customer
+                    .entry(owner)
+                    .or_default()
+                    .push((kind, id));
             }
         };
+        let mut index = OwnerIndex::default();
         for customer in data.customers {
-            refer(customer.default_payment_method.as_deref(), &customer.id);
-            file(
-                &mut groups,
-                &[&customer.id],
-                ObjectKind::Customer,
-                &customer.id,
-            );
+            file(index.customer(customer), ObjectKind::Customer, &customer.id);
         }
         for sub in data.subscriptions {
-            refer(sub.default_payment_method.as_deref(), &sub.customer);
-            file(
-                &mut groups,
-                &[&sub.customer],
-                ObjectKind::Subscription,
-                &sub.id,
-            );
+            file(index.subscription(sub), ObjectKind::Subscription, &sub.id);
         }
         for pm in data.payment_methods {
-            let mut owners = pm_owners.get(pm.id.as_str()).cloned().unwrap_or_default();
-            if let Some(customer) = pm.customer.as_deref() {
-                add_owner(&mut owners, customer);
-            }
-            file(&mut groups, &owners, ObjectKind::PaymentMethod, &pm.id);
+            file(index.payment_method(pm), ObjectKind::PaymentMethod, &pm.id);
         }
         for invoice in data.invoices {
-            let mut owners: Vec<&str> = invoice.customer.as_deref().into_iter().collect();
-            let subs = invoice
-                .subscription
-                .iter()
-                .chain(invoice.lines.iter().filter_map(|l| l.subscription.as_ref()));
-            for customer in subs.filter_map(|sub| sub_owner.get(sub.as_str())) {
-                add_owner(&mut owners, customer);
-            }
-            file(&mut groups, &owners, ObjectKind::Invoice, &invoice.id);
+            file(index.invoice(invoice), ObjectKind::Invoice, &invoice.id);
         }
+        index.expect_refunds(data.refunds);
         for charge in data.charges {
-            let owners: Vec<&str> = charge.customer.as_deref().into_iter().collect();
-            file(&mut groups, &owners, ObjectKind::Charge, &charge.id);
+            file(index.charge(charge), ObjectKind::Charge, &charge.id);
         }
         for refund in data.refunds {
-            let owners: Vec<&str> = refund
-                .charge
-                .as_deref()
-                .and_then(|charge| charge_owner.get(charge).copied().flatten())
-                .into_iter()
-                .collect();
-            file(&mut groups, &owners, ObjectKind::Refund, &refund.id);
+            file(index.refund(refund), ObjectKind::Refund, &refund.id);
         }
         groups
     }
 }
 
+/// The owners of records read one at a time, kind by kind, without holding the
+/// records: what [`RecordGroups`] follows, for a pass that streams a tenant's records
+/// into per-customer buckets. It keeps only the relations a later kind needs: each
+/// subscription's customer, the payment methods customers and subscriptions name, and
+/// the customer of each charge a refund names.
+///
+/// Kinds must be given in this order: customers, subscriptions, payment methods,
+/// invoices, then [`Self::expect_refunds`] with every refund, charges, refunds.
+#[derive(Debug, Default)]
+pub struct OwnerIndex {
+    subscription_owner: HashMap<String, String>,
+    method_users: HashMap<String, Vec<String>>,
+    /// The charges refunds name, and their customers once read.
+    refunded: HashMap<String, Option<String>>,
+}
+
+impl OwnerIndex {
+    pub fn customer(&mut self, customer: &CustomerRecord) -> Vec<String> {
+        self.uses_method(customer.default_payment_method.as_deref(), &customer.id);
+        vec![customer.id.clone()]
+    }
+
+    pub fn subscription(&mut self, sub: &SubscriptionRecord) -> Vec<String> {
+        self.uses_method(sub.default_payment_method.as_deref(), &sub.customer);
+        self.subscription_owner
+            .insert(sub.id.clone(), sub.customer.clone());
+        vec![sub.customer.clone()]
+    }
+
+    pub fn payment_method(&self, pm: &PaymentMethodRecord) -> Vec<String> {
+        let mut owners = self
+            .method_users
+            .get(pm.id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        if let Some(customer) = pm.customer.as_deref() {
+            add_owner(&mut owners, customer);
+        }
+        owners
+    }
+
+    pub fn invoice(&self, invoice: &InvoiceRecord) -> Vec<String> {
+        let mut owners: Vec<String> = invoice.customer.iter().cloned().collect();
+        let subs = invoice
+            .subscription
+            .iter()
+            .chain(invoice.lines.iter().filter_map(|l| l.subscription.as_ref()));
+        for customer in subs.filter_map(|sub| self.subscription_owner.get(sub.as_str())) {
+            add_owner(&mut owners, customer);
+        }
+        owners
+    }
+
+    /// Notes the charges these refunds name (before the charges are read).
+    pub fn expect_refunds<'r>(&mut self, refunds: impl IntoIterator<Item = &'r RefundRecord>) {
+        for charge in refunds.into_iter().filter_map(|r| r.charge.as_ref()) {
+            self.refunded.insert(charge.clone(), None);
+        }
+    }
+
+    pub fn charge(&mut self, charge: &ChargeRecord) -> Vec<String> {
+        if let Some(owner) = self.refunded.get_mut(charge.id.as_str()) {
+            owner.clone_from(&charge.customer);
+        }
+        charge.customer.iter().cloned().collect()
+    }
+
+    pub fn refund(&self, refund: &RefundRecord) -> Vec<String> {
+        refund
+            .charge
+            .as_deref()
+            .and_then(|charge| self.refunded.get(charge).cloned().flatten())
+            .into_iter()
+            .collect()
+    }
+
+    fn uses_method(&mut self, pm: Option<&str>, customer: &str) {
+        if let Some(pm) = pm {
+            add_owner(
+                self.method_users.entry(pm.to_owned()).or_default(),
+                customer,
+            );
+        }
+    }
+}
+
 /// Adds `owner` to a record's owners, once.
-fn add_owner<'a>(owners: &mut Vec<&'a str>, owner: &'a str) {
-    if !owners.contains(&owner) {
-        owners.push(owner);
+fn add_owner(owners: &mut Vec<String>, owner: &str) {
+    if !owners.iter().any(|o| o == owner) {
+        owners.push(owner.to_owned());
     }
 }

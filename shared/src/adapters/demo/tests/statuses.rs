@@ -80,20 +80,23 @@ fn check_that_statuses_agree_with_the_invoices_and_charges(data: &DemoDataset, e
 }
 
 /// Other seeds, sizes and windows keep every promise too (edge cases the default
-/// dataset might happen to miss).
+/// dataset might happen to miss), and so do customers who change plan or seats at
+/// most renewals (the rebuild bench's `change_factor`).
 #[test]
 fn other_seeds_and_windows_are_consistent_too() {
-    for (seed, customers, months, end) in [
-        (1, 400, 24, 1_767_225_600),
-        (2, 300, 6, 1_709_251_199),
-        (3, 300, 60, 1_800_000_000),
-        (4, 50, 1, 1_768_435_200),
+    for (seed, customers, months, end, change_factor) in [
+        (1, 400, 24, 1_767_225_600, 1),
+        (2, 300, 6, 1_709_251_199, 1),
+        (3, 300, 60, 1_800_000_000, 1),
+        (4, 50, 1, 1_768_435_200, 1),
+        (5, 300, 60, 1_768_435_200, 25),
     ] {
         let data = generate(DemoParams {
             seed,
             customers,
             months,
             end,
+            change_factor,
         });
         assert_eq!(data.customers.len(), customers);
         check_that_every_reference_resolves(&data);
