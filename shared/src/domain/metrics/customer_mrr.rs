@@ -19,6 +19,7 @@ pub fn customer_mrr(
     let mut out = vec![Mrr::ZERO; facts.customers.len()];
     let mut slices: Vec<Slice> = Vec::new();
     let mut converted = Vec::new();
+    let mut raises = Vec::new();
     for run in facts.changes.chunk_by(|a, b| a.customer == b.customer) {
         slices.clear();
         let Some(customer) = run.first().map(|c| c.customer as usize) else {
@@ -34,7 +35,14 @@ pub fn customer_mrr(
                 continue;
             };
             if let Some(factor) = conversion.factor(head.currency, head.at_day) {
-                convert_day(&mut slices, same_day, factor, &mut converted, |_, _| {});
+                convert_day(
+                    &mut slices,
+                    same_day,
+                    factor,
+                    &mut converted,
+                    &mut raises,
+                    |_, _| {},
+                );
             }
         }
         if let Some(total) = out.get_mut(customer) {

@@ -74,6 +74,8 @@ pub(crate) fn walk(facts: &Facts, spec: &WalkSpec<'_>) -> WalkResult {
         slice_parts: Vec::new(),
         parts: Vec::new(),
         converted: Vec::new(),
+        raises: Vec::new(),
+        new_slots: Vec::new(),
         day: Vec::new(),
         shares: Vec::new(),
     };
@@ -116,17 +118,19 @@ pub(crate) fn slice_slot(slices: &mut Vec<Slice>, currency: u16, plan: u32) -> (
 
 /// Converts one customer's changes of ONE currency on one day (see the module's doc),
 /// updating `slices` and pushing (slot, converted change) per slice changed. New slices
-/// are appended to `slices`; `on_new` is told each new slot.
+/// are appended to `slices`; `on_new` is told each new slot. `raises` is scratch space,
+/// reused across calls so that the walk allocates nothing per change.
 pub(crate) fn convert_day(
     slices: &mut Vec<Slice>,
     changes: &[MrrChange],
     factor: ConversionFactor,
     out: &mut Vec<(usize, i128)>,
+    raises: &mut Vec<(usize, i128)>,
     mut on_new: impl FnMut(usize, &MrrChange),
 ) {
     out.clear();
+    raises.clear();
     let (mut given_native, mut given_value) = (0i128, 0i128);
-    let mut raises: Vec<(usize, i128)> = Vec::new();
     for change in changes {
         let (slot, added) = slice_slot(slices, change.currency, change.plan);
         if added {
@@ -165,7 +169,7 @@ pub(crate) fn convert_day(
     let mut handed = 0;
     let mut largest: Option<(usize, i128)> = None;
     let first = out.len();
-    for (slot, native) in &raises {
+    for (slot, native) in raises.iter() {
         let share = total.saturating_mul(*native) / raised;
         handed += share;
         out.push((*slot, share));
@@ -202,6 +206,10 @@ struct Walker<'s, 'a> {
     parts: Vec<Part>,
     /// The current day's converted changes per slice.
     converted: Vec<(usize, i128)>,
+    /// Scratch of [`convert_day`].
+    raises: Vec<(usize, i128)>,
+    /// The slices a day added, with the change that added each.
+    new_slots: Vec<(usize, MrrChange)>,
     /// The current day's changes per part: (part, old value, new value).
     day: Vec<(usize, i128, i128)>,
     shares: Vec<i128>,
@@ -263,15 +271,17 @@ impl Walker<'_, '_> {
             let Some(factor) = self.spec.conversion.factor(currency, day) else {
                 continue;
             };
-            let mut new_slots: Vec<(usize, MrrChange)> = Vec::new();
+            let mut new_slots = std::mem::take(&mut self.new_slots);
+            new_slots.clear();
             convert_day(
                 &mut self.slices,
                 currency_changes,
                 factor,
                 &mut self.converted,
+                &mut self.raises,
                 |slot, change| new_slots.push((slot, *change)),
             );
-            for (slot, change) in new_slots {
+            for &(slot, change) in &new_slots {
                 let part = if self.part_mode {
                     self.part_slot(&change)
                 } else {
@@ -284,6 +294,7 @@ impl Walker<'_, '_> {
                     *entry = part;
                 }
             }
+            self.new_slots = new_slots;
             for index in 0..self.converted.len() {
                 let Some(&(slot, delta)) = self.converted.get(index) else {
                     continue;
