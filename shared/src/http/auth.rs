@@ -18,8 +18,8 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::query::{PageRequest, page_in_memory};
 use super::responses::{
-    BodyRefused, EnrollingForbidden, InvalidRequest, NotFound, RateLimited, SessionForbidden,
-    Unauthenticated,
+    BodyRefused, EnrollingForbidden, InvalidRequest, Locked, NotFound, RateLimited,
+    SessionForbidden, Unauthenticated,
 };
 use super::session::{EnrollingSession, Session};
 use super::{AuthState, ClientIp};
@@ -212,6 +212,8 @@ async fn end_session(
             without a valid session), `invalid_credentials` (wrong `current_password`)."),
         (status = 403, response = SessionForbidden),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn change_password(
@@ -300,6 +302,8 @@ async fn reset(
         (status = 403, response = EnrollingForbidden),
         (status = 409, body = ErrorBody, description = "`mfa_already_enabled`, `concurrent_update`."),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn totp_setup(
@@ -322,6 +326,8 @@ async fn totp_setup(
         (status = 403, response = EnrollingForbidden),
         (status = 409, body = ErrorBody, description = "`mfa_already_enabled`, `mfa_setup_required`, `concurrent_update`."),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn totp_confirm(
@@ -347,6 +353,8 @@ async fn totp_confirm(
         (status = 403, response = SessionForbidden),
         (status = 409, body = ErrorBody, description = "`mfa_not_enabled`, `concurrent_update`."),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn totp_disable(

@@ -64,6 +64,8 @@ error_responses! {
     AnalyticsForbidden => "`forbidden` (a viewer asked for `city`), `ip_not_allowed`, \
         `mfa_enrolment_required`.";
     NotFound => "`not_found` (also for another tenant's ids).";
+    Locked => "`password_reset_required`: too many failed password or second-factor checks \
+        (sign-ins and re-checks alike); reset the password.";
     ConcurrentUpdate => "`concurrent_update`: the record changed meanwhile; reload and retry.";
     NoDataYet => "`no_data_yet`: no integration has finished its first sync.";
     PayloadTooLarge => "`payload_too_large`: the body is over 64 KiB.";

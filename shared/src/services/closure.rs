@@ -20,7 +20,6 @@ use crate::repos::registry::{self, Found};
 use crate::repos::tenants::TenantStatus;
 use crate::services::contexts::Tenancy;
 use crate::services::error::{Conflict, ServiceError};
-use crate::services::hashing::verify_password;
 use crate::services::integrations::secret_name;
 use crate::services::records::transact_or;
 use crate::services::sessions::TenantCtx;
@@ -42,9 +41,9 @@ impl Tenancy {
             .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !verify_password(&user.record.password_hash, password_given).await {
-            return Err(ServiceError::InvalidCredentials);
-        }
+        self.guard
+            .recheck_password(ctx, &user.record, password_given)
+            .await?;
         let tenant = self
             .repos
             .tenants

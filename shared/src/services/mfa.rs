@@ -12,7 +12,7 @@ use crate::domain::tokens::{recovery_code_hash, recovery_codes};
 use crate::domain::totp::{self, TotpSecret};
 use crate::services::contexts::Identity;
 use crate::services::error::{Conflict, ServiceError};
-use crate::services::hashing::verify_password;
+use crate::services::rechecks::Recheck;
 use crate::services::records::{MfaState, Stored, UserRecord, conflict_as};
 use crate::services::sessions::TenantCtx;
 
@@ -65,8 +65,15 @@ impl Identity {
             .as_deref()
             .and_then(|s| TotpSecret::from_base32(s).ok())
             .ok_or(ServiceError::Conflict(Conflict::MfaSetupRequired))?;
-        let step =
-            totp::verify(&secret, code, self.unix_now()).ok_or(ServiceError::InvalidMfaCode)?;
+        let reservation = self
+            .guard
+            .reserve_recheck(ctx, &user.record, Recheck::SecondFactor)
+            .await?;
+        let step = totp::verify(&secret, code, self.unix_now());
+        self.guard
+            .settle_recheck(ctx, reservation, step.is_some())
+            .await?;
+        let step = step.ok_or(ServiceError::InvalidMfaCode)?;
         let codes = recovery_codes();
         user.record.mfa = Some(MfaState {
             secret: secret.to_base32(),
@@ -99,8 +106,16 @@ impl Identity {
         } else {
             (None, code)
         };
-        self.check_second_factor(ctx.tenant(), ctx.user(), &totp_code, &recovery)
+        let reservation = self
+            .guard
+            .reserve_recheck(ctx, &user.record, Recheck::SecondFactor)
             .await?;
+        let checked = self
+            .check_second_factor(ctx.tenant(), ctx.user(), &totp_code, &recovery)
+            .await;
+        let wrong = matches!(checked, Err(ServiceError::InvalidMfaCode));
+        self.guard.settle_recheck(ctx, reservation, !wrong).await?;
+        checked?;
         let mut user = self
             .repos
             .users
@@ -169,9 +184,9 @@ impl Identity {
             .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !verify_password(&user.record.password_hash, password).await {
-            return Err(ServiceError::InvalidCredentials);
-        }
+        self.guard
+            .recheck_password(ctx, &user.record, password)
+            .await?;
         Ok(user)
     }
 

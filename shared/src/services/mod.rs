@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod mfa;
 pub mod passwords;
+pub mod rechecks;
 pub mod records;
 pub mod scheduled;
 pub mod security;

@@ -16,7 +16,7 @@ use crate::repos::tokens::TokenKind;
 use crate::services::accounts::check_policy;
 use crate::services::contexts::Identity;
 use crate::services::error::ServiceError;
-use crate::services::hashing::{hash_password, password_reused, verify_password};
+use crate::services::hashing::{hash_password, password_reused};
 use crate::services::records::transact_or;
 use crate::services::records::{Stored, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
@@ -38,9 +38,9 @@ impl Identity {
             .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !verify_password(&user.record.password_hash, current).await {
-            return Err(ServiceError::InvalidCredentials);
-        }
+        self.guard
+            .recheck_password(ctx, &user.record, current)
+            .await?;
         self.set_password(ctx.tenant(), ctx.user(), user, new, Vec::new())
             .await?;
         self.gate

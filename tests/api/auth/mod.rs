@@ -3,5 +3,6 @@
 mod login;
 mod mfa;
 mod passwords;
+mod rechecks;
 mod sessions;
 mod signup;
