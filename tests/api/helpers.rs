@@ -171,6 +171,15 @@ impl TestApp {
         req.send().await.expect("the request is sent")
     }
 
+    /// A GET carrying a `Cookie` header, as a browser that holds that cookie sends it.
+    pub async fn get_with_cookie(&self, path: &str, cookie: Option<&str>) -> Response {
+        let mut req = self.client.get(format!("{}{}", self.address, path));
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        req.send().await.expect("the request is sent")
+    }
+
     /// A POST with a raw JSON-typed body (for malformed JSON).
     pub async fn client_request(&self, path: &str, raw_body: &str) -> Response {
         self.client
@@ -333,6 +342,18 @@ impl TestApp {
         }
         all
     }
+}
+
+/// The `name=value` of a reply's `Set-Cookie` whose name starts with `prefix`.
+pub fn cookie_pair(response: &Response, prefix: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(prefix))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
 }
 
 /// Whether `needle` occurs in `haystack`.

@@ -12,6 +12,7 @@ mod helpers;
 mod incremental;
 mod integrations;
 mod lifecycle;
+mod oauth_binding;
 mod openapi;
 mod plumbing;
 mod query;

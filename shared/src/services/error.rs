@@ -95,6 +95,8 @@ pub enum Conflict {
     ConcurrentUpdate,
     OauthNotConfigured,
     CredentialsMissing,
+    /// The Stripe account is already linked to another tenant (OAuth callback).
+    StripeAccountLinked,
     /// No analytics snapshot yet: the tenant has no finished sync.
     NoDataYet,
     // How a sync ended, also stored as the integration's `last_error`. A sync runs
@@ -291,6 +293,10 @@ impl ErrorCode {
                     Conflict::CredentialsMissing => (
                         "credentials_missing",
                         "The integration's credentials are gone; connect it again.",
+                    ),
+                    Conflict::StripeAccountLinked => (
+                        "stripe_account_linked",
+                        "This Stripe account is already connected to another Tally account.",
                     ),
                     Conflict::NoDataYet => (
                         "no_data_yet",
