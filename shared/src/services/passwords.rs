@@ -12,7 +12,7 @@ use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::ports::Event;
 use crate::repos::Write;
-use crate::repos::tokens::TokenKind;
+use crate::repos::tokens::{TokenKey, TokenKind};
 use crate::services::accounts::check_policy;
 use crate::services::contexts::Identity;
 use crate::services::error::ServiceError;
@@ -58,16 +58,8 @@ impl Identity {
         new: &SecretString,
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
-        let (tenant, user_id, token_key) = self
-            .guard
-            .token_owner(TokenKind::Change, change_token)
-            .await?;
-        let user = self
-            .repos
-            .users
-            .get(&tenant, &user_id)
-            .await?
-            .ok_or(ServiceError::InvalidToken)?;
+        let (tenant, user_id, token_key, user) =
+            self.password_token(TokenKind::Change, change_token).await?;
         let consume = self.repos.tokens.consume_write(&token_key);
         self.set_password(&tenant, &user_id, user, new, vec![consume])
             .await?;
@@ -129,13 +121,8 @@ impl Identity {
         new: &SecretString,
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
-        let (tenant, user_id, token_key) = self.guard.token_owner(TokenKind::Reset, token).await?;
-        let user = self
-            .repos
-            .users
-            .get(&tenant, &user_id)
-            .await?
-            .ok_or(ServiceError::InvalidToken)?;
+        let (tenant, user_id, token_key, user) =
+            self.password_token(TokenKind::Reset, token).await?;
         let email = Email::parse(&user.record.email).map_err(ServiceError::internal)?;
         let email_hash = self.guard.email_hash(&email).await?;
         let extra = vec![
@@ -148,6 +135,30 @@ impl Identity {
         self.guard
             .security_event(&tenant, &user_id, "PasswordReset", Some(ip))
             .await
+    }
+
+    /// The user a reset or change token acts for. A token issued before the user's
+    /// password was last set is spent: a reset or change uses up every such token the
+    /// user still holds, whichever one it came with. (The password write is
+    /// conditional on the user's version, so two tokens racing set it once.)
+    async fn password_token(
+        &self,
+        kind: TokenKind,
+        token: &str,
+    ) -> Result<(TenantId, UserId, TokenKey, Stored<UserRecord>), ServiceError> {
+        let (tenant, user_id, token_key, issued_at_ms) =
+            self.guard.token_issued(kind, token).await?;
+        let user = self
+            .repos
+            .users
+            .get(&tenant, &user_id)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        let set_at_ms = user.record.password_set_at.timestamp_millis();
+        if issued_at_ms.is_none_or(|issued| issued < set_at_ms) {
+            return Err(ServiceError::InvalidToken);
+        }
+        Ok((tenant, user_id, token_key, user))
     }
 
     /// Checks and stores a new password with `extra` writes in one transaction. A

@@ -395,10 +395,11 @@ impl Guard {
             kind,
             token_hash: token_hash(&token),
         };
-        let expires_at = (self.now() + valid_for).timestamp();
+        let now = self.now();
+        let expires_at = (now + valid_for).timestamp();
         self.repos
             .tokens
-            .issue(&key, tenant, user, expires_at)
+            .issue(&key, tenant, user, now.timestamp_millis(), expires_at)
             .await?;
         Ok(token)
     }
@@ -410,6 +411,18 @@ impl Guard {
         kind: TokenKind,
         token: &str,
     ) -> Result<(TenantId, UserId, TokenKey), ServiceError> {
+        self.token_issued(kind, token)
+            .await
+            .map(|(tenant, user, key, _)| (tenant, user, key))
+    }
+
+    /// [`Self::token_owner`] with the token's issue time (Unix milliseconds; `None`
+    /// for a token stored without one).
+    pub(crate) async fn token_issued(
+        &self,
+        kind: TokenKind,
+        token: &str,
+    ) -> Result<(TenantId, UserId, TokenKey, Option<i64>), ServiceError> {
         let key = TokenKey {
             kind,
             token_hash: token_hash(token),
@@ -424,7 +437,7 @@ impl Guard {
             .expires_at
             .is_none_or(|at| at <= self.now().timestamp());
         match grant.owner {
-            Some((tenant, user)) if !expired => Ok((tenant, user, key)),
+            Some((tenant, user)) if !expired => Ok((tenant, user, key, grant.issued_at_ms)),
             _ => Err(ServiceError::InvalidToken),
         }
     }

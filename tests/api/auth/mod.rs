@@ -4,5 +4,6 @@ mod login;
 mod mfa;
 mod passwords;
 mod rechecks;
+mod reset_tokens;
 mod sessions;
 mod signup;
