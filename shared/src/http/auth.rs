@@ -18,8 +18,7 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::query::{PageRequest, page_in_memory};
 use super::responses::{
-    BodyRefused, EnrollingForbidden, InvalidRequest, Locked, NotFound, RateLimited,
-    SessionForbidden, Unauthenticated,
+    BodyRefused, InvalidRequest, Locked, NotFound, RateLimited, SessionForbidden, Unauthenticated,
 };
 use super::session::{EnrollingSession, Session};
 use super::{AuthState, ClientIp};
@@ -120,7 +119,6 @@ async fn login(
     responses(
         (status = 204, description = "The session has ended."),
         (status = 401, response = Unauthenticated),
-        (status = 403, response = EnrollingForbidden),
     )
 )]
 async fn logout(
@@ -137,7 +135,6 @@ async fn logout(
     responses(
         (status = 200, description = "The caller.", body = Me),
         (status = 401, response = Unauthenticated),
-        (status = 403, response = EnrollingForbidden),
     )
 )]
 async fn me(
@@ -299,7 +296,6 @@ async fn reset(
         (status = 200, description = "The secret to enter in an authenticator app.", body = TotpEnrolment),
         (status = 400, response = InvalidRequest),
         (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_credentials` (wrong password)."),
-        (status = 403, response = EnrollingForbidden),
         (status = 409, body = ErrorBody, description = "`mfa_already_enabled`, `concurrent_update`."),
         BodyRefused,
         (status = 423, response = Locked),
@@ -323,7 +319,6 @@ async fn totp_setup(
         (status = 200, description = "Enabled; the ten recovery codes, shown this once.", body = RecoveryCodes),
         (status = 400, response = InvalidRequest),
         (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_mfa_code`."),
-        (status = 403, response = EnrollingForbidden),
         (status = 409, body = ErrorBody, description = "`mfa_already_enabled`, `mfa_setup_required`, `concurrent_update`."),
         BodyRefused,
         (status = 423, response = Locked),

@@ -444,8 +444,11 @@ impl Guard {
 }
 
 impl SessionGate {
-    /// Verifies a bearer token and refreshes its idle timer. Any failure is
-    /// `Unauthenticated`, whatever the cause.
+    /// Verifies a bearer token from `ip` and refreshes its idle timer. Any failure is
+    /// `Unauthenticated`, whatever the cause — an address the tenant's allowlist
+    /// refuses included: checked before the idle timer is refreshed (a refused request
+    /// keeps no session alive), and answered like a bad token (a refused address
+    /// learns nothing about the token it sends).
     pub async fn authenticate(&self, token: &str, ip: IpAddr) -> Result<Verified, ServiceError> {
         if token.is_empty() || token.len() > 128 {
             return Err(ServiceError::Unauthenticated);
@@ -475,6 +478,9 @@ impl SessionGate {
             Some(t) if t.is_active() => t.record.policy,
             _ => return Err(ServiceError::Unauthenticated),
         };
+        if !self.ip_allowed(&tenant, ip).await? {
+            return Err(ServiceError::Unauthenticated);
+        }
         // A session ended meanwhile (logout elsewhere) must not come back.
         if !self.repos.sessions.touch(&item, now).await? {
             return Err(ServiceError::Unauthenticated);
