@@ -7,3 +7,4 @@ mod rechecks;
 mod reset_tokens;
 mod sessions;
 mod signup;
+mod unborn_lockout;
