@@ -23,6 +23,10 @@ use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
 
 /// How long an e-mailed reset token is valid.
 pub const RESET_TOKEN_MINUTES: i64 = 30;
+/// The least time a reset request takes, found account or not: well above what
+/// issuing a token, publishing the mail and auditing cost (a few store and bus calls,
+/// tens of milliseconds in AWS), so both answers leave after the same wait.
+pub const RESET_REQUEST_MIN_TIME: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Identity {
     /// `POST /v1/password/change` while signed in. Ends every other session.
@@ -70,7 +74,8 @@ impl Identity {
     }
 
     /// `POST /v1/password/reset-request`: always accepted; a mail (event) only when the
-    /// address has an active account.
+    /// address has an active account. Every accepted request takes at least
+    /// [`RESET_REQUEST_MIN_TIME`], so its time does not tell whether a mail went out.
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -79,6 +84,13 @@ impl Identity {
         self.guard
             .check_rate("auth", ip, AUTH_REQUESTS_PER_MINUTE)
             .await?;
+        let started = tokio::time::Instant::now();
+        let outcome = self.send_reset(email, ip).await;
+        tokio::time::sleep_until(started + RESET_REQUEST_MIN_TIME).await;
+        outcome
+    }
+
+    async fn send_reset(&self, email: &str, ip: IpAddr) -> Result<(), ServiceError> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };

@@ -1,5 +1,6 @@
 //! The auth function (docs/api.md), rule by rule, over HTTP.
 
+mod enumeration;
 mod login;
 mod mfa;
 mod passwords;
