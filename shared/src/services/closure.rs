@@ -24,8 +24,14 @@ use crate::services::integrations::secret_name;
 use crate::services::records::transact_or;
 use crate::services::sessions::TenantCtx;
 
-/// The promise: everything is gone within this many days.
+/// The promise: everything is gone within this many days — backups included.
 pub const ERASURE_DAYS: i64 = 30;
+/// Within this many days of a closure the sweep has removed every item of the tenant
+/// (it runs hourly; a failed deletion is retried, then alarmed). The table's
+/// point-in-time recovery keeps deleted items for its recovery period after that, so
+/// `infra/template.yaml` sets `RecoveryPeriodInDays` to at most
+/// `ERASURE_DAYS - SWEEP_WITHIN_DAYS` (a test reads it).
+pub const SWEEP_WITHIN_DAYS: i64 = 2;
 
 impl Tenancy {
     /// `DELETE /v1/account {password, confirm: <company>}`.
