@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
@@ -284,8 +285,14 @@ async fn disconnect(
 async fn stripe_webhook(
     State(app): State<Arc<Integrations>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WebhookAck>, ApiError> {
+    // A body over the router's limit is refused while it is read: answered here in the
+    // error shape, like every other route's.
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::invalid_field("body", "The body could not be read."),
+    })?;
     if body.len() > WEBHOOK_BODY_LIMIT {
         return Err(ApiError::PayloadTooLarge);
     }
