@@ -21,4 +21,5 @@ mod routes;
 mod stripe_connector;
 mod stripe_lifecycle;
 mod stripe_shapes;
+mod suppression;
 mod template;
