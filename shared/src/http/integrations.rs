@@ -84,6 +84,7 @@ async fn list(
             (a secret `sk_…` key), `invalid_api_key` (not a restricted key, or Stripe refused it)."),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
+        (status = 409, body = ErrorBody, description = "`email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
         BodyRefused,
         (status = 502, body = ErrorBody, description = "`provider_unavailable`: Stripe could not \
             be reached or answered out of contract while the key was checked; nothing was saved \
@@ -112,7 +113,7 @@ async fn connect_with_key(
             headers(("Set-Cookie" = String, description = "`__Host-tally_oauth`, the browser binding of `state`."))),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
-        (status = 409, body = ErrorBody, description = "`oauth_not_configured`: this deployment has no Stripe app credentials."),
+        (status = 409, body = ErrorBody, description = "`oauth_not_configured`: this deployment has no Stripe app credentials; `email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
     )
 )]
 async fn start_oauth(

@@ -22,10 +22,18 @@ pub enum TokenKind {
     Invite,
     /// OAuth `state`.
     OAuthState,
+    /// Proof of a signing-up admin's e-mail address (7 days).
+    Verify,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 4] = [Self::Reset, Self::Change, Self::Invite, Self::OAuthState];
+    pub const ALL: [TokenKind; 5] = [
+        Self::Reset,
+        Self::Change,
+        Self::Invite,
+        Self::OAuthState,
+        Self::Verify,
+    ];
 
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -33,6 +41,7 @@ impl TokenKind {
             TokenKind::Change => "CHANGE",
             TokenKind::Invite => "INVITE",
             TokenKind::OAuthState => "STATE",
+            TokenKind::Verify => "VERIFY",
         }
     }
 }

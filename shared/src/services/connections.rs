@@ -52,6 +52,7 @@ impl Integrations {
         ctx: &TenantCtx,
         api_key: &SecretString,
     ) -> Result<IntegrationView, ServiceError> {
+        self.guard.require_verified_email(ctx.tenant()).await?;
         match key_kind(api_key.expose_secret()) {
             KeyKind::Restricted => {}
             KeyKind::Secret => return Err(ServiceError::BadRequest(BadRequest::KeyNotRestricted)),
@@ -106,6 +107,7 @@ impl Integrations {
         &self,
         ctx: &TenantCtx,
     ) -> Result<(String, String), ServiceError> {
+        self.guard.require_verified_email(ctx.tenant()).await?;
         let oauth = self.stripe_oauth().await?;
         let state = self
             .guard

@@ -33,6 +33,7 @@ pub mod sessions;
 pub mod snapshot_parts;
 pub mod sweep;
 pub mod users;
+pub mod verification;
 /// Sealing and tenant keys live with the repositories; the old path still names them.
 pub use crate::repos::vault;
 pub mod webhooks;

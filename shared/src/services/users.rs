@@ -100,6 +100,7 @@ impl TenantAdmin {
         email: &str,
         role: Role,
     ) -> Result<Invitation, ServiceError> {
+        self.guard.require_verified_email(ctx.tenant()).await?;
         let email = Email::parse(email)
             .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
         let email_hash = self.guard.email_hash(&email).await?;

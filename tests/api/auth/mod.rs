@@ -9,3 +9,4 @@ mod reset_tokens;
 mod sessions;
 mod signup;
 mod unborn_lockout;
+mod verification;
