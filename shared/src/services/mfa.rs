@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::domain::ids::{TenantId, UserId};
-use crate::domain::tokens::{recovery_code_hash, recovery_codes};
+use crate::domain::tokens::{keyed_recovery_code_hash, recovery_code_hash, recovery_codes};
 use crate::domain::totp::{self, TotpSecret};
 use crate::services::contexts::Identity;
 use crate::services::error::{Conflict, ServiceError};
@@ -75,10 +75,14 @@ impl Identity {
             .await?;
         let step = step.ok_or(ServiceError::InvalidMfaCode)?;
         let codes = recovery_codes();
+        let data_key = self.tenant_keys.data_key(ctx.tenant()).await?;
         user.record.mfa = Some(MfaState {
             secret: secret.to_base32(),
             last_step: step,
-            recovery_code_hashes: codes.iter().map(|c| recovery_code_hash(c)).collect(),
+            recovery_code_hashes: codes
+                .iter()
+                .map(|c| keyed_recovery_code_hash(data_key.expose_bytes(), c))
+                .collect(),
             enabled_at: self.now(),
         });
         user.record.pending_totp_secret = None;
@@ -157,9 +161,13 @@ impl Identity {
                 }
             }
             (None, Some(code)) => {
-                let hash = recovery_code_hash(code);
+                let data_key = self.tenant_keys.data_key(tenant).await?;
+                let keyed = keyed_recovery_code_hash(data_key.expose_bytes(), code);
+                // Codes issued before keyed hashes were stored bare.
+                let bare = recovery_code_hash(code);
                 let before = mfa.recovery_code_hashes.len();
-                mfa.recovery_code_hashes.retain(|h| h != &hash);
+                mfa.recovery_code_hashes
+                    .retain(|h| h != &keyed && h != &bare);
                 if mfa.recovery_code_hashes.len() == before {
                     return Err(ServiceError::InvalidMfaCode);
                 }

@@ -199,3 +199,70 @@ async fn second_factor_rechecks_count_toward_the_lockout() {
         .count();
     assert_eq!(failures, 5);
 }
+
+/// Issue 17, finding 10 (first half): recovery codes are stored as a keyed hash under
+/// a key of the tenant's, not as a bare SHA-256 that anyone holding a copy of the
+/// table could test guesses against; they still work.
+#[tokio::test]
+async fn recovery_codes_are_stored_with_a_tenant_keyed_hash_and_still_work() {
+    use tally::domain::ids::{TenantId, UserId};
+    use tally::domain::tokens::{normalize_recovery_code, token_hash};
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    let token = app.login(&user).await;
+    let body: Value = app
+        .post(
+            "/v1/mfa/totp/setup",
+            Some(&token),
+            json!({ "password": user.password }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = TotpSecret::from_base32(body["secret"].as_str().unwrap()).unwrap();
+    use tally::ports::Clock;
+    let code = code_at(&secret, app.clock.now().timestamp() as u64);
+    let body: Value = app
+        .post(
+            "/v1/mfa/totp/confirm",
+            Some(&token),
+            json!({ "code": code }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let codes: Vec<String> = body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let stored = app
+        .services
+        .common
+        .repos
+        .users
+        .get(
+            &TenantId::parse(&user.tenant_id).unwrap(),
+            &UserId::parse(&user.user_id).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let hashes = stored.record.mfa.unwrap().recovery_code_hashes;
+    assert_eq!(hashes.len(), 10);
+    for code in &codes {
+        let bare = token_hash(&normalize_recovery_code(code));
+        assert!(!hashes.contains(&bare), "a bare SHA-256 is stored");
+    }
+    let response = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({ "email": user.email, "password": user.password, "recovery_code": codes[3] }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+}
