@@ -12,13 +12,13 @@ use tally_tests::fake_stripe::{
 };
 
 use crate::helpers::{
-    TestApp, contains_bytes, entity_of, error_code, ingest_workers, spawn_app_with,
+    TestApp, contains_bytes, cookie_pair, entity_of, error_code, ingest_workers, spawn_app_with,
 };
 
 const WEBHOOK_SECRET: &str = "whsec_test_tally";
 
 /// An app whose Stripe URLs point at a fresh fake, with the OAuth app configured.
-async fn app_with_fake(customers: usize) -> (TestApp, FakeStripe) {
+pub(crate) async fn app_with_fake(customers: usize) -> (TestApp, FakeStripe) {
     app_with_scenario(Scenario::new(customers)).await
 }
 
@@ -62,21 +62,18 @@ pub(crate) async fn connect_key(app: &TestApp, token: &str) -> String {
 
 /// Runs the OAuth install end to end (connect, the merchant approves, callback) and
 /// returns the new integration's id.
-async fn connect_oauth(app: &TestApp, fake: &FakeStripe, token: &str) -> String {
-    let state: Value = app
+pub(crate) async fn connect_oauth(app: &TestApp, fake: &FakeStripe, token: &str) -> String {
+    let started = app
         .post("/v1/integrations/stripe/connect", Some(token), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
+    let cookie = cookie_pair(&started, "__Host-");
+    let state: Value = started.json().await.unwrap();
     let callback = format!(
         "/v1/oauth/stripe/callback?code={}&state={}",
         fake.issue_code(),
         state["state"].as_str().unwrap()
     );
-    let response = app
-        .request(reqwest::Method::GET, &callback, None, None)
-        .await;
+    let response = app.get_with_cookie(&callback, cookie.as_deref()).await;
     assert_eq!(response.status(), 302);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     location.rsplit('=').next().unwrap().to_owned()
@@ -356,6 +353,7 @@ async fn oauth_connects_end_to_end_and_a_state_works_once() {
         .post("/v1/integrations/stripe/connect", Some(&token), json!({}))
         .await;
     assert_eq!(response.status(), 200);
+    let cookie = cookie_pair(&response, "__Host-");
     let body: Value = response.json().await.unwrap();
     let state = body["state"].as_str().unwrap().to_owned();
     let url = body["authorize_url"].as_str().unwrap();
@@ -366,9 +364,7 @@ async fn oauth_connects_end_to_end_and_a_state_works_once() {
 
     let code = fake.issue_code();
     let callback = format!("/v1/oauth/stripe/callback?code={code}&state={state}");
-    let response = app
-        .request(reqwest::Method::GET, &callback, None, None)
-        .await;
+    let response = app.get_with_cookie(&callback, cookie.as_deref()).await;
     assert_eq!(response.status(), 302);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert!(
@@ -377,9 +373,7 @@ async fn oauth_connects_end_to_end_and_a_state_works_once() {
     );
     let id = location.rsplit('=').next().unwrap().to_owned();
 
-    let replay = app
-        .request(reqwest::Method::GET, &callback, None, None)
-        .await;
+    let replay = app.get_with_cookie(&callback, cookie.as_deref()).await;
     assert_eq!(replay.status(), 400);
     assert_eq!(error_code(replay).await, "invalid_state");
     let forged = app
@@ -396,24 +390,21 @@ async fn oauth_connects_end_to_end_and_a_state_works_once() {
     assert_eq!(error_code(forged).await, "invalid_state");
 
     // An expired state is refused too.
-    let late: Value = app
+    let late = app
         .post("/v1/integrations/stripe/connect", Some(&token), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
+    let late_cookie = cookie_pair(&late, "__Host-");
+    let late: Value = late.json().await.unwrap();
     app.clock.advance(chrono::Duration::minutes(11));
     let token = app.login(&admin).await;
     let expired = app
-        .request(
-            reqwest::Method::GET,
+        .get_with_cookie(
             &format!(
                 "/v1/oauth/stripe/callback?code={}&state={}",
                 fake.issue_code(),
                 late["state"].as_str().unwrap()
             ),
-            None,
-            None,
+            late_cookie.as_deref(),
         )
         .await;
     assert_eq!(error_code(expired).await, "invalid_state");

@@ -43,6 +43,8 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::POST, "/v1/sessions", Nothing),
         route(Method::POST, "/v1/password/reset-request", Nothing),
         route(Method::POST, "/v1/password/reset", Nothing),
+        route(Method::POST, "/v1/email/verify", Nothing),
+        route(Method::POST, "/v1/email/verify/resend", Admin),
         route(Method::POST, "/v1/invites/accept", Nothing),
         route(Method::GET, "/v1/me", AnyUser),
         route(Method::GET, "/v1/me/sessions", AnyUser),

@@ -247,3 +247,35 @@ async fn every_published_job_event_decodes_to_its_job() {
         assert_eq!(Job::from_payload(envelope).expect("a job"), job);
     }
 }
+
+/// Issue 17, finding 3: point-in-time recovery keeps the table (wrapped tenant keys
+/// included) for its recovery period after an item is deleted, so a closed tenant's
+/// data is gone for good only that long after the sweep removed it. Closure, the sweep
+/// and the recovery window together stay within the promised 30 days.
+#[test]
+fn backups_of_a_closed_tenant_are_gone_within_the_erasure_promise() {
+    use tally::services::closure::{ERASURE_DAYS, SWEEP_WITHIN_DAYS};
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .unwrap();
+    let table = resource(&template, "Table");
+    let spec = table
+        .split("PointInTimeRecoverySpecification:")
+        .nth(1)
+        .expect("the table has point-in-time recovery");
+    let days: i64 = spec
+        .lines()
+        .take(3)
+        .find_map(|line| line.trim().strip_prefix("RecoveryPeriodInDays:"))
+        .expect("a RecoveryPeriodInDays (DynamoDB's default is 35 days)")
+        .trim()
+        .parse()
+        .expect("a number of days");
+    assert!((1..=35).contains(&days), "DynamoDB takes 1 to 35 days");
+    assert!(
+        SWEEP_WITHIN_DAYS + days <= ERASURE_DAYS,
+        "closure + sweep ({SWEEP_WITHIN_DAYS} d) + recovery window ({days} d) > {ERASURE_DAYS} d"
+    );
+}

@@ -145,6 +145,12 @@ pub fn keyed_hash(key: &[u8], data: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Whether two byte strings are equal, in a time that depends on their lengths only
+/// (for comparing a secret a client sent against the one expected).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Bytes from the operating system's random source.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
@@ -158,6 +164,14 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_strings() {
+        assert!(constant_time_eq(b"state-1", b"state-1"));
+        assert!(!constant_time_eq(b"state-1", b"state-2"));
+        assert!(!constant_time_eq(b"state", b"state-1"));
+        assert!(constant_time_eq(b"", b""));
+    }
 
     fn at<'a>(pk: &'a str, sk: &'a str) -> SealedAt<'a> {
         SealedAt {

@@ -61,9 +61,27 @@ pub fn normalize_recovery_code(code: &str) -> String {
         .collect()
 }
 
-/// What is stored for a recovery code: [`token_hash`] of its normalised form.
+/// What was stored for a recovery code before issue 17: [`token_hash`] of its
+/// normalised form. Still accepted for codes issued then (they cannot be hashed again
+/// without the codes themselves); new codes are stored with [`keyed_recovery_code_hash`].
 pub fn recovery_code_hash(code: &str) -> String {
     token_hash(&normalize_recovery_code(code))
+}
+
+/// The label a tenant's recovery-code key is derived under from its data key.
+const RECOVERY_KEY_LABEL: &[u8] = b"tally/recovery-codes/v1";
+
+/// What is stored for a recovery code: an HMAC-SHA256 of its normalised form under a
+/// key derived from the tenant's data key (`key` is that data key). A copy of the table
+/// alone does not let anyone test guesses against it, and a shredded tenant's codes
+/// cannot be tested at all. Marked `hmac:` so that older bare hashes are told apart.
+pub fn keyed_recovery_code_hash(data_key: &[u8], code: &str) -> String {
+    let recovery_key = crate::domain::crypto::keyed_hash(data_key, RECOVERY_KEY_LABEL);
+    let mac = crate::domain::crypto::keyed_hash(
+        recovery_key.as_bytes(),
+        normalize_recovery_code(code).as_bytes(),
+    );
+    format!("hmac:{mac}")
 }
 
 #[cfg(test)]
@@ -157,6 +175,15 @@ mod tests {
             );
         }
         assert_eq!(recovery_code_hash(code), token_hash("K7QM2XHD94TP"));
+        let keyed = keyed_recovery_code_hash(&[7; 32], code);
+        assert!(keyed.starts_with("hmac:"));
+        assert_eq!(keyed, keyed_recovery_code_hash(&[7; 32], "k7qm 2xhd 94tp"));
+        assert_ne!(
+            keyed,
+            keyed_recovery_code_hash(&[8; 32], code),
+            "per tenant"
+        );
+        assert!(!keyed.contains(&recovery_code_hash(code)));
         assert_ne!(
             recovery_code_hash("K7QM-2XHD-94TQ"),
             recovery_code_hash(code)

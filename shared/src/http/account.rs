@@ -21,7 +21,8 @@ use super::dto::error::ErrorBody;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::responses::{
-    BodyRefused, ConcurrentUpdate, InvalidRequest, RateLimited, RoleForbidden, Unauthenticated,
+    BodyRefused, ConcurrentUpdate, InvalidRequest, Locked, RateLimited, RoleForbidden,
+    Unauthenticated,
 };
 use super::session::{AdminOnly, Authorized};
 use crate::domain::ids::ExportId;
@@ -97,6 +98,8 @@ async fn export_page(
         (status = 403, response = RoleForbidden),
         (status = 409, response = ConcurrentUpdate),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn close_account(

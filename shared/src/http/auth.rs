@@ -11,17 +11,17 @@ use super::dto::PathId;
 use super::dto::auth::{
     CodeRequest, LoginRequest, Me, NewSession, PasswordChangeRequest, PasswordOnlyRequest,
     RecoveryCodes, ResetRequest, ResetRequestRequest, SessionList, SessionSummary, SignupRequest,
-    SignupResponse, TotpDisableRequest, TotpEnrolment,
+    SignupResponse, TotpDisableRequest, TotpEnrolment, VerifyEmailRequest,
 };
 use super::dto::error::{ErrorBody, LoginForbiddenError};
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::query::{PageRequest, page_in_memory};
 use super::responses::{
-    BodyRefused, EnrollingForbidden, InvalidRequest, NotFound, RateLimited, SessionForbidden,
+    BodyRefused, InvalidRequest, Locked, NotFound, RateLimited, RoleForbidden, SessionForbidden,
     Unauthenticated,
 };
-use super::session::{EnrollingSession, Session};
+use super::session::{AdminOnly, Authorized, EnrollingSession, Session};
 use super::{AuthState, ClientIp};
 use crate::domain::ids::SessionId;
 use crate::services::accounts::SignupRequest as Signup;
@@ -40,6 +40,8 @@ pub fn routes() -> OpenApiRouter<AuthState> {
         .routes(routes!(change_password))
         .routes(routes!(reset_request))
         .routes(routes!(reset))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
         .routes(routes!(totp_setup))
         .routes(routes!(totp_confirm))
         .routes(routes!(totp_disable))
@@ -120,7 +122,6 @@ async fn login(
     responses(
         (status = 204, description = "The session has ended."),
         (status = 401, response = Unauthenticated),
-        (status = 403, response = EnrollingForbidden),
     )
 )]
 async fn logout(
@@ -137,7 +138,6 @@ async fn logout(
     responses(
         (status = 200, description = "The caller.", body = Me),
         (status = 401, response = Unauthenticated),
-        (status = 403, response = EnrollingForbidden),
     )
 )]
 async fn me(
@@ -212,6 +212,8 @@ async fn end_session(
             without a valid session), `invalid_credentials` (wrong `current_password`)."),
         (status = 403, response = SessionForbidden),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn change_password(
@@ -287,6 +289,51 @@ async fn reset(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Prove the sign-up's e-mail address
+///
+/// With the single-use token of the `EmailVerificationRequested` mail (valid 7 days).
+/// Until then the tenant may neither connect an integration nor invite users
+/// (409 `email_unverified`).
+#[utoipa::path(
+    post, path = "/v1/email/verify", tag = "auth", operation_id = "verifyEmail", security(),
+    request_body = VerifyEmailRequest,
+    responses(
+        (status = 204, description = "Proven."),
+        (status = 400, body = ErrorBody, description = "`invalid_request`, `invalid_token` (bad, used or expired)."),
+        BodyRefused,
+    )
+)]
+async fn verify_email(
+    State(app): State<Arc<Identity>>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<VerifyEmailRequest>,
+) -> Result<StatusCode, ApiError> {
+    if body.token.is_empty() || body.token.len() > 128 {
+        return Err(ApiError::from(crate::services::ServiceError::InvalidToken));
+    }
+    app.verify_email(&body.token, ip).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send the e-mail verification again
+///
+/// A fresh token while the tenant's address is unproven; nothing once it is proven.
+#[utoipa::path(
+    post, path = "/v1/email/verify/resend", tag = "auth", operation_id = "resendEmailVerification",
+    responses(
+        (status = 202, description = "Sent (no body)."),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+    )
+)]
+async fn resend_verification(
+    State(app): State<Arc<Identity>>,
+    admin: Authorized<AdminOnly>,
+) -> Result<StatusCode, ApiError> {
+    app.resend_verification(&admin.ctx).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// Start two-factor enrolment
 ///
 /// Re-authenticated by the password. Allowed while enrolment is pending.
@@ -297,9 +344,10 @@ async fn reset(
         (status = 200, description = "The secret to enter in an authenticator app.", body = TotpEnrolment),
         (status = 400, response = InvalidRequest),
         (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_credentials` (wrong password)."),
-        (status = 403, response = EnrollingForbidden),
         (status = 409, body = ErrorBody, description = "`mfa_already_enabled`, `concurrent_update`."),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn totp_setup(
@@ -319,9 +367,10 @@ async fn totp_setup(
         (status = 200, description = "Enabled; the ten recovery codes, shown this once.", body = RecoveryCodes),
         (status = 400, response = InvalidRequest),
         (status = 401, body = ErrorBody, description = "`unauthenticated`, `invalid_mfa_code`."),
-        (status = 403, response = EnrollingForbidden),
         (status = 409, body = ErrorBody, description = "`mfa_already_enabled`, `mfa_setup_required`, `concurrent_update`."),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn totp_confirm(
@@ -347,6 +396,8 @@ async fn totp_confirm(
         (status = 403, response = SessionForbidden),
         (status = 409, body = ErrorBody, description = "`mfa_not_enabled`, `concurrent_update`."),
         BodyRefused,
+        (status = 423, response = Locked),
+        (status = 429, response = RateLimited),
     )
 )]
 async fn totp_disable(

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
@@ -83,6 +84,7 @@ async fn list(
             (a secret `sk_…` key), `invalid_api_key` (not a restricted key, or Stripe refused it)."),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
+        (status = 409, body = ErrorBody, description = "`email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
         BodyRefused,
         (status = 502, body = ErrorBody, description = "`provider_unavailable`: Stripe could not \
             be reached or answered out of contract while the key was checked; nothing was saved \
@@ -100,44 +102,51 @@ async fn connect_with_key(
 
 /// Start the Stripe OAuth install
 ///
-/// `state` is single-use, bound to the tenant and the user, valid 10 minutes.
+/// `state` is single-use, bound to the tenant and the user, valid 10 minutes, and to
+/// this browser: the reply sets the cookie `__Host-tally_oauth` (`Secure; HttpOnly;
+/// SameSite=Lax`), which the callback must carry.
 #[utoipa::path(
     post, path = "/v1/integrations/stripe/connect", tag = "integrations",
     operation_id = "startStripeOAuth",
     responses(
-        (status = 200, description = "Where to send the browser.", body = OAuthStart),
+        (status = 200, description = "Where to send the browser.", body = OAuthStart,
+            headers(("Set-Cookie" = String, description = "`__Host-tally_oauth`, the browser binding of `state`."))),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
-        (status = 409, body = ErrorBody, description = "`oauth_not_configured`: this deployment has no Stripe app credentials."),
+        (status = 409, body = ErrorBody, description = "`oauth_not_configured`: this deployment has no Stripe app credentials; `email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
     )
 )]
 async fn start_oauth(
     State(app): State<Arc<Integrations>>,
     admin: Admin,
-) -> Result<Json<OAuthStart>, ApiError> {
+) -> Result<Response, ApiError> {
     let (authorize_url, state) = app.start_stripe_oauth(&admin.ctx).await?;
-    Ok(Json(OAuthStart {
+    let cookie = oauth_cookie::set(&state);
+    let body = Json(OAuthStart {
         authorize_url,
         state,
-    }))
+    });
+    Ok(([(header::SET_COOKIE, cookie)], body).into_response())
 }
 
 /// Stripe's OAuth redirect back to Tally
 ///
-/// Always a redirect to the configured app URL (`?connected=<id>` or `?error=<code>`),
-/// except for a state that is not valid (400): the browser of a forged or replayed
-/// callback is told nothing more.
+/// Always a redirect to the configured app URL (`?connected=<id>` or `?error=<code>`,
+/// `stripe_account_linked` when the account is connected to another tenant), except
+/// for a state that is not valid or not this browser's (400): the browser of a forged,
+/// replayed or handed-over callback is told nothing more.
 #[utoipa::path(
     get, path = "/v1/oauth/stripe/callback", tag = "integrations",
     operation_id = "stripeOAuthCallback", security(),
     params(CallbackParams),
     responses(
         (status = 302, response = inline(RedirectToApp)),
-        (status = 400, body = ErrorBody, description = "`invalid_state` (missing, unknown, used or expired), `invalid_request`."),
+        (status = 400, body = ErrorBody, description = "`invalid_state` (missing, unknown, used or expired, or without the `__Host-tally_oauth` cookie of the browser that started it), `invalid_request`."),
     )
 )]
 async fn oauth_callback(
     State(app): State<Arc<Integrations>>,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Result<Response, ApiError> {
     let invalid_state = || ApiError::rejected(BadRequest::InvalidState);
@@ -145,6 +154,11 @@ async fn oauth_callback(
         .state
         .filter(|s| !s.is_empty() && s.len() <= 128)
         .ok_or_else(invalid_state)?;
+    // Only the browser that started the install may finish it: another browser handed
+    // the link (an attacker's, say) has no cookie, or its own.
+    if !oauth_cookie::matches(&headers, &state) {
+        return Err(invalid_state());
+    }
     let base = app.config.app_url.clone();
     let target = match (params.code, params.error) {
         (Some(code), None) if !code.is_empty() && code.len() <= 512 => {
@@ -165,7 +179,43 @@ async fn oauth_callback(
             format!("{base}/?error=access_denied")
         }
     };
-    Ok((StatusCode::FOUND, [(header::LOCATION, target)]).into_response())
+    let headers = [
+        (header::LOCATION, target),
+        (header::SET_COOKIE, oauth_cookie::clear()),
+    ];
+    Ok((StatusCode::FOUND, headers).into_response())
+}
+
+/// The cookie that binds an OAuth `state` to the browser that asked for it.
+mod oauth_cookie {
+    use axum::http::{HeaderMap, header};
+
+    use crate::domain::crypto::constant_time_eq;
+
+    const NAME: &str = "__Host-tally_oauth";
+    /// As long as the state is valid.
+    const MAX_AGE_SECS: u32 = 600;
+
+    pub(super) fn set(state: &str) -> String {
+        format!("{NAME}={state}; Path=/; Max-Age={MAX_AGE_SECS}; Secure; HttpOnly; SameSite=Lax")
+    }
+
+    pub(super) fn clear() -> String {
+        format!("{NAME}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax")
+    }
+
+    /// Whether a `Cookie` header of the request carries this state.
+    pub(super) fn matches(headers: &HeaderMap, state: &str) -> bool {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .any(|(name, value)| {
+                name == NAME && constant_time_eq(value.as_bytes(), state.as_bytes())
+            })
+    }
 }
 
 /// Queue a sync of an integration
@@ -236,8 +286,14 @@ async fn disconnect(
 async fn stripe_webhook(
     State(app): State<Arc<Integrations>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WebhookAck>, ApiError> {
+    // A body over the router's limit is refused while it is read: answered here in the
+    // error shape, like every other route's.
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::invalid_field("body", "The body could not be read."),
+    })?;
     if body.len() > WEBHOOK_BODY_LIMIT {
         return Err(ApiError::PayloadTooLarge);
     }

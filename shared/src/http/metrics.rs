@@ -1,6 +1,7 @@
 //! The `query` function's aggregate routes (docs/api.md, "query function"): the
 //! metrics summary and series, the dimensions' values and the segments. Every role may
-//! read them; viewers not the `city` dimension.
+//! read them; viewers not the `city` dimension, and not the figures of a filter, group
+//! or segment of fewer customers than the tenant's k (`Analytics::suppression`).
 
 use axum::Json;
 use axum::extract::State;
@@ -64,12 +65,20 @@ async fn metrics_summary(
             &snapshot.reporting_currency,
         )
         .await?;
+    let suppression = app
+        .suppression(
+            who.ctx.tenant(),
+            who.ctx.role(),
+            &snapshot.facts,
+            &filters,
+            None,
+        )
+        .await?;
     let result = summary(&snapshot.facts, as_of, mode, filters)?;
-    Ok(Json(MetricsSummary::new(
-        result,
-        MrrPolicy::default(),
-        snapshot.built_at,
-    )))
+    Ok(Json(
+        MetricsSummary::new(result, MrrPolicy::default(), snapshot.built_at)
+            .suppressed(&suppression),
+    ))
 }
 
 /// One metric as a series
@@ -118,8 +127,19 @@ async fn metric(
         filters,
         group_by,
     };
+    let suppression = app
+        .suppression(
+            who.ctx.tenant(),
+            who.ctx.role(),
+            &snapshot.facts,
+            &query.filters,
+            group_by,
+        )
+        .await?;
     let series = metric_series(&snapshot.facts, metric, &query)?;
-    Ok(Json(MetricSeries::new(series, snapshot.built_at)))
+    Ok(Json(
+        MetricSeries::new(series, snapshot.built_at).suppressed(&suppression),
+    ))
 }
 
 /// Every value of every dimension in the data
@@ -163,8 +183,15 @@ async fn segments(
     who: Authorized<Aggregates>,
 ) -> Result<Json<SegmentList>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let suppression = app
+        .suppression(who.ctx.tenant(), who.ctx.role(), &snapshot.facts, &[], None)
+        .await?;
     Ok(Json(SegmentList {
-        segments: snapshot.segments.iter().map(SegmentEntry::from).collect(),
+        segments: snapshot
+            .segments
+            .iter()
+            .map(|s| SegmentEntry::from(s).suppressed(&suppression))
+            .collect(),
         currency: snapshot.reporting_currency.clone(),
     }))
 }

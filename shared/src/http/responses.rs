@@ -55,15 +55,15 @@ error_responses! {
     AnalyticsInvalid => "`invalid_request` (a bad date, interval, currency, limit, cursor or \
         sort; a range out of bounds; a dimension that does not apply to the metric; missing FX \
         rates), `unknown_metric`, `unknown_dimension`.";
-    Unauthenticated => "`unauthenticated`: no, bad or expired token (idle timeout included).";
-    EnrollingForbidden => "`ip_not_allowed`: the caller's address is not on the tenant's allowlist.";
-    SessionForbidden => "`ip_not_allowed`, or `mfa_enrolment_required` (the tenant requires \
-        two-factor authentication and the caller has not enrolled).";
-    RoleForbidden => "`forbidden` (the role does not allow this), `ip_not_allowed`, \
-        `mfa_enrolment_required`.";
-    AnalyticsForbidden => "`forbidden` (a viewer asked for `city`), `ip_not_allowed`, \
-        `mfa_enrolment_required`.";
+    Unauthenticated => "`unauthenticated`: no, bad or expired token (idle timeout included), \
+        or a request from an address the tenant's allowlist refuses (answered alike).";
+    SessionForbidden => "`mfa_enrolment_required` (the tenant requires two-factor \
+        authentication and the caller has not enrolled).";
+    RoleForbidden => "`forbidden` (the role does not allow this), `mfa_enrolment_required`.";
+    AnalyticsForbidden => "`forbidden` (a viewer asked for `city`), `mfa_enrolment_required`.";
     NotFound => "`not_found` (also for another tenant's ids).";
+    Locked => "`password_reset_required`: too many failed password or second-factor checks \
+        (sign-ins and re-checks alike); reset the password.";
     ConcurrentUpdate => "`concurrent_update`: the record changed meanwhile; reload and retry.";
     NoDataYet => "`no_data_yet`: no integration has finished its first sync.";
     PayloadTooLarge => "`payload_too_large`: the body is over 64 KiB.";

@@ -1,7 +1,8 @@
 //! Who is calling, and may they: the only way a handler gets a [`TenantCtx`].
 //!
-//! [`Session`] reads the bearer token, verifies the session (refreshing its idle timer),
-//! enforces the tenant's IP allowlist with the platform-observed client address, and —
+//! [`Session`] reads the bearer token, verifies the session with the tenant's IP
+//! allowlist and the platform-observed client address (a refused address is answered
+//! like a bad token, and refreshes no idle timer), and —
 //! when the tenant requires two-factor authentication — refuses users who have not
 //! enrolled yet, except on the routes that take an [`EnrollingSession`] (2FA setup, the
 //! caller's own account, sign-out). [`Authorized`] adds the role check: every route that
@@ -83,9 +84,6 @@ where
     let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
     let gate = Arc::<SessionGate>::from_ref(state);
     let verified = gate.authenticate(&token, ip).await?;
-    if !gate.ip_allowed(verified.ctx.tenant(), ip).await? {
-        return Err(ServiceError::IpNotAllowed.into());
-    }
     let enrolment_required = verified.policy.require_mfa && !verified.mfa_enabled;
     let session = Session {
         ctx: verified.ctx,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::ports::{Condition, Cursor, Item, Key, Query, SortKeys, Store};
+use crate::ports::{Condition, Cursor, Item, Key, Query, SortKeys, Store, StoreError};
 use crate::repos::{
     EntityKey, RepoError, SealedPage, Sealer, Transactions, Write, all_under, n, query_all, s,
     sealed_len, tenant_of, with_n, with_s,
@@ -360,19 +360,49 @@ impl StripeAccounts {
         Self { store }
     }
 
-    pub async fn point(
+    /// Points the account at the integration, only if it points nowhere yet or still
+    /// exactly as `replacing` (the version read) says: `false` when another write came
+    /// first. An account is linked to one integration, so webhooks and deauthorization
+    /// reach one tenant.
+    pub async fn claim(
         &self,
         account: &str,
         tenant: &TenantId,
         id: &IntegrationId,
-    ) -> Result<(), RepoError> {
+        replacing: Option<u64>,
+    ) -> Result<bool, RepoError> {
         let item = with_s(
             Item::new(account_key(account)),
             TENANT_ID,
             tenant.to_string(),
         );
         let item = with_s(item, INTEGRATION_ID, id.to_string());
-        Ok(self.store.put(item, Condition::None).await?)
+        let (item, condition) = match replacing {
+            None => (item, Condition::Absent),
+            Some(version) => (
+                item.with_version(version + 1),
+                Condition::VersionIs(version),
+            ),
+        };
+        match self.store.put(item, condition).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The account's pointer with the version a [`Self::claim`] replacing it names.
+    pub async fn owner(
+        &self,
+        account: &str,
+    ) -> Result<Option<(Option<(TenantId, IntegrationId)>, u64)>, RepoError> {
+        let Some(item) = self.store.get(&account_key(account)).await? else {
+            return Ok(None);
+        };
+        let owner = TenantId::parse(s(&item, TENANT_ID).unwrap_or_default()).zip(
+            IntegrationId::parse(s(&item, INTEGRATION_ID).unwrap_or_default()),
+        );
+        Ok(Some((owner, item.version)))
     }
 
     /// The integration of an account (`None` also for a pointer that does not parse).
@@ -387,11 +417,28 @@ impl StripeAccounts {
         )
     }
 
-    pub async fn delete(&self, account: &str) -> Result<(), RepoError> {
-        Ok(self
+    /// Removes the pointer if it still names this integration (another tenant's link,
+    /// or a later one of the same tenant, stays).
+    pub async fn delete(
+        &self,
+        account: &str,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<(), RepoError> {
+        let Some((Some(owner), version)) = self.owner(account).await? else {
+            return Ok(());
+        };
+        if (&owner.0, &owner.1) != (tenant, id) {
+            return Ok(());
+        }
+        match self
             .store
-            .delete(&account_key(account), Condition::None)
-            .await?)
+            .delete(&account_key(account), Condition::VersionIs(version))
+            .await
+        {
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
     }
 }
 

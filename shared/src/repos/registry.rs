@@ -65,7 +65,7 @@ pub enum Entity {
 }
 
 /// Every entity.
-pub const ENTITIES: [Entity; 38] = [
+pub const ENTITIES: [Entity; 39] = [
     Entity::Tenant,
     Entity::DataKey,
     Entity::User,
@@ -77,6 +77,7 @@ pub const ENTITIES: [Entity; 38] = [
     Entity::Token(TokenKind::Change),
     Entity::Token(TokenKind::Invite),
     Entity::Token(TokenKind::OAuthState),
+    Entity::Token(TokenKind::Verify),
     Entity::LoginAttempt,
     Entity::AuditEntry,
     Entity::AllowEntry,
@@ -275,6 +276,7 @@ impl Entity {
             Entity::Token(TokenKind::Reset) => row("reset_token", Global, "RESET#<token sha256> / RESET", Expires("30 minutes"), NotPerIntegration, ExpiresSoon("30 minutes; useless once the user is gone"), Omitted(SECURITY)),
             Entity::Token(TokenKind::Change) => row("change_token", Global, "CHANGE#<token sha256> / CHANGE", Expires("10 minutes"), NotPerIntegration, ExpiresSoon("10 minutes; useless once the user is gone"), Omitted(SECURITY)),
             Entity::Token(TokenKind::Invite) => row("invite_token", Global, "INVITE#<token sha256> / INVITE", Expires("7 days"), NotPerIntegration, ExpiresSoon("7 days; useless once the user is gone"), Omitted(SECURITY)),
+            Entity::Token(TokenKind::Verify) => row("verify_token", Global, "VERIFY#<token sha256> / VERIFY", Expires("7 days"), NotPerIntegration, ExpiresSoon("7 days; useless once the user is gone"), Omitted(SECURITY)),
             Entity::Token(TokenKind::OAuthState) => row("oauth_state", Global, "STATE#<token sha256> / STATE", Expires("10 minutes"), NotPerIntegration, ExpiresSoon("10 minutes; useless once the user is gone"), Omitted(SECURITY)),
             Entity::LoginAttempt => row("login_attempt", Tenant, "TENANT#<tenant> / LOGIN#<time>#<id>", Expires("90 days"), NotPerIntegration, ErasedWithPartition, Omitted(SECURITY)),
             Entity::AuditEntry => row("audit_entry", Tenant, "TENANT#<tenant> / AUDIT#<time>#<id>", Expires("400 days"), NotPerIntegration, ErasedWithPartition, Section(self::Section::AuditLog)),

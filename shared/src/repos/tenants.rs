@@ -58,6 +58,14 @@ pub struct TenantRecord {
     pub created_at: DateTime<Utc>,
     #[serde(default)]
     pub policy: SecurityPolicy,
+    /// Whether the signing-up admin proved the e-mail address (tenants created before
+    /// sign-ups were verified count as proven).
+    #[serde(default = "proven_before_verification")]
+    pub email_verified: bool,
+}
+
+fn proven_before_verification() -> bool {
+    true
 }
 
 /// A tenant as read: its record, version and status.

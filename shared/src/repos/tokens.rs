@@ -9,6 +9,7 @@ use crate::repos::{EXPIRES_AT, EntityKey, RepoError, Write, n, s, with_n, with_s
 
 const TENANT_ID: &str = "tenant_id";
 const USER_ID: &str = "user_id";
+const ISSUED_AT_MS: &str = "issued_at_ms";
 
 /// What a single-use token is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,10 +22,18 @@ pub enum TokenKind {
     Invite,
     /// OAuth `state`.
     OAuthState,
+    /// Proof of a signing-up admin's e-mail address (7 days).
+    Verify,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 4] = [Self::Reset, Self::Change, Self::Invite, Self::OAuthState];
+    pub const ALL: [TokenKind; 5] = [
+        Self::Reset,
+        Self::Change,
+        Self::Invite,
+        Self::OAuthState,
+        Self::Verify,
+    ];
 
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -32,6 +41,7 @@ impl TokenKind {
             TokenKind::Change => "CHANGE",
             TokenKind::Invite => "INVITE",
             TokenKind::OAuthState => "STATE",
+            TokenKind::Verify => "VERIFY",
         }
     }
 }
@@ -57,10 +67,13 @@ impl EntityKey for TokenKey {
     }
 }
 
-/// Whom a stored token acts for, and until when (Unix seconds).
+/// Whom a stored token acts for, since and until when.
 pub struct TokenGrant {
     pub owner: Option<(TenantId, UserId)>,
+    /// Unix seconds.
     pub expires_at: Option<i64>,
+    /// Unix milliseconds (`None` for a token stored before issue times were).
+    pub issued_at_ms: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -73,17 +86,19 @@ impl Tokens {
         Self { store }
     }
 
-    /// Stores a token for the user until `expires_at`.
+    /// Stores a token for the user, issued at `issued_at_ms`, until `expires_at`.
     pub async fn issue(
         &self,
         key: &TokenKey,
         tenant: &TenantId,
         user: &UserId,
+        issued_at_ms: i64,
         expires_at: i64,
     ) -> Result<(), RepoError> {
         let item = Item::new(key.key());
         let item = with_s(item, TENANT_ID, tenant.to_string());
         let item = with_s(item, USER_ID, user.to_string());
+        let item = with_n(item, ISSUED_AT_MS, issued_at_ms);
         let item = with_n(item, EXPIRES_AT, expires_at);
         Ok(self.store.put(item, Condition::Absent).await?)
     }
@@ -97,6 +112,7 @@ impl Tokens {
         Ok(Some(TokenGrant {
             owner,
             expires_at: n(&item, EXPIRES_AT),
+            issued_at_ms: n(&item, ISSUED_AT_MS),
         }))
     }
 

@@ -43,7 +43,8 @@ pub struct MfaState {
     /// The last time step a code was accepted for: codes of this step or earlier are
     /// refused, so each code works once.
     pub last_step: u64,
-    /// SHA-256 of the unused recovery codes.
+    /// Keyed hashes (HMAC under a key derived from the tenant's data key, `hmac:`) of
+    /// the unused recovery codes; codes issued before issue 17 as bare SHA-256.
     pub recovery_code_hashes: Vec<String>,
     pub enabled_at: DateTime<Utc>,
 }

@@ -88,6 +88,7 @@ impl Identity {
             company,
             created_at: now,
             policy,
+            email_verified: false,
         };
         let user_record = UserRecord {
             email: email.as_str().to_owned(),
@@ -122,6 +123,7 @@ impl Identity {
                 Some(req.ip),
             )
             .await?;
+        self.send_verification(&tenant, &user, &email).await?;
         Ok((tenant, user))
     }
 

@@ -15,6 +15,7 @@ use crate::domain::roles::{Access, Role};
 use crate::services::contexts::Analytics;
 use crate::services::currency::iso_currency;
 use crate::services::error::ServiceError;
+use crate::services::records::DEFAULT_MIN_GROUP_SIZE;
 
 /// A currency a request names: a lower-case three-letter ISO 4217 code.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +55,65 @@ pub fn check_dimensions(
         }
     }
     Ok(())
+}
+
+/// What a viewer's reply leaves out: k-anonymity. A filter, or a group, covering fewer
+/// than the tenant's `min_group_size` customers (k, 5 by default) would single out a
+/// customer through aggregates, whatever the dimension; its figures are suppressed
+/// (`"suppressed": true`). Admins and analysts, who may read customers anyway, get
+/// everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Suppression {
+    /// The whole slice (the filters) covers fewer than k customers.
+    pub all: bool,
+    /// The group keys that cover fewer than k customers.
+    pub groups: std::collections::BTreeSet<String>,
+    /// k; 0 when nothing is suppressed for this role.
+    pub k: usize,
+}
+
+impl Suppression {
+    pub fn hides_group(&self, key: &str) -> bool {
+        self.all || self.groups.contains(key)
+    }
+    /// Whether a group of `customers` customers (a segment) is suppressed.
+    pub fn hides_count(&self, customers: u64) -> bool {
+        u64::try_from(self.k).unwrap_or(u64::MAX) > customers
+    }
+}
+
+impl Analytics {
+    /// What to suppress in `role`'s reply about the slice.
+    pub async fn suppression(
+        &self,
+        ctx_tenant: &TenantId,
+        role: Role,
+        facts: &crate::domain::metrics::Facts,
+        filters: &[Filter],
+        group_by: Option<Dimension>,
+    ) -> Result<Suppression, ServiceError> {
+        if role.allows(Access::CustomerData) {
+            return Ok(Suppression::default());
+        }
+        let k = self
+            .repos
+            .tenants
+            .get(ctx_tenant)
+            .await?
+            .map_or(DEFAULT_MIN_GROUP_SIZE, |t| t.record.policy.min_group_size);
+        let k = usize::try_from(k).unwrap_or(usize::MAX);
+        let covered = crate::domain::metrics::coverage(facts, filters, group_by);
+        Ok(Suppression {
+            k,
+            all: covered.total < k,
+            groups: covered
+                .groups
+                .into_iter()
+                .filter(|(_, customers)| *customers < k)
+                .map(|(key, _)| key)
+                .collect(),
+        })
+    }
 }
 
 /// The rates as they are stored: every code lower-case.

@@ -20,13 +20,18 @@ use crate::repos::registry::{self, Found};
 use crate::repos::tenants::TenantStatus;
 use crate::services::contexts::Tenancy;
 use crate::services::error::{Conflict, ServiceError};
-use crate::services::hashing::verify_password;
 use crate::services::integrations::secret_name;
 use crate::services::records::transact_or;
 use crate::services::sessions::TenantCtx;
 
-/// The promise: everything is gone within this many days.
+/// The promise: everything is gone within this many days — backups included.
 pub const ERASURE_DAYS: i64 = 30;
+/// Within this many days of a closure the sweep has removed every item of the tenant
+/// (it runs hourly; a failed deletion is retried, then alarmed). The table's
+/// point-in-time recovery keeps deleted items for its recovery period after that, so
+/// `infra/template.yaml` sets `RecoveryPeriodInDays` to at most
+/// `ERASURE_DAYS - SWEEP_WITHIN_DAYS` (a test reads it).
+pub const SWEEP_WITHIN_DAYS: i64 = 2;
 
 impl Tenancy {
     /// `DELETE /v1/account {password, confirm: <company>}`.
@@ -42,9 +47,9 @@ impl Tenancy {
             .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !verify_password(&user.record.password_hash, password_given).await {
-            return Err(ServiceError::InvalidCredentials);
-        }
+        self.guard
+            .recheck_password(ctx, &user.record, password_given)
+            .await?;
         let tenant = self
             .repos
             .tenants

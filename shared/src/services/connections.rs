@@ -14,7 +14,7 @@ use crate::domain::roles::Role;
 use crate::ports::ConnectorError;
 use crate::repos::tokens::TokenKind;
 use crate::services::contexts::Integrations;
-use crate::services::error::{BadRequest, ServiceError};
+use crate::services::error::{BadRequest, Conflict, ServiceError};
 use crate::services::integrations::{
     IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
 };
@@ -52,6 +52,7 @@ impl Integrations {
         ctx: &TenantCtx,
         api_key: &SecretString,
     ) -> Result<IntegrationView, ServiceError> {
+        self.guard.require_verified_email(ctx.tenant()).await?;
         match key_kind(api_key.expose_secret()) {
             KeyKind::Restricted => {}
             KeyKind::Secret => return Err(ServiceError::BadRequest(BadRequest::KeyNotRestricted)),
@@ -106,6 +107,7 @@ impl Integrations {
         &self,
         ctx: &TenantCtx,
     ) -> Result<(String, String), ServiceError> {
+        self.guard.require_verified_email(ctx.tenant()).await?;
         let oauth = self.stripe_oauth().await?;
         let state = self
             .guard
@@ -148,6 +150,13 @@ impl Integrations {
             .await
             .map_err(|_| ServiceError::BadRequest(BadRequest::OauthExchangeFailed))?;
         let id = IntegrationId::generate();
+        if valid_account(&tokens.stripe_user_id) {
+            // Claimed before anything is stored: a refused link leaves nothing behind.
+            // (The tokens are dropped, not revoked: revoking would end the other
+            // tenant's access to the same account.)
+            self.claim_stripe_account(&tenant, &tokens.stripe_user_id, &id)
+                .await?;
+        }
         self.store_stripe_tokens(&tenant, &id, &tokens).await?;
         let record = IntegrationRecord {
             provider: Provider::Stripe,
@@ -162,12 +171,6 @@ impl Integrations {
             changed_at: None,
         };
         self.create_integration(&tenant, &id, &record).await?;
-        if valid_account(&tokens.stripe_user_id) {
-            self.repos
-                .stripe_accounts
-                .point(&tokens.stripe_user_id, &tenant, &id)
-                .await?;
-        }
         self.guard
             .audit(
                 &tenant,
@@ -179,6 +182,42 @@ impl Integrations {
             .await?;
         self.publish_sync_requested(&tenant, &id).await?;
         Ok(id)
+    }
+
+    /// Points a Stripe account at a new integration of `tenant`. Refused
+    /// (`stripe_account_linked`) while it points at a live integration of another
+    /// tenant; a pointer left by a disconnected or vanished integration, or by the same
+    /// tenant, is replaced, conditionally on the version read.
+    async fn claim_stripe_account(
+        &self,
+        tenant: &TenantId,
+        account: &str,
+        id: &IntegrationId,
+    ) -> Result<(), ServiceError> {
+        let accounts = &self.repos.stripe_accounts;
+        if accounts.claim(account, tenant, id, None).await? {
+            return Ok(());
+        }
+        let linked = Err(ServiceError::Conflict(Conflict::StripeAccountLinked));
+        let Some((owner, version)) = accounts.owner(account).await? else {
+            // Deleted meanwhile: claim it afresh.
+            return match accounts.claim(account, tenant, id, None).await? {
+                true => Ok(()),
+                false => linked,
+            };
+        };
+        let held_by_another = match &owner {
+            Some((owner_tenant, _)) if owner_tenant == tenant => false,
+            Some((owner_tenant, owner_id)) => self
+                .load_integration(owner_tenant, owner_id)
+                .await?
+                .is_some_and(|stored| stored.status != IntegrationStatus::Disconnected),
+            None => false,
+        };
+        if held_by_another || !accounts.claim(account, tenant, id, Some(version)).await? {
+            return linked;
+        }
+        Ok(())
     }
 
     /// Consumes an OAuth state without connecting (the merchant declined at Stripe).

@@ -31,6 +31,7 @@ use crate::services::analytics::SnapshotCache;
 use crate::services::fx_rates::FxHistoryCache;
 use crate::services::integrations::DemoConnectorOverride;
 use crate::services::vault::TenantKeys;
+use crate::services::webhooks::WebhookSecretCache;
 
 /// What every context shares: configuration, the clock and the repositories.
 #[derive(Clone)]
@@ -174,6 +175,8 @@ pub struct Integrations {
     /// Set only by a program that embeds the services (the bench): see
     /// [`Integrations::override_demo_connectors`].
     pub(crate) demo_override: std::sync::OnceLock<Arc<DemoConnectorOverride>>,
+    /// The webhook signing secret, per warm process.
+    pub(crate) webhook_secret: WebhookSecretCache,
 }
 
 impl Integrations {
@@ -192,6 +195,7 @@ impl Integrations {
             guard,
             analytics,
             demo_override: std::sync::OnceLock::new(),
+            webhook_secret: WebhookSecretCache::default(),
         })
     }
 }

@@ -95,6 +95,10 @@ pub enum Conflict {
     ConcurrentUpdate,
     OauthNotConfigured,
     CredentialsMissing,
+    /// The Stripe account is already linked to another tenant (OAuth callback).
+    StripeAccountLinked,
+    /// The tenant's e-mail address is not proven yet (connecting, inviting).
+    EmailUnverified,
     /// No analytics snapshot yet: the tenant has no finished sync.
     NoDataYet,
     // How a sync ended, also stored as the integration's `last_error`. A sync runs
@@ -291,6 +295,14 @@ impl ErrorCode {
                     Conflict::CredentialsMissing => (
                         "credentials_missing",
                         "The integration's credentials are gone; connect it again.",
+                    ),
+                    Conflict::StripeAccountLinked => (
+                        "stripe_account_linked",
+                        "This Stripe account is already connected to another Tally account.",
+                    ),
+                    Conflict::EmailUnverified => (
+                        "email_unverified",
+                        "Verify your e-mail address first (the link sent at sign-up; POST /v1/email/verify/resend sends another).",
                     ),
                     Conflict::NoDataYet => (
                         "no_data_yet",

@@ -43,7 +43,10 @@ impl Integrations {
         }
         self.secrets.delete(&name).await?;
         if let Some(account) = record.account.as_deref() {
-            self.repos.stripe_accounts.delete(account).await?;
+            self.repos
+                .stripe_accounts
+                .delete(account, tenant, id)
+                .await?;
         }
         let deadline = self.now() + Duration::hours(DISCONNECTED_DATA_HOURS);
         record.data_deleted_by = Some(deadline);

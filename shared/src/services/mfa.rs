@@ -8,11 +8,11 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::domain::ids::{TenantId, UserId};
-use crate::domain::tokens::{recovery_code_hash, recovery_codes};
+use crate::domain::tokens::{keyed_recovery_code_hash, recovery_code_hash, recovery_codes};
 use crate::domain::totp::{self, TotpSecret};
 use crate::services::contexts::Identity;
 use crate::services::error::{Conflict, ServiceError};
-use crate::services::hashing::verify_password;
+use crate::services::rechecks::Recheck;
 use crate::services::records::{MfaState, Stored, UserRecord, conflict_as};
 use crate::services::sessions::TenantCtx;
 
@@ -65,13 +65,24 @@ impl Identity {
             .as_deref()
             .and_then(|s| TotpSecret::from_base32(s).ok())
             .ok_or(ServiceError::Conflict(Conflict::MfaSetupRequired))?;
-        let step =
-            totp::verify(&secret, code, self.unix_now()).ok_or(ServiceError::InvalidMfaCode)?;
+        let reservation = self
+            .guard
+            .reserve_recheck(ctx, &user.record, Recheck::SecondFactor)
+            .await?;
+        let step = totp::verify(&secret, code, self.unix_now());
+        self.guard
+            .settle_recheck(ctx, reservation, step.is_some())
+            .await?;
+        let step = step.ok_or(ServiceError::InvalidMfaCode)?;
         let codes = recovery_codes();
+        let data_key = self.tenant_keys.data_key(ctx.tenant()).await?;
         user.record.mfa = Some(MfaState {
             secret: secret.to_base32(),
             last_step: step,
-            recovery_code_hashes: codes.iter().map(|c| recovery_code_hash(c)).collect(),
+            recovery_code_hashes: codes
+                .iter()
+                .map(|c| keyed_recovery_code_hash(data_key.expose_bytes(), c))
+                .collect(),
             enabled_at: self.now(),
         });
         user.record.pending_totp_secret = None;
@@ -99,8 +110,16 @@ impl Identity {
         } else {
             (None, code)
         };
-        self.check_second_factor(ctx.tenant(), ctx.user(), &totp_code, &recovery)
+        let reservation = self
+            .guard
+            .reserve_recheck(ctx, &user.record, Recheck::SecondFactor)
             .await?;
+        let checked = self
+            .check_second_factor(ctx.tenant(), ctx.user(), &totp_code, &recovery)
+            .await;
+        let wrong = matches!(checked, Err(ServiceError::InvalidMfaCode));
+        self.guard.settle_recheck(ctx, reservation, !wrong).await?;
+        checked?;
         let mut user = self
             .repos
             .users
@@ -142,9 +161,13 @@ impl Identity {
                 }
             }
             (None, Some(code)) => {
-                let hash = recovery_code_hash(code);
+                let data_key = self.tenant_keys.data_key(tenant).await?;
+                let keyed = keyed_recovery_code_hash(data_key.expose_bytes(), code);
+                // Codes issued before keyed hashes were stored bare.
+                let bare = recovery_code_hash(code);
                 let before = mfa.recovery_code_hashes.len();
-                mfa.recovery_code_hashes.retain(|h| h != &hash);
+                mfa.recovery_code_hashes
+                    .retain(|h| h != &keyed && h != &bare);
                 if mfa.recovery_code_hashes.len() == before {
                     return Err(ServiceError::InvalidMfaCode);
                 }
@@ -169,9 +192,9 @@ impl Identity {
             .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !verify_password(&user.record.password_hash, password).await {
-            return Err(ServiceError::InvalidCredentials);
-        }
+        self.guard
+            .recheck_password(ctx, &user.record, password)
+            .await?;
         Ok(user)
     }
 

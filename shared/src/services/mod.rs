@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod mfa;
 pub mod passwords;
 pub mod rebuild;
+pub mod rechecks;
 pub mod records;
 pub mod scheduled;
 pub mod security;
@@ -33,6 +34,7 @@ pub mod sessions;
 pub mod snapshot_parts;
 pub mod sweep;
 pub mod users;
+pub mod verification;
 /// Sealing and tenant keys live with the repositories; the old path still names them.
 pub use crate::repos::vault;
 pub mod webhooks;

@@ -12,17 +12,21 @@ use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::ports::Event;
 use crate::repos::Write;
-use crate::repos::tokens::TokenKind;
+use crate::repos::tokens::{TokenKey, TokenKind};
 use crate::services::accounts::check_policy;
 use crate::services::contexts::Identity;
 use crate::services::error::ServiceError;
-use crate::services::hashing::{hash_password, password_reused, verify_password};
+use crate::services::hashing::{hash_password, password_reused};
 use crate::services::records::transact_or;
 use crate::services::records::{Stored, UserRecord};
 use crate::services::sessions::{AUTH_REQUESTS_PER_MINUTE, TenantCtx};
 
 /// How long an e-mailed reset token is valid.
 pub const RESET_TOKEN_MINUTES: i64 = 30;
+/// The least time a reset request takes, found account or not: well above what
+/// issuing a token, publishing the mail and auditing cost (a few store and bus calls,
+/// tens of milliseconds in AWS), so both answers leave after the same wait.
+pub const RESET_REQUEST_MIN_TIME: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Identity {
     /// `POST /v1/password/change` while signed in. Ends every other session.
@@ -38,9 +42,9 @@ impl Identity {
             .get(ctx.tenant(), ctx.user())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        if !verify_password(&user.record.password_hash, current).await {
-            return Err(ServiceError::InvalidCredentials);
-        }
+        self.guard
+            .recheck_password(ctx, &user.record, current)
+            .await?;
         self.set_password(ctx.tenant(), ctx.user(), user, new, Vec::new())
             .await?;
         self.gate
@@ -58,16 +62,8 @@ impl Identity {
         new: &SecretString,
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
-        let (tenant, user_id, token_key) = self
-            .guard
-            .token_owner(TokenKind::Change, change_token)
-            .await?;
-        let user = self
-            .repos
-            .users
-            .get(&tenant, &user_id)
-            .await?
-            .ok_or(ServiceError::InvalidToken)?;
+        let (tenant, user_id, token_key, user) =
+            self.password_token(TokenKind::Change, change_token).await?;
         let consume = self.repos.tokens.consume_write(&token_key);
         self.set_password(&tenant, &user_id, user, new, vec![consume])
             .await?;
@@ -78,7 +74,8 @@ impl Identity {
     }
 
     /// `POST /v1/password/reset-request`: always accepted; a mail (event) only when the
-    /// address has an active account.
+    /// address has an active account. Every accepted request takes at least
+    /// [`RESET_REQUEST_MIN_TIME`], so its time does not tell whether a mail went out.
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -87,6 +84,13 @@ impl Identity {
         self.guard
             .check_rate("auth", ip, AUTH_REQUESTS_PER_MINUTE)
             .await?;
+        let started = tokio::time::Instant::now();
+        let outcome = self.send_reset(email, ip).await;
+        tokio::time::sleep_until(started + RESET_REQUEST_MIN_TIME).await;
+        outcome
+    }
+
+    async fn send_reset(&self, email: &str, ip: IpAddr) -> Result<(), ServiceError> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
@@ -129,13 +133,8 @@ impl Identity {
         new: &SecretString,
         ip: IpAddr,
     ) -> Result<(), ServiceError> {
-        let (tenant, user_id, token_key) = self.guard.token_owner(TokenKind::Reset, token).await?;
-        let user = self
-            .repos
-            .users
-            .get(&tenant, &user_id)
-            .await?
-            .ok_or(ServiceError::InvalidToken)?;
+        let (tenant, user_id, token_key, user) =
+            self.password_token(TokenKind::Reset, token).await?;
         let email = Email::parse(&user.record.email).map_err(ServiceError::internal)?;
         let email_hash = self.guard.email_hash(&email).await?;
         let extra = vec![
@@ -148,6 +147,30 @@ impl Identity {
         self.guard
             .security_event(&tenant, &user_id, "PasswordReset", Some(ip))
             .await
+    }
+
+    /// The user a reset or change token acts for. A token issued before the user's
+    /// password was last set is spent: a reset or change uses up every such token the
+    /// user still holds, whichever one it came with. (The password write is
+    /// conditional on the user's version, so two tokens racing set it once.)
+    async fn password_token(
+        &self,
+        kind: TokenKind,
+        token: &str,
+    ) -> Result<(TenantId, UserId, TokenKey, Stored<UserRecord>), ServiceError> {
+        let (tenant, user_id, token_key, issued_at_ms) =
+            self.guard.token_issued(kind, token).await?;
+        let user = self
+            .repos
+            .users
+            .get(&tenant, &user_id)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        let set_at_ms = user.record.password_set_at.timestamp_millis();
+        if issued_at_ms.is_none_or(|issued| issued < set_at_ms) {
+            return Err(ServiceError::InvalidToken);
+        }
+        Ok((tenant, user_id, token_key, user))
     }
 
     /// Checks and stores a new password with `extra` writes in one transaction. A

@@ -16,6 +16,19 @@ pub use crate::repos::users::{MfaState, UserRecord};
 pub struct SecurityPolicy {
     pub preset: PolicyPreset,
     pub require_mfa: bool,
+    /// k of the k-anonymity viewers' aggregates keep: a filter or group covering fewer
+    /// customers is suppressed in their replies.
+    #[serde(default = "default_min_group_size")]
+    pub min_group_size: u32,
+}
+
+/// k unless a tenant's admins chose another.
+pub const DEFAULT_MIN_GROUP_SIZE: u32 = 5;
+/// The range an admin may set k in.
+pub const MIN_GROUP_SIZE_RANGE: std::ops::RangeInclusive<u32> = 2..=1000;
+
+fn default_min_group_size() -> u32 {
+    DEFAULT_MIN_GROUP_SIZE
 }
 
 impl Default for SecurityPolicy {
@@ -23,6 +36,7 @@ impl Default for SecurityPolicy {
         Self {
             preset: PolicyPreset::Default,
             require_mfa: false,
+            min_group_size: DEFAULT_MIN_GROUP_SIZE,
         }
     }
 }

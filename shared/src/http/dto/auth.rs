@@ -205,6 +205,14 @@ impl ToSchema for PasswordChangeRequest {
     }
 }
 
+/// `POST /v1/email/verify`.
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    /// The token of the `EmailVerificationRequested` mail.
+    #[schema(min_length = 1, max_length = 128)]
+    pub token: String,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct ResetRequestRequest {
     /// Any string is accepted (and answered 202).

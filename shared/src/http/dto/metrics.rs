@@ -15,6 +15,7 @@ use crate::domain::metrics::{
     MrrPolicy as PolicyView, PausedCollection, SeriesInterval, Summary, UnconvertedMinor,
     UnpaidChurnFrom,
 };
+use crate::services::analytics_query::Suppression;
 
 /// A currency left out of converted figures for want of an exchange rate, with its own
 /// amount in its minor units: `mrr` (MRR at the end of the range) or `amount` (the
@@ -104,9 +105,27 @@ pub struct MetricsSummary {
     pub policy: MrrPolicy,
     /// When the snapshot the figures come from was built.
     pub data_as_of: DateTime<Utc>,
+    /// Viewers only: the filters cover fewer customers than the tenant's
+    /// `min_group_size`; every figure is 0 or null.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub suppressed: bool,
 }
 
 impl MetricsSummary {
+    /// Leaves out what `suppression` says a viewer may not see.
+    pub fn suppressed(mut self, suppression: &Suppression) -> Self {
+        if suppression.all {
+            (self.mrr, self.arr, self.customers, self.arpu, self.ltv) = (0, 0, 0, 0, 0);
+            self.customer_churn_rate = None;
+            self.revenue_churn_rate = None;
+            self.nrr = None;
+            self.unconverted.clear();
+            self.suppressed = true;
+        }
+        self
+    }
+
     pub fn new(s: Summary, policy: PolicyView, data_as_of: DateTime<Utc>) -> Self {
         Self {
             as_of: s.as_of,
@@ -129,6 +148,7 @@ impl MetricsSummary {
                 .collect(),
             policy: policy.into(),
             data_as_of,
+            suppressed: false,
         }
     }
 }
@@ -228,6 +248,11 @@ fn points(series: Vec<PointView>) -> Vec<MetricPoint> {
 pub struct MetricGroupSeries {
     pub key: String,
     pub series: Vec<MetricPoint>,
+    /// Viewers only: the group covers fewer customers than the tenant's
+    /// `min_group_size`; its series is left empty.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub suppressed: bool,
 }
 
 /// One metric as a series; with `group_by`, also one series per value.
@@ -246,13 +271,35 @@ pub struct MetricSeries {
     pub unconverted: Vec<Unconverted>,
     /// When the snapshot the figures come from was built.
     pub data_as_of: DateTime<Utc>,
+    /// Viewers only: the filters cover fewer customers than the tenant's
+    /// `min_group_size`; no figure is given.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub suppressed: bool,
 }
 
 impl MetricSeries {
+    /// Leaves out what `suppression` says a viewer may not see.
+    pub fn suppressed(mut self, suppression: &Suppression) -> Self {
+        if suppression.all {
+            self.series.clear();
+            self.unconverted.clear();
+            self.suppressed = true;
+        }
+        for group in self.groups.iter_mut().flatten() {
+            if suppression.hides_group(&group.key) {
+                group.series.clear();
+                group.suppressed = true;
+            }
+        }
+        self
+    }
+
     pub fn new(s: SeriesView, data_as_of: DateTime<Utc>) -> Self {
         let group = |g: MetricGroup| MetricGroupSeries {
             key: g.key,
             series: points(g.series),
+            suppressed: false,
         };
         Self {
             metric: s.metric,
@@ -263,6 +310,7 @@ impl MetricSeries {
             groups: s.groups.map(|g| g.into_iter().map(group).collect()),
             unconverted: unconverted(s.unconverted),
             data_as_of,
+            suppressed: false,
         }
     }
 }
