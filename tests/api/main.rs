@@ -20,3 +20,4 @@ mod stripe_connector;
 mod stripe_lifecycle;
 mod stripe_shapes;
 mod template;
+mod web;

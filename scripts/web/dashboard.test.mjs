@@ -1,0 +1,278 @@
+// The dashboard in a real headless Chromium against `local serve --demo`: what a person
+// does, page by page. Every page is checked for CSP violations, console errors and
+// serious or critical accessibility findings at 390 and 1440 px, and photographed into
+// target/screenshots. Run by scripts/web/run (from scripts/test).
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+
+import { api, checkPage, currentStep, launchBrowser, newPage, proxyFrom, startServer, tokenOf, totp } from "./harness.mjs";
+
+/** @type {Awaited<ReturnType<typeof startServer>>} */
+let server;
+/** @type {any} */
+let browser;
+/** The demo admin's tab, signed in once and reused. @type {Awaited<ReturnType<typeof newPage>>} */
+let admin;
+/** The fresh sign-up's TOTP secret and the last step a code was used at. */
+const fresh = { email: `founder-${Date.now()}@example.com`, password: "Correct-Horse-42-battery", secret: "", usedStep: 0 };
+
+/** Waits for the page's main content to have rendered. @param {any} page */
+async function settled(page) {
+  await page.waitForLoadState("networkidle");
+  await page.waitForFunction(() => !document.querySelector(".loading"), null, { timeout: 20_000 });
+}
+
+/** @param {Awaited<ReturnType<typeof checkPage>>} result @param {string} name */
+function assertClean(result, name) {
+  assert.deepEqual(result.csp, [], `${name}: CSP violations`);
+  assert.deepEqual(result.problems, [], `${name}: console errors`);
+  assert.deepEqual(result.findings, [], `${name}: accessibility or layout findings`);
+}
+
+/** Signs in through the form. @param {any} page @param {string} email @param {string} password */
+async function signIn(page, email, password) {
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+test("--demo prints the dashboard's URL with the sign-in", () => {
+  assert.match(server.printed, new RegExp(`Open the dashboard at ${server.base}/ and sign in as demo@tally\\.local`));
+});
+
+test("a newcomer signs up, lands on the overview and sets up two-factor sign-in", async () => {
+  const tab = await newPage(browser);
+  const { page } = tab;
+  await page.goto(`${server.base}/`);
+  assertClean(await checkPage(tab, "signin", { ready: "form" }), "sign-in");
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await page.getByLabel("Company").fill("Founders Ltd");
+  await page.getByLabel("Work e-mail").fill(fresh.email);
+  await page.getByLabel("Password").fill(fresh.password);
+  assertClean(await checkPage(tab, "signup"), "sign-up");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(/#\/overview/);
+  await page.getByText("No data yet").waitFor();
+  assertClean(await checkPage(tab, "overview-empty", { allow: [/409/] }), "empty overview");
+
+  await page.getByRole("link", { name: "Account" }).click();
+  await page.getByLabel("Confirm your password").fill(fresh.password);
+  await page.getByRole("button", { name: "Set up two-factor sign-in" }).click();
+  const secret = await page.locator("[data-totp-secret]").getAttribute("data-totp-secret");
+  assert.ok(secret && /^[A-Z2-7]+=*$/.test(secret), "a base32 secret is shown");
+  assert.equal(await page.locator(".qr svg path").count(), 1, "the QR code is drawn");
+  fresh.secret = secret;
+  await settled(page);
+  assertClean(await checkPage(tab, "account-2fa-setup"), "2FA setup");
+  fresh.usedStep = currentStep();
+  await page.getByLabel("Code from the app").fill(totp(secret, fresh.usedStep));
+  await page.getByRole("button", { name: "Turn on" }).click();
+  await page.locator("[data-recovery-codes] li").first().waitFor();
+  assert.equal(await page.locator("[data-recovery-codes] li").count(), 10);
+  assertClean(await checkPage(tab, "account-recovery-codes"), "recovery codes");
+  await tab.context.close();
+});
+
+test("the demo admin signs in, and the overview's figures are the API's", async () => {
+  admin = await newPage(browser);
+  const { page } = admin;
+  await page.goto(`${server.base}/`);
+  await signIn(page, server.email, server.password);
+  await page.waitForURL(/#\/overview/);
+  await page.locator(".charts[data-ready]").waitFor({ timeout: 30_000 });
+  await settled(page);
+  const token = await tokenOf(page);
+  assert.ok(token, "the token is kept in sessionStorage");
+  assert.ok(!page.url().includes(token), "and never in the URL");
+  const today = new Date().toISOString().slice(0, 10);
+  const summary = await api(server.base, "GET", `/v1/metrics/summary?as_of=${today}`, { token });
+  assert.equal(summary.status, 200);
+  for (const key of ["mrr", "arr", "customers", "customer_churn_rate", "nrr", "arpu", "ltv"]) {
+    const shown = await page.locator(`[data-figure="${key}"]`).getAttribute("data-value");
+    const expected = summary.body[key] === null ? "" : String(summary.body[key]);
+    assert.equal(shown, expected, `${key} on the page equals the API's`);
+  }
+  const mrrText = await page.locator('[data-figure="mrr"] .value').textContent();
+  assert.ok(mrrText && /\d/.test(mrrText), "MRR is shown as money");
+  assertClean(await checkPage(admin, "overview", { ready: ".charts[data-ready] .uplot" }), "overview");
+});
+
+test("a filter changes the chart and the URL, and the back button returns", async () => {
+  const { page } = admin;
+  const before = await page.locator(".charts .chart").first().getAttribute("data-points");
+  const dims = await api(server.base, "GET", "/v1/dimensions", { token: await tokenOf(page) });
+  const country = dims.body.country.find((/** @type {string} */ c) => c) || dims.body.country[0];
+  await page.getByLabel("Filter").selectOption("country");
+  await page.getByLabel("Value").selectOption(country);
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.waitForURL(new RegExp(`filter%5Bcountry%5D=${country}|filter\\[country\\]=${country}`));
+  await page.locator(".charts[data-ready]").waitFor();
+  const after = await page.locator(".charts .chart").first().getAttribute("data-points");
+  assert.notEqual(after, before, "the MRR chart shows the filtered data");
+  assertClean(await checkPage(admin, "overview-filtered", { ready: ".charts[data-ready] .uplot" }), "filtered overview");
+  await page.goBack();
+  await page.waitForURL((/** @type {URL} */ url) => !url.hash.includes("filter"));
+  await page.locator(".charts[data-ready]").waitFor();
+  assert.equal(await page.locator(".charts .chart").first().getAttribute("data-points"), before);
+});
+
+test("customers, a profile, segments and insights show per-customer data to an admin", async () => {
+  const { page } = admin;
+  await page.getByRole("link", { name: "Customers" }).click();
+  await settled(page);
+  assert.ok((await page.locator("tbody tr").count()) > 5, "a page of customers");
+  assertClean(await checkPage(admin, "customers"), "customers");
+  await page.getByRole("link", { name: "Lifetime revenue" }).click();
+  await page.waitForURL(/sort=ltv/);
+  await settled(page);
+  await page.getByRole("link", { name: "Next →" }).click();
+  await page.waitForURL(/cursor=/);
+  await settled(page);
+  await page.locator("tbody tr a").first().click();
+  await page.waitForURL(/#\/customers\/.+/);
+  await settled(page);
+  await page.getByRole("heading", { name: "Payments" }).waitFor();
+  assertClean(await checkPage(admin, "customer-profile"), "profile");
+  await page.getByRole("link", { name: "Segments" }).click();
+  await settled(page);
+  assertClean(await checkPage(admin, "segments"), "segments");
+  await page.getByRole("link", { name: "Insights" }).click();
+  await settled(page);
+  assertClean(await checkPage(admin, "insights"), "insights");
+});
+
+test("a viewer sees aggregates and no customer's personal data", async () => {
+  const { page } = admin;
+  const token = await tokenOf(page);
+  await page.getByRole("link", { name: "Security" }).click();
+  await settled(page);
+  assertClean(await checkPage(admin, "security"), "security");
+  const viewerEmail = `viewer-${Date.now()}@example.com`;
+  const inviteForm = page.getByRole("form", { name: "Invite a user" });
+  await inviteForm.getByLabel("E-mail").fill(viewerEmail);
+  await inviteForm.getByLabel("Role").selectOption("viewer");
+  await inviteForm.getByRole("button", { name: "Invite" }).click();
+  const code = await page.locator("#sec-users code.secret").textContent();
+  assert.ok(code, "the invitation code is shown once");
+
+  const viewer = await newPage(browser);
+  await viewer.page.goto(`${server.base}/#/invite`);
+  await viewer.page.getByLabel("Invitation code").fill(code);
+  await viewer.page.getByLabel("Choose a password").fill("Viewer-Password-77!");
+  await viewer.page.getByRole("button", { name: "Accept invitation" }).click();
+  await viewer.page.getByText("Invitation accepted").waitFor();
+  await signIn(viewer.page, viewerEmail, "Viewer-Password-77!");
+  await viewer.page.locator(".charts[data-ready]").waitFor({ timeout: 30_000 });
+  assert.equal(await viewer.page.getByRole("link", { name: "Security" }).count(), 0, "no security page for a viewer");
+  const customers = await api(server.base, "GET", "/v1/customers?limit=200", { token });
+  const emails = customers.body.data.map((/** @type {any} */ c) => c.email).filter(Boolean);
+  assert.ok(emails.length > 0);
+  for (const name of ["overview", "customers", "segments", "insights", "integrations"]) {
+    await viewer.page.goto(`${server.base}/#/${name}`);
+    await settled(viewer.page);
+    const text = await viewer.page.locator("body").innerText();
+    const leaked = emails.filter((/** @type {string} */ e) => text.includes(e));
+    assert.deepEqual(leaked, [], `${name}: no customer e-mail for a viewer`);
+    assert.ok(!/@example\.(com|org)|@tally\.local/.test(text.replace(viewerEmail, "")) || name === "overview", `${name}: no address`);
+    assertClean(await checkPage(viewer, `viewer-${name}`), `viewer ${name}`);
+  }
+  await viewer.context.close();
+});
+
+test("the IP allowlist refuses a lock-out, and a sign-in from elsewhere is refused with a notice", async () => {
+  const { page } = admin;
+  await page.getByRole("link", { name: "Security" }).click();
+  await settled(page);
+  const form = page.getByRole("form", { name: "Add IP address" });
+  await page.getByText("the first entry must cover the address you are connecting from").waitFor();
+  assert.equal(await page.locator("[data-current-ip]").first().textContent(), "127.0.0.1", "the form names the current address");
+  await form.getByLabel("IP address or network").fill("10.20.0.0/16");
+  await form.getByLabel("Note").fill("Office VPN");
+  await form.getByRole("button", { name: "Add IP address" }).click();
+  await page.getByText("you would be locked out").waitFor();
+  await form.getByLabel("IP address or network").fill("127.0.0.1");
+  await form.getByLabel("Note").fill("This laptop");
+  await form.getByRole("button", { name: "Add IP address" }).click();
+  await page.getByText("Address added.").waitFor();
+  assert.equal(await page.locator("#sec-allowlist tbody code").first().textContent(), "127.0.0.1/32");
+  assertClean(await checkPage(admin, "security-allowlist", { allow: [/409/] }), "allowlist");
+
+  const proxy = await proxyFrom(server.port, "127.0.0.2");
+  try {
+    const elsewhere = await newPage(browser);
+    await elsewhere.page.goto(`${proxy.base}/`);
+    await signIn(elsewhere.page, server.email, server.password);
+    await elsewhere.page.getByText("not on your company's IP allowlist").waitFor();
+    assert.match(elsewhere.page.url(), /#\/signin|\/$|#$/);
+    assertClean(await checkPage(elsewhere, "signin-ip-not-allowed", { allow: [/403/] }), "refused address");
+    await elsewhere.context.close();
+  } finally {
+    await proxy.close();
+  }
+  // Remove it again: the list becomes empty, so every address may sign in.
+  await page.getByRole("button", { name: "Remove 127.0.0.1/32" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await page.getByText("No entries: every address may sign in.").waitFor();
+});
+
+test("the newcomer signs in with a TOTP code, and an ended session returns to sign-in with a notice", async () => {
+  const tab = await newPage(browser);
+  const { page } = tab;
+  await page.goto(`${server.base}/`);
+  await signIn(page, fresh.email, fresh.password);
+  await page.getByLabel("Authentication code").waitFor();
+  assertClean(await checkPage(tab, "signin-2fa", { allow: [/401/] }), "2FA prompt");
+  // A code is accepted once: wait for the step after the one used to confirm.
+  while (currentStep() <= fresh.usedStep) await page.waitForTimeout(500);
+  await page.getByLabel("Authentication code").fill(totp(fresh.secret, currentStep()));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.waitForURL(/#\/overview/);
+  await page.getByText("No data yet").waitFor();
+  const token = await tokenOf(page);
+  assert.equal((await api(server.base, "DELETE", "/v1/sessions/current", { token })).status, 204);
+  await page.getByRole("link", { name: "Account" }).click();
+  await page.getByText("Your session has ended").waitFor();
+  assert.equal(await tokenOf(page), null, "the tab forgot the token");
+  await tab.context.close();
+});
+
+test("integrations: sync state, Sync now, and disconnecting with the 24-hour notice", async () => {
+  const { page } = admin;
+  await page.getByRole("link", { name: "Integrations" }).click();
+  await settled(page);
+  const item = page.locator(".integration").first();
+  await item.getByRole("button", { name: "Sync now" }).click();
+  await page.getByText("Sync requested").waitFor();
+  assertClean(await checkPage(admin, "integrations"), "integrations");
+  await page.locator(".integration").first().getByRole("button", { name: "Disconnect" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByText("deleted within 24 hours").waitFor();
+  await dialog.getByRole("button", { name: "Disconnect" }).click();
+  await page.getByText("Access is revoked; the data will be deleted by").waitFor();
+  await page.locator('.integration[data-status="disconnected"]').waitFor();
+  assertClean(await checkPage(admin, "integrations-disconnected"), "disconnected");
+});
+
+test("account: sessions, password, export and closure are on the page", async () => {
+  const { page } = admin;
+  await page.getByRole("link", { name: "Account" }).click();
+  await settled(page);
+  await page.getByText("this tab").waitFor();
+  const download = page.waitForEvent("download", { timeout: 90_000 });
+  await page.getByRole("button", { name: "Export everything (JSON)" }).click();
+  const file = await download;
+  assert.match(file.suggestedFilename(), /^tally-export-.*\.json$/);
+  await page.getByText("Export downloaded").waitFor();
+  assertClean(await checkPage(admin, "account"), "account");
+});
