@@ -247,6 +247,19 @@ test("the newcomer signs in with a TOTP code, and an ended session returns to si
   await tab.context.close();
 });
 
+test("account: sessions, password, export and closure are on the page", async () => {
+  const { page } = admin;
+  await page.getByRole("link", { name: "Account" }).click();
+  await settled(page);
+  await page.getByText("this tab").waitFor();
+  const download = page.waitForEvent("download", { timeout: 90_000 });
+  await page.getByRole("button", { name: "Export everything (JSON)" }).click();
+  const file = await download;
+  assert.match(file.suggestedFilename(), /^tally-export-.*\.json$/);
+  await page.getByText("Export downloaded").waitFor();
+  assertClean(await checkPage(admin, "account"), "account");
+});
+
 test("integrations: sync state, Sync now, and disconnecting with the 24-hour notice", async () => {
   const { page } = admin;
   await page.getByRole("link", { name: "Integrations" }).click();
@@ -262,17 +275,4 @@ test("integrations: sync state, Sync now, and disconnecting with the 24-hour not
   await page.getByText("Access is revoked; the data will be deleted by").waitFor();
   await page.locator('.integration[data-status="disconnected"]').waitFor();
   assertClean(await checkPage(admin, "integrations-disconnected"), "disconnected");
-});
-
-test("account: sessions, password, export and closure are on the page", async () => {
-  const { page } = admin;
-  await page.getByRole("link", { name: "Account" }).click();
-  await settled(page);
-  await page.getByText("this tab").waitFor();
-  const download = page.waitForEvent("download", { timeout: 90_000 });
-  await page.getByRole("button", { name: "Export everything (JSON)" }).click();
-  const file = await download;
-  assert.match(file.suggestedFilename(), /^tally-export-.*\.json$/);
-  await page.getByText("Export downloaded").waitFor();
-  assertClean(await checkPage(admin, "account"), "account");
 });
