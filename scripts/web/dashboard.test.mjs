@@ -247,6 +247,22 @@ test("the newcomer signs in with a TOTP code, and an ended session returns to si
   await tab.context.close();
 });
 
+test("an idle tab signs itself out with a message when the session's idle timeout passes", async () => {
+  const tab = await newPage(browser);
+  const { page } = tab;
+  await page.clock.install();
+  await page.goto(`${server.base}/`);
+  await signIn(page, server.email, server.password);
+  await page.waitForURL(/#\/overview/);
+  await settled(page);
+  // The session's idle timeout is the server's default, 15 minutes.
+  await page.clock.fastForward("15:01");
+  await page.getByText("You were signed out after 15 minutes without activity").waitFor();
+  assert.equal(await tokenOf(page), null, "the tab forgot the token");
+  assertClean(await checkPage(tab, "signin-idle-timeout"), "idle sign-out");
+  await tab.context.close();
+});
+
 test("account: sessions, password, export and closure are on the page", async () => {
   const { page } = admin;
   await page.getByRole("link", { name: "Account" }).click();
