@@ -247,6 +247,35 @@ test("the newcomer signs in with a TOTP code, and an ended session returns to si
   await tab.context.close();
 });
 
+test("after five failed sign-ins the account is locked, and the e-mailed code resets it", async () => {
+  const email = `locked-${Date.now()}@example.com`;
+  const password = "Locked-Out-Password-9!";
+  assert.equal((await api(server.base, "POST", "/v1/signup", { body: { company: "Lockers", email, password } })).status, 201);
+  for (let i = 0; i < 5; i++) {
+    await api(server.base, "POST", "/v1/sessions", { body: { email, password: `wrong-${i}` } });
+  }
+  const tab = await newPage(browser);
+  const { page } = tab;
+  await page.goto(`${server.base}/`);
+  await signIn(page, email, password);
+  await page.getByRole("heading", { name: "Account locked" }).waitFor();
+  assertClean(await checkPage(tab, "signin-locked", { allow: [/423/] }), "locked");
+  await page.getByRole("button", { name: "E-mail me a reset code" }).click();
+  await page.getByLabel("Reset code").waitFor();
+  const mail = server.events().find((e) => e.type === "PasswordResetRequested" && e.email === email);
+  const token = mail && mail.token;
+  assert.ok(token, "the reset e-mail carries a code");
+  await page.getByLabel("Reset code").fill(token);
+  await page.getByLabel("New password").fill("Fresh-Start-Password-10!");
+  assertClean(await checkPage(tab, "signin-reset"), "reset");
+  await page.getByRole("button", { name: "Reset password" }).click();
+  await page.getByText("Password reset.").waitFor();
+  await signIn(page, email, "Fresh-Start-Password-10!");
+  await page.waitForURL(/#\/overview/);
+  await page.getByText("No data yet").waitFor();
+  await tab.context.close();
+});
+
 test("an idle tab signs itself out with a message when the session's idle timeout passes", async () => {
   const tab = await newPage(browser);
   const { page } = tab;

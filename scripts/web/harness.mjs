@@ -71,6 +71,11 @@ export async function startServer(options = {}) {
     email: "demo@tally.local",
     password: /** @type {string} */ (password),
     printed: out,
+    /** The local mailbox: the domain events (e-mails included), one JSON object a line. */
+    events() {
+      const text = fs.readFileSync(path.join(dataDir, "events.jsonl"), "utf8");
+      return text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    },
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode === null ? child.once("exit", r) : r(null)));
