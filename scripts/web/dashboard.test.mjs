@@ -15,7 +15,7 @@ let browser;
 /** The demo admin's tab, signed in once and reused. @type {Awaited<ReturnType<typeof newPage>>} */
 let admin;
 /** The fresh sign-up's TOTP secret and the last step a code was used at. */
-const fresh = { email: `founder-${Date.now()}@example.com`, password: "Correct-Horse-42-battery", secret: "", usedStep: 0 };
+const fresh = { email: `founder-${Date.now()}@example.com`, password: "Correct-Horse-42-battery", secret: "", usedStep: 0, recovery: "" };
 
 /** Waits for the page's main content to have rendered. @param {any} page */
 async function settled(page) {
@@ -80,6 +80,7 @@ test("a newcomer signs up, lands on the overview and sets up two-factor sign-in"
   await page.getByRole("button", { name: "Turn on" }).click();
   await page.locator("[data-recovery-codes] li").first().waitFor();
   assert.equal(await page.locator("[data-recovery-codes] li").count(), 10);
+  fresh.recovery = String(await page.locator("[data-recovery-codes] li code").first().textContent());
   assertClean(await checkPage(tab, "account-recovery-codes"), "recovery codes");
   await tab.context.close();
 });
@@ -226,7 +227,7 @@ test("the IP allowlist refuses a lock-out, and a sign-in from elsewhere is refus
   await page.getByText("No entries: every address may sign in.").waitFor();
 });
 
-test("the newcomer signs in with a TOTP code, and an ended session returns to sign-in with a notice", async () => {
+test("the newcomer signs in with a TOTP code or a recovery code; an ended session returns to sign-in with a notice", async () => {
   const tab = await newPage(browser);
   const { page } = tab;
   await page.goto(`${server.base}/`);
@@ -244,6 +245,13 @@ test("the newcomer signs in with a TOTP code, and an ended session returns to si
   await page.getByRole("link", { name: "Account" }).click();
   await page.getByText("Your session has ended").waitFor();
   assert.equal(await tokenOf(page), null, "the tab forgot the token");
+  // A recovery code instead of the app's code.
+  await signIn(page, fresh.email, fresh.password);
+  await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+  await page.getByLabel("Recovery code").fill(fresh.recovery);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.waitForURL(/#\/overview/);
+  await page.getByText("No data yet").waitFor();
   await tab.context.close();
 });
 
