@@ -320,7 +320,13 @@ test("integrations: sync state, Sync now, and disconnecting with the 24-hour not
   const item = page.locator(".integration").first();
   await item.getByRole("button", { name: "Sync now" }).click();
   await page.getByText("Sync requested").waitFor();
-  assertClean(await checkPage(admin, "integrations"), "integrations");
+  // A secret key is refused before anything is saved: Tally never holds a key that writes.
+  await page.getByLabel("Restricted key").fill("sk_test_not_read_only");
+  await page.getByRole("button", { name: "Connect with this key" }).click();
+  await page.getByRole("alert").getByText("only accepts read-only restricted keys").waitFor();
+  await page.getByRole("button", { name: "Connect with Stripe" }).click();
+  await page.getByText("not configured on this server").waitFor();
+  assertClean(await checkPage(admin, "integrations", { allow: [/400|409/] }), "integrations");
   await page.locator(".integration").first().getByRole("button", { name: "Disconnect" }).click();
   const dialog = page.getByRole("dialog");
   await dialog.getByText("deleted within 24 hours").waitFor();
