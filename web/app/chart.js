@@ -54,7 +54,7 @@ function draw(plot, spec) {
     cursor: { drag: { x: false, y: false } },
     scales: {
       // One point alone would stretch the axis over years: show a week around it.
-      x: { time: true, range: (/** @type {any} */ _u, /** @type {number} */ min, /** @type {number} */ max) => (min === max ? [min - 3 * 86400, max + 3 * 86400] : [min, max]) },
+      x: spec.x.length === 1 ? { time: true, auto: false, range: [spec.x[0] - 3 * 86400, spec.x[0] + 3 * 86400] } : { time: true },
     },
     axes: [
       { stroke: "#495057", grid: { stroke: "#eceef1" } },
