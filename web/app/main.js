@@ -11,12 +11,16 @@ import { h, replace, notice, errorText } from "./ui.js";
  * @typedef {(ctx: PageContext) => Promise<void> | void} Page
  */
 
-/** @type {Record<string, { title: string, load: () => Promise<{ render: Page }>, roles?: string[] }>} */
+/**
+ * `roles`: who may open the page; `listedFor`: whose navigation lists it (a viewer who
+ * opens a per-customer page by its URL is told why it is empty).
+ * @type {Record<string, { title: string, load: () => Promise<{ render: Page }>, roles?: string[], listedFor?: string[] }>}
+ */
 const PAGES = {
   overview: { title: "Overview", load: () => import("./pages/overview.js") },
-  customers: { title: "Customers", load: () => import("./pages/customers.js") },
+  customers: { title: "Customers", load: () => import("./pages/customers.js"), listedFor: ["admin", "analyst"] },
   segments: { title: "Segments", load: () => import("./pages/segments.js") },
-  insights: { title: "Insights", load: async () => ({ render: (await import("./pages/segments.js")).renderInsights }) },
+  insights: { title: "Insights", load: async () => ({ render: (await import("./pages/segments.js")).renderInsights }), listedFor: ["admin", "analyst"] },
   integrations: { title: "Integrations", load: () => import("./pages/integrations.js") },
   security: { title: "Security", load: () => import("./pages/security.js"), roles: ["admin"] },
   account: { title: "Account", load: () => import("./pages/account.js") },
@@ -120,7 +124,7 @@ function skip(event) {
 /** The header with the navigation for `me`'s role. @param {Me} current @param {string} active */
 function shell(current, active) {
   const links = Object.entries(PAGES)
-    .filter(([, page]) => !page.roles || page.roles.includes(current.user.role))
+    .filter(([, page]) => (page.listedFor || page.roles || [current.user.role]).includes(current.user.role))
     .map(([name, page]) =>
       h("li", {}, h("a", { href: `#/${name}`, "aria-current": name === active ? "page" : null }, page.title)),
     );

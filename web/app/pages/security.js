@@ -16,7 +16,7 @@ export async function render(ctx) {
   const audit = h("div", {}, loading());
   replace(
     ctx.main,
-    pageHeader("Security", `Who can sign in to ${ctx.me.tenant.company}'s Tally, from where, and what they did.`),
+    pageHeader("Security settings", `Who can sign in to ${ctx.me.tenant.company}'s Tally, from where, and what they did.`),
     h(
       "nav",
       { class: "subnav", "aria-label": "Security sections" },
