@@ -167,6 +167,29 @@ mod tests {
         }
     }
 
+    /// The `web` function's own app (what Lambda runs), without the local server.
+    #[tokio::test]
+    async fn the_web_function_serves_the_page_and_nothing_of_the_api() {
+        use axum::body::Body;
+        use axum::http::Request;
+        use tower::ServiceExt;
+
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let page = crate::http::web_app().oneshot(get("/")).await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(
+            page.headers()[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
+        assert_eq!(page.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let api = crate::http::web_app()
+            .oneshot(get("/v1/health"))
+            .await
+            .unwrap();
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert_eq!(api.headers()[header::CACHE_CONTROL], "no-store");
+    }
+
     #[test]
     fn the_page_loads_no_inline_script_and_nothing_from_elsewhere() {
         let page = std::str::from_utf8(ASSETS[0].body).unwrap();
