@@ -3,7 +3,9 @@
 //! ([`CustomerOrder`](crate::services::customer_order::CustomerOrder)); a request walks
 //! one and keeps the rows that pass its segment and dimension filters.
 
-use crate::domain::metrics::{Filter, customer_passes};
+use std::collections::HashMap;
+
+use crate::domain::metrics::{Filter, Mrr, customer_passes, day_of};
 use crate::services::analytics::{CustomerRow, Snapshot};
 
 /// The order of the customer list, descending; ties by id.
@@ -81,7 +83,73 @@ pub fn select_customers<'a>(
 
 /// The row of the customer with this processor id, if the snapshot has one.
 pub fn find_customer<'a>(snapshot: &'a Snapshot, id: &str) -> Option<&'a CustomerRow> {
-    snapshot.customers.iter().find(|row| row.id == id)
+    find_customer_index(snapshot, id).and_then(|i| snapshot.customers.get(i))
+}
+
+/// The index in `snapshot.customers` of the customer with this processor id.
+pub fn find_customer_index(snapshot: &Snapshot, id: &str) -> Option<usize> {
+    snapshot.customers.iter().position(|row| row.id == id)
+}
+
+/// One point of a customer's MRR history: its MRR in `currency` from the end of `day`
+/// (UTC days since 1970-01-01) on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MrrPoint {
+    pub day: u32,
+    /// Lower-case ISO 4217 code.
+    pub currency: String,
+    pub mrr: Mrr,
+}
+
+/// The MRR history of the customer at `row` (an index into `snapshot.customers`), read
+/// from the snapshot's facts: a point for each UTC day at whose end its MRR in one of
+/// its currencies differs from the day before (the new value, summed over its plans;
+/// `0` when it churned), in day then currency order, up to the day the snapshot was
+/// built (changes scheduled after it, such as a cancellation at the period end, are
+/// left out). A customer with no MRR ever has none.
+pub fn mrr_history(snapshot: &Snapshot, row: usize) -> Vec<MrrPoint> {
+    let facts = &snapshot.facts;
+    let Some(customer) = snapshot.order.dims.get(row).copied().flatten() else {
+        return Vec::new();
+    };
+    let through = day_of(snapshot.built_at.timestamp());
+    // Changes are sorted by customer, then day, currency and plan (checked on load).
+    let start = facts.changes.partition_point(|c| c.customer < customer);
+    let end = facts.changes.partition_point(|c| c.customer <= customer);
+    let changes = facts.changes.get(start..end).unwrap_or_default();
+    let mut slices: HashMap<(u16, u32), Mrr> = HashMap::new();
+    let mut totals: HashMap<u16, Mrr> = HashMap::new();
+    let mut points = Vec::new();
+    for same_day in changes
+        .iter()
+        .take_while(|c| c.at_day <= through)
+        .collect::<Vec<_>>()
+        .chunk_by(|a, b| a.at_day == b.at_day && a.currency == b.currency)
+    {
+        let Some(head) = same_day.first() else {
+            continue;
+        };
+        for change in same_day {
+            slices.insert((change.currency, change.plan), change.value);
+        }
+        let total: Mrr = slices
+            .iter()
+            .filter(|((currency, _), _)| *currency == head.currency)
+            .map(|(_, mrr)| *mrr)
+            .sum();
+        let before = totals.insert(head.currency, total).unwrap_or_default();
+        if total == before {
+            continue;
+        }
+        if let Some(currency) = facts.currencies.get(usize::from(head.currency)) {
+            points.push(MrrPoint {
+                day: head.at_day,
+                currency: currency.clone(),
+                mrr: total,
+            });
+        }
+    }
+    points
 }
 
 #[cfg(test)]
