@@ -131,7 +131,11 @@ test("a filter changes the chart and the URL, and the back button returns", asyn
 test("customers, a profile, segments and insights show per-customer data to an admin", async () => {
   const { page } = admin;
   await page.getByRole("link", { name: "Customers" }).click();
+  // The click may land while the previous test's overview still settles: wait for the
+  // list itself, not only for a quiet network.
+  await page.waitForURL(/#\/customers/);
   await settled(page);
+  await page.locator("tbody tr").nth(5).waitFor();
   assert.ok((await page.locator("tbody tr").count()) > 5, "a page of customers");
   assertClean(await checkPage(admin, "customers"), "customers");
   await page.getByRole("link", { name: "Lifetime revenue" }).click();
@@ -144,7 +148,30 @@ test("customers, a profile, segments and insights show per-customer data to an a
   await page.waitForURL(/#\/customers\/.+/);
   await settled(page);
   await page.getByRole("heading", { name: "Payments" }).waitFor();
-  assertClean(await checkPage(admin, "customer-profile"), "profile");
+  // The profile shows the API's MRR history (one step chart per currency, its points
+  // with today's value appended) and every churn-risk factor with its points.
+  const id = decodeURIComponent(new URL(page.url()).hash.replace(/^#\/customers\//, ""));
+  const profile = (await api(server.base, "GET", `/v1/customers/${encodeURIComponent(id)}`, { token: await tokenOf(page) })).body;
+  assert.ok(profile.mrr_history.length > 0, `${id} has an MRR history`);
+  await page.getByRole("heading", { name: "MRR history" }).waitFor();
+  await page.locator(".mrr-history .uplot").first().waitFor();
+  const currencies = [...new Set(profile.mrr_history.map((/** @type {any} */ p) => p.currency))];
+  const charts = page.locator(".mrr-history .chart");
+  assert.equal(await charts.count(), currencies.length, "one MRR chart per currency");
+  const shown = JSON.parse((await charts.first().getAttribute("data-points")) || "[]")[0];
+  const points = profile.mrr_history.filter((/** @type {any} */ p) => p.currency === currencies[0]).map((/** @type {any} */ p) => p.mrr);
+  assert.deepEqual(shown.slice(0, points.length), points, "the chart's steps are the API's points");
+  const factors = profile.risk.churn_factors;
+  assert.equal(factors.length, 4, "every factor of the churn model");
+  assert.equal(Math.min(100, factors.reduce((/** @type {number} */ sum, /** @type {any} */ f) => sum + f.points, 0)), profile.risk.churn);
+  const rows = page.locator(".churn-factors tbody tr");
+  assert.equal(await rows.count(), factors.length);
+  for (const [i, factor] of factors.entries()) {
+    const text = await rows.nth(i).textContent();
+    assert.ok(text?.includes(factor.detail) && text.includes(String(factor.points)), `factor ${factor.factor}: ${text}`);
+  }
+  await page.getByText(`Churn risk score ${profile.risk.churn} of 100`).waitFor();
+  assertClean(await checkPage(admin, "customer-profile", { ready: ".mrr-history .uplot" }), "profile");
   await page.getByRole("link", { name: "Segments" }).click();
   await settled(page);
   assertClean(await checkPage(admin, "segments"), "segments");

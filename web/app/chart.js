@@ -11,7 +11,7 @@ export const PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "
 
 /**
  * @typedef {{ label: string, values: (number | null)[], color?: string }} Series
- * @typedef {{ title: string, x: number[], series: Series[], format: (v: number) => string, axisFormat?: (v: number) => string, stacked?: boolean, integer?: boolean }} ChartSpec
+ * @typedef {{ title: string, x: number[], series: Series[], format: (v: number) => string, axisFormat?: (v: number) => string, stacked?: boolean, stepped?: boolean, integer?: boolean }} ChartSpec
  */
 
 /** The width a chart gets inside `el` (its container may not be laid out yet). */
@@ -45,7 +45,8 @@ function draw(plot, spec) {
   const values = stacked ? stack(colored) : colored.map((s) => s.values);
   const order = stacked ? colored.map((_, i) => colored.length - 1 - i) : colored.map((_, i) => i);
   const data = [spec.x, ...order.map((i) => values[i])];
-  const bars = stacked ? uPlot.paths.bars({ size: [0.7, 48] }) : undefined;
+  // Stepped: a value holds until the next point (a customer's MRR between changes).
+  const paths = stacked ? uPlot.paths.bars({ size: [0.7, 48] }) : spec.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined;
   const axisFormat = spec.axisFormat || spec.format;
   const opts = {
     width,
@@ -67,8 +68,8 @@ function draw(plot, spec) {
         stroke: s.color,
         fill: stacked ? s.color : undefined,
         width: stacked ? 0 : 2,
-        paths: bars,
-        points: { show: false },
+        paths,
+        points: { show: Boolean(spec.stepped) },
         value: (/** @type {any} */ _u, /** @type {number | null} */ v) => (v === null || v === undefined ? "—" : spec.format(v)),
       })),
     ],

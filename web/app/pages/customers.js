@@ -133,7 +133,6 @@ async function profile(ctx, id) {
     return;
   }
   const currency = c.currency || "usd";
-  const monthly = paymentsByMonth(c.payments);
   replace(
     ctx.main,
     h("p", {}, h("a", { href: "#/customers" }, "← Customers")),
@@ -148,18 +147,8 @@ async function profile(ctx, id) {
       stat("Segment", c.segment ? SEGMENT_NAMES[c.segment] || c.segment : "—"),
       stat("Churn risk", `${c.risk.churn} / 100`),
     ),
-    card(
-      "Risks",
-      h(
-        "ul",
-        { class: "plain" },
-        h("li", {}, c.risk.payment_failure ? "⚠ The card on file expires before the next renewal: the renewal payment will likely fail." : "✓ No payment-failure risk: the card on file outlives the next renewal."),
-        h("li", {}, `Churn risk score ${c.risk.churn} of 100, from these factors: a pending cancellation (40 points), failed payments in the last 90 days (15 each, at most 30), a downgrade in the last 90 days (20), fewer seats than 90 days ago (10).`),
-      ),
-    ),
-    monthly.x.length
-      ? card("Revenue history", chart({ title: `Paid per month (${currency.toUpperCase()})`, x: monthly.x, series: [{ label: "Paid", values: monthly.values }], format: (v) => money(v, currency), axisFormat: (v) => moneyShort(v, currency), stacked: true }))
-      : null,
+    risks(c.risk),
+    mrrHistory(c.mrr_history),
     card(
       "Subscriptions",
       table(
@@ -198,15 +187,84 @@ function stat(label, value) {
   return h("div", { class: "figure" }, h("dt", {}, label), h("dd", { class: "value" }, value));
 }
 
-/** Successful payments summed per calendar month. @param {any[]} payments */
-function paymentsByMonth(payments) {
-  /** @type {Map<string, number>} */
-  const months = new Map();
-  for (const p of payments) {
-    if (p.status !== "succeeded" || !p.at) continue;
-    const key = p.at.slice(0, 7);
-    months.set(key, (months.get(key) || 0) + p.amount - (p.amount_refunded || 0));
+const FACTOR_NAMES = /** @type {Record<string, string>} */ ({
+  pending_cancellation: "Pending cancellation",
+  failed_payments_90d: "Failed payments (90 days)",
+  downgrade_90d: "Downgrade (90 days)",
+  falling_seats: "Fewer seats (90 days)",
+});
+
+/**
+ * The payment-failure risk and the churn score with its factors, as the API lists them.
+ * @param {{ payment_failure: boolean, churn: number, churn_factors: { factor: string, observed: number, points: number, detail: string }[] }} risk
+ */
+function risks(risk) {
+  const factors = risk.churn_factors || [];
+  return card(
+    "Risks",
+    h(
+      "p",
+      {},
+      risk.payment_failure ? "⚠ The card on file expires before the next renewal: the renewal payment will likely fail." : "✓ No payment-failure risk: the card on file outlives the next renewal.",
+    ),
+    h("p", {}, `Churn risk score ${risk.churn} of 100: the sum of the points below, at most 100.`),
+    factors.length
+      ? h(
+          "div",
+          { class: "churn-factors" },
+          table(
+            "Churn risk factors",
+            [
+              { label: "Factor", cell: (/** @type {any} */ f) => FACTOR_NAMES[f.factor] || f.factor },
+              { label: "Observed", cell: (f) => f.detail },
+              { label: "Points", numeric: true, cell: (f) => h("span", { class: f.points > 0 ? "tag bad" : "tag" }, String(f.points)) },
+            ],
+            factors,
+            { hideCaption: true },
+          ),
+        )
+      : h("p", { class: "hint" }, "No churn factor: the customer has no subscription, or the data predates the factors (the next daily rebuild adds them)."),
+  );
+}
+
+/**
+ * The customer's MRR after each change, one step chart per currency (never converted).
+ * @param {{ date: string, currency: string, mrr: number }[]} history
+ */
+function mrrHistory(history) {
+  if (!history || !history.length) return card("MRR history", h("p", { class: "hint" }, "This customer has never had MRR."));
+  /** @type {Map<string, { date: string, mrr: number }[]>} */
+  const byCurrency = new Map();
+  for (const p of history) {
+    const points = byCurrency.get(p.currency) || [];
+    points.push(p);
+    byCurrency.set(p.currency, points);
   }
-  const keys = [...months.keys()].sort();
-  return { x: keys.map((k) => Date.parse(`${k}-01T00:00:00Z`) / 1000), values: keys.map((k) => months.get(k) || 0) };
+  const today = new Date().toISOString().slice(0, 10);
+  return h(
+    "div",
+    { class: "mrr-history" },
+    card(
+      "MRR history",
+      h("p", { class: "hint" }, "A point for each day the MRR changed (new, upgrade, downgrade, churn, reactivation); it holds until the next one."),
+      [...byCurrency.entries()].map(([cur, points]) => {
+        const dates = points.map((p) => p.date);
+        const values = points.map((p) => p.mrr);
+        // The last value holds to today.
+        const last = points[points.length - 1];
+        if (last && last.date < today) {
+          dates.push(today);
+          values.push(last.mrr);
+        }
+        return chart({
+          title: `MRR (${cur.toUpperCase()}) after each change`,
+          x: dates.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000),
+          series: [{ label: "MRR", values }],
+          format: (v) => money(v, cur),
+          axisFormat: (v) => moneyShort(v, cur),
+          stepped: true,
+        });
+      }),
+    ),
+  );
 }
