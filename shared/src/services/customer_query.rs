@@ -155,6 +155,115 @@ pub fn mrr_history(snapshot: &Snapshot, row: usize) -> Vec<MrrPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::metrics::{CustomerDims, CustomerFacts, Facts, MrrChange};
+    use crate::services::customer_order::CustomerOrder;
+
+    const DAY: i64 = 86_400;
+
+    fn change(customer: u32, at_day: u32, plan: u32, currency: u16, minor: i64) -> MrrChange {
+        MrrChange {
+            customer,
+            at_day,
+            plan,
+            currency,
+            value: Mrr::from_minor(minor),
+        }
+    }
+
+    fn row(id: &str) -> CustomerRow {
+        CustomerRow {
+            id: id.to_owned(),
+            integration: "int".to_owned(),
+            email: None,
+            currency: None,
+            mrr: 0,
+            reporting_mrr: 0,
+            lifetime_revenue: 0,
+            loyalty_score: None,
+            segment: None,
+            payment_failure_risk: false,
+            churn_risk: 0,
+        }
+    }
+
+    /// Two customers' facts; the snapshot built at the end of day 100.
+    fn snapshot(changes: Vec<MrrChange>) -> Snapshot {
+        let customer = |id: &str| CustomerFacts {
+            id: id.to_owned(),
+            dims: CustomerDims {
+                integration: Some("int".to_owned()),
+                ..CustomerDims::default()
+            },
+        };
+        let mut facts = Facts {
+            currencies: vec!["eur".to_owned(), "usd".to_owned()],
+            plans: vec!["basic".to_owned(), "pro".to_owned()],
+            customers: vec![customer("cus_a"), customer("cus_b")],
+            changes,
+            ..Facts::default()
+        };
+        facts.sort();
+        facts.check().unwrap();
+        // Rows in another order than the facts' customers.
+        let customers = vec![row("cus_b"), row("cus_a")];
+        let order = CustomerOrder::of(&customers, &facts);
+        Snapshot {
+            built_at: chrono::DateTime::from_timestamp(100 * DAY + 3_600, 0).unwrap(),
+            reporting_currency: "eur".to_owned(),
+            facts,
+            customers,
+            segments: Vec::new(),
+            payment_failure_risks: Vec::new(),
+            order,
+        }
+    }
+
+    fn points(snapshot: &Snapshot, id: &str) -> Vec<(u32, String, i64)> {
+        let index = find_customer_index(snapshot, id).unwrap();
+        mrr_history(snapshot, index)
+            .into_iter()
+            .map(|p| (p.day, p.currency, p.mrr.to_minor()))
+            .collect()
+    }
+
+    #[test]
+    fn the_history_has_a_point_per_day_and_currency_whose_total_changed() {
+        let snapshot = snapshot(vec![
+            // cus_a: basic from day 10, switches to pro at the same price on day 20
+            // (no point), upgrades on day 30, adds usd on day 40, churns eur on day 50,
+            // and a cancellation scheduled after the build (day 120) is not shown.
+            change(0, 10, 0, 0, 2_900),
+            change(0, 20, 0, 0, 0),
+            change(0, 20, 1, 0, 2_900),
+            change(0, 30, 1, 0, 5_900),
+            change(0, 40, 0, 1, 1_000),
+            change(0, 50, 1, 0, 0),
+            change(0, 120, 0, 1, 0),
+            // cus_b: another customer's changes never show in cus_a's history.
+            change(1, 15, 0, 0, 100),
+        ]);
+        let eur = |day: u32, mrr: i64| (day, "eur".to_owned(), mrr);
+        assert_eq!(
+            points(&snapshot, "cus_a"),
+            [
+                eur(10, 2_900),
+                eur(30, 5_900),
+                (40, "usd".to_owned(), 1_000),
+                eur(50, 0),
+            ]
+        );
+        assert_eq!(points(&snapshot, "cus_b"), [eur(15, 100)]);
+    }
+
+    #[test]
+    fn a_customer_with_no_change_or_no_facts_has_no_history() {
+        let mut snapshot = snapshot(vec![change(1, 15, 0, 0, 100)]);
+        assert_eq!(points(&snapshot, "cus_a"), []);
+        snapshot.customers.push(row("cus_elsewhere"));
+        snapshot.order = CustomerOrder::of(&snapshot.customers, &snapshot.facts);
+        assert_eq!(points(&snapshot, "cus_elsewhere"), []);
+        assert_eq!(mrr_history(&snapshot, 99), []);
+    }
 
     #[test]
     fn sorts_parse_from_their_names_only() {
