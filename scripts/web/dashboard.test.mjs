@@ -177,6 +177,18 @@ test("customers, a profile, segments and insights show per-customer data to an a
   assertClean(await checkPage(admin, "segments"), "segments");
   await page.getByRole("link", { name: "Insights" }).click();
   await settled(page);
+  // The likeliest churner's row lists the factors that add points, as its profile has them.
+  const largest = (await api(server.base, "GET", "/v1/customers?sort=mrr&limit=200", { token: await tokenOf(page) })).body.data;
+  const likely = largest.filter((/** @type {any} */ c) => c.risk.churn > 0).sort((/** @type {any} */ a, /** @type {any} */ b) => b.risk.churn - a.risk.churn || b.reporting_mrr.amount - a.reporting_mrr.amount);
+  const churnRows = page.locator('section[aria-label="Churn risk"] tbody tr');
+  if (likely.length) {
+    assert.equal(await churnRows.count(), likely.length);
+    const top = (await api(server.base, "GET", `/v1/customers/${encodeURIComponent(likely[0].id)}`, { token: await tokenOf(page) })).body;
+    const text = await churnRows.first().textContent();
+    for (const factor of top.risk.churn_factors.filter((/** @type {any} */ f) => f.points > 0)) {
+      assert.ok(text?.includes(`${factor.detail} (+${factor.points})`), `${factor.factor} in ${text}`);
+    }
+  }
   assertClean(await checkPage(admin, "insights"), "insights");
 });
 

@@ -16,6 +16,9 @@ const SEGMENT_TEXT = /** @type {Record<string, string>} */ ({
   new: "Paid for the first time recently.",
 });
 
+/** How many of the likeliest churners' factors the Insights page reads (a profile each). */
+const FACTORS_SHOWN = 20;
+
 /** @param {PageContext} ctx */
 export async function render(ctx) {
   const body = h("div", {}, loading());
@@ -88,6 +91,25 @@ export async function renderInsights(ctx) {
       ),
     );
     const likely = customers.data.filter((/** @type {any} */ c) => c.risk.churn > 0).sort((/** @type {any} */ a, /** @type {any} */ b) => b.risk.churn - a.risk.churn || b.reporting_mrr.amount - a.reporting_mrr.amount);
+    // The factors are on each customer's profile (one read each): the highest scores'.
+    /** @type {Map<string, any[]>} */
+    const factors = new Map();
+    await Promise.all(
+      likely.slice(0, FACTORS_SHOWN).map(async (/** @type {any} */ c) => {
+        try {
+          const profile = await call("GET", `/v1/customers/${encodeURIComponent(c.id)}`);
+          factors.set(c.id, profile.risk.churn_factors || []);
+        } catch {
+          // The row still shows its score; the profile link has the rest.
+        }
+      }),
+    );
+    const factorText = (/** @type {any} */ c) => {
+      const listed = factors.get(c.id);
+      if (!listed) return h("a", { href: `#/customers/${encodeURIComponent(c.id)}` }, "On the profile");
+      const present = listed.filter((/** @type {any} */ f) => f.points > 0);
+      return present.length ? h("ul", { class: "plain factors" }, present.map((/** @type {any} */ f) => h("li", {}, `${f.detail} (+${f.points})`))) : "—";
+    };
     replace(
       churn,
       table(
@@ -95,6 +117,7 @@ export async function renderInsights(ctx) {
         [
           { label: "Customer", cell: (/** @type {any} */ c) => h("a", { href: `#/customers/${encodeURIComponent(c.id)}` }, c.email || c.id) },
           { label: "Score", numeric: true, cell: (c) => h("span", { class: c.risk.churn >= 40 ? "tag bad" : "tag" }, String(c.risk.churn)) },
+          { label: "Factors", cell: factorText },
           { label: "MRR", numeric: true, cell: (c) => money(c.reporting_mrr.amount, c.reporting_mrr.currency) },
         ],
         likely,
