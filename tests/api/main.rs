@@ -23,3 +23,4 @@ mod stripe_lifecycle;
 mod stripe_shapes;
 mod suppression;
 mod template;
+mod web;

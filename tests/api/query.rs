@@ -814,11 +814,20 @@ async fn an_analyst_browses_customers_profiles_and_segments(
         "lifetime_revenue",
         "loyalty_score",
         "segment",
-        "risk",
         "email",
     ] {
         assert_eq!(profile[field], first[field], "{field}");
     }
+    // The list's risk, and the factors of its churn score.
+    for field in ["payment_failure", "churn"] {
+        assert_eq!(profile["risk"][field], first["risk"][field], "risk.{field}");
+    }
+    check_churn_factors(&profile);
+    // The largest customer has MRR: its history has a point per change, the latest
+    // day last, in its own currencies.
+    let history = profile["mrr_history"].as_array().unwrap();
+    assert!(!history.is_empty(), "{profile}");
+    check_mrr_history(&profile);
     let subscriptions = profile["subscriptions"].as_array().unwrap();
     assert!(!subscriptions.is_empty(), "{profile}");
     for subscription in subscriptions {
@@ -1108,6 +1117,142 @@ async fn one_reporting_currency_covers_every_customer_at_the_rates_of_each_day()
         .await;
     assert_eq!(response.status(), 200);
     eprintln!("largest deviations seen: {seen:?}");
+}
+
+/// A profile's `risk.churn_factors`: every factor of the model once, and the score is
+/// their points' sum, at most 100 (no factor for a customer with no subscription).
+fn check_churn_factors(profile: &Value) {
+    let risk = &profile["risk"];
+    let factors = risk["churn_factors"].as_array().unwrap();
+    let score = risk["churn"].as_i64().unwrap();
+    if factors.is_empty() {
+        assert_eq!(score, 0, "{profile}");
+        return;
+    }
+    let names: Vec<&str> = factors
+        .iter()
+        .map(|f| f["factor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pending_cancellation",
+            "failed_payments_90d",
+            "downgrade_90d",
+            "falling_seats"
+        ],
+        "{profile}"
+    );
+    let points: i64 = factors.iter().map(|f| int(f, "points")).sum();
+    assert_eq!(score, points.min(100), "{profile}");
+    for factor in factors {
+        assert!(factor["observed"].is_i64(), "{factor}");
+        assert!(
+            factor["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{factor}"
+        );
+    }
+}
+
+/// A profile's `mrr_history`: dates ascending, each point a change of its currency's
+/// value (the first one from 0), in the customer's own currencies.
+fn check_mrr_history(profile: &Value) {
+    let mut last: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    let mut previous_date = String::new();
+    for point in profile["mrr_history"].as_array().unwrap() {
+        let date = point["date"].as_str().unwrap().to_owned();
+        assert!(
+            chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").is_ok(),
+            "{point}"
+        );
+        assert!(date >= previous_date, "dates ascend: {profile}");
+        let currency = point["currency"].as_str().unwrap().to_owned();
+        let mrr = int(point, "mrr");
+        let before = last.get(&currency).map(|(_, m)| *m).unwrap_or(0);
+        assert_ne!(mrr, before, "a point is a change: {profile}");
+        if let Some((day, _)) = last.get(&currency) {
+            assert!(*day < date, "one point per day and currency: {profile}");
+        }
+        last.insert(currency, (date.clone(), mrr));
+        previous_date = date;
+    }
+    for (currency, mrr) in profile["mrr_by_currency"].as_object().unwrap() {
+        if mrr.as_i64().unwrap() != 0 {
+            assert!(last.contains_key(currency), "{currency}: {profile}");
+        }
+    }
+}
+
+/// A customer's MRR history has a point for each day its MRR changed (an upgrade, a
+/// pause, a churn to 0), in its currency, in minor units; its churn-risk factors add up
+/// to the score the list shows, and a pending cancellation is one of them.
+#[tokio::test]
+async fn a_customer_profile_shows_its_mrr_history_and_churn_risk_factors() {
+    let fake = FakeStripe::start(Scenario::new(6).with_lifecycle()).await;
+    fake.update_subscription("sub_T000000", |s| s["cancel_at_period_end"] = json!(true));
+    let vars = fake.config_vars();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_with(&vars).await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    fake_stripe_data(&app, &admin, &token).await;
+
+    let history = |profile: &Value| -> Vec<(String, String, i64)> {
+        profile["mrr_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["date"].as_str().unwrap().to_owned(),
+                    p["currency"].as_str().unwrap().to_owned(),
+                    int(p, "mrr"),
+                )
+            })
+            .collect()
+    };
+    let eur = |date: &str, mrr: i64| (date.to_owned(), "eur".to_owned(), mrr);
+    // €29 from 2025-01-01, €59 from the upgrade on 2025-06-10 (its MRR now).
+    let upgraded = ok(&app, "/v1/customers/cus_LUpgrade", &token).await;
+    assert_eq!(
+        history(&upgraded),
+        [eur("2025-01-01", 2900), eur("2025-06-10", 5900)],
+        "{upgraded}"
+    );
+    assert_eq!(upgraded["mrr"], 5900);
+    // Paid to May 1 and paused then: back to 0 on that day.
+    let paused = ok(&app, "/v1/customers/cus_LPaused", &token).await;
+    assert_eq!(
+        history(&paused),
+        [eur("2025-01-01", 2900), eur("2025-05-01", 0)],
+        "{paused}"
+    );
+    // €290 a year, 2417 cents a month, until the pause on 2025-05-15.
+    let annual = ok(&app, "/v1/customers/cus_LAnnual", &token).await;
+    assert_eq!(
+        history(&annual),
+        [eur("2024-08-01", 2417), eur("2025-05-15", 0)],
+        "{annual}"
+    );
+
+    // Every customer: factors consistent with the list's score; the one set to cancel
+    // has the pending cancellation's 40 points.
+    let list = ok(&app, "/v1/customers?limit=200", &token).await;
+    let rows = list["data"].as_array().unwrap();
+    assert!(rows.len() >= 10, "{list}");
+    for row in rows {
+        let id = row["id"].as_str().unwrap();
+        let profile = ok(&app, &format!("/v1/customers/{id}"), &token).await;
+        assert_eq!(profile["risk"]["churn"], row["risk"]["churn"], "{id}");
+        check_churn_factors(&profile);
+        check_mrr_history(&profile);
+    }
+    let cancelling = ok(&app, "/v1/customers/cus_T000000", &token).await;
+    let pending = &cancelling["risk"]["churn_factors"][0];
+    assert_eq!(pending["factor"], "pending_cancellation", "{cancelling}");
+    assert_eq!(pending["observed"], 1, "{cancelling}");
+    assert_eq!(pending["points"], 40, "{cancelling}");
+    assert!(int(&cancelling["risk"], "churn") >= 40, "{cancelling}");
 }
 
 /// `POST /v1/integrations` with the fake's restricted key, then a sync.

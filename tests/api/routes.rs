@@ -92,3 +92,13 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::DELETE, "/v1/sessions/current", AnyUser),
     ]
 }
+
+/// The `web` function's routes: the dashboard's page and its files (`/app/` and any
+/// path below it; `{proxy+}` is API Gateway's greedy path parameter). Public, not API
+/// operations: they are in the template, not in the OpenAPI document.
+pub fn web() -> Vec<RouteSpec> {
+    vec![
+        route(Method::GET, "/", Needs::Nothing),
+        route(Method::GET, "/app/{proxy+}", Needs::Nothing),
+    ]
+}

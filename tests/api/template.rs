@@ -47,6 +47,7 @@ fn template_routes() -> BTreeSet<(String, String)> {
 fn the_template_routes_are_exactly_the_route_table() {
     let table: BTreeSet<(String, String)> = routes::all()
         .iter()
+        .chain(&routes::web())
         .map(|r| (r.method.to_string(), r.path.to_owned()))
         .collect();
     let template = template_routes();

@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
             customers,
         } => {
             let app = Application::build(config, &data_dir, addr, Arc::new(SystemClock)).await?;
+            let bound = app.local_addr();
             if demo {
                 match create_demo(&app.services, Some(customers as usize)).await? {
                     Some(created) => {
@@ -106,21 +107,21 @@ async fn main() -> anyhow::Result<()> {
                             .sync_integration(&created.tenant, &created.integration)
                             .await?;
                         println!(
-                            "Demo tenant ready ({} records synced in {:.1} s).",
+                            "Demo tenant ready ({} records synced in {:.1} s).\nOpen the dashboard at http://{bound}/ and sign in as {} with the password above.",
                             report.map(|r| r.written).unwrap_or(0),
-                            started.elapsed().as_secs_f64()
+                            started.elapsed().as_secs_f64(),
+                            created.email
                         );
                     }
                     None => println!(
-                        "Demo tenant already in {}: sign in as {} with the password printed when it was created.",
+                        "Demo tenant already in {}: open the dashboard at http://{bound}/ and sign in as {} with the password printed when it was created.",
                         data_dir.display(),
                         DEMO_EMAIL
                     ),
                 }
             }
             start_workers(app.services.clone(), &app.events, app.store.clone());
-            let bound = app.local_addr();
-            tracing::info!(data_dir = %data_dir.display(), "Tally is listening on http://{bound}");
+            tracing::info!(data_dir = %data_dir.display(), "Tally is listening on http://{bound} (the dashboard is at /)");
             app.serve_until(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -21,7 +21,7 @@ use super::session::{Authorized, CustomerData};
 use crate::services::ServiceError;
 use crate::services::analytics_query::check_dimensions;
 use crate::services::contexts::Analytics;
-use crate::services::customer_query::{find_customer, select_customers};
+use crate::services::customer_query::{find_customer_index, mrr_history, select_customers};
 use std::sync::Arc;
 
 pub fn routes() -> OpenApiRouter<QueryState> {
@@ -81,12 +81,14 @@ async fn customer(
     Path(id): Path<String>,
 ) -> Result<Json<CustomerProfile>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let row = find_customer(&snapshot, &id).ok_or(ApiError::NotFound)?;
+    let index = find_customer_index(&snapshot, &id).ok_or(ApiError::NotFound)?;
+    let row = snapshot.customers.get(index).ok_or(ApiError::NotFound)?;
     let profile = app
         .customer_profile(who.ctx.tenant(), &row.integration, &row.id)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    Ok(Json(CustomerProfile::new(profile, row)))
+    let history = mrr_history(&snapshot, index);
+    Ok(Json(CustomerProfile::new(profile, row, &history)))
 }
 
 /// Customers whose card expires before their next renewal (admins and analysts)

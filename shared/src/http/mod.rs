@@ -29,6 +29,7 @@ pub mod report_params;
 pub mod responses;
 pub mod session;
 pub mod settings;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -188,12 +189,19 @@ pub fn query_app(state: QueryState) -> Router {
     layers::finish(analytics::routes().into(), state, &origin)
 }
 
+/// The `web` function's app: the dashboard's files (`web`), and nothing else. It holds
+/// no state and no adapter, and answers no cross-origin caller.
+pub fn web_app() -> Router {
+    layers::finish(web::routes(), (), "")
+}
+
 /// Every function's routes on one router, as the local server serves them, with the
-/// OpenAPI document at `/openapi.json` and its reference page at `/docs`.
+/// OpenAPI document at `/openapi.json`, its reference page at `/docs` and the dashboard
+/// at `/` (the `web` function's routes).
 pub fn local_app(services: &Services) -> Router {
     let routes = Function::ALL
         .into_iter()
-        .fold(openapi::routes(), |router, f| {
+        .fold(openapi::routes().merge(web::routes()), |router, f| {
             router.merge(f.routes(services))
         });
     let origin = services.config.app_url.clone();

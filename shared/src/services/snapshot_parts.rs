@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::billing::ObjectKind;
 use crate::domain::metrics::{
-    BillingData, CustomerDims, CustomerFacts, CustomerProfile, Facts, Mrr, MrrChange, MrrPolicy,
-    NO_CUSTOMER, PaymentFact, PaymentFailureRisk, RecordGroups, SubscriberSpan, TrialFact,
-    churn_risks, customer_profiles, facts_from_records, payment_failure_risks,
+    BillingData, ChurnRisk, CustomerDims, CustomerFacts, CustomerProfile, Facts, Mrr, MrrChange,
+    MrrPolicy, NO_CUSTOMER, PaymentFact, PaymentFailureRisk, RecordGroups, SubscriberSpan,
+    TrialFact, churn_risks, customer_profiles, facts_from_records, payment_failure_risks,
 };
 use crate::services::analytics::CustomerRow;
 
@@ -91,6 +91,7 @@ impl RfmInputs {
             dims: CustomerDims::default(),
             subscriptions: Vec::new(),
             payments: Vec::new(),
+            churn_factors: Vec::new(),
         }
     }
 }
@@ -281,12 +282,19 @@ pub fn compute(
     for d in data {
         let mut facts = facts_from_records(std::slice::from_ref(d), policy);
         facts.sort();
-        let profiles = customer_profiles(d, policy, now);
+        let mut profiles = customer_profiles(d, policy, now);
         let risks = payment_failure_risks(d, policy, now);
-        let churn: HashMap<String, u32> = churn_risks(d, policy, now)
+        let mut churn: HashMap<String, ChurnRisk> = churn_risks(d, policy, now)
             .into_iter()
-            .map(|r| (r.customer, r.score))
+            .map(|r| (r.customer.clone(), r))
             .collect();
+        // Each profile keeps its score's factors (the row keeps the score).
+        for profile in &mut profiles {
+            if let Some(risk) = churn.get_mut(&profile.id) {
+                profile.churn_factors = std::mem::take(&mut risk.factors);
+            }
+        }
+        let churn: HashMap<String, u32> = churn.into_iter().map(|(c, r)| (c, r.score)).collect();
         let groups = RecordGroups::of(d);
         let (shares, unowned) = split(d.integration, &facts, &profiles, risks, &churn, &groups)?;
         out.shares.extend(shares);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::billing::{SubscriptionRecord, SubscriptionStatus};
 
+use super::churn_risk::ChurnRiskFactor;
 use super::dimensions::CustomerDims;
 use super::history::current_period_end;
 use super::money::Mrr;
@@ -65,6 +66,11 @@ pub struct CustomerProfile {
     pub subscriptions: Vec<SubscriptionSummary>,
     /// Newest first.
     pub payments: Vec<PaymentSummary>,
+    /// The churn-risk score's factors, every one of the model (those adding 0 too), as
+    /// of the same rebuild; empty for a customer with no subscription, and in profiles
+    /// stored before they were kept (until the next full rebuild rewrites them).
+    #[serde(default)]
+    pub churn_factors: Vec<ChurnRiskFactor>,
 }
 
 /// A customer's subscriptions with their timelines.
@@ -104,7 +110,9 @@ fn plans_at(timeline: &SubscriptionTimeline, at: i64) -> Vec<String> {
         .collect()
 }
 
-/// The profile of every customer of an integration, as of `as_of` (Unix seconds).
+/// The profile of every customer of an integration, as of `as_of` (Unix seconds), with
+/// no churn factors (the snapshot build adds those of
+/// [`churn_risks`](super::churn_risks), computed from the same records).
 pub fn customer_profiles(
     data: &BillingData<'_>,
     policy: &MrrPolicy,
@@ -202,6 +210,7 @@ fn profile(
         dims: index.dims_of(customer),
         subscriptions,
         payments,
+        churn_factors: Vec::new(),
     }
 }
 

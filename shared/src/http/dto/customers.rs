@@ -5,16 +5,18 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{list_reply, rfc3339};
 use crate::domain::billing::SubscriptionStatus;
 use crate::domain::metrics::{
-    CustomerDims, CustomerProfile as ProfileView, PaymentFailureRisk as RiskView, PaymentSummary,
-    RfmSegment, SubscriptionSummary,
+    ChurnRiskFactor, CustomerDims, CustomerProfile as ProfileView, PaymentFailureRisk as RiskView,
+    PaymentSummary, RfmSegment, SubscriptionSummary, date_of_day,
 };
 use crate::services::analytics::CustomerRow;
+use crate::services::customer_query::MrrPoint;
 
 #[derive(Serialize, ToSchema)]
 pub struct Risk {
@@ -29,6 +31,118 @@ impl From<&CustomerRow> for Risk {
         Self {
             payment_failure: row.payment_failure_risk,
             churn: row.churn_risk,
+        }
+    }
+}
+
+/// The factors of the churn-risk model (`churn_risk.weighted_factors_v1`).
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChurnFactorName {
+    /// A counted subscription is set to cancel (40 points).
+    PendingCancellation,
+    /// Failed charges in the last 90 days (15 points each, at most 30).
+    #[serde(rename = "failed_payments_90d")]
+    FailedPayments90d,
+    /// MRR stepped down, staying above 0, in the last 90 days (20 points).
+    #[serde(rename = "downgrade_90d")]
+    Downgrade90d,
+    /// Fewer licensed seats now than invoiced 90 days ago (10 points).
+    FallingSeats,
+}
+
+impl ChurnFactorName {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "pending_cancellation" => Some(Self::PendingCancellation),
+            "failed_payments_90d" => Some(Self::FailedPayments90d),
+            "downgrade_90d" => Some(Self::Downgrade90d),
+            "falling_seats" => Some(Self::FallingSeats),
+            _ => None,
+        }
+    }
+}
+
+/// One factor of a customer's churn-risk score: what was observed and the points it
+/// adds (the score is the sum of the points, at most 100).
+#[derive(Serialize, ToSchema)]
+pub struct ChurnFactor {
+    pub factor: ChurnFactorName,
+    /// What was observed: `1`/`0` for `pending_cancellation` and `downgrade_90d`, the
+    /// number of failed charges for `failed_payments_90d`, seats invoiced 90 days ago
+    /// minus seats now for `falling_seats`.
+    pub observed: i64,
+    /// Points added to the score (0 when the factor is not present).
+    pub points: u32,
+    /// The observation in words, e.g. `"2 failed payments in the last 90 days"`.
+    pub detail: String,
+}
+
+impl ChurnFactor {
+    fn of(f: &ChurnRiskFactor) -> Option<Self> {
+        let factor = ChurnFactorName::parse(&f.name)?;
+        let detail = match factor {
+            ChurnFactorName::PendingCancellation if f.observed > 0 => {
+                "A subscription is set to cancel".to_owned()
+            }
+            ChurnFactorName::PendingCancellation => "No subscription is set to cancel".to_owned(),
+            ChurnFactorName::FailedPayments90d if f.observed <= 0 => {
+                "No failed payment in the last 90 days".to_owned()
+            }
+            ChurnFactorName::FailedPayments90d if f.observed == 1 => {
+                "1 failed payment in the last 90 days".to_owned()
+            }
+            ChurnFactorName::FailedPayments90d => {
+                format!("{} failed payments in the last 90 days", f.observed)
+            }
+            ChurnFactorName::Downgrade90d if f.observed > 0 => {
+                "MRR stepped down in the last 90 days".to_owned()
+            }
+            ChurnFactorName::Downgrade90d => "No downgrade in the last 90 days".to_owned(),
+            ChurnFactorName::FallingSeats if f.observed > 0 => {
+                format!("{} fewer seats than 90 days ago", f.observed)
+            }
+            ChurnFactorName::FallingSeats => "No fewer seats than 90 days ago".to_owned(),
+        };
+        Some(Self {
+            factor,
+            observed: f.observed,
+            points: f.points,
+            detail,
+        })
+    }
+}
+
+/// A profile's risks: the list's, with the churn score's factors.
+#[derive(Serialize, ToSchema)]
+pub struct ProfileRisk {
+    /// The card expires before the next renewal.
+    pub payment_failure: bool,
+    /// Churn risk score, 0–100: the sum of `churn_factors`' points, at most 100.
+    pub churn: u32,
+    /// Every factor of the churn-risk model, those adding 0 too; empty for a customer
+    /// with no subscription (score 0).
+    pub churn_factors: Vec<ChurnFactor>,
+}
+
+/// One point of a customer's MRR history.
+#[derive(Serialize, ToSchema)]
+pub struct MrrHistoryPoint {
+    /// The UTC day at whose end the customer's MRR in `currency` changed.
+    pub date: NaiveDate,
+    /// Lower-case ISO 4217 code: one of the customer's own currencies (no conversion).
+    pub currency: String,
+    /// The customer's MRR in `currency` from the end of `date` on, minor units (`0`:
+    /// churned in that currency).
+    pub mrr: i64,
+}
+
+impl From<&MrrPoint> for MrrHistoryPoint {
+    fn from(p: &MrrPoint) -> Self {
+        Self {
+            date: date_of_day(p.day),
+            currency: p.currency.clone(),
+            mrr: p.mrr.to_minor(),
         }
     }
 }
@@ -213,7 +327,13 @@ pub struct CustomerProfile {
     pub loyalty_score: Option<String>,
     #[schema(value_type = Option<RfmSegment>, required = true)]
     pub segment: Option<String>,
-    pub risk: Risk,
+    pub risk: ProfileRisk,
+    /// The customer's MRR over time, in its own currency or currencies: a point for
+    /// each UTC day at whose end its MRR in a currency changed (new, expansion,
+    /// contraction, churn to `0`, reactivation), oldest first (then by currency), up to
+    /// the day of the last rebuild. Between two points of a currency its MRR is the
+    /// earlier point's; before its first point, 0.
+    pub mrr_history: Vec<MrrHistoryPoint>,
     pub subscriptions: Vec<Subscription>,
     /// Newest first.
     pub payments: Vec<Payment>,
@@ -221,8 +341,8 @@ pub struct CustomerProfile {
 
 impl CustomerProfile {
     /// The profile, with what the customer list knows (integration, MRR in the
-    /// customer's currency, loyalty and risk) from its row.
-    pub fn new(p: ProfileView, row: &CustomerRow) -> Self {
+    /// customer's currency, loyalty and risk) from its row, and its MRR history.
+    pub fn new(p: ProfileView, row: &CustomerRow, history: &[MrrPoint]) -> Self {
         Self {
             id: p.id,
             integration: row.integration.clone(),
@@ -244,7 +364,12 @@ impl CustomerProfile {
             dimensions: p.dims.into(),
             loyalty_score: row.loyalty_score.clone(),
             segment: row.segment.clone(),
-            risk: row.into(),
+            risk: ProfileRisk {
+                payment_failure: row.payment_failure_risk,
+                churn: row.churn_risk,
+                churn_factors: p.churn_factors.iter().filter_map(ChurnFactor::of).collect(),
+            },
+            mrr_history: history.iter().map(Into::into).collect(),
             subscriptions: p.subscriptions.into_iter().map(Into::into).collect(),
             payments: p.payments.into_iter().map(Into::into).collect(),
         }

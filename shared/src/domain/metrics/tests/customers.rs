@@ -250,3 +250,18 @@ fn churn_risk_scores_its_listed_factors() {
     assert_eq!(y.score, 0);
     assert_eq!(y.factors.len(), 4);
 }
+
+/// Profiles stored before churn factors were kept open with none (`#[serde(default)]`).
+#[test]
+fn a_stored_profile_without_churn_factors_still_opens() {
+    let data = loyalty_data();
+    let mut profile = customer_profiles(&data.data(), &MrrPolicy::default(), as_of())
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("a profile"));
+    profile.churn_factors = Vec::new();
+    let mut json = serde_json::to_value(&profile).unwrap();
+    json.as_object_mut().unwrap().remove("churn_factors");
+    let opened: crate::domain::metrics::CustomerProfile = serde_json::from_value(json).unwrap();
+    assert_eq!(opened, profile);
+}
