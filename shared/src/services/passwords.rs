@@ -10,7 +10,6 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
-use crate::ports::Event;
 use crate::repos::Write;
 use crate::repos::tokens::{TokenKey, TokenKind};
 use crate::services::accounts::check_policy;
@@ -102,18 +101,14 @@ impl Identity {
             Some(user) if !user.record.disabled => {}
             _ => return Ok(()),
         }
-        let valid_for = Duration::minutes(RESET_TOKEN_MINUTES);
-        let token = self
-            .guard
-            .issue_token(TokenKind::Reset, &tenant, &user_id, valid_for)
-            .await?;
-        let event = Event::new("PasswordResetRequested", self.now())
-            .tenant(tenant.as_str())
-            .field("user_id", user_id.as_str())
-            .field("email", email.as_str())
-            .field("token", token)
-            .field("expires_at", (self.now() + valid_for).to_rfc3339());
-        self.events.publish(&event).await?;
+        self.mail_token(
+            TokenKind::Reset,
+            "PasswordResetRequested",
+            (&tenant, &user_id),
+            email.as_str(),
+            Duration::minutes(RESET_TOKEN_MINUTES),
+        )
+        .await?;
         self.guard
             .audit(
                 &tenant,

@@ -27,14 +27,34 @@ impl Identity {
         email: &Email,
     ) -> Result<(), ServiceError> {
         let valid_for = Duration::days(VERIFY_TOKEN_DAYS);
+        self.mail_token(
+            TokenKind::Verify,
+            "EmailVerificationRequested",
+            (tenant, user),
+            email.as_str(),
+            valid_for,
+        )
+        .await
+    }
+
+    /// Issues a single-use token of `kind` for a user and sends it to `email`: the
+    /// event `event_type` is the mail (SES in AWS, `events.jsonl` locally).
+    pub(crate) async fn mail_token(
+        &self,
+        kind: TokenKind,
+        event_type: &str,
+        (tenant, user): (&TenantId, &UserId),
+        email: &str,
+        valid_for: Duration,
+    ) -> Result<(), ServiceError> {
         let token = self
             .guard
-            .issue_token(TokenKind::Verify, tenant, user, valid_for)
+            .issue_token(kind, tenant, user, valid_for)
             .await?;
-        let event = Event::new("EmailVerificationRequested", self.now())
+        let event = Event::new(event_type, self.now())
             .tenant(tenant.as_str())
             .field("user_id", user.as_str())
-            .field("email", email.as_str())
+            .field("email", email)
             .field("token", token)
             .field("expires_at", (self.now() + valid_for).to_rfc3339());
         Ok(self.events.publish(&event).await?)
