@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::billing::{BillingRecord, ObjectKind, RefundRecord};
 use crate::domain::ids::{IntegrationId, TenantId};
-use crate::domain::metrics::{BillingData, MrrPolicy, OwnerIndex, RecordSet};
+use crate::domain::metrics::{BillingData, CustomerProfile, MrrPolicy, OwnerIndex, RecordSet};
 use crate::repos::analytics::SnapshotPointer;
 use crate::services::analytics::{Manifest, PartRef, Plan};
 use crate::services::contexts::Analytics;
@@ -259,6 +259,16 @@ impl Buckets {
     }
 }
 
+/// What every bucket is published against: the manifest it replaces (if of this
+/// format), that manifest's part ids, the buckets' cuts, and the profiles to rewrite
+/// whatever their digest.
+struct Against<'a> {
+    old: Option<&'a Manifest>,
+    old_ids: &'a HashSet<String>,
+    buckets: &'a Buckets,
+    force: &'a HashSet<(String, String)>,
+}
+
 /// The owners of a record, read in [`OwnerIndex`]'s order.
 fn owners_of(index: &mut OwnerIndex, record: &BillingRecord) -> Vec<String> {
     match record {
@@ -412,19 +422,16 @@ impl Analytics {
             shares.retain(|s| buckets.in_bucket(b, &s.integration, &s.id));
             let mut profiles = computed.profiles;
             profiles.retain(|(integration, p)| buckets.in_bucket(b, integration, &p.id));
-            let written = self
-                .write_bucket(
-                    tenant,
-                    old.as_ref(),
-                    &old_ids,
-                    &buckets,
-                    b,
-                    &shares,
-                    &profiles,
-                    force,
-                )
-                .await?;
-            refs.extend(written);
+            let against = Against {
+                old: old.as_ref(),
+                old_ids: &old_ids,
+                buckets: &buckets,
+                force,
+            };
+            refs.extend(
+                self.write_bucket(tenant, &against, b, &shares, &profiles)
+                    .await?,
+            );
         }
 
         // What no customer owns: the head's unowned shares.
@@ -469,18 +476,20 @@ impl Analytics {
     /// not have: its new parts, the profiles whose digest changed (or forced), and the
     /// deletion of profiles of customers of its range no longer in the snapshot.
     /// Returns the bucket's parts as the manifest names them.
-    #[allow(clippy::too_many_arguments)]
     async fn write_bucket(
         &self,
         tenant: &TenantId,
-        old: Option<&Manifest>,
-        old_ids: &HashSet<String>,
-        buckets: &Buckets,
+        against: &Against<'_>,
         b: usize,
         shares: &[Share],
-        profiles: &[(String, crate::domain::metrics::CustomerProfile)],
-        force: &HashSet<(String, String)>,
+        profiles: &[(String, CustomerProfile)],
     ) -> Result<Vec<PartRef>, ServiceError> {
+        let Against {
+            old,
+            old_ids,
+            buckets,
+            force,
+        } = *against;
         let snapshots = &self.repos.snapshots;
         let encoded = layout::parts(shares);
         let ids = snapshots
@@ -538,7 +547,7 @@ impl Analytics {
                 before.remove(&key);
             }
         }
-        let changed: Vec<(String, crate::domain::metrics::CustomerProfile)> = profiles
+        let changed: Vec<(String, CustomerProfile)> = profiles
             .iter()
             .filter(|(integration, p)| {
                 write.contains(&(integration.as_str(), p.id.as_str()))
