@@ -77,7 +77,7 @@ async fn list_users(
         (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
-        (status = 409, body = ErrorBody, description = "`email_taken`: an account with this e-mail exists; `email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
+        (status = 409, body = ErrorBody, description = "`email_taken`: the address is already a user of this tenant (another tenant's address gets the 201 of a fresh one, see docs/api.md); `email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
         BodyRefused,
     )
 )]
