@@ -39,6 +39,10 @@ pub struct Config {
     /// the records of one bucket of customers are decoded at a time, the rest held
     /// compressed, which bounds a rebuild's memory (see `services::rebuild`).
     pub rebuild_bucket_customers: usize,
+    /// How long a warm process keeps a tenant's plain data keys
+    /// (`TALLY_DATA_KEY_CACHE_SECS`, default 300, at most 600): also how long the re-seal
+    /// job of a key rotation waits for every process to see the new key.
+    pub data_key_cache_ttl: Duration,
     /// AWS resources; `None` locally, required by [`Config::aws`].
     pub kms_key_id: Option<String>,
     pub event_bus: Option<String>,
@@ -181,6 +185,12 @@ impl Config {
                 1..=1_000_000,
                 "a whole number from 1 to 1000000",
             )? as usize,
+            data_key_cache_ttl: Duration::from_secs(number(
+                "TALLY_DATA_KEY_CACHE_SECS",
+                300,
+                1..=600,
+                "a whole number of seconds from 1 to 600",
+            )?),
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
         };

@@ -71,9 +71,13 @@ impl Erasure {
         Ok(self.store.purge_expired(now).await?)
     }
 
-    /// Deletes every item of the tenant's partition.
+    /// Deletes every item of the tenant's partitions.
     pub async fn erase_partition(&self, tenant: &TenantId) -> Result<u64, RepoError> {
-        self.delete_sorted(&tenant.partition(), SortKeys::All).await
+        let mut deleted = 0;
+        for pk in tenant_partitions(tenant) {
+            deleted += self.delete_sorted(&pk, SortKeys::All).await?;
+        }
+        Ok(deleted)
     }
 
     async fn delete_sorted(&self, pk: &str, sort: SortKeys) -> Result<u64, RepoError> {
@@ -91,6 +95,12 @@ impl Erasure {
             deleted += delete_keys(self.store.as_ref(), keys).await?;
         }
     }
+}
+
+/// Every partition that holds the tenant's own items: what closure erases and what a
+/// key rotation re-seals, so both cover a partition added here.
+pub(crate) fn tenant_partitions(tenant: &TenantId) -> Vec<String> {
+    vec![tenant.partition()]
 }
 
 /// Deletes keys, up to 100 to a transaction; missing ones are fine. Returns how many
