@@ -2,22 +2,29 @@
 //! finding 10).
 //!
 //! A pass walks every item of the tenant's partitions — the same list closure erases,
-//! [`erasure::tenant_partitions`], so a partition added there is covered here — and
-//! seals again, under the current key, each value sealed under another generation. The
-//! item is written back only if it did not change since read (same version; every
-//! other attribute and the version itself are kept, so a writer holding the item's
-//! version is not disturbed). One that changed meanwhile is counted as remaining: the
-//! next pass finds it again. The job that runs the passes destroys the retired key only
-//! after a pass found nothing left under it.
+//! [`erasure::tenant_partitions`](crate::repos::erasure), so a partition added there is
+//! covered here — and seals again, under the current key, each value sealed under
+//! another generation. Each such item is read again just before (the page may be
+//! seconds old; bulk items are rewritten without a version check, so the time between
+//! read and write is what could lose a concurrent write) and written back only if it
+//! is still at that version; every other attribute and the version itself are kept, so
+//! a writer holding the item's version is not disturbed. One that changed meanwhile is
+//! counted as remaining: the next pass finds it again. Items are re-sealed a few at a
+//! time in parallel. The job that runs the passes destroys the retired key only after a
+//! pass found nothing left under it.
+
+use std::sync::Arc;
 
 use crate::domain::ids::TenantId;
-use crate::ports::{Condition, Query, SortKeys, StoreError};
+use crate::ports::{Condition, Key, Query, SortKeys, Store, StoreError};
 use crate::repos::erasure::tenant_partitions;
-use crate::repos::vault::{self, SEALED_ATTR};
-use crate::repos::{RepoError, Sealer};
+use crate::repos::vault::{self, KeyRing, SEALED_ATTR};
+use crate::repos::{RepoError, Sealer, read_concurrently};
 
 /// Items read per page of a pass.
 const PAGE: usize = 500;
+/// Items re-sealed at once.
+const IN_FLIGHT: usize = 16;
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,6 +33,12 @@ pub struct ResealPass {
     pub resealed: u64,
     /// Items still sealed under another key: they changed while the pass read them.
     pub remaining: u64,
+}
+
+/// What became of one item.
+enum Outcome {
+    Resealed,
+    Changed,
 }
 
 #[derive(Clone)]
@@ -40,9 +53,8 @@ impl Reseal {
 
     /// One pass over the tenant's items (see the module's comment).
     pub async fn pass(&self, tenant: &TenantId) -> Result<ResealPass, RepoError> {
-        let ring = self.sealer.keys.fresh_ring(tenant).await?;
-        let store = self.sealer.store.as_ref();
-        let table = store.table_name();
+        let ring = Arc::new(self.sealer.keys.fresh_ring(tenant).await?);
+        let store = self.sealer.store.clone();
         let mut pass = ResealPass::default();
         for pk in tenant_partitions(tenant) {
             let mut cursor = None;
@@ -51,29 +63,22 @@ impl Reseal {
                     .limit(PAGE)
                     .after(cursor);
                 let page = store.query(query).await?;
-                for item in &page.items {
-                    match vault::sealed_generation(item) {
-                        Some(generation) if generation != ring.generation => {}
-                        _ => continue,
-                    }
-                    let plain = vault::open_with_ring(table, &ring, item)?;
-                    let mut resealed = vault::seal_bytes_as(
-                        table,
-                        (ring.generation, &ring.current),
-                        item.key.clone(),
-                        &plain,
-                    )
-                    .with_version(item.version);
-                    for (name, value) in item.attrs.iter().filter(|(n, _)| *n != SEALED_ATTR) {
-                        resealed.attrs.insert(name.clone(), value.clone());
-                    }
-                    match store
-                        .put(resealed, Condition::VersionIs(item.version))
-                        .await
-                    {
-                        Ok(()) => pass.resealed += 1,
-                        Err(StoreError::ConditionFailed) => pass.remaining += 1,
-                        Err(other) => return Err(other.into()),
+                let stale: Vec<Key> = page
+                    .items
+                    .iter()
+                    .filter(|item| {
+                        vault::sealed_generation(item).is_some_and(|g| g != ring.generation)
+                    })
+                    .map(|item| item.key.clone())
+                    .collect();
+                let outcomes = read_concurrently(stale, IN_FLIGHT, |key| {
+                    reseal_item(store.clone(), ring.clone(), key)
+                })
+                .await?;
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Resealed => pass.resealed += 1,
+                        Outcome::Changed => pass.remaining += 1,
                     }
                 }
                 match page.next_cursor {
@@ -83,5 +88,37 @@ impl Reseal {
             }
         }
         Ok(pass)
+    }
+}
+
+/// Reads the item again and, if it is still under another key, writes it back sealed
+/// under the current one at the same version; `None` when there is nothing to do (gone,
+/// or already re-sealed by a writer).
+async fn reseal_item(
+    store: Arc<dyn Store>,
+    ring: Arc<KeyRing>,
+    key: Key,
+) -> Result<Option<Outcome>, RepoError> {
+    let Some(item) = store.get(&key).await? else {
+        return Ok(None);
+    };
+    match vault::sealed_generation(&item) {
+        Some(generation) if generation != ring.generation => {}
+        _ => return Ok(None),
+    }
+    let table = store.table_name();
+    let plain = vault::open_with_ring(table, &ring, &item)?;
+    let mut resealed = vault::seal_bytes_as(table, (ring.generation, &ring.current), key, &plain)
+        .with_version(item.version);
+    for (name, value) in item.attrs.iter().filter(|(n, _)| *n != SEALED_ATTR) {
+        resealed.attrs.insert(name.clone(), value.clone());
+    }
+    match store
+        .put(resealed, Condition::VersionIs(item.version))
+        .await
+    {
+        Ok(()) => Ok(Some(Outcome::Resealed)),
+        Err(StoreError::ConditionFailed) => Ok(Some(Outcome::Changed)),
+        Err(other) => Err(other.into()),
     }
 }

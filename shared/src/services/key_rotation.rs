@@ -6,7 +6,8 @@
 //! items until none is sealed under the retired key and destroys it. Because a warm
 //! process may keep sealing under the old key until its cached keys expire, the job
 //! waits out that cache time before the pass that decides. A rotation while a key is
-//! still retired is refused: 409 `rotation_in_progress`.
+//! still retired is refused: 409 `rotation_in_progress` — and asks for the job again,
+//! so a re-seal whose job failed all its retries is resumed by the admin's next try.
 //!
 //! Recovery codes are hashed under a key derived from the data key; the first rotation
 //! keeps that derived key in the tenant's (sealed) record, so codes issued before it
@@ -53,7 +54,16 @@ impl TenantAdmin {
     pub async fn rotate_keys(&self, ctx: &TenantCtx) -> Result<KeyRotation, ServiceError> {
         let tenant = ctx.tenant();
         let keys = &self.guard.tenant_keys;
-        let rotation = keys.rotate(tenant).await.map_err(rotation_error)?;
+        let rotation = match keys.rotate(tenant).await {
+            Ok(rotation) => rotation,
+            Err(VaultError::RotationInProgress) => {
+                // The job is idempotent: asked again, it resumes a re-seal whose job
+                // ran out of retries (and is harmless beside one still running).
+                self.request_reseal(tenant).await?;
+                return Err(ServiceError::Conflict(Conflict::RotationInProgress));
+            }
+            Err(other) => return Err(other.into()),
+        };
         let stored = self
             .repos
             .tenants
@@ -74,12 +84,7 @@ impl TenantAdmin {
         .await?;
         keys.forget(tenant);
         let retired_generation = rotation.generation - 1;
-        let job = Job::ResealTenant(ResealJob {
-            tenant_id: tenant.clone(),
-        });
-        if let Some(event) = job.event(self.now()) {
-            self.events.publish(&event).await?;
-        }
+        self.request_reseal(tenant).await?;
         self.guard
             .audit(
                 tenant,
@@ -96,10 +101,16 @@ impl TenantAdmin {
     }
 }
 
-fn rotation_error(err: VaultError) -> ServiceError {
-    match err {
-        VaultError::RotationInProgress => ServiceError::Conflict(Conflict::RotationInProgress),
-        other => other.into(),
+impl TenantAdmin {
+    /// Publishes the re-seal job of the tenant.
+    async fn request_reseal(&self, tenant: &TenantId) -> Result<(), ServiceError> {
+        let job = Job::ResealTenant(ResealJob {
+            tenant_id: tenant.clone(),
+        });
+        if let Some(event) = job.event(self.now()) {
+            self.events.publish(&event).await?;
+        }
+        Ok(())
     }
 }
 
