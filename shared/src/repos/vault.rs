@@ -103,7 +103,7 @@ impl KeyRing {
     }
 }
 
-/// Where a tenant's keys stand: what `GET`-less callers (the job, tests) need to know.
+/// Where a tenant's keys stand, read without unwrapping any (the re-seal job, tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyState {
     /// The generation of the current key: 0 before any rotation.
