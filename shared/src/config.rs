@@ -43,6 +43,10 @@ pub struct Config {
     /// (`TALLY_DATA_KEY_CACHE_SECS`, default 300, at most 600): also how long the re-seal
     /// job of a key rotation waits for every process to see the new key.
     pub data_key_cache_ttl: Duration,
+    /// Customers per shard (`TALLY_SHARD_CUSTOMERS`): a tenant's bulk items are spread
+    /// over one partition key per this many customers, at most 16, chosen when its
+    /// first full sync has listed its customers (see `repos::shards`).
+    pub shard_customers: u64,
     /// AWS resources; `None` locally, required by [`Config::aws`].
     pub kms_key_id: Option<String>,
     pub event_bus: Option<String>,
@@ -191,6 +195,12 @@ impl Config {
                 1..=600,
                 "a whole number of seconds from 1 to 600",
             )?),
+            shard_customers: number(
+                "TALLY_SHARD_CUSTOMERS",
+                10_000,
+                1..=10_000_000,
+                "a whole number from 1 to 10000000",
+            )?,
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
         };

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tally::domain::ids::TenantId;
 use tally::ports::store::query_all;
 use tally::ports::{Item, Key, Query, SortKeys};
+use tally::repos::shards::every_partition;
 use tally::repos::vault::{KeyState, open_bytes, open_with_ring, sealed_generation};
 use tally::services::jobs::{self, Job, JobReport, ResealJob, Workers};
 use tally_tests::fake_stripe::{FAKE_API_KEY, FakeStripe, Scenario};
@@ -17,12 +18,22 @@ use crate::helpers::{TestApp, error_code, spawn_app_on_moto, spawn_app_with};
 
 /// The plain keys are cached one second: the job waits that out before it decides.
 const CACHE: (&str, &str) = ("TALLY_DATA_KEY_CACHE_SECS", "1");
+/// Two customers to a shard: the fake's six spread the bulk items over three shard
+/// partitions, which the re-seal must cover too.
+const SHARDS: (&str, &str) = ("TALLY_SHARD_CUSTOMERS", "2");
 
+/// Every item of the tenant's partitions: its own and its shards'.
 async fn partition(app: &TestApp, tenant: &TenantId) -> Vec<Item> {
     let store = app.services.adapters.store.as_ref();
-    query_all(store, Query::new(tenant.partition(), SortKeys::All))
-        .await
-        .unwrap()
+    let mut items = Vec::new();
+    for pk in every_partition(tenant) {
+        items.extend(
+            query_all(store, Query::new(pk, SortKeys::All))
+                .await
+                .unwrap(),
+        );
+    }
+    items
 }
 
 /// The generations the tenant's sealed items are under, with how many each.
@@ -267,7 +278,9 @@ async fn rotation_walk(app: &TestApp, tenant: &TenantId, token: &str, job: impl 
 async fn a_rotated_key_reseals_every_item_and_the_old_key_is_destroyed() {
     let fake = FakeStripe::start(Scenario::new(6)).await;
     let mut vars = fake.config_vars();
-    vars.push((CACHE.0.to_owned(), CACHE.1.to_owned()));
+    for (name, value) in [CACHE, SHARDS] {
+        vars.push((name.to_owned(), value.to_owned()));
+    }
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = spawn_app_with(&vars).await;
     let (tenant, token) = populated(&app, "Rotating GmbH").await;
@@ -289,7 +302,9 @@ async fn a_rotated_key_reseals_every_item_and_the_old_key_is_destroyed() {
 async fn on_the_aws_adapters_a_rotated_key_reseals_every_item_and_the_old_key_is_destroyed() {
     let fake = FakeStripe::start(Scenario::new(6)).await;
     let mut vars = fake.config_vars();
-    vars.push((CACHE.0.to_owned(), CACHE.1.to_owned()));
+    for (name, value) in [CACHE, SHARDS] {
+        vars.push((name.to_owned(), value.to_owned()));
+    }
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = spawn_app_on_moto(&vars).await;
     let (tenant, token) = populated(&app, "Rotating on AWS Ltd").await;

@@ -1,9 +1,9 @@
 //! Re-sealing a tenant's items under its current data key after a rotation (issue 17,
 //! finding 10).
 //!
-//! A pass walks every item of the tenant's partitions — the same list closure erases,
-//! [`erasure::tenant_partitions`](crate::repos::erasure), so a partition added there is
-//! covered here — and seals again, under the current key, each value sealed under
+//! A pass walks every item of the tenant's partitions — its own and every shard any
+//! layout may use, [`every_partition`], the same list closure erases, so a partition
+//! added there is covered here — and seals again, under the current key, each value sealed under
 //! another generation. Each such item is read again just before (the page may be
 //! seconds old; bulk items are rewritten without a version check, so the time between
 //! read and write is what could lose a concurrent write) and written back only if it
@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::domain::ids::TenantId;
 use crate::ports::{Condition, Key, Query, SortKeys, Store, StoreError};
-use crate::repos::erasure::tenant_partitions;
+use crate::repos::shards::every_partition;
 use crate::repos::vault::{self, KeyRing, SEALED_ATTR};
 use crate::repos::{RepoError, Sealer, read_concurrently};
 
@@ -56,7 +56,7 @@ impl Reseal {
         let ring = Arc::new(self.sealer.keys.fresh_ring(tenant).await?);
         let store = self.sealer.store.clone();
         let mut pass = ResealPass::default();
-        for pk in tenant_partitions(tenant) {
+        for pk in every_partition(tenant) {
             let mut cursor = None;
             loop {
                 let query = Query::new(pk.clone(), SortKeys::All)
