@@ -39,6 +39,10 @@ pub struct Config {
     /// the records of one bucket of customers are decoded at a time, the rest held
     /// compressed, which bounds a rebuild's memory (see `services::rebuild`).
     pub rebuild_bucket_customers: usize,
+    /// How long a warm process keeps a tenant's plain data keys
+    /// (`TALLY_DATA_KEY_CACHE_SECS`, default 300, at most 600): also how long the re-seal
+    /// job of a key rotation waits for every process to see the new key.
+    pub data_key_cache_ttl: Duration,
     /// Customers per shard (`TALLY_SHARD_CUSTOMERS`): a tenant's bulk items are spread
     /// over one partition key per this many customers, at most 16, chosen when its
     /// first full sync has listed its customers (see `repos::shards`).
@@ -185,6 +189,12 @@ impl Config {
                 1..=1_000_000,
                 "a whole number from 1 to 1000000",
             )? as usize,
+            data_key_cache_ttl: Duration::from_secs(number(
+                "TALLY_DATA_KEY_CACHE_SECS",
+                300,
+                1..=600,
+                "a whole number of seconds from 1 to 600",
+            )?),
             shard_customers: number(
                 "TALLY_SHARD_CUSTOMERS",
                 10_000,

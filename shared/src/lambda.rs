@@ -36,7 +36,7 @@ pub async fn aws_adapters() -> Result<(Adapters, Config), ConfigError> {
 /// function, whose role may neither read secrets nor publish events, builds no
 /// context that holds those ports.
 pub fn http_app(function: Function, adapters: &Adapters, config: Config) -> Router {
-    let keys = tenant_keys(adapters);
+    let keys = tenant_keys(adapters, config.data_key_cache_ttl);
     let common = Common::new(adapters, config, keys.clone());
     let gate = SessionGate::new(&common);
     let config = common.config.clone();
@@ -84,7 +84,7 @@ pub fn http_app(function: Function, adapters: &Adapters, config: Config) -> Rout
 
 /// The `ingest` function's contexts: syncs and the pass, exports, the rates refresh.
 pub fn ingest_workers(adapters: &Adapters, config: Config) -> Workers {
-    let keys = tenant_keys(adapters);
+    let keys = tenant_keys(adapters, config.data_key_cache_ttl);
     let common = Common::new(adapters, config, keys.clone());
     let guard = Guard::new(&common, adapters, keys.clone());
     let analytics = Analytics::new(&common);
@@ -105,7 +105,7 @@ pub fn ingest_workers(adapters: &Adapters, config: Config) -> Workers {
 
 /// The `sweep` function's context.
 pub fn sweep_workers(adapters: &Adapters, config: Config) -> Workers {
-    let keys = tenant_keys(adapters);
+    let keys = tenant_keys(adapters, config.data_key_cache_ttl);
     let common = Common::new(adapters, config, keys.clone());
     let guard = Guard::new(&common, adapters, keys.clone());
     let analytics = Analytics::new(&common);

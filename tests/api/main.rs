@@ -12,6 +12,7 @@ mod fanout;
 mod helpers;
 mod incremental;
 mod integrations;
+mod key_rotation;
 mod lifecycle;
 mod oauth_binding;
 mod openapi;

@@ -64,6 +64,7 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::PUT, "/v1/security/policy", Admin),
         route(Method::GET, "/v1/security/login-attempts", Admin),
         route(Method::GET, "/v1/security/audit-log", Admin),
+        route(Method::POST, "/v1/security/rotate-keys", Admin),
         route(Method::GET, "/v1/integrations", AnyUser),
         route(Method::POST, "/v1/integrations", Admin),
         route(Method::POST, "/v1/integrations/stripe/connect", Admin),

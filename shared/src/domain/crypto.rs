@@ -5,13 +5,19 @@
 //! it is stored: table, partition key and sort key. A sealed value copied to another
 //! item or another tenant therefore fails to open, as does any changed byte.
 //!
-//! Sealed format: `0x01 | nonce (12 bytes) | ciphertext | tag (16 bytes)`.
+//! Sealed format: `0x01 | nonce (12 bytes) | ciphertext | tag (16 bytes)` under a
+//! tenant's first data key (generation 0); after a key rotation (issue 17, finding 10)
+//! `0x02 | generation (u32, big-endian) | nonce | ciphertext | tag` under the key of that
+//! generation, the generation bound into the associated data too. A reader learns from
+//! the value alone which of the tenant's keys opens it.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroizing;
 
 const FORMAT_V1: u8 = 1;
+const FORMAT_V2: u8 = 2;
+const GENERATION_LEN: usize = 4;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
@@ -65,18 +71,73 @@ pub enum SealError {
     DoesNotOpen,
 }
 
-/// Seals `plaintext` for the item at `at`.
+/// Seals `plaintext` for the item at `at` under a tenant's first key (generation 0).
 pub fn seal(key: &DataKey, at: SealedAt<'_>, plaintext: &[u8]) -> Vec<u8> {
     encrypt(key, &at.associated_data(), plaintext)
 }
 
-/// Opens a value sealed by [`seal`] for the same item and key.
+/// Seals `plaintext` for the item at `at` under the key of `generation`; generation 0
+/// is [`seal`]'s format, so values of tenants that never rotated are unchanged.
+pub fn seal_generation(
+    key: &DataKey,
+    generation: u32,
+    at: SealedAt<'_>,
+    plaintext: &[u8],
+) -> Vec<u8> {
+    if generation == 0 {
+        return seal(key, at, plaintext);
+    }
+    let header = generation_header(generation);
+    let mut aad = at.associated_data();
+    aad.extend_from_slice(&header);
+    let inner = encrypt(key, &aad, plaintext);
+    let mut out = Vec::with_capacity(inner.len() + GENERATION_LEN);
+    out.extend_from_slice(&header);
+    // `inner` starts with its own format byte: replaced by the generation header.
+    out.extend_from_slice(&inner[1..]);
+    out
+}
+
+/// `0x02 | generation`: the start of a value sealed under a later key.
+fn generation_header(generation: u32) -> Vec<u8> {
+    let mut header = vec![FORMAT_V2];
+    header.extend_from_slice(&generation.to_be_bytes());
+    header
+}
+
+/// Which generation of the tenant's keys sealed `sealed`; `None` for bytes of no
+/// known format.
+pub fn sealed_generation(sealed: &[u8]) -> Option<u32> {
+    match *sealed.first()? {
+        FORMAT_V1 => Some(0),
+        FORMAT_V2 => {
+            let bytes: [u8; GENERATION_LEN] = sealed.get(1..1 + GENERATION_LEN)?.try_into().ok()?;
+            Some(u32::from_be_bytes(bytes))
+        }
+        _ => None,
+    }
+}
+
+/// Opens a value sealed by [`seal`] or [`seal_generation`] for the same item, under
+/// the key of the generation it names (the caller picks it by [`sealed_generation`]).
 pub fn open(
     key: &DataKey,
     at: SealedAt<'_>,
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, SealError> {
-    decrypt(key, &at.associated_data(), sealed)
+    match sealed.first() {
+        Some(&FORMAT_V2) => {
+            let header = sealed
+                .get(..1 + GENERATION_LEN)
+                .ok_or(SealError::DoesNotOpen)?;
+            let mut aad = at.associated_data();
+            aad.extend_from_slice(header);
+            let mut inner = vec![FORMAT_V1];
+            inner.extend_from_slice(&sealed[1 + GENERATION_LEN..]);
+            decrypt(key, &aad, &inner)
+        }
+        _ => decrypt(key, &at.associated_data(), sealed),
+    }
 }
 
 /// AES-256-GCM with a random nonce and caller-chosen associated data.
@@ -234,6 +295,32 @@ mod tests {
         let key = DataKey::generate();
         let sealed = seal(&key, at("TENANT#ab", "c"), b"x");
         assert!(open(&key, at("TENANT#a", "bc"), &sealed).is_err());
+    }
+
+    #[test]
+    fn a_value_sealed_under_a_later_generation_names_it_and_opens_only_under_that_key() {
+        let old = DataKey::generate();
+        let new = DataKey::generate();
+        let legacy = seal(&old, at("TENANT#a", "CUST#1"), b"x");
+        assert_eq!(sealed_generation(&legacy), Some(0));
+        assert_eq!(
+            seal_generation(&old, 0, at("TENANT#a", "CUST#1"), b"x")[0],
+            1
+        );
+        let sealed = seal_generation(&new, 7, at("TENANT#a", "CUST#1"), b"jane");
+        assert_eq!(sealed_generation(&sealed), Some(7));
+        let opened = open(&new, at("TENANT#a", "CUST#1"), &sealed).unwrap();
+        assert_eq!(opened.as_slice(), b"jane");
+        assert!(open(&old, at("TENANT#a", "CUST#1"), &sealed).is_err());
+        assert!(open(&new, at("TENANT#a", "CUST#2"), &sealed).is_err());
+        // The generation is bound: naming another one does not open.
+        let mut renamed = sealed.clone();
+        renamed[4] ^= 1;
+        assert_eq!(sealed_generation(&renamed), Some(6));
+        assert!(open(&new, at("TENANT#a", "CUST#1"), &renamed).is_err());
+        assert_eq!(sealed_generation(&[9, 0]), None);
+        assert_eq!(sealed_generation(&[2, 0]), None);
+        assert!(open(&new, at("TENANT#a", "CUST#1"), &[2, 0, 0]).is_err());
     }
 
     #[test]

@@ -76,7 +76,17 @@ const RECOVERY_KEY_LABEL: &[u8] = b"tally/recovery-codes/v1";
 /// alone does not let anyone test guesses against it, and a shredded tenant's codes
 /// cannot be tested at all. Marked `hmac:` so that older bare hashes are told apart.
 pub fn keyed_recovery_code_hash(data_key: &[u8], code: &str) -> String {
-    let recovery_key = crate::domain::crypto::keyed_hash(data_key, RECOVERY_KEY_LABEL);
+    keyed_recovery_code_hash_with(&recovery_code_key(data_key), code)
+}
+
+/// The recovery-code key derived from a data key (hex): one way, so it can be kept
+/// after that data key is rotated and destroyed without keeping the key itself.
+pub fn recovery_code_key(data_key: &[u8]) -> String {
+    crate::domain::crypto::keyed_hash(data_key, RECOVERY_KEY_LABEL)
+}
+
+/// [`keyed_recovery_code_hash`] under a recovery-code key already derived.
+pub fn keyed_recovery_code_hash_with(recovery_key: &str, code: &str) -> String {
     let mac = crate::domain::crypto::keyed_hash(
         recovery_key.as_bytes(),
         normalize_recovery_code(code).as_bytes(),

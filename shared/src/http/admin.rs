@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use super::dto::PathId;
 use super::dto::admin::{
     AcceptInviteRequest, AllowEntry, AllowEntryList, AllowEntryRequest, AuditEntry, AuditEntryList,
-    Invitation, InviteRequest, LoginAttempt, LoginAttemptReport, SecurityPolicy, User, UserList,
-    UserPatch,
+    Invitation, InviteRequest, KeyRotationStarted, LoginAttempt, LoginAttemptReport,
+    SecurityPolicy, User, UserList, UserPatch,
 };
 use super::dto::error::ErrorBody;
 use super::error::ApiError;
@@ -41,6 +41,7 @@ pub fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(get_policy, put_policy))
         .routes(routes!(login_attempts))
         .routes(routes!(audit_log))
+        .routes(routes!(rotate_keys))
 }
 
 /// The tenant's users
@@ -77,7 +78,7 @@ async fn list_users(
         (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
-        (status = 409, body = ErrorBody, description = "`email_taken`: an account with this e-mail exists; `email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
+        (status = 409, body = ErrorBody, description = "`email_taken`: the address is already a user of this tenant (another tenant's address gets the 201 of a fresh one, see docs/api.md); `email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
         BodyRefused,
     )
 )]
@@ -327,4 +328,25 @@ async fn audit_log(
         data: data.into_iter().map(AuditEntry::from).collect(),
         next_cursor: next.map(|c| c.encode()),
     }))
+}
+
+/// Rotate the tenant's data key
+///
+/// A new data key seals every write from now on; the tenant's stored items are sealed
+/// again under it by a background job, which then destroys the old key. Audited.
+#[utoipa::path(
+    post, path = "/v1/security/rotate-keys", tag = "admin", operation_id = "rotateKeys",
+    responses(
+        (status = 202, description = "Rotated; the re-seal runs in the background.", body = KeyRotationStarted),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 409, body = ErrorBody, description = "`rotation_in_progress`: the previous rotation is still re-sealing."),
+    )
+)]
+async fn rotate_keys(
+    State(app): State<Arc<TenantAdmin>>,
+    admin: Admin,
+) -> Result<(StatusCode, Json<KeyRotationStarted>), ApiError> {
+    let rotation = app.rotate_keys(&admin.ctx).await?;
+    Ok((StatusCode::ACCEPTED, Json(rotation.into())))
 }

@@ -27,6 +27,7 @@ pub mod exports;
 pub mod fx;
 pub mod integrations;
 pub mod registry;
+pub mod reseal;
 pub mod security;
 pub mod sessions;
 pub mod shards;
@@ -49,7 +50,7 @@ use crate::ports::{
     Attr, Condition, Cursor, Item, Key, Query, SortKeys, Store, StoreError, WriteOp,
 };
 
-pub use vault::{TenantKeys, VaultError};
+pub use vault::{KeyRing, TenantKeys, VaultError};
 
 /// The error of every repository call: the store's, or the vault's (a record that does
 /// not open, a tenant without a key).
@@ -138,15 +139,15 @@ impl Sealer {
         self.store.table_name()
     }
 
-    /// An item at `key` holding `record` sealed under the tenant's key.
+    /// An item at `key` holding `record` sealed under the tenant's current key.
     async fn seal<T: Serialize>(
         &self,
         tenant: &TenantId,
         key: Key,
         record: &T,
     ) -> Result<Item, RepoError> {
-        let data_key = self.keys.data_key(tenant).await?;
-        vault::seal_record(self.table(), &data_key, key, record)
+        let ring = self.keys.ring(tenant).await?;
+        vault::seal_record_as(self.table(), (ring.generation, &ring.current), key, record)
     }
 
     /// The same with a key in hand (a tenant being created: its key is not stored yet).
@@ -159,14 +160,28 @@ impl Sealer {
         vault::seal_record(self.table(), data_key, key, record)
     }
 
+    /// The tenant's keys, able to open every item given: read again when one names a
+    /// generation the cached ring does not hold (another process rotated meanwhile).
+    async fn ring_for(&self, tenant: &TenantId, items: &[Item]) -> Result<KeyRing, RepoError> {
+        let ring = self.keys.ring(tenant).await?;
+        let missing = items
+            .iter()
+            .filter_map(vault::sealed_generation)
+            .any(|g| ring.of_generation(g).is_none());
+        if missing {
+            return self.keys.fresh_ring(tenant).await;
+        }
+        Ok(ring)
+    }
+
     /// Opens a record already fetched.
     async fn open<T: DeserializeOwned>(
         &self,
         tenant: &TenantId,
         item: &Item,
     ) -> Result<T, RepoError> {
-        let data_key = self.keys.data_key(tenant).await?;
-        vault::open_record(self.table(), &data_key, item)
+        let ring = self.ring_for(tenant, std::slice::from_ref(item)).await?;
+        vault::parse_record(&vault::open_with_ring(self.table(), &ring, item)?)
     }
 
     /// Seals opaque bytes (no JSON around them) at `key`.
@@ -176,21 +191,26 @@ impl Sealer {
         key: Key,
         bytes: &[u8],
     ) -> Result<Item, RepoError> {
-        let data_key = self.keys.data_key(tenant).await?;
-        Ok(vault::seal_bytes(self.table(), &data_key, key, bytes))
+        let ring = self.keys.ring(tenant).await?;
+        Ok(vault::seal_bytes_as(
+            self.table(),
+            (ring.generation, &ring.current),
+            key,
+            bytes,
+        ))
     }
 
     /// Opens the bytes sealed in each item by [`Self::seal_bytes`], with one look-up
-    /// of the key.
+    /// of the keys.
     async fn open_all_bytes(
         &self,
         tenant: &TenantId,
         items: &[Item],
     ) -> Result<Vec<Vec<u8>>, RepoError> {
-        let data_key = self.keys.data_key(tenant).await?;
+        let ring = self.ring_for(tenant, items).await?;
         items
             .iter()
-            .map(|item| vault::open_bytes(self.table(), &data_key, item))
+            .map(|item| Ok(vault::open_with_ring(self.table(), &ring, item)?.to_vec()))
             .collect()
     }
 
@@ -202,7 +222,7 @@ impl Sealer {
         Ok(self.open_all_bytes(tenant, &[item]).await?.pop())
     }
 
-    /// Opens every item of a query page with one look-up of the key.
+    /// Opens every item of a query page with one look-up of the keys.
     async fn open_all<T: DeserializeOwned>(
         &self,
         tenant: &TenantId,
@@ -211,10 +231,10 @@ impl Sealer {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let data_key = self.keys.data_key(tenant).await?;
+        let ring = self.ring_for(tenant, items).await?;
         items
             .iter()
-            .map(|item| vault::open_record(self.table(), &data_key, item))
+            .map(|item| vault::parse_record(&vault::open_with_ring(self.table(), &ring, item)?))
             .collect()
     }
 
@@ -332,6 +352,7 @@ pub struct Repos {
     pub closures: tenancy::Closures,
     pub webhook_events: webhooks::WebhookEvents,
     pub erasure: erasure::Erasure,
+    pub reseal: reseal::Reseal,
     pub layouts: shards::Layouts,
     pub transactions: Transactions,
 }
@@ -362,10 +383,11 @@ impl Repos {
             snapshots: analytics::Snapshots::new(sealer.clone(), layouts.clone()),
             settings: fx::Settings::new(sealer.clone()),
             ecb_days: fx::EcbDays::new(store.clone()),
-            exports: exports::Exports::new(sealer),
+            exports: exports::Exports::new(sealer.clone()),
             closures: tenancy::Closures::new(store.clone()),
             webhook_events: webhooks::WebhookEvents::new(store.clone()),
             erasure: erasure::Erasure::new(store.clone()),
+            reseal: reseal::Reseal::new(sealer),
             layouts,
             transactions: Transactions { store },
         }

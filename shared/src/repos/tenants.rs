@@ -62,6 +62,12 @@ pub struct TenantRecord {
     /// sign-ups were verified count as proven).
     #[serde(default = "proven_before_verification")]
     pub email_verified: bool,
+    /// The key recovery codes are hashed under (hex), once the data key it was derived
+    /// from has been rotated: derived one way from that key, so it outlives it without
+    /// keeping it. `None` while the tenant's first data key is current (the key is then
+    /// derived from it on use).
+    #[serde(default)]
+    pub recovery_code_key: Option<String>,
 }
 
 fn proven_before_verification() -> bool {

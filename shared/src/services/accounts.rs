@@ -89,6 +89,7 @@ impl Identity {
             created_at: now,
             policy,
             email_verified: false,
+            recovery_code_key: None,
         };
         let user_record = UserRecord {
             email: email.as_str().to_owned(),

@@ -111,6 +111,8 @@ pub enum Conflict {
     /// The sync ran past the job timeout (`TALLY_JOB_TIMEOUT_MS`); the next pass
     /// resumes it.
     SyncTimedOut,
+    /// A data-key rotation was asked for while the previous one still re-seals.
+    RotationInProgress,
 }
 
 /// The 400s the contract names beyond `invalid_request`.
@@ -303,6 +305,10 @@ impl ErrorCode {
                     Conflict::EmailUnverified => (
                         "email_unverified",
                         "Verify your e-mail address first (the link sent at sign-up; POST /v1/email/verify/resend sends another).",
+                    ),
+                    Conflict::RotationInProgress => (
+                        "rotation_in_progress",
+                        "The previous key rotation is still re-sealing your data; try again once it is done.",
                     ),
                     Conflict::NoDataYet => (
                         "no_data_yet",

@@ -34,14 +34,21 @@ pub const INTEGRATION_PURGE_DUE: &str = "IntegrationPurgeDue";
 pub const TENANT_ERASURE_DUE: &str = "TenantErasureDue";
 /// Expired items are due for deletion (where the store has no TTL of its own).
 pub const EXPIRED_PURGE_DUE: &str = "ExpiredPurgeDue";
+/// A tenant's data key was rotated: its items are due to be sealed again under the new
+/// key, and the old key destroyed.
+pub const TENANT_RESEAL_DUE: &str = "TenantResealDue";
 
 /// The bus events that carry an `ingest` job: the `detail-type`s the ingest function's
 /// rule matches (infra/template.yaml, checked by a test).
 pub const JOB_EVENTS: [&str; 2] = [SYNC_REQUESTED, EXPORT_REQUESTED];
 
 /// The bus events that carry a `sweep` job: the sweep function's rule.
-pub const SWEEP_JOB_EVENTS: [&str; 3] =
-    [INTEGRATION_PURGE_DUE, TENANT_ERASURE_DUE, EXPIRED_PURGE_DUE];
+pub const SWEEP_JOB_EVENTS: [&str; 4] = [
+    INTEGRATION_PURGE_DUE,
+    TENANT_ERASURE_DUE,
+    EXPIRED_PURGE_DUE,
+    TENANT_RESEAL_DUE,
+];
 
 /// One background job. As a schedule's input it is `{"job": "<name>", ...fields}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +75,8 @@ pub enum Job {
     EraseTenant(ErasureJob),
     /// Delete expired items.
     PurgeExpired,
+    /// Seal a tenant's items again under its rotated key; destroy the old key.
+    ResealTenant(ResealJob),
 }
 
 /// Which integration to sync; the fields of a `SyncRequested` event.
@@ -89,6 +98,12 @@ pub struct ExportJob {
 pub struct PurgeJob {
     pub tenant_id: TenantId,
     pub integration_id: IntegrationId,
+}
+
+/// Which tenant to re-seal; the fields of `TenantResealDue`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResealJob {
+    pub tenant_id: TenantId,
 }
 
 /// Which closed tenant to erase; the fields of `TenantErasureDue`.
@@ -181,6 +196,9 @@ impl Job {
                 Some(Event::new(TENANT_ERASURE_DUE, at).tenant(job.tenant_id.as_str()))
             }
             Self::PurgeExpired => Some(Event::new(EXPIRED_PURGE_DUE, at)),
+            Self::ResealTenant(job) => {
+                Some(Event::new(TENANT_RESEAL_DUE, at).tenant(job.tenant_id.as_str()))
+            }
             Self::FxRefresh | Self::PlanSyncs | Self::PlanSweep => None,
         }
     }
@@ -195,6 +213,7 @@ impl Job {
             INTEGRATION_PURGE_DUE => Self::PurgeIntegration(fields(detail)?),
             TENANT_ERASURE_DUE => Self::EraseTenant(fields(detail)?),
             EXPIRED_PURGE_DUE => Self::PurgeExpired,
+            TENANT_RESEAL_DUE => Self::ResealTenant(fields(detail)?),
             _ => return Ok(None),
         }))
     }
@@ -210,6 +229,7 @@ impl Job {
             Self::PurgeIntegration(_) => "purge_integration",
             Self::EraseTenant(_) => "erase_tenant",
             Self::PurgeExpired => "purge_expired",
+            Self::ResealTenant(_) => "reseal_tenant",
         }
     }
 
@@ -222,7 +242,8 @@ impl Job {
             Self::PlanSweep
             | Self::PurgeIntegration(_)
             | Self::EraseTenant(_)
-            | Self::PurgeExpired => JobFunction::Sweep,
+            | Self::PurgeExpired
+            | Self::ResealTenant(_) => JobFunction::Sweep,
         }
     }
 }
@@ -282,8 +303,11 @@ mod tests {
                 tenant_id: tenant_id.clone(),
                 integration_id: IntegrationId::generate(),
             }),
-            Job::EraseTenant(ErasureJob { tenant_id }),
+            Job::EraseTenant(ErasureJob {
+                tenant_id: tenant_id.clone(),
+            }),
             Job::PurgeExpired,
+            Job::ResealTenant(ResealJob { tenant_id }),
         ];
         for job in jobs {
             let event = job.event(chrono::Utc::now()).expect("an event");

@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::domain::ids::{TenantId, UserId};
-use crate::domain::tokens::{keyed_recovery_code_hash, recovery_code_hash, recovery_codes};
+use crate::domain::tokens::{
+    keyed_recovery_code_hash_with, recovery_code_hash, recovery_code_key, recovery_codes,
+};
 use crate::domain::totp::{self, TotpSecret};
 use crate::services::contexts::Identity;
 use crate::services::error::{Conflict, ServiceError};
@@ -23,6 +25,22 @@ pub struct TotpEnrolment {
 }
 
 impl Identity {
+    /// The key recovery codes are hashed under: kept in the tenant's record once its
+    /// first data key was rotated, else derived from that (current) key.
+    async fn recovery_code_key(&self, tenant: &TenantId) -> Result<String, ServiceError> {
+        let stored = self
+            .repos
+            .tenants
+            .get(tenant)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        if let Some(key) = stored.record.recovery_code_key {
+            return Ok(key);
+        }
+        let data_key = self.tenant_keys.data_key(tenant).await?;
+        Ok(recovery_code_key(data_key.expose_bytes()))
+    }
+
     /// `POST /v1/mfa/totp/setup` (re-authenticated by password).
     pub async fn totp_setup(
         &self,
@@ -75,13 +93,13 @@ impl Identity {
             .await?;
         let step = step.ok_or(ServiceError::InvalidMfaCode)?;
         let codes = recovery_codes();
-        let data_key = self.tenant_keys.data_key(ctx.tenant()).await?;
+        let recovery_key = self.recovery_code_key(ctx.tenant()).await?;
         user.record.mfa = Some(MfaState {
             secret: secret.to_base32(),
             last_step: step,
             recovery_code_hashes: codes
                 .iter()
-                .map(|c| keyed_recovery_code_hash(data_key.expose_bytes(), c))
+                .map(|c| keyed_recovery_code_hash_with(&recovery_key, c))
                 .collect(),
             enabled_at: self.now(),
         });
@@ -161,8 +179,8 @@ impl Identity {
                 }
             }
             (None, Some(code)) => {
-                let data_key = self.tenant_keys.data_key(tenant).await?;
-                let keyed = keyed_recovery_code_hash(data_key.expose_bytes(), code);
+                let recovery_key = self.recovery_code_key(tenant).await?;
+                let keyed = keyed_recovery_code_hash_with(&recovery_key, code);
                 // Codes issued before keyed hashes were stored bare.
                 let bare = recovery_code_hash(code);
                 let before = mfa.recovery_code_hashes.len();

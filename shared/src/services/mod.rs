@@ -21,6 +21,7 @@ pub mod incremental;
 pub mod ingestion;
 pub mod integrations;
 pub mod jobs;
+pub mod key_rotation;
 pub mod lifecycle;
 pub mod mfa;
 pub mod passwords;
@@ -52,15 +53,13 @@ pub use error::ServiceError;
 pub use sessions::TenantCtx;
 use vault::TenantKeys;
 
-/// How long a warm process keeps a tenant's plain data key.
-pub const DATA_KEY_CACHE_TTL: Duration = Duration::from_secs(300);
-
-/// The tenant-key vault over the adapters: one per process, shared by every context.
-pub fn tenant_keys(adapters: &Adapters) -> Arc<TenantKeys> {
+/// The tenant-key vault over the adapters: one per process, shared by every context;
+/// plain keys are kept `cache_ttl` (`Config::data_key_cache_ttl`).
+pub fn tenant_keys(adapters: &Adapters, cache_ttl: Duration) -> Arc<TenantKeys> {
     Arc::new(TenantKeys::new(
         adapters.store.clone(),
         adapters.keys.clone(),
-        DATA_KEY_CACHE_TTL,
+        cache_ttl,
     ))
 }
 
@@ -83,7 +82,7 @@ pub struct Services {
 
 impl Services {
     pub fn new(adapters: Adapters, config: Config) -> Arc<Self> {
-        let tenant_keys = tenant_keys(&adapters);
+        let tenant_keys = tenant_keys(&adapters, config.data_key_cache_ttl);
         let common = Common::new(&adapters, config, tenant_keys.clone());
         let gate = SessionGate::new(&common);
         let guard = Guard::new(&common, &adapters, tenant_keys.clone());

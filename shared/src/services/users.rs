@@ -14,6 +14,7 @@ use crate::domain::email::Email;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::roles::Role;
+use crate::domain::tokens::new_token;
 use crate::ports::Cursor;
 use crate::repos::Write;
 use crate::repos::tokens::TokenKind;
@@ -27,6 +28,14 @@ use crate::services::sessions::TenantCtx;
 
 /// How long an invitation can be accepted.
 pub const INVITE_DAYS: i64 = 7;
+/// The least time an invitation takes, new address or another tenant's: well above
+/// what creating the user, issuing the token, publishing the mail and auditing cost, so
+/// both replies leave after the same wait (issue 17, finding 5).
+pub const INVITE_MIN_TIME: std::time::Duration = std::time::Duration::from_millis(250);
+/// The mail an address that already has an account (in another tenant) gets when it is
+/// invited: it names the inviting tenant only, never the account's own tenant, and
+/// carries no token.
+pub const INVITE_FOR_EXISTING_ACCOUNT: &str = "InviteForExistingAccount";
 
 #[derive(Debug, Serialize)]
 pub struct UserView {
@@ -94,6 +103,12 @@ impl TenantAdmin {
 
     /// `POST /v1/users`: reserves the e-mail, creates the invited user, and emits the
     /// invitation (with its token) as an event, as an e-mail would carry it.
+    ///
+    /// An address that already has an account in another tenant gets the same reply,
+    /// in the same time (at least [`INVITE_MIN_TIME`]), as a fresh one: the admin must
+    /// not learn that the address has a Tally account. Nothing is created for it; the
+    /// address gets a neutral notice instead of the invitation (see
+    /// [`INVITE_FOR_EXISTING_ACCOUNT`]), and the reply's token opens nothing.
     pub async fn invite_user(
         &self,
         ctx: &TenantCtx,
@@ -103,7 +118,19 @@ impl TenantAdmin {
         self.guard.require_verified_email(ctx.tenant()).await?;
         let email = Email::parse(email)
             .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
-        let email_hash = self.guard.email_hash(&email).await?;
+        let started = tokio::time::Instant::now();
+        let outcome = self.invite(ctx, &email, role).await;
+        tokio::time::sleep_until(started + INVITE_MIN_TIME).await;
+        outcome
+    }
+
+    async fn invite(
+        &self,
+        ctx: &TenantCtx,
+        email: &Email,
+        role: Role,
+    ) -> Result<Invitation, ServiceError> {
+        let email_hash = self.guard.email_hash(email).await?;
         let now = self.now();
         let id = UserId::generate();
         let record = UserRecord {
@@ -124,22 +151,39 @@ impl TenantAdmin {
                 .create(&email_hash, ctx.tenant(), &id),
             self.repos.users.create(ctx.tenant(), &id, &record).await?,
         ];
-        transact_or(&self.repos, ops, ServiceError::EmailTaken).await?;
-        let token = self
-            .guard
-            .issue_token(
-                TokenKind::Invite,
-                ctx.tenant(),
-                &id,
-                Duration::days(INVITE_DAYS),
-            )
-            .await?;
-        let event = crate::ports::Event::new("UserInvited", now)
+        let (event, token) = match transact_or(&self.repos, ops, ServiceError::EmailTaken).await {
+            Ok(()) => {
+                let token = self
+                    .guard
+                    .issue_token(
+                        TokenKind::Invite,
+                        ctx.tenant(),
+                        &id,
+                        Duration::days(INVITE_DAYS),
+                    )
+                    .await?;
+                let event = crate::ports::Event::new("UserInvited", now)
+                    .field("user_id", id.as_str())
+                    .field("role", role.as_str())
+                    .field("token", token.clone());
+                (event, token)
+            }
+            Err(ServiceError::EmailTaken) => {
+                match self.repos.email_lookups.get(&email_hash).await? {
+                    // Another tenant's account: no user and no stored token; the reply's
+                    // token is as random as a real one and opens nothing.
+                    Some((owner, _)) if &owner != ctx.tenant() => (
+                        crate::ports::Event::new(INVITE_FOR_EXISTING_ACCOUNT, now),
+                        new_token(),
+                    ),
+                    _ => return Err(ServiceError::EmailTaken),
+                }
+            }
+            Err(other) => return Err(other),
+        };
+        let event = event
             .tenant(ctx.tenant().as_str())
-            .field("user_id", id.as_str())
-            .field("email", email.as_str())
-            .field("role", role.as_str())
-            .field("token", token.clone());
+            .field("email", email.as_str());
         self.events.publish(&event).await?;
         self.guard
             .audit(

@@ -94,3 +94,100 @@ async fn a_reset_request_takes_as_long_for_an_account_as_for_nobody() {
         unknown_times,
     );
 }
+
+/// The keys of a reply and the JSON type of each value: its shape, not its values.
+fn shape(body: &serde_json::Value) -> Vec<(String, &'static str)> {
+    let Some(object) = body.as_object() else {
+        return Vec::new();
+    };
+    let mut shape: Vec<(String, &'static str)> = object
+        .iter()
+        .map(|(key, value)| {
+            let kind = match value {
+                serde_json::Value::Null => "null",
+                serde_json::Value::Bool(_) => "bool",
+                serde_json::Value::Number(_) => "number",
+                serde_json::Value::String(_) => "string",
+                serde_json::Value::Array(_) => "array",
+                serde_json::Value::Object(_) => "object",
+            };
+            (key.clone(), kind)
+        })
+        .collect();
+    shape.sort();
+    shape
+}
+
+#[tokio::test]
+async fn inviting_another_tenants_address_answers_like_a_fresh_address_in_the_same_time() {
+    let app = spawn_app().await;
+    let elsewhere = app.signup().await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    let (mut fresh_times, mut taken_times) = (Vec::new(), Vec::new());
+    for i in 0..TRIES {
+        next_minute(&app);
+        let fresh = json!({ "email": format!("fresh-{i}@example.com"), "role": "viewer" });
+        let (took, response) = timed(app.post("/v1/users", Some(&token), fresh)).await;
+        assert_eq!(response.status(), 201);
+        let fresh_body: serde_json::Value = response.json().await.unwrap();
+        fresh_times.push(took);
+
+        let taken = json!({ "email": elsewhere.email, "role": "viewer" });
+        let (took, response) = timed(app.post("/v1/users", Some(&token), taken)).await;
+        assert_eq!(response.status(), 201, "the same status as a fresh address");
+        let taken_body: serde_json::Value = response.json().await.unwrap();
+        taken_times.push(took);
+        assert_eq!(shape(&taken_body), shape(&fresh_body));
+        assert_eq!(taken_body["email"], elsewhere.email.as_str());
+    }
+    assert_same_time(
+        "invite, another tenant's address vs a fresh one",
+        taken_times,
+        fresh_times,
+    );
+
+    // Nothing was made of the other tenant's address: no user here, no invitation
+    // mail, and its token opens nothing; the account elsewhere is untouched.
+    let users: serde_json::Value = app.get("/v1/users", &token).await.json().await.unwrap();
+    let listed = users["data"].as_array().unwrap();
+    assert_eq!(listed.len(), TRIES + 1);
+    assert!(
+        listed
+            .iter()
+            .all(|u| u["email"] != elsewhere.email.as_str())
+    );
+    assert!(
+        app.events_of("UserInvited")
+            .iter()
+            .all(|e| e["email"] != elsewhere.email.as_str())
+    );
+    let notices = app.events_of("InviteForExistingAccount");
+    assert_eq!(notices.len(), TRIES);
+    assert!(notices.iter().all(|e| e.get("token").is_none()
+        && e["tenant_id"] == admin.tenant_id.as_str()
+        && e.to_string().find(&elsewhere.tenant_id).is_none()));
+    let taken_token = taken_body_token(&app, &token, &elsewhere.email).await;
+    let accept = json!({ "token": taken_token, "password": "Another-Horse-43-Battery" });
+    let response = app.post("/v1/invites/accept", None, accept).await;
+    assert_eq!(error_code(response).await, "invalid_token");
+    next_minute(&app);
+    assert!(app.login(&elsewhere).await.len() > 20);
+
+    // Inviting an address of this same tenant still says so.
+    let again = json!({ "email": "fresh-0@example.com", "role": "viewer" });
+    let response = app.post("/v1/users", Some(&token), again).await;
+    assert_eq!(error_code(response).await, "email_taken");
+}
+
+/// The token of one more invitation of `email`.
+async fn taken_body_token(app: &TestApp, admin_token: &str, email: &str) -> String {
+    let body = json!({ "email": email, "role": "viewer" });
+    let reply: serde_json::Value = app
+        .post("/v1/users", Some(admin_token), body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    reply["invite_token"].as_str().unwrap().to_owned()
+}

@@ -200,3 +200,31 @@ async fn the_totp_secret_is_sealed_at_rest() {
     ));
     assert!(!crate::helpers::contains_bytes(&raw, secret.expose_bytes()));
 }
+
+#[tokio::test]
+async fn recovery_codes_issued_before_a_key_rotation_work_after_the_old_key_is_destroyed() {
+    use tally::domain::ids::TenantId;
+    use tally::services::jobs::{self, Job, ResealJob, Workers};
+
+    let app = crate::helpers::spawn_app_with(&[("TALLY_DATA_KEY_CACHE_SECS", "1")]).await;
+    let user = app.signup().await;
+    let token = app.login(&user).await;
+    let (_, codes) = enrol(&app, &user, &token).await;
+    let response = app
+        .post("/v1/security/rotate-keys", Some(&token), json!({}))
+        .await;
+    assert_eq!(response.status(), 202);
+    let tenant = TenantId::parse(&user.tenant_id).unwrap();
+    let job = Job::ResealTenant(ResealJob {
+        tenant_id: tenant.clone(),
+    });
+    jobs::run(&Workers::all(&app.services), job).await.unwrap();
+    let state = app.services.tenant_keys.state(&tenant).await.unwrap();
+    assert_eq!((state.generation, state.retired), (1, None));
+    assert_eq!(
+        login_with(&app, &user, json!({ "recovery_code": codes[0] }))
+            .await
+            .status(),
+        201
+    );
+}

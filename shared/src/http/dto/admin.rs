@@ -279,3 +279,25 @@ impl From<AuditView> for AuditEntry {
 }
 
 list_reply!(AuditEntryList of AuditEntry);
+
+/// A started key rotation: the new key seals every write from now on; the re-seal job
+/// moves the tenant's stored items to it and then destroys the retired key.
+#[derive(Serialize, ToSchema)]
+pub struct KeyRotationStarted {
+    /// The new data key's generation (the tenant's first key is 0).
+    pub generation: u32,
+    /// The retired key's generation, destroyed once nothing is sealed under it.
+    pub retired_generation: u32,
+    /// Always `resealing` in this reply.
+    pub status: &'static str,
+}
+
+impl From<crate::services::key_rotation::KeyRotation> for KeyRotationStarted {
+    fn from(rotation: crate::services::key_rotation::KeyRotation) -> Self {
+        Self {
+            generation: rotation.generation,
+            retired_generation: rotation.retired_generation,
+            status: "resealing",
+        }
+    }
+}

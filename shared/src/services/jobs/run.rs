@@ -34,6 +34,8 @@ pub enum JobReport {
     },
     /// A deletion: what it deleted.
     Deleted(SweepReport),
+    /// A re-seal after a key rotation.
+    Resealed(crate::services::key_rotation::ResealReport),
 }
 
 /// The contexts jobs run on, and how long one job may run. A Lambda function builds
@@ -160,6 +162,11 @@ async fn dispatch(workers: &Workers, job: Job) -> Result<JobReport, ServiceError
                 .publish_planned_sweep()
                 .await?,
         },
+        Job::ResealTenant(job) => JobReport::Resealed(
+            built(&workers.tenancy, name)?
+                .reseal_tenant(&job.tenant_id)
+                .await?,
+        ),
         job @ (Job::PurgeIntegration(_) | Job::EraseTenant(_) | Job::PurgeExpired) => {
             JobReport::Deleted(built(&workers.tenancy, name)?.delete_due(&job).await?)
         }
