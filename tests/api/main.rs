@@ -21,6 +21,7 @@ mod routes;
 mod stripe_connector;
 mod stripe_lifecycle;
 mod stripe_shapes;
+mod support;
 mod suppression;
 mod template;
 mod web;

@@ -24,9 +24,11 @@ pub mod erasure;
 pub mod exports;
 pub mod fx;
 pub mod integrations;
+pub mod operators;
 pub mod registry;
 pub mod security;
 pub mod sessions;
+pub mod support;
 pub mod tenancy;
 pub mod tenants;
 pub mod tokens;
@@ -329,6 +331,8 @@ pub struct Repos {
     pub closures: tenancy::Closures,
     pub webhook_events: webhooks::WebhookEvents,
     pub erasure: erasure::Erasure,
+    pub operators: operators::Operators,
+    pub support_grants: support::SupportGrants,
     pub transactions: Transactions,
 }
 
@@ -357,6 +361,8 @@ impl Repos {
             snapshots: analytics::Snapshots::new(sealer.clone()),
             settings: fx::Settings::new(sealer.clone()),
             ecb_days: fx::EcbDays::new(store.clone()),
+            operators: operators::Operators::new(sealer.clone()),
+            support_grants: support::SupportGrants::new(sealer.clone()),
             exports: exports::Exports::new(sealer),
             closures: tenancy::Closures::new(store.clone()),
             webhook_events: webhooks::WebhookEvents::new(store.clone()),
