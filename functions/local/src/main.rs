@@ -6,7 +6,7 @@
 //! `cargo run -p local -- sweep [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- fx-refresh [--data-dir .tally]`
 //! `cargo run -p local -- operator create --email <e-mail> [--data-dir .tally | --aws]`
-//! `cargo run -p local -- operator unlock --email <e-mail> [--data-dir .tally | --aws]`
+//! `cargo run -p local -- operator unlock|disable --email <e-mail> [--data-dir .tally | --aws]`
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,6 +93,14 @@ enum OperatorCommand {
     },
     /// Clear an operator's failed sign-ins after a lockout.
     Unlock {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: OperatorStore,
+    },
+    /// Disable an operator: its sessions end with their next request, it cannot sign
+    /// in, and no grant can name it.
+    Disable {
         #[arg(long)]
         email: String,
         #[command(flatten)]
@@ -195,9 +203,9 @@ async fn main() -> anyhow::Result<()> {
 /// `operator create` and `operator unlock`, on the local data dir or the AWS store.
 async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()> {
     let (email, store) = match &command {
-        OperatorCommand::Create { email, store } | OperatorCommand::Unlock { email, store } => {
-            (email.clone(), store)
-        }
+        OperatorCommand::Create { email, store }
+        | OperatorCommand::Unlock { email, store }
+        | OperatorCommand::Disable { email, store } => (email.clone(), store),
     };
     let services = if store.aws {
         let (adapters, config) = tally::lambda::aws_adapters()
@@ -238,6 +246,14 @@ async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()
                 .await
                 .map_err(|e| anyhow::anyhow!("the operator was not unlocked: {e}"))?;
             println!("Operator sign-ins unlocked.");
+        }
+        OperatorCommand::Disable { .. } => {
+            services
+                .identity
+                .disable_operator(&email)
+                .await
+                .map_err(|e| anyhow::anyhow!("the operator was not disabled: {e}"))?;
+            println!("Operator disabled.");
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
-//! `local operator create` and `local operator unlock`: a staff account is made by the
+//! `local operator create`, `unlock` and `disable`: a staff account is made by the
 //! command (never by the API), with its TOTP secret printed once; the server then signs
-//! it in with that secret's code, and its token finds no tenant route.
+//! it in with that secret's code, its token finds no tenant route, and `disable` ends it.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -95,4 +95,13 @@ fn an_operator_made_by_the_command_signs_in_with_its_totp_and_reaches_no_tenant(
 
     let (ok, output) = operator(dir.path(), &["unlock", "--email", EMAIL], "");
     assert!(ok, "{output}");
+    let (ok, output) = operator(dir.path(), &["disable", "--email", EMAIL], "");
+    assert!(ok, "{output}");
+    let (status, body) = http.call(
+        Method::DELETE,
+        &format!("{}/v1/operator/sessions/current", server.base),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 401, "a disabled operator's session ends: {body}");
 }

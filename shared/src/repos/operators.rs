@@ -29,6 +29,9 @@ const OPERATOR_ID: &str = "operator_id";
 const SESSION_ID: &str = "session_id";
 const LAST_SEEN: &str = "last_seen";
 const COUNT: &str = "count";
+/// Plain as well as sealed: the gate checks it on every operator request without
+/// opening the record.
+const DISABLED: &str = "disabled";
 
 /// A hash as it may stand in a key: non-empty, no `#`.
 fn hash_after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -175,6 +178,7 @@ impl Operators {
             .sealer
             .seal(&system, record_key(operator), record)
             .await?;
+        let sealed = with_n(sealed, DISABLED, i64::from(record.disabled));
         let pointer = with_s(
             Item::new(email_key(email_hash)),
             OPERATOR_ID,
@@ -186,9 +190,10 @@ impl Operators {
         ])
     }
 
-    /// Whether the operator exists (without opening its record).
-    pub async fn exists(&self, operator: &OperatorId) -> Result<bool, RepoError> {
-        Ok(self.store().get(&record_key(operator)).await?.is_some())
+    /// Whether the operator exists and is not disabled (without opening its record).
+    pub async fn is_active(&self, operator: &OperatorId) -> Result<bool, RepoError> {
+        let item = self.store().get(&record_key(operator)).await?;
+        Ok(item.is_some_and(|item| n(&item, DISABLED) == Some(0)))
     }
 
     /// The operator an e-mail's keyed hash belongs to.
@@ -224,6 +229,7 @@ impl Operators {
             .seal(&TenantId::system(), record_key(operator), record)
             .await?
             .with_version(version + 1);
+        let item = with_n(item, DISABLED, i64::from(record.disabled));
         Ok(self
             .store()
             .put(item, Condition::VersionIs(version))

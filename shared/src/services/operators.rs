@@ -118,6 +118,24 @@ impl Identity {
         Ok(self.repos.operators.clear_failures(&email_hash).await?)
     }
 
+    /// Disables an operator (the CLI's `operator disable`): its sessions answer 401 from
+    /// the next request on, it cannot sign in, and no grant can name it.
+    pub async fn disable_operator(&self, email: &str) -> Result<(), ServiceError> {
+        let email = Email::parse(email)
+            .map_err(|_| ServiceError::invalid("email", "Not a valid e-mail address."))?;
+        let email_hash = self.guard.email_hash(&email).await?;
+        let operators = &self.repos.operators;
+        let id = operators
+            .by_email(&email_hash)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let mut stored = operators.get(&id).await?.ok_or(ServiceError::NotFound)?;
+        stored.record.disabled = true;
+        Ok(operators
+            .update(&id, &stored.record, stored.version)
+            .await?)
+    }
+
     /// `POST /v1/operator/sessions`: password and a TOTP code, always.
     pub async fn operator_login(
         &self,
@@ -292,6 +310,10 @@ impl SessionGate {
         let now = self.now().timestamp();
         let idle = self.config.session_idle_timeout.as_secs() as i64;
         if now >= session.expires_at || now - session.last_seen >= idle {
+            operators.end_session(&session.token_hash).await?;
+            return Err(ServiceError::Unauthenticated);
+        }
+        if !operators.is_active(&session.operator).await? {
             operators.end_session(&session.token_hash).await?;
             return Err(ServiceError::Unauthenticated);
         }

@@ -88,7 +88,7 @@ impl TenantAdmin {
         hours: i64,
     ) -> Result<GrantView, ServiceError> {
         let terms = check_terms(GrantKind::Consent, hours, reason)?;
-        if !self.repos.operators.exists(operator).await? {
+        if !self.repos.operators.is_active(operator).await? {
             return Err(ServiceError::invalid("operator_id", "No such operator."));
         }
         let now = self.now();

@@ -174,3 +174,42 @@ async fn grants_over_72_hours_and_break_glass_over_4_hours_are_refused() {
     }
     assert!(app.events_of("SupportBreakGlassOpened").is_empty());
 }
+
+#[tokio::test]
+async fn a_disabled_operator_is_signed_out_and_cannot_be_granted_access() {
+    let app = spawn_app().await;
+    let admin = app.signup().await;
+    let admin_token = app.login(&admin).await;
+    let operator = create_operator(&app).await;
+    let token = operator_login(&app, &operator).await;
+    assert_eq!(
+        grant(&app, &admin_token, &operator.id, 24).await.status(),
+        201
+    );
+    let read = |token: String| {
+        let app = &app;
+        let tenant = admin.tenant_id.clone();
+        async move {
+            super::as_operator(app, Method::GET, "/v1/dimensions", &token, &tenant, None)
+                .await
+                .status()
+        }
+    };
+    assert_ne!(read(token.clone()).await, 404);
+    app.services
+        .identity
+        .disable_operator(&operator.email)
+        .await
+        .unwrap();
+    assert_eq!(read(token).await, 401);
+    let body = json!({
+        "email": operator.email,
+        "password": OPERATOR_PASSWORD,
+        "totp_code": current_code(&app, &operator),
+    });
+    let response = app.post("/v1/operator/sessions", None, body).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(error_code(response).await, "invalid_credentials");
+    let refused = grant(&app, &admin_token, &operator.id, 24).await;
+    assert_eq!(refused.status(), 400);
+}
