@@ -258,3 +258,45 @@ async fn break_glass_leaves_an_audit_entry_and_tells_the_admins_at_once() {
     .await;
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn on_the_aws_adapters_a_grant_opens_reads_and_its_revocation_closes_them() {
+    let app = crate::helpers::spawn_app_on_moto(&[]).await;
+    let admin = app.signup().await;
+    let admin_token = app.login(&admin).await;
+    let operator = create_operator(&app).await;
+    let token = operator_login(&app, &operator).await;
+    assert_eq!(
+        status(&app, "/v1/dimensions", &token, &admin.tenant_id).await,
+        404
+    );
+    let created: Value = grant(&app, &admin_token, &operator.id, 72)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("a grant id");
+    assert_ne!(
+        status(&app, "/v1/dimensions", &token, &admin.tenant_id).await,
+        404
+    );
+    let revoked = app
+        .delete(&format!("/v1/support/grants/{id}"), &admin_token)
+        .await;
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(
+        status(&app, "/v1/dimensions", &token, &admin.tenant_id).await,
+        404
+    );
+    let log = audit_log(&app, &admin_token).await;
+    for action in [
+        "SupportAccessGranted",
+        "SupportRead",
+        "SupportAccessRevoked",
+    ] {
+        assert!(
+            log.iter().any(|e| e["action"] == action),
+            "{action}: {log:#?}"
+        );
+    }
+}
