@@ -39,6 +39,10 @@ pub struct Config {
     /// the records of one bucket of customers are decoded at a time, the rest held
     /// compressed, which bounds a rebuild's memory (see `services::rebuild`).
     pub rebuild_bucket_customers: usize,
+    /// Customers per shard (`TALLY_SHARD_CUSTOMERS`): a tenant's bulk items are spread
+    /// over one partition key per this many customers, at most 16, chosen when its
+    /// first full sync has listed its customers (see `repos::shards`).
+    pub shard_customers: u64,
     /// AWS resources; `None` locally, required by [`Config::aws`].
     pub kms_key_id: Option<String>,
     pub event_bus: Option<String>,
@@ -181,6 +185,12 @@ impl Config {
                 1..=1_000_000,
                 "a whole number from 1 to 1000000",
             )? as usize,
+            shard_customers: number(
+                "TALLY_SHARD_CUSTOMERS",
+                10_000,
+                1..=10_000_000,
+                "a whole number from 1 to 10000000",
+            )?,
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
         };

@@ -52,7 +52,7 @@ async fn connect_stripe(app: &TestApp, user: &TestUser, token: &str) -> Integrat
 }
 
 /// `POST /v1/exports`, then the job; returns the export's id.
-async fn built_export(app: &TestApp, user: &TestUser, token: &str) -> String {
+pub(crate) async fn built_export(app: &TestApp, user: &TestUser, token: &str) -> String {
     let response = app.post("/v1/exports", Some(token), json!({})).await;
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
@@ -67,7 +67,7 @@ async fn built_export(app: &TestApp, user: &TestUser, token: &str) -> String {
 }
 
 /// Every page of a ready export, following `next_page`.
-async fn pages(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
+pub(crate) async fn pages(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut next = Some(0);
     while let Some(page) = next {
@@ -86,7 +86,7 @@ async fn pages(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
 }
 
 /// A section's records across every page, in order.
-fn section<'a>(pages: &'a [Value], name: &str) -> Vec<&'a Value> {
+pub(crate) fn section<'a>(pages: &'a [Value], name: &str) -> Vec<&'a Value> {
     let lists = pages.iter().filter_map(|p| p["document"][name].as_array());
     lists.flatten().collect()
 }

@@ -26,7 +26,7 @@ const VIEWS: &[&str] = &[
 
 /// The answers to [`VIEWS`] and to each listed customer's profile, with the
 /// integration's id replaced by a placeholder (two tenants' integrations differ).
-async fn answers(app: &TestApp, token: &str, integration: &str) -> Vec<(String, Value)> {
+pub(crate) async fn answers(app: &TestApp, token: &str, integration: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for view in VIEWS {
         out.push((view.to_string(), get(app, token, view, integration).await));
@@ -49,7 +49,7 @@ async fn get(app: &TestApp, token: &str, path: &str, integration: &str) -> Value
 }
 
 /// A tenant connected to `fake` and synced once (a full sync).
-async fn synced_tenant(app: &TestApp) -> (TestUser, String, String) {
+pub(crate) async fn synced_tenant(app: &TestApp) -> (TestUser, String, String) {
     let admin = app.signup().await;
     let token = app.login(&admin).await;
     let id = connect_key(app, &token).await;
@@ -58,10 +58,10 @@ async fn synced_tenant(app: &TestApp) -> (TestUser, String, String) {
 }
 
 /// A small deterministic generator (xorshift64*): the same seed, the same script.
-struct Script(u64);
+pub(crate) struct Script(pub(crate) u64);
 
 impl Script {
-    fn next(&mut self, below: u64) -> u64 {
+    pub(crate) fn next(&mut self, below: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -72,7 +72,12 @@ impl Script {
 /// One change at the processor, chosen by `script`: a quantity change, a cancellation
 /// at period end, an immediate cancellation, a deleted customer, or a renewal of the
 /// lifecycle subscriptions (new invoices and charges).
-fn change(fake: &FakeStripe, script: &mut Script, customers: u64, deleted: &mut Vec<u64>) {
+pub(crate) fn change(
+    fake: &FakeStripe,
+    script: &mut Script,
+    customers: u64,
+    deleted: &mut Vec<u64>,
+) {
     let i = script.next(customers);
     let subscription = format!("sub_T{i:06}");
     match script.next(5) {

@@ -24,10 +24,19 @@ pub(crate) async fn app_with_fake(customers: usize) -> (TestApp, FakeStripe) {
 
 /// The same with a scenario of the caller's.
 pub(crate) async fn app_with_scenario(scenario: Scenario) -> (TestApp, FakeStripe) {
+    app_with_scenario_and(scenario, &[]).await
+}
+
+/// The same, with more configuration.
+pub(crate) async fn app_with_scenario_and(
+    scenario: Scenario,
+    extra: &[(&str, &str)],
+) -> (TestApp, FakeStripe) {
     let fake = FakeStripe::start(scenario).await;
     let mut vars = fake.config_vars();
     vars.push(("TALLY_STRIPE_CLIENT_ID".into(), FAKE_CLIENT_ID.into()));
     vars.push(("TALLY_STRIPE_RETRY_BASE_MS".into(), "1".into()));
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = spawn_app_with(&vars).await;
     let secrets = &app.services.adapters.secrets;

@@ -18,6 +18,7 @@ mod openapi;
 mod plumbing;
 mod query;
 mod routes;
+mod sharding;
 mod stripe_connector;
 mod stripe_lifecycle;
 mod stripe_shapes;

@@ -1,15 +1,17 @@
 //! The analytics snapshot in the table: its parts, sealed and stored under an id
-//! derived from their bytes `(TENANT#<id>, ANALYTICS#PART#<part id>)`; its manifest
-//! (the head and the list of part ids), sealed chunks
+//! derived from their bytes `(TENANT#<id>[#S<shard>], ANALYTICS#PART#<part id>)`; its
+//! manifest (the head and the list of part ids), sealed chunks
 //! `(TENANT#<id>, ANALYTICS#<version>#<index>)`; both published by writing the plain
 //! pointer `(TENANT#<id>, ANALYTICS)` last. The customer profiles
-//! `(TENANT#<id>, PROFILE#<integration>#<customer>)` (sealed).
+//! `(TENANT#<id>[#S<shard>], PROFILE#<integration>#<customer>)` (sealed). Parts and
+//! profiles are spread over the tenant's shards ([`super::shards`]); the pointer and
+//! the manifest chunks, a few items, stay in its own partition.
 
 use crate::domain::crypto::keyed_hash;
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::CustomerProfile;
-use crate::ports::store::Pages;
-use crate::ports::{Condition, Item, Key, Query, SortKeys};
+use crate::ports::{Condition, Item, Key, SortKeys};
+use crate::repos::shards::{Layouts, ShardPages, Shards, partition, tenant_and_shard};
 use crate::repos::{
     EntityKey, RepoError, Sealer, all_under, n, read_concurrently, tenant_of, with_n,
 };
@@ -82,12 +84,24 @@ pub struct SnapshotPartKey {
     pub tenant: TenantId,
     /// 32 lower-case hex digits.
     pub part: String,
+    /// The shard holding it.
+    pub shard: u16,
+}
+
+impl SnapshotPartKey {
+    pub fn placed(tenant: &TenantId, part: &str, shards: Shards) -> Self {
+        Self {
+            tenant: tenant.clone(),
+            part: part.to_owned(),
+            shard: shards.of(&format!("{PART_PREFIX}{part}")),
+        }
+    }
 }
 
 impl EntityKey for SnapshotPartKey {
     fn key(&self) -> Key {
         Key::new(
-            self.tenant.partition(),
+            partition(&self.tenant, self.shard),
             format!("{PART_PREFIX}{}", self.part),
         )
     }
@@ -98,9 +112,11 @@ impl EntityKey for SnapshotPartKey {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         valid.then_some(())?;
+        let (tenant, shard) = tenant_and_shard(&key.pk)?;
         Some(Self {
-            tenant: tenant_of(&key.pk)?,
+            tenant,
             part: part.to_owned(),
+            shard,
         })
     }
 }
@@ -115,22 +131,41 @@ pub struct ProfileKey {
     pub tenant: TenantId,
     pub integration: String,
     pub customer: String,
+    /// The shard holding it.
+    pub shard: u16,
+}
+
+impl ProfileKey {
+    pub fn placed(tenant: &TenantId, integration: &str, customer: &str, shards: Shards) -> Self {
+        Self {
+            tenant: tenant.clone(),
+            integration: integration.to_owned(),
+            customer: customer.to_owned(),
+            shard: shards.of(&profile_sort_key(integration, customer)),
+        }
+    }
+}
+
+fn profile_sort_key(integration: &str, customer: &str) -> String {
+    format!("{PROFILE_PREFIX}{integration}#{customer}")
 }
 
 impl EntityKey for ProfileKey {
     fn key(&self) -> Key {
         Key::new(
-            self.tenant.partition(),
-            format!("{PROFILE_PREFIX}{}#{}", self.integration, self.customer),
+            partition(&self.tenant, self.shard),
+            profile_sort_key(&self.integration, &self.customer),
         )
     }
     fn parse(key: &Key) -> Option<Self> {
         let (integration, customer) = key.sk.strip_prefix(PROFILE_PREFIX)?.split_once('#')?;
         (!integration.is_empty() && !customer.is_empty()).then_some(())?;
+        let (tenant, shard) = tenant_and_shard(&key.pk)?;
         Some(Self {
-            tenant: tenant_of(&key.pk)?,
+            tenant,
             integration: integration.to_owned(),
             customer: customer.to_owned(),
+            shard,
         })
     }
 }
@@ -149,6 +184,7 @@ pub struct SnapshotPointer {
 #[derive(Clone)]
 pub struct Snapshots {
     sealer: Sealer,
+    layouts: Layouts,
 }
 
 fn pointer_key(tenant: &TenantId) -> Key {
@@ -158,12 +194,8 @@ fn pointer_key(tenant: &TenantId) -> Key {
     .key()
 }
 
-fn part_key(tenant: &TenantId, part: &str) -> Key {
-    SnapshotPartKey {
-        tenant: tenant.clone(),
-        part: part.to_owned(),
-    }
-    .key()
+fn part_key(tenant: &TenantId, part: &str, shards: Shards) -> Key {
+    SnapshotPartKey::placed(tenant, part, shards).key()
 }
 
 fn chunk_key(tenant: &TenantId, version: i64, index: usize) -> Key {
@@ -176,8 +208,8 @@ fn chunk_key(tenant: &TenantId, version: i64, index: usize) -> Key {
 }
 
 impl Snapshots {
-    pub(crate) fn new(sealer: Sealer) -> Self {
-        Self { sealer }
+    pub(crate) fn new(sealer: Sealer, layouts: Layouts) -> Self {
+        Self { sealer, layouts }
     }
 
     pub async fn pointer(&self, tenant: &TenantId) -> Result<Option<SnapshotPointer>, RepoError> {
@@ -289,12 +321,13 @@ impl Snapshots {
         tenant: &TenantId,
         parts: &[(String, Vec<u8>)],
     ) -> Result<(), RepoError> {
+        let shards = self.layouts.shards(tenant).await?;
         for batch in parts.chunks(PARTS_PER_BATCH) {
             let mut items = Vec::with_capacity(batch.len());
             for (id, bytes) in batch {
                 items.push(
                     self.sealer
-                        .seal_bytes(tenant, part_key(tenant, id), bytes)
+                        .seal_bytes(tenant, part_key(tenant, id, shards), bytes)
                         .await?,
                 );
             }
@@ -309,11 +342,12 @@ impl Snapshots {
         tenant: &TenantId,
         ids: &[String],
     ) -> Result<Vec<(String, Vec<u8>)>, RepoError> {
+        let shards = self.layouts.shards(tenant).await?;
         let (sealer, tenant) = (self.sealer.clone(), tenant.clone());
         read_concurrently(ids.to_vec(), PARTS_IN_FLIGHT, move |id| {
             let (sealer, tenant) = (sealer.clone(), tenant.clone());
             async move {
-                let key = part_key(&tenant, &id);
+                let key = part_key(&tenant, &id, shards);
                 let loaded = sealer.load_bytes(&tenant, &key).await?;
                 Ok(loaded.map(|bytes| (id, bytes)))
             }
@@ -328,10 +362,11 @@ impl Snapshots {
         tenant: &TenantId,
         mut on_page: impl FnMut(Vec<(String, Vec<u8>)>) -> Result<(), RepoError>,
     ) -> Result<(), RepoError> {
-        let query =
-            Query::new(tenant.partition(), SortKeys::prefix(PART_PREFIX)).limit(PARTS_PER_PAGE);
-        let mut pages = Pages::new(self.sealer.store.as_ref(), query);
-        while let Some(items) = pages.next().await? {
+        let shards = self.layouts.shards(tenant).await?;
+        let store = self.sealer.store.as_ref();
+        let sort = SortKeys::prefix(PART_PREFIX);
+        let mut pages = ShardPages::new(store, shards.partitions(tenant), sort, PARTS_PER_PAGE);
+        while let Some(items) = pages.next_round().await? {
             // Each item with its id; an item whose key is not a part's is not one.
             let (ids, items): (Vec<String>, Vec<Item>) = items
                 .into_iter()
@@ -345,13 +380,14 @@ impl Snapshots {
 
     /// Deletes parts no longer in any published manifest (idempotent).
     pub async fn delete_parts(&self, tenant: &TenantId, ids: &[String]) -> Result<(), RepoError> {
-        let keys = ids.iter().map(|id| part_key(tenant, id)).collect();
+        let shards = self.layouts.shards(tenant).await?;
+        let keys = ids.iter().map(|id| part_key(tenant, id, shards)).collect();
         Ok(self.sealer.store.batch_delete(keys).await?)
     }
 
     /// The keys of every snapshot item that is not `keep`: parts not in `parts` and
     /// manifest chunks of other versions (left by a pass that stopped after writing
-    /// them). Read a page at a time, keys only kept.
+    /// them), in every shard. Read a page at a time, keys only kept.
     pub async fn unreferenced(
         &self,
         tenant: &TenantId,
@@ -359,10 +395,11 @@ impl Snapshots {
         parts: &std::collections::HashSet<String>,
     ) -> Result<Vec<Key>, RepoError> {
         let mut stale = Vec::new();
-        let query =
-            Query::new(tenant.partition(), SortKeys::prefix(CHUNK_PREFIX)).limit(PARTS_PER_PAGE);
-        let mut pages = Pages::new(self.sealer.store.as_ref(), query);
-        while let Some(items) = pages.next().await? {
+        let shards = self.layouts.shards(tenant).await?;
+        let store = self.sealer.store.as_ref();
+        let sort = SortKeys::prefix(CHUNK_PREFIX);
+        let mut pages = ShardPages::new(store, shards.partitions(tenant), sort, PARTS_PER_PAGE);
+        while let Some(items) = pages.next_round().await? {
             for item in items {
                 let referenced = match (
                     SnapshotPartKey::parse(&item.key),
@@ -405,20 +442,16 @@ impl Snapshots {
 #[derive(Clone)]
 pub struct Profiles {
     sealer: Sealer,
+    layouts: Layouts,
 }
 
 impl Profiles {
-    pub(crate) fn new(sealer: Sealer) -> Self {
-        Self { sealer }
+    pub(crate) fn new(sealer: Sealer, layouts: Layouts) -> Self {
+        Self { sealer, layouts }
     }
 
-    fn key(tenant: &TenantId, integration: &str, customer: &str) -> Key {
-        ProfileKey {
-            tenant: tenant.clone(),
-            integration: integration.to_owned(),
-            customer: customer.to_owned(),
-        }
-        .key()
+    fn key(tenant: &TenantId, integration: &str, customer: &str, shards: Shards) -> Key {
+        ProfileKey::placed(tenant, integration, customer, shards).key()
     }
 
     pub async fn put(
@@ -427,7 +460,8 @@ impl Profiles {
         integration: &str,
         profile: &CustomerProfile,
     ) -> Result<(), RepoError> {
-        let key = Self::key(tenant, integration, &profile.id);
+        let shards = self.layouts.shards(tenant).await?;
+        let key = Self::key(tenant, integration, &profile.id, shards);
         let item = self.sealer.seal(tenant, key, profile).await?;
         Ok(self.sealer.store.put(item, Condition::None).await?)
     }
@@ -444,10 +478,11 @@ impl Profiles {
         tenant: &TenantId,
         profiles: &[(String, CustomerProfile)],
     ) -> Result<(), RepoError> {
+        let shards = self.layouts.shards(tenant).await?;
         for chunk in profiles.chunks(PROFILES_PER_BATCH) {
             let mut items = Vec::with_capacity(chunk.len());
             for (integration, profile) in chunk {
-                let key = Self::key(tenant, integration, &profile.id);
+                let key = Self::key(tenant, integration, &profile.id, shards);
                 items.push(self.sealer.seal(tenant, key, profile).await?);
             }
             self.sealer.store.batch_put(items).await?;
@@ -462,9 +497,10 @@ impl Profiles {
         tenant: &TenantId,
         customers: &[(String, String)],
     ) -> Result<(), RepoError> {
+        let shards = self.layouts.shards(tenant).await?;
         let keys = customers
             .iter()
-            .map(|(integration, customer)| Self::key(tenant, integration, customer))
+            .map(|(integration, customer)| Self::key(tenant, integration, customer, shards))
             .collect();
         Ok(self.sealer.store.batch_delete(keys).await?)
     }
@@ -475,7 +511,8 @@ impl Profiles {
         integration: &str,
         customer: &str,
     ) -> Result<Option<CustomerProfile>, RepoError> {
-        let key = Self::key(tenant, integration, customer);
+        let shards = self.layouts.shards(tenant).await?;
+        let key = Self::key(tenant, integration, customer, shards);
         let loaded = self.sealer.load(tenant, &key).await?;
         Ok(loaded.map(|(profile, _)| profile))
     }

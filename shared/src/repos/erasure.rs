@@ -8,6 +8,7 @@ use crate::domain::ids::TenantId;
 use crate::ports::store::MAX_TRANSACTION_OPS;
 use crate::ports::{Condition, Key, Query, SortKeys, Store, WriteOp};
 use crate::repos::RepoError;
+use crate::repos::shards::every_partition;
 
 /// Keys read per page while deleting (each page is deleted before the next is read).
 const DELETE_PAGE: usize = 500;
@@ -19,7 +20,16 @@ pub struct Selection(Selected);
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Selected {
     Key(Key),
-    Prefix { pk: String, prefix: String },
+    Prefix {
+        pk: String,
+        prefix: String,
+    },
+    /// Every item under the prefix in each of the tenant's partitions (its own and
+    /// every shard any layout may use, see [`super::shards`]).
+    Sharded {
+        tenant: TenantId,
+        prefix: String,
+    },
 }
 
 impl Selection {
@@ -29,12 +39,21 @@ impl Selection {
     pub(crate) fn prefix(pk: String, prefix: String) -> Self {
         Self(Selected::Prefix { pk, prefix })
     }
+    pub(crate) fn sharded(tenant: &TenantId, prefix: String) -> Self {
+        Self(Selected::Sharded {
+            tenant: tenant.clone(),
+            prefix,
+        })
+    }
     /// Whether `key` falls in the selection.
     #[cfg(test)]
     pub(crate) fn contains(&self, key: &Key) -> bool {
         match &self.0 {
             Selected::Key(k) => k == key,
             Selected::Prefix { pk, prefix } => &key.pk == pk && key.sk.starts_with(prefix.as_str()),
+            Selected::Sharded { tenant, prefix } => {
+                every_partition(tenant).contains(&key.pk) && key.sk.starts_with(prefix.as_str())
+            }
         }
     }
 }
@@ -60,6 +79,12 @@ impl Erasure {
                 Selected::Prefix { pk, prefix } => {
                     deleted += self.delete_sorted(&pk, SortKeys::prefix(prefix)).await?;
                 }
+                Selected::Sharded { tenant, prefix } => {
+                    for pk in every_partition(&tenant) {
+                        let sort = SortKeys::prefix(prefix.clone());
+                        deleted += self.delete_sorted(&pk, sort).await?;
+                    }
+                }
             }
         }
         Ok(deleted + delete_keys(self.store.as_ref(), keys).await?)
@@ -71,9 +96,15 @@ impl Erasure {
         Ok(self.store.purge_expired(now).await?)
     }
 
-    /// Deletes every item of the tenant's partition.
+    /// Deletes every item of the tenant's partitions: the shards first, its own
+    /// partition (the tenant item with them) last, so an erasure resumed after a stop
+    /// finds everything again.
     pub async fn erase_partition(&self, tenant: &TenantId) -> Result<u64, RepoError> {
-        self.delete_sorted(&tenant.partition(), SortKeys::All).await
+        let mut deleted = 0;
+        for pk in every_partition(tenant).into_iter().rev() {
+            deleted += self.delete_sorted(&pk, SortKeys::All).await?;
+        }
+        Ok(deleted)
     }
 
     async fn delete_sorted(&self, pk: &str, sort: SortKeys) -> Result<u64, RepoError> {

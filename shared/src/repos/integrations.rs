@@ -456,10 +456,14 @@ pub struct FullProgress {
     pub start_cursor: Option<String>,
     pub kind_index: usize,
     pub after: Option<String>,
+    /// Records listed so far of the current kind (what the tenant's shard count is
+    /// chosen from once its customers are listed).
+    pub listed: u64,
 }
 
 const CURSOR: &str = "cursor";
 const FULL_KIND: &str = "full_kind";
+const FULL_LISTED: &str = "full_listed";
 const FULL_START_CURSOR: &str = "full_start_cursor";
 const FULL_AFTER: &str = "full_after";
 
@@ -470,6 +474,7 @@ impl SyncState {
             start_cursor: s(item, FULL_START_CURSOR).map(str::to_owned),
             kind_index: kind.max(0) as usize,
             after: s(item, FULL_AFTER).map(str::to_owned),
+            listed: n(item, FULL_LISTED).unwrap_or(0).max(0) as u64,
         });
         Self {
             cursor: s(item, CURSOR).map(str::to_owned),
@@ -483,6 +488,11 @@ impl SyncState {
         }
         if let Some(full) = &self.full {
             item = with_n(item, FULL_KIND, full.kind_index as i64);
+            item = with_n(
+                item,
+                FULL_LISTED,
+                i64::try_from(full.listed).unwrap_or(i64::MAX),
+            );
             if let Some(c) = &full.start_cursor {
                 item = with_s(item, FULL_START_CURSOR, c.clone());
             }

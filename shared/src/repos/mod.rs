@@ -8,7 +8,9 @@
 //! `Item`, a `Key`, an `Attr` or an attribute name. Writes that must land together are
 //! returned as opaque [`Write`]s and run with [`Transactions::run`].
 //!
-//! Where each item lives: a tenant's own items share its partition `TENANT#<id>`.
+//! Where each item lives: a tenant's own items share its partition `TENANT#<id>`; a
+//! large tenant's bulk items (records, profiles, snapshot parts) are spread over shard
+//! partitions `TENANT#<id>#S<n>` ([`shards`]).
 //! Lookups that must work before the tenant is known use keyed or plain hashes, never
 //! the value itself: an e-mail is `EMAIL#<hmac>`, a bearer token `SESSION#<sha256>`. No
 //! personal datum is in a key. [`registry`] lists every entity with its retention and
@@ -28,6 +30,7 @@ pub mod operators;
 pub mod registry;
 pub mod security;
 pub mod sessions;
+pub mod shards;
 pub mod support;
 pub mod tenancy;
 pub mod tenants;
@@ -333,6 +336,7 @@ pub struct Repos {
     pub erasure: erasure::Erasure,
     pub operators: operators::Operators,
     pub support_grants: support::SupportGrants,
+    pub layouts: shards::Layouts,
     pub transactions: Transactions,
 }
 
@@ -342,6 +346,7 @@ impl Repos {
             store: store.clone(),
             keys,
         };
+        let layouts = shards::Layouts::new(store.clone());
         Self {
             tenants: tenants::Tenants::new(sealer.clone()),
             users: users::Users::new(sealer.clone()),
@@ -356,9 +361,9 @@ impl Repos {
             integrations: integrations::Integrations::new(sealer.clone()),
             stripe_accounts: integrations::StripeAccounts::new(store.clone()),
             sync_states: integrations::SyncStates::new(store.clone()),
-            billing_records: billing::BillingRecords::new(sealer.clone()),
-            profiles: analytics::Profiles::new(sealer.clone()),
-            snapshots: analytics::Snapshots::new(sealer.clone()),
+            billing_records: billing::BillingRecords::new(sealer.clone(), layouts.clone()),
+            profiles: analytics::Profiles::new(sealer.clone(), layouts.clone()),
+            snapshots: analytics::Snapshots::new(sealer.clone(), layouts.clone()),
             settings: fx::Settings::new(sealer.clone()),
             ecb_days: fx::EcbDays::new(store.clone()),
             operators: operators::Operators::new(sealer.clone()),
@@ -367,6 +372,7 @@ impl Repos {
             closures: tenancy::Closures::new(store.clone()),
             webhook_events: webhooks::WebhookEvents::new(store.clone()),
             erasure: erasure::Erasure::new(store.clone()),
+            layouts,
             transactions: Transactions { store },
         }
     }

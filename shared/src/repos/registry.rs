@@ -306,18 +306,18 @@ impl Entity {
             Entity::BillingRecord(kind) => {
                 let (name, key, section) = match kind {
                     ObjectKind::Customer => ("customer", "TENANT#<tenant> / CUST#<integration>#<id>", self::Section::Customers),
-                    ObjectKind::PaymentMethod => ("payment_method", "TENANT#<tenant> / PM#<integration>#<id>", self::Section::PaymentMethods),
-                    ObjectKind::Subscription => ("subscription", "TENANT#<tenant> / SUB#<integration>#<id>", self::Section::Subscriptions),
-                    ObjectKind::Invoice => ("invoice", "TENANT#<tenant> / INV#<integration>#<id>", self::Section::Invoices),
-                    ObjectKind::Charge => ("charge", "TENANT#<tenant> / CHG#<integration>#<id>", self::Section::Payments),
-                    ObjectKind::Refund => ("refund", "TENANT#<tenant> / REF#<integration>#<id>", self::Section::Refunds),
+                    ObjectKind::PaymentMethod => ("payment_method", "TENANT#<tenant>[#S<shard>] / PM#<integration>#<id>", self::Section::PaymentMethods),
+                    ObjectKind::Subscription => ("subscription", "TENANT#<tenant>[#S<shard>] / SUB#<integration>#<id>", self::Section::Subscriptions),
+                    ObjectKind::Invoice => ("invoice", "TENANT#<tenant>[#S<shard>] / INV#<integration>#<id>", self::Section::Invoices),
+                    ObjectKind::Charge => ("charge", "TENANT#<tenant>[#S<shard>] / CHG#<integration>#<id>", self::Section::Payments),
+                    ObjectKind::Refund => ("refund", "TENANT#<tenant>[#S<shard>] / REF#<integration>#<id>", self::Section::Refunds),
                 };
                 row(name, Tenant, key, Kept, IntegrationData, ErasedWithPartition, Section(section))
             }
-            Entity::CustomerProfile => row("customer_profile", Tenant, "TENANT#<tenant> / PROFILE#<integration>#<customer>", Kept, IntegrationData, ErasedWithPartition, Omitted(DERIVED)),
+            Entity::CustomerProfile => row("customer_profile", Tenant, "TENANT#<tenant>[#S<shard>] / PROFILE#<integration>#<customer>", Kept, IntegrationData, ErasedWithPartition, Omitted(DERIVED)),
             Entity::SnapshotPointer => row("snapshot_pointer", Tenant, "TENANT#<tenant> / ANALYTICS", Kept, NotPerIntegration, ErasedWithPartition, Omitted(DERIVED)),
             Entity::SnapshotChunk => row("snapshot_chunk", Tenant, "TENANT#<tenant> / ANALYTICS#<version>#<index>", Kept, NotPerIntegration, ErasedWithPartition, Omitted("derived from exported records (exported as metrics_summary)")),
-            Entity::SnapshotPart => row("snapshot_part", Tenant, "TENANT#<tenant> / ANALYTICS#PART#<keyed hash>", Kept, NotPerIntegration, ErasedWithPartition, Omitted("derived from exported records (exported as metrics_summary)")),
+            Entity::SnapshotPart => row("snapshot_part", Tenant, "TENANT#<tenant>[#S<shard>] / ANALYTICS#PART#<keyed hash>", Kept, NotPerIntegration, ErasedWithPartition, Omitted("derived from exported records (exported as metrics_summary)")),
             Entity::FxRates => row("fx_rates", Tenant, "TENANT#<tenant> / FXRATES", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
             Entity::ReportingCurrency => row("reporting_currency", Tenant, "TENANT#<tenant> / SETTINGS#REPORTING_CURRENCY", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
             Entity::Export => row("export", Tenant, "TENANT#<tenant> / EXPORT#<export>", Expires("7 days"), NotPerIntegration, ErasedWithPartition, Omitted("the export itself")),
@@ -340,11 +340,17 @@ impl Entity {
     pub fn of_integration(self, tenant: &TenantId, id: &IntegrationId) -> Option<Selection> {
         let pk = tenant.partition();
         match self {
-            Entity::BillingRecord(kind) => {
-                Some(Selection::prefix(pk, integration_prefix(kind, id)))
-            }
-            Entity::CustomerProfile => Some(Selection::prefix(
+            // Customers live in the tenant's own partition; the other kinds and the
+            // profiles in any of its shards.
+            Entity::BillingRecord(ObjectKind::Customer) => Some(Selection::prefix(
                 pk,
+                integration_prefix(ObjectKind::Customer, id),
+            )),
+            Entity::BillingRecord(kind) => {
+                Some(Selection::sharded(tenant, integration_prefix(kind, id)))
+            }
+            Entity::CustomerProfile => Some(Selection::sharded(
+                tenant,
                 crate::repos::analytics::profiles_prefix(id.as_str()),
             )),
             Entity::SyncState => Some(Selection::key(
@@ -517,17 +523,21 @@ impl Entity {
                 integration,
             }
             .key(),
+            // The sharded entities' samples lie in a shard partition (customers in
+            // the tenant's own).
             Entity::BillingRecord(kind) => BillingRecordKey {
                 tenant,
                 integration,
                 kind,
                 id: "obj_1A2b".into(),
+                shard: if kind == ObjectKind::Customer { 0 } else { 3 },
             }
             .key(),
             Entity::CustomerProfile => ProfileKey {
                 tenant,
                 integration: integration.to_string(),
                 customer: "cus_1A2b".into(),
+                shard: 5,
             }
             .key(),
             Entity::SnapshotPointer => SnapshotPointerKey { tenant }.key(),
@@ -540,6 +550,7 @@ impl Entity {
             Entity::SnapshotPart => SnapshotPartKey {
                 tenant,
                 part: "0123456789abcdef0123456789abcdef".into(),
+                shard: 7,
             }
             .key(),
             Entity::FxRates => FxRatesKey { tenant }.key(),

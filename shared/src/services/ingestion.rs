@@ -21,6 +21,7 @@ use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Connector, ConnectorError};
 use crate::repos::billing::valid_provider_id;
 use crate::repos::integrations::{FullProgress, SyncState};
+use crate::repos::shards::Shards;
 use crate::services::contexts::Ingestion;
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
 use crate::services::incremental::Touched;
@@ -263,6 +264,7 @@ impl Ingestion {
                 start_cursor: now.cursor,
                 kind_index: 0,
                 after: None,
+                listed: 0,
             });
             self.save_state(tenant, id, state).await?;
         }
@@ -274,17 +276,30 @@ impl Ingestion {
                 break;
             };
             let page = connector.list(kind, progress.after.as_deref()).await?;
+            let listed = progress.listed + page.records.len() as u64;
             self.write_records(tenant, id, page.records, report).await?;
             state.full = Some(match page.next {
                 Some(after) => FullProgress {
                     after: Some(after),
+                    listed,
                     ..progress
                 },
-                None => FullProgress {
-                    kind_index: progress.kind_index + 1,
-                    after: None,
-                    ..progress
-                },
+                None => {
+                    if kind == ObjectKind::Customer {
+                        // Customers listed, nothing sharded written yet: the moment the
+                        // tenant's shard count is chosen, once (`repos::shards`).
+                        let per_shard = self.analytics.config.shard_customers;
+                        let wanted = Shards::for_customers(listed, per_shard);
+                        let shards = self.repos.layouts.settle(tenant, wanted).await?;
+                        tracing::info!(tenant_id = %tenant, customers = listed, shards = shards.count(), "tenant shards");
+                    }
+                    FullProgress {
+                        kind_index: progress.kind_index + 1,
+                        after: None,
+                        listed: 0,
+                        ..progress
+                    }
+                }
             });
             self.save_state(tenant, id, state).await?;
         }

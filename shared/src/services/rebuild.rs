@@ -282,7 +282,8 @@ fn owners_of(index: &mut OwnerIndex, record: &BillingRecord) -> Vec<String> {
 }
 
 impl Analytics {
-    /// Every record of one kind of an integration, a page at a time.
+    /// Every record of one kind of an integration, a round of pages at a time (one
+    /// page from each of the tenant's shards).
     async fn each_record(
         &self,
         tenant: &TenantId,
@@ -290,21 +291,12 @@ impl Analytics {
         kind: ObjectKind,
         mut each: impl FnMut(BillingRecord) -> Result<(), ServiceError>,
     ) -> Result<(), ServiceError> {
-        let mut cursor = None;
-        loop {
-            let page = self
-                .repos
-                .billing_records
-                .export_page(tenant, integration, kind, cursor)
-                .await?;
-            for (record, _) in page.records {
-                each(record)?;
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(()),
-            }
-        }
+        self.repos
+            .billing_records
+            .each(tenant, integration, kind, |page| {
+                page.into_iter().try_for_each(&mut each)
+            })
+            .await
     }
 
     /// The full rebuild, bucket by bucket (see the module), published in place of

@@ -56,17 +56,21 @@ fn names_and_key_shapes_are_unique_and_every_entity_is_listed_once() {
 
 #[test]
 fn the_scope_says_whose_partition_a_key_is_in() {
-    let tenant_partition = sample_tenant().partition();
+    let tenant = sample_tenant();
     for entity in ENTITIES {
         let sample = entity.sample();
-        let in_tenant = sample.pk == tenant_partition;
+        // The tenant's own partition, or one of its shards.
+        let in_tenant =
+            crate::repos::shards::tenant_and_shard(&sample.pk).is_some_and(|(of, _)| of == tenant);
         assert_eq!(
             in_tenant,
             entity.spec().scope == Scope::Tenant,
             "{entity:?}: {sample:?}"
         );
+        let shape = entity.spec().key;
         assert_eq!(
-            entity.spec().key.starts_with("TENANT#<tenant> / "),
+            shape.starts_with("TENANT#<tenant> / ")
+                || shape.starts_with("TENANT#<tenant>[#S<shard>] / "),
             in_tenant,
             "{entity:?}"
         );
