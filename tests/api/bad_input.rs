@@ -205,6 +205,29 @@ fn cases(own_user: &str, other: &TenantB) -> Vec<Case> {
              format!("/v1/integrations/{}/sync", other.integration_id), true, Body::None, 404, "not_found"),
         case("other tenant's export", M::GET, format!("/v1/exports/{}", other.export_id), true,
              Body::None, 404, "not_found"),
+        // Support grants and operator sign-in: limits and types, checked before anything
+        // is written.
+        case("grant of 73 hours", M::POST, "/v1/support/grants", true,
+             Body::Json(json!({ "operator_id": other.admin.user_id, "reason": "Ticket 4711: figures", "duration_hours": 73 })),
+             400, "invalid_request"),
+        case("grant of hours as text", M::POST, "/v1/support/grants", true,
+             Body::Json(json!({ "operator_id": other.admin.user_id, "reason": "Ticket 4711: figures", "duration_hours": "72" })),
+             400, "invalid_request"),
+        case("grant without a reason", M::POST, "/v1/support/grants", true,
+             Body::Json(json!({ "operator_id": other.admin.user_id, "duration_hours": 1 })),
+             400, "invalid_request"),
+        case("grant to a traversal", M::POST, "/v1/support/grants", true,
+             Body::Json(json!({ "operator_id": "../OPERATOR#x", "reason": "Ticket 4711: figures", "duration_hours": 1 })),
+             400, "invalid_request"),
+        case("grant to nobody", M::POST, "/v1/support/grants", true,
+             Body::Json(json!({ "operator_id": other.admin.user_id, "reason": "Ticket 4711: figures", "duration_hours": 1 })),
+             400, "invalid_request"),
+        case("unknown grant revoked", M::DELETE, format!("/v1/support/grants/{}", other.entry_id), true,
+             Body::None, 404, "not_found"),
+        case("number for an operator's e-mail", M::POST, "/v1/operator/sessions", false,
+             Body::Json(json!({ "email": 42, "password": STRONG, "totp_code": "123456" })), 400, "invalid_request"),
+        case("operator sign-in without a password", M::POST, "/v1/operator/sessions", false,
+             Body::Json(json!({ "email": "staff@example.com" })), 400, "invalid_request"),
     ];
     // Path traversal and encoded separators in every kind of id.
     for (path, method) in [
@@ -213,6 +236,7 @@ fn cases(own_user: &str, other: &TenantB) -> Vec<Case> {
         ("/v1/me/sessions/{}", M::DELETE),
         ("/v1/security/ip-allowlist/{}", M::DELETE),
         ("/v1/integrations/{}", M::DELETE),
+        ("/v1/support/grants/{}", M::DELETE),
         ("/v1/integrations/{}/sync", M::POST),
         ("/v1/exports/{}", M::GET),
     ] {

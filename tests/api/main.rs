@@ -23,6 +23,7 @@ mod sharding;
 mod stripe_connector;
 mod stripe_lifecycle;
 mod stripe_shapes;
+mod support;
 mod suppression;
 mod template;
 mod web;

@@ -16,6 +16,8 @@ pub enum Needs {
     CustomerData,
     /// Administration: admins only.
     Admin,
+    /// An operator's (staff) session: refused to users with 403.
+    Operator,
 }
 
 pub struct RouteSpec {
@@ -90,6 +92,12 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::POST, "/v1/exports", Admin),
         route(Method::GET, "/v1/exports/{id}", Admin),
         route(Method::DELETE, "/v1/account", Admin),
+        route(Method::GET, "/v1/support/grants", Admin),
+        route(Method::POST, "/v1/support/grants", Admin),
+        route(Method::DELETE, "/v1/support/grants/{id}", Admin),
+        route(Method::POST, "/v1/operator/sessions", Nothing),
+        route(Method::POST, "/v1/operator/break-glass", Operator),
+        route(Method::DELETE, "/v1/operator/sessions/current", Operator),
         route(Method::DELETE, "/v1/sessions/current", AnyUser),
     ]
 }

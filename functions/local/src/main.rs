@@ -5,6 +5,8 @@
 //! `cargo run -p local -- ingest [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- sweep [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- fx-refresh [--data-dir .tally]`
+//! `cargo run -p local -- operator create --email <e-mail> [--data-dir .tally | --aws]`
+//! `cargo run -p local -- operator unlock|disable --email <e-mail> [--data-dir .tally | --aws]`
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,6 +74,49 @@ enum Command {
         #[arg(long, default_value = ".tally")]
         data_dir: PathBuf,
     },
+    /// Staff accounts (operators): never made through the public API.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator with TOTP. The password is read from TALLY_OPERATOR_PASSWORD
+    /// (or, if unset, the first line of standard input); the TOTP secret is printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: OperatorStore,
+    },
+    /// Clear an operator's failed sign-ins after a lockout.
+    Unlock {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: OperatorStore,
+    },
+    /// Disable an operator: its sessions end with their next request, it cannot sign
+    /// in, and no grant can name it.
+    Disable {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: OperatorStore,
+    },
+}
+
+/// Which store an operator command writes to.
+#[derive(clap::Args)]
+struct OperatorStore {
+    #[arg(long, default_value = ".tally")]
+    data_dir: PathBuf,
+    /// The deployed stack's store instead (TALLY_TABLE, TALLY_KMS_KEY_ID,
+    /// TALLY_EVENT_BUS and AWS credentials from the environment).
+    #[arg(long)]
+    aws: bool,
 }
 
 #[tokio::main]
@@ -145,10 +190,70 @@ async fn main() -> anyhow::Result<()> {
             let report = sweep_and_compact(&pool(&local.services), &local.store).await?;
             println!("{}", serde_json::to_string(&report)?);
         }
+        Command::Operator { command } => operator(config, command).await?,
         Command::FxRefresh { data_dir } => {
             let local = open_services(config, &data_dir, Arc::new(SystemClock)).await?;
             let refresh = local.services.analytics.refresh_ecb_rates().await?;
             println!("{}", serde_json::to_string(&refresh)?);
+        }
+    }
+    Ok(())
+}
+
+/// `operator create` and `operator unlock`, on the local data dir or the AWS store.
+async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()> {
+    let (email, store) = match &command {
+        OperatorCommand::Create { email, store }
+        | OperatorCommand::Unlock { email, store }
+        | OperatorCommand::Disable { email, store } => (email.clone(), store),
+    };
+    let services = if store.aws {
+        let (adapters, config) = tally::lambda::aws_adapters()
+            .await
+            .context("the AWS configuration")?;
+        tally::services::Services::new(adapters, config)
+    } else {
+        open_services(config, &store.data_dir, Arc::new(SystemClock))
+            .await?
+            .services
+    };
+    match command {
+        OperatorCommand::Create { .. } => {
+            let password = match std::env::var("TALLY_OPERATOR_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let created = services
+                .identity
+                .create_operator(&email, secrecy::SecretString::from(password))
+                .await
+                .map_err(|e| anyhow::anyhow!("the operator was not created: {e}"))?;
+            println!(
+                "Operator created.\n  id:          {}\n  TOTP secret: {}\n  otpauth URI: {}\nAdd the secret to the operator's authenticator app now: it is not shown again.",
+                created.id,
+                created.totp_secret.expose_secret(),
+                created.otpauth_uri.expose_secret()
+            );
+        }
+        OperatorCommand::Unlock { .. } => {
+            services
+                .identity
+                .unlock_operator(&email)
+                .await
+                .map_err(|e| anyhow::anyhow!("the operator was not unlocked: {e}"))?;
+            println!("Operator sign-ins unlocked.");
+        }
+        OperatorCommand::Disable { .. } => {
+            services
+                .identity
+                .disable_operator(&email)
+                .await
+                .map_err(|e| anyhow::anyhow!("the operator was not disabled: {e}"))?;
+            println!("Operator disabled.");
         }
     }
     Ok(())

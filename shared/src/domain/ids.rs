@@ -75,6 +75,16 @@ uuid_id!(
     ExportId
 );
 
+uuid_id!(
+    /// A member of staff (an operator): global, in no tenant.
+    OperatorId
+);
+
+uuid_id!(
+    /// One grant of support access to a tenant (consented or break-glass).
+    GrantId
+);
+
 impl TenantId {
     /// The partition that holds everything this tenant owns.
     pub fn partition(&self) -> String {

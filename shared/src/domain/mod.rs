@@ -12,5 +12,6 @@ pub mod password;
 pub mod roles;
 pub mod schedule;
 pub mod sign_in;
+pub mod support;
 pub mod tokens;
 pub mod totp;

@@ -29,6 +29,7 @@ pub mod report_params;
 pub mod responses;
 pub mod session;
 pub mod settings;
+pub mod support;
 pub mod web;
 
 use std::sync::Arc;
@@ -107,7 +108,7 @@ impl Function {
     pub fn openapi(self) -> utoipa::openapi::OpenApi {
         match self {
             Function::Auth => auth_routes().into_openapi(),
-            Function::Admin => admin::routes().into_openapi(),
+            Function::Admin => admin_routes().into_openapi(),
             Function::Oauth => integrations::routes().into_openapi(),
             Function::Account => account::routes().into_openapi(),
             Function::Query => analytics::routes().into_openapi(),
@@ -127,7 +128,7 @@ impl Function {
                 gate,
                 identity: services.identity.clone(),
             }),
-            Function::Admin => Router::from(admin::routes()).with_state(AdminState {
+            Function::Admin => Router::from(admin_routes()).with_state(AdminState {
                 config,
                 clock,
                 gate,
@@ -156,7 +157,13 @@ impl Function {
 }
 
 fn auth_routes() -> OpenApiRouter<AuthState> {
-    health::routes().merge(auth::routes())
+    health::routes()
+        .merge(auth::routes())
+        .merge(support::operator_routes())
+}
+
+fn admin_routes() -> OpenApiRouter<AdminState> {
+    admin::routes().merge(support::admin_routes())
 }
 
 /// The `auth` function's app, as deployed to Lambda.
@@ -168,7 +175,7 @@ pub fn auth_app(state: AuthState) -> Router {
 /// The `admin` function's app.
 pub fn admin_app(state: AdminState) -> Router {
     let origin = state.config.app_url.clone();
-    layers::finish(admin::routes().into(), state, &origin)
+    layers::finish(admin_routes().into(), state, &origin)
 }
 
 /// The `oauth` function's app.

@@ -54,6 +54,7 @@ Conventions (docs/api.md):
         (name = "integrations", description = "The oauth function (role admin, except listing)."),
         (name = "analytics", description = "The query function (viewers get aggregates only)."),
         (name = "account", description = "The account function (role admin)."),
+        (name = "support", description = "Support access: tenant admins' grants (admin function), operators' sign-in and break-glass (auth function)."),
     ),
     modifiers(&Shared),
 )]

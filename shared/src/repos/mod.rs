@@ -26,11 +26,13 @@ pub mod erasure;
 pub mod exports;
 pub mod fx;
 pub mod integrations;
+pub mod operators;
 pub mod registry;
 pub mod reseal;
 pub mod security;
 pub mod sessions;
 pub mod shards;
+pub mod support;
 pub mod tenancy;
 pub mod tenants;
 pub mod tokens;
@@ -353,6 +355,8 @@ pub struct Repos {
     pub webhook_events: webhooks::WebhookEvents,
     pub erasure: erasure::Erasure,
     pub reseal: reseal::Reseal,
+    pub operators: operators::Operators,
+    pub support_grants: support::SupportGrants,
     pub layouts: shards::Layouts,
     pub transactions: Transactions,
 }
@@ -383,6 +387,8 @@ impl Repos {
             snapshots: analytics::Snapshots::new(sealer.clone(), layouts.clone()),
             settings: fx::Settings::new(sealer.clone()),
             ecb_days: fx::EcbDays::new(store.clone()),
+            operators: operators::Operators::new(sealer.clone()),
+            support_grants: support::SupportGrants::new(sealer.clone()),
             exports: exports::Exports::new(sealer.clone()),
             closures: tenancy::Closures::new(store.clone()),
             webhook_events: webhooks::WebhookEvents::new(store.clone()),

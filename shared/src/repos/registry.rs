@@ -8,7 +8,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::billing::ObjectKind;
-use crate::domain::ids::{EntryId, ExportId, IntegrationId, SessionId, TenantId, UserId};
+use crate::domain::ids::{
+    EntryId, ExportId, GrantId, IntegrationId, OperatorId, SessionId, TenantId, UserId,
+};
 use crate::ports::Key;
 use crate::repos::EntityKey;
 use crate::repos::analytics::{ProfileKey, SnapshotChunkKey, SnapshotPartKey, SnapshotPointerKey};
@@ -20,8 +22,12 @@ use crate::repos::fx::{EcbDayKey, FxRatesKey, ReportingCurrencyKey};
 use crate::repos::integrations::{
     IntegrationIndexKey, IntegrationKey, StripeAccountKey, SyncStateKey,
 };
+use crate::repos::operators::{
+    OperatorEmailKey, OperatorFailsKey, OperatorKey, OperatorSessionKey,
+};
 use crate::repos::security::{AllowEntryKey, AuditKey, LoginAttemptKey, RateCounterKey};
 use crate::repos::sessions::{SessionKey, SessionRefKey};
+use crate::repos::support::GrantKey;
 use crate::repos::tenancy::{ClosedListingKey, ReceiptKey};
 use crate::repos::tenants::TenantKey;
 use crate::repos::tokens::{TokenKey, TokenKind};
@@ -62,10 +68,15 @@ pub enum Entity {
     ErasureReceipt,
     WebhookSeen,
     EcbDay,
+    Operator,
+    OperatorEmail,
+    OperatorFails,
+    OperatorSession,
+    SupportGrant,
 }
 
 /// Every entity.
-pub const ENTITIES: [Entity; 39] = [
+pub const ENTITIES: [Entity; 44] = [
     Entity::Tenant,
     Entity::DataKey,
     Entity::User,
@@ -105,6 +116,11 @@ pub const ENTITIES: [Entity; 39] = [
     Entity::ErasureReceipt,
     Entity::WebhookSeen,
     Entity::EcbDay,
+    Entity::Operator,
+    Entity::OperatorEmail,
+    Entity::OperatorFails,
+    Entity::OperatorSession,
+    Entity::SupportGrant,
 ];
 
 /// Whose partition an entity lives in.
@@ -245,6 +261,7 @@ pub struct Spec {
 
 const SECURITY: &str = "security bookkeeping, not the tenant's business data";
 const DERIVED: &str = "derived from exported records";
+const STAFF: &str = "staff accounts, about no tenant";
 
 impl Entity {
     /// The registry row. Kept as a table, one entity to a line.
@@ -310,6 +327,11 @@ impl Entity {
             Entity::ErasureReceipt => row("erasure_receipt", Global, "DELETED#<tenant sha256> / RECEIPT", Kept, NotPerIntegration, KeptBecause("the proof of erasure; holds a hash of the id, never the id"), Omitted("exists only after closure")),
             Entity::WebhookSeen => row("webhook_seen", Global, "WEBHOOK#<event> / SEEN", Expires("4 days"), NotPerIntegration, NoTenant, Omitted("about no tenant")),
             Entity::EcbDay => row("ecb_day", Global, "FXRATES#ECB / DAY#<date>", Kept, NotPerIntegration, NoTenant, Omitted("public reference rates")),
+            Entity::Operator => row("operator", Global, "OPERATOR#<operator> / OPERATOR", Kept, NotPerIntegration, NoTenant, Omitted(STAFF)),
+            Entity::OperatorEmail => row("operator_email", Global, "OPEMAIL#<email hmac> / OPERATOR", Kept, NotPerIntegration, NoTenant, Omitted(STAFF)),
+            Entity::OperatorFails => row("operator_fails", Global, "OPEMAIL#<email hmac> / FAILS", Expires("30 days for an e-mail without an operator; else until a sign-in succeeds"), NotPerIntegration, NoTenant, Omitted(STAFF)),
+            Entity::OperatorSession => row("operator_session", Global, "OPSESSION#<token sha256> / SESSION", Expires("the session's absolute timeout"), NotPerIntegration, NoTenant, Omitted(STAFF)),
+            Entity::SupportGrant => row("support_grant", Tenant, "TENANT#<tenant> / GRANT#<operator>#<grant>", Expires("when the grant ends: 72 hours at most (4 for break-glass)"), NotPerIntegration, ErasedWithPartition, Omitted("each grant, revocation and read is in the exported audit log")),
         }
     }
 
@@ -376,7 +398,12 @@ impl Entity {
             | Entity::ClosedListing
             | Entity::ErasureReceipt
             | Entity::WebhookSeen
-            | Entity::EcbDay => None,
+            | Entity::EcbDay
+            | Entity::Operator
+            | Entity::OperatorEmail
+            | Entity::OperatorFails
+            | Entity::OperatorSession
+            | Entity::SupportGrant => None,
         }
     }
 
@@ -546,6 +573,28 @@ impl Entity {
                 date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default(),
             }
             .key(),
+            Entity::Operator => OperatorKey {
+                operator: OperatorId::parse(sample_id).unwrap_or_else(OperatorId::generate),
+            }
+            .key(),
+            Entity::OperatorEmail => OperatorEmailKey {
+                email_hash: hash.into(),
+            }
+            .key(),
+            Entity::OperatorFails => OperatorFailsKey {
+                email_hash: hash.into(),
+            }
+            .key(),
+            Entity::OperatorSession => OperatorSessionKey {
+                token_hash: hash.into(),
+            }
+            .key(),
+            Entity::SupportGrant => GrantKey {
+                tenant,
+                operator: OperatorId::parse(sample_id).unwrap_or_else(OperatorId::generate),
+                grant: GrantId::parse(sample_id).unwrap_or_else(GrantId::generate),
+            }
+            .key(),
         }
     }
 
@@ -589,6 +638,11 @@ impl Entity {
             Entity::ErasureReceipt => again::<ReceiptKey>(key),
             Entity::WebhookSeen => again::<WebhookSeenKey>(key),
             Entity::EcbDay => again::<EcbDayKey>(key),
+            Entity::Operator => again::<OperatorKey>(key),
+            Entity::OperatorEmail => again::<OperatorEmailKey>(key),
+            Entity::OperatorFails => again::<OperatorFailsKey>(key),
+            Entity::OperatorSession => again::<OperatorSessionKey>(key),
+            Entity::SupportGrant => again::<GrantKey>(key),
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::domain::cidr::Cidr;
 use crate::domain::ids::{EntryId, TenantId};
 use crate::ports::{Condition, Cursor, Key, Query, SortKeys, Store, StoreError};
 use crate::repos::{
-    EXPIRES_AT, EntityKey, RepoError, SealedPage, Sealer, Stored, all_under, sealed_len,
+    EXPIRES_AT, EntityKey, RepoError, SealedPage, Sealer, Stored, Write, all_under, sealed_len,
     sortable_time, tenant_of, with_n,
 };
 use crate::services::security::{AuditEntry, LoginAttempt};
@@ -120,6 +120,25 @@ impl<T: Serialize + DeserializeOwned, const AUDIT: bool> TimeLog<T, AUDIT> {
         let item = self.sealer.seal(tenant, key.key(), entry).await?;
         let item = with_n(item, EXPIRES_AT, expires_at);
         Ok(self.sealer.store.put(item, Condition::Absent).await?)
+    }
+
+    /// The write that appends an entry, for a transaction with the change it records.
+    pub async fn append_write(
+        &self,
+        tenant: &TenantId,
+        at: DateTime<Utc>,
+        id: &str,
+        entry: &T,
+        expires_at: i64,
+    ) -> Result<Write, RepoError> {
+        let key = TimeKey::<AUDIT> {
+            tenant: tenant.clone(),
+            at,
+            id: id.to_owned(),
+        };
+        let item = self.sealer.seal(tenant, key.key(), entry).await?;
+        let item = with_n(item, EXPIRES_AT, expires_at);
+        Ok(Write::put(item, Condition::Absent))
     }
 
     /// One page (up to 1,000) of the entries in `[from, to]`, oldest first.

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::domain::crypto::random_bytes;
 use crate::domain::email::{Email, lookup_hash};
-use crate::domain::ids::{TenantId, UserId};
+use crate::domain::ids::{OperatorId, TenantId, UserId};
 use crate::ports::{Event, SecretName};
 use crate::services::contexts::Guard;
 use crate::services::error::ServiceError;
@@ -45,6 +45,39 @@ pub struct AuditEntry {
     pub action: String,
     pub target: Option<String>,
     pub ip: Option<IpAddr>,
+    /// The operator (staff) who acted, for support access; absent on other entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorId>,
+}
+
+/// Appends an entry to the tenant's audit log (kept 400 days; never changed afterwards).
+pub(crate) async fn append_audit(
+    repos: &crate::repos::Repos,
+    tenant: &TenantId,
+    entry: AuditEntry,
+) -> Result<(), ServiceError> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let expires_at = (entry.at + Duration::days(AUDIT_RETENTION_DAYS)).timestamp();
+    repos
+        .audit_log
+        .append(tenant, entry.at, &id, &entry, expires_at)
+        .await?;
+    Ok(())
+}
+
+/// The write that appends `entry` to the tenant's audit log, for a transaction with the
+/// change it records.
+pub(crate) async fn audit_write(
+    repos: &crate::repos::Repos,
+    tenant: &TenantId,
+    entry: &AuditEntry,
+) -> Result<crate::repos::Write, ServiceError> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let expires_at = (entry.at + Duration::days(AUDIT_RETENTION_DAYS)).timestamp();
+    Ok(repos
+        .audit_log
+        .append_write(tenant, entry.at, &id, entry, expires_at)
+        .await?)
 }
 
 /// What a rate limit counts an address as: an IPv4 address whole (an IPv4-mapped IPv6
@@ -140,14 +173,9 @@ impl Guard {
             action: action.to_owned(),
             target,
             ip,
+            operator: None,
         };
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let expires_at = (at + Duration::days(AUDIT_RETENTION_DAYS)).timestamp();
-        self.repos
-            .audit_log
-            .append(tenant, at, &id, &entry, expires_at)
-            .await?;
-        Ok(())
+        append_audit(&self.repos, tenant, entry).await
     }
 
     /// Audits a security event and publishes it on the bus.

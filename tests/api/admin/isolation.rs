@@ -126,3 +126,74 @@ async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
         .unwrap();
     assert_eq!(b_list["data"][0]["id"], b.entry_id.as_str());
 }
+
+/// Operators (staff) reach no tenant by default: with no grant, every route that is not
+/// public answers an operator 404 — with or without `X-Tally-Tenant`, for the tenant it
+/// names and for one that does not exist — and a grant of one tenant opens no other.
+#[tokio::test]
+async fn an_operator_without_a_grant_finds_no_tenant_route() {
+    use crate::routes::{self, Needs};
+    use crate::support::{as_operator, create_operator, grant, operator_login};
+
+    let app = spawn_app().await;
+    let a = app.signup_as("a-admin@example.com", "Tenant A").await;
+    let a_token = app.login(&a).await;
+    let b = tenant_b(&app).await;
+    let operator = create_operator(&app).await;
+    let token = operator_login(&app, &operator).await;
+    // A consents; B does not.
+    assert_eq!(grant(&app, &a_token, &operator.id, 24).await.status(), 201);
+    let some_id = uuid::Uuid::new_v4().to_string();
+    let tenants = [b.admin.tenant_id.clone(), some_id.clone(), String::new()];
+    let mut tried = 0;
+    for route in routes::all() {
+        if matches!(route.needs, Needs::Nothing | Needs::Operator) {
+            continue;
+        }
+        let path = route
+            .path
+            .replace("{id}", &some_id)
+            .replace("{name}", "mrr");
+        for tenant in &tenants {
+            let response = as_operator(
+                &app,
+                route.method.clone(),
+                &path,
+                &token,
+                tenant,
+                Some(json!({})),
+            )
+            .await;
+            assert_eq!(
+                response.status(),
+                404,
+                "{} {path} for tenant {tenant:?}",
+                route.method
+            );
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "not_found");
+            tried += 1;
+        }
+    }
+    assert!(tried > 100);
+    // B's log holds no trace of the operator; B's data is as it was.
+    let log: Value = app
+        .get("/v1/security/audit-log", &b.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!log.to_string().contains(&operator.id));
+    assert_eq!(app.get("/v1/me", &b.token).await.status(), 200);
+    // An operator's token that does not verify is a 401, not a 404.
+    let forged = as_operator(
+        &app,
+        Method::GET,
+        "/v1/metrics/summary",
+        "op_not-a-session",
+        &b.admin.tenant_id,
+        None,
+    )
+    .await;
+    assert_eq!(forged.status(), 401);
+}

@@ -11,6 +11,7 @@ fn allowed(role: &str, needs: Needs) -> bool {
         Needs::Nothing | Needs::AnyUser | Needs::Aggregates => true,
         Needs::CustomerData => matches!(role, "admin" | "analyst"),
         Needs::Admin => role == "admin",
+        Needs::Operator => false,
     }
 }
 

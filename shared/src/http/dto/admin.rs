@@ -264,6 +264,9 @@ pub struct AuditEntry {
     pub target: Option<String>,
     #[schema(value_type = Option<String>, required = true)]
     pub ip: Option<std::net::IpAddr>,
+    /// The operator (staff) who acted, on support-access entries only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator_id: Option<crate::domain::ids::OperatorId>,
 }
 
 impl From<AuditView> for AuditEntry {
@@ -274,6 +277,7 @@ impl From<AuditView> for AuditEntry {
             action: entry.action,
             target: entry.target,
             ip: entry.ip,
+            operator_id: entry.operator,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod customers;
 pub mod error;
 pub mod integrations;
 pub mod metrics;
+pub mod support;
 
 use std::borrow::Cow;
 
@@ -25,7 +26,9 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::domain::ids::{EntryId, ExportId, IntegrationId, SessionId, TenantId, UserId};
+use crate::domain::ids::{
+    EntryId, ExportId, GrantId, IntegrationId, OperatorId, SessionId, TenantId, UserId,
+};
 
 /// Every id of the API is a canonical lower-case UUID: one `Uuid` schema for them all.
 fn uuid_schema() -> RefOr<Schema> {
@@ -58,7 +61,9 @@ uuid_ids!(
     SessionId,
     EntryId,
     IntegrationId,
-    ExportId
+    ExportId,
+    OperatorId,
+    GrantId
 );
 
 /// A list reply: one page of `data` and the cursor of the next (API conventions).
@@ -103,7 +108,7 @@ macro_rules! path_ids {
     };
 }
 
-path_ids!(SessionId, UserId, EntryId, IntegrationId, ExportId);
+path_ids!(SessionId, UserId, EntryId, IntegrationId, ExportId, GrantId);
 
 impl<S: Send + Sync, T: ParseId> axum::extract::FromRequestParts<S> for PathId<T> {
     type Rejection = super::ApiError;

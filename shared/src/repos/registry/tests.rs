@@ -226,6 +226,8 @@ fn items_that_expire_are_registered_with_a_retention() {
         Entity::ExportPage,
         Entity::ExportRate,
         Entity::WebhookSeen,
+        Entity::OperatorSession,
+        Entity::SupportGrant,
     ]
     .into_iter()
     .chain(TokenKind::ALL.map(Entity::Token))
