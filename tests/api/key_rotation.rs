@@ -316,3 +316,141 @@ async fn on_the_aws_adapters_a_rotated_key_reseals_every_item_and_the_old_key_is
     };
     rotation_walk(&app, &tenant, &token, job).await;
 }
+
+/// A store that, when `target` is read, first lets a sync rewrite that record (what
+/// `rewrite` does): the rewrite lands between the re-seal's read of the item and its
+/// conditional write back.
+struct RewriteOnRead {
+    inner: std::sync::Arc<dyn tally::ports::Store>,
+    target: Key,
+    rewrite: std::sync::Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
+}
+
+#[async_trait::async_trait]
+impl tally::ports::Store for RewriteOnRead {
+    fn table_name(&self) -> &str {
+        self.inner.table_name()
+    }
+    async fn get(&self, key: &Key) -> Result<Option<Item>, tally::ports::StoreError> {
+        let read = self.inner.get(key).await;
+        if *key == self.target {
+            let rewrite = self.rewrite.lock().unwrap().take();
+            if let Some(rewrite) = rewrite {
+                rewrite.await;
+            }
+        }
+        read
+    }
+    async fn put(
+        &self,
+        item: Item,
+        condition: tally::ports::Condition,
+    ) -> Result<(), tally::ports::StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn delete(
+        &self,
+        key: &Key,
+        condition: tally::ports::Condition,
+    ) -> Result<(), tally::ports::StoreError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<tally::ports::Page, tally::ports::StoreError> {
+        self.inner.query(query).await
+    }
+    async fn increment(
+        &self,
+        key: &Key,
+        attr: &str,
+        by: i64,
+        expires_at: Option<i64>,
+    ) -> Result<i64, tally::ports::StoreError> {
+        self.inner.increment(key, attr, by, expires_at).await
+    }
+    async fn transact(
+        &self,
+        ops: Vec<tally::ports::WriteOp>,
+    ) -> Result<(), tally::ports::StoreError> {
+        self.inner.transact(ops).await
+    }
+    async fn purge_expired(&self, now: i64) -> Result<u64, tally::ports::StoreError> {
+        self.inner.purge_expired(now).await
+    }
+}
+
+/// A sync that rewrites a record while the re-seal holds its old copy (read, not yet
+/// written back) wins: the re-seal's write is refused and counted as remaining, and the
+/// record keeps the sync's content, instead of the older copy coming back re-sealed.
+#[tokio::test]
+async fn a_record_rewritten_while_the_reseal_holds_it_keeps_the_rewrite() {
+    use tally::domain::billing::{BillingRecord, ObjectKind};
+    use tally::domain::ids::IntegrationId;
+    let fake = FakeStripe::start(Scenario::new(6)).await;
+    let mut vars = fake.config_vars();
+    vars.push((CACHE.0.to_owned(), CACHE.1.to_owned()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_with(&vars).await;
+    let (tenant, token) = populated(&app, "Racing GmbH").await;
+    let integrations: Value = app
+        .get("/v1/integrations", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let integration =
+        IntegrationId::parse(integrations["data"][0]["id"].as_str().unwrap()).unwrap();
+    let records = app.services.common.repos.billing_records.clone();
+    let customer = records
+        .all(&tenant, &integration, ObjectKind::Customer)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("a synced customer");
+    let BillingRecord::Customer(mut rewritten) = customer.clone() else {
+        panic!("a customer record");
+    };
+    rewritten.city = Some("Rewritten City".into());
+    let rewritten = BillingRecord::Customer(rewritten);
+    let target = partition(&app, &tenant)
+        .await
+        .into_iter()
+        .map(|item| item.key)
+        .find(|key| key.sk.ends_with(&format!("#{}", customer.id())) && key.sk.starts_with("CUST#"))
+        .expect("the customer's item");
+
+    let response = app
+        .post("/v1/security/rotate-keys", Some(&token), json!({}))
+        .await;
+    assert_eq!(response.status(), 202);
+    let rewrite = {
+        let (records, tenant, integration, record) = (
+            records.clone(),
+            tenant.clone(),
+            integration.clone(),
+            rewritten.clone(),
+        );
+        Box::pin(async move {
+            records
+                .upsert(&tenant, &integration, vec![record])
+                .await
+                .expect("the sync's rewrite");
+        }) as futures::future::BoxFuture<'static, ()>
+    };
+    let racing = std::sync::Arc::new(RewriteOnRead {
+        inner: app.services.adapters.store.clone(),
+        target,
+        rewrite: std::sync::Mutex::new(Some(rewrite)),
+    });
+    let services = app.services_on(racing);
+    let pass = services.common.repos.reseal.pass(&tenant).await.unwrap();
+    assert_eq!(
+        pass.remaining, 1,
+        "the re-seal's write of the rewritten record is refused"
+    );
+    let stored = records
+        .get(&tenant, &integration, ObjectKind::Customer, customer.id())
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(rewritten), "the sync's rewrite stands");
+}

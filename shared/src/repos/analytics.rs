@@ -13,7 +13,7 @@ use crate::domain::metrics::CustomerProfile;
 use crate::ports::{Condition, Item, Key, SortKeys};
 use crate::repos::shards::{Layouts, ShardPages, Shards, partition, tenant_and_shard};
 use crate::repos::{
-    EntityKey, RepoError, Sealer, all_under, n, read_concurrently, tenant_of, with_n,
+    EntityKey, RepoError, Sealer, all_under, n, read_concurrently, rewrite_stamp, tenant_of, with_n,
 };
 
 const POINTER_SK: &str = "ANALYTICS";
@@ -463,6 +463,7 @@ impl Profiles {
         let shards = self.layouts.shards(tenant).await?;
         let key = Self::key(tenant, integration, &profile.id, shards);
         let item = self.sealer.seal(tenant, key, profile).await?;
+        let item = item.with_version(rewrite_stamp());
         Ok(self.sealer.store.put(item, Condition::None).await?)
     }
 
@@ -483,7 +484,8 @@ impl Profiles {
             let mut items = Vec::with_capacity(chunk.len());
             for (integration, profile) in chunk {
                 let key = Self::key(tenant, integration, &profile.id, shards);
-                items.push(self.sealer.seal(tenant, key, profile).await?);
+                let item = self.sealer.seal(tenant, key, profile).await?;
+                items.push(item.with_version(rewrite_stamp()));
             }
             self.sealer.store.batch_put(items).await?;
         }

@@ -9,7 +9,9 @@ use crate::domain::billing::{BillingRecord, ObjectKind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Condition, Cursor, Key, Query, SortKeys, StoreError};
 use crate::repos::shards::{Layouts, ShardPages, Shards, partition, tenant_and_shard};
-use crate::repos::{EntityKey, RepoError, SealedPage, Sealer, read_concurrently, sealed_len};
+use crate::repos::{
+    EntityKey, RepoError, SealedPage, Sealer, read_concurrently, rewrite_stamp, sealed_len,
+};
 
 /// The sort-key prefix of a kind's records.
 pub fn record_prefix(kind: ObjectKind) -> &'static str {
@@ -182,7 +184,8 @@ impl BillingRecords {
         }
         let mut items = Vec::with_capacity(unique.len());
         for (key, record) in unique {
-            items.push(self.sealer.seal(tenant, key, &record).await?);
+            let item = self.sealer.seal(tenant, key, &record).await?;
+            items.push(item.with_version(rewrite_stamp()));
         }
         let written = items.len() as u64;
         self.sealer.store.batch_put(items).await?;

@@ -325,6 +325,16 @@ fn with_s(item: Item, name: &str, value: impl Into<String>) -> Item {
     item.with(name, Attr::S(value.into()))
 }
 
+/// A version for an item that is rewritten whole without a condition (billing records,
+/// profiles): random, so that a conditional write made on what was read before — the
+/// key rotation's re-seal — fails when such a rewrite came in between, instead of
+/// putting the older copy back. (An unconditional writer never reads the version.)
+pub(crate) fn rewrite_stamp() -> u64 {
+    let bytes = crate::domain::crypto::random_bytes::<8>();
+    // 1 ..= 2^53: exact in every number type the adapters store it as.
+    (u64::from_le_bytes(bytes) >> 11).max(1)
+}
+
 fn with_n(item: Item, name: &str, value: i64) -> Item {
     item.with(name, Attr::N(value))
 }
