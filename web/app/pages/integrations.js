@@ -26,7 +26,7 @@ export async function render(ctx) {
     ctx.main,
     pageHeader("Integrations", "Tally reads your billing data read-only. Disconnecting revokes access at once; the data is deleted within 24 hours."),
     messages.el,
-    card("Connected", listSlot),
+    card("Your integrations", listSlot),
     admin ? connectCard(ctx, messages) : notice("info", "Only admins connect or disconnect payment processors."),
   );
   if (ctx.params.has("connected")) messages.show("success", "Stripe is connected. The first sync has started.");
