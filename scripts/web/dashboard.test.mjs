@@ -182,6 +182,9 @@ test("customers, a profile, segments and insights show per-customer data to an a
   const likely = largest.filter((/** @type {any} */ c) => c.risk.churn > 0).sort((/** @type {any} */ a, /** @type {any} */ b) => b.risk.churn - a.risk.churn || b.reporting_mrr.amount - a.reporting_mrr.amount);
   const churnRows = page.locator('section[aria-label="Churn risk"] tbody tr');
   if (likely.length) {
+    // The table fills in once the likeliest churners' profiles are read: wait for its
+    // last row rather than for the network to go quiet.
+    await churnRows.nth(likely.length - 1).waitFor({ timeout: 20_000 });
     assert.equal(await churnRows.count(), likely.length);
     const top = (await api(server.base, "GET", `/v1/customers/${encodeURIComponent(likely[0].id)}`, { token: await tokenOf(page) })).body;
     const text = await churnRows.first().textContent();
