@@ -177,3 +177,41 @@ async fn a_sharded_tenant_answers_as_one_in_a_single_partition_and_is_erased_fro
         sharded.exported
     );
 }
+
+/// A tenant synced before sharding (its tenant item records no layout) is recorded with
+/// one shard by its next incremental pass, so later reads find the layout cached rather
+/// than reading the tenant item each time.
+#[tokio::test]
+async fn a_tenant_synced_before_sharding_is_recorded_with_one_shard_by_its_next_pass() {
+    let (app, _fake) = app_with_scenario_and(Scenario::new(6), &[]).await;
+    let (admin, _token, id) = synced_tenant(&app).await;
+    let tenant = TenantId::parse(&admin.tenant_id).unwrap();
+    let store = app.services.adapters.store.clone();
+    let key = tally::ports::Key::new(tenant.partition(), "TENANT");
+    let recorded = |item: &Item| item.n("shards");
+    let mut item = store.get(&key).await.unwrap().expect("the tenant item");
+    assert_eq!(
+        recorded(&item),
+        Some(1),
+        "the first full sync records the layout"
+    );
+    // As before sharding: no layout recorded.
+    item.attrs.remove("shards");
+    let version = item.version;
+    let item = item.with_version(version + 1);
+    store
+        .put(item, tally::ports::Condition::VersionIs(version))
+        .await
+        .unwrap();
+    // A process that has not seen the tenant yet (this one has its layout cached).
+    let fresh = app.services_on(store.clone());
+    let integration = tally::domain::ids::IntegrationId::parse(&id).unwrap();
+    let report = fresh
+        .ingestion
+        .sync_integration(&tenant, &integration)
+        .await
+        .unwrap();
+    assert!(!report.expect("a pass").full, "an incremental pass");
+    let item = store.get(&key).await.unwrap().expect("the tenant item");
+    assert_eq!(recorded(&item), Some(1));
+}

@@ -224,6 +224,9 @@ impl Layouts {
     /// tenant's own partition already holds bulk items. Returns the recorded layout.
     /// Concurrent callers agree: the write is conditional on the tenant item's version.
     pub async fn settle(&self, tenant: &TenantId, wanted: Shards) -> Result<Shards, RepoError> {
+        if let Some(shards) = self.cached(tenant) {
+            return Ok(shards);
+        }
         let key = TenantKey {
             tenant: tenant.clone(),
         }

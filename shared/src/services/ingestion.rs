@@ -232,6 +232,10 @@ impl Ingestion {
         let mut state = self.repos.sync_states.get(tenant, id).await?;
         let mut report = SyncReport::default();
         if state.cursor.is_some() && state.full.is_none() {
+            // A full sync has completed, so the tenant's layout is decided: recorded by
+            // it, or one shard for a tenant synced before sharding, which is recorded now
+            // so that its reads stop looking the layout up (a recorded one is cached).
+            self.repos.layouts.settle(tenant, Shards::ONE).await?;
             match self
                 .incremental(tenant, id, connector, &mut state, &mut report, touched)
                 .await

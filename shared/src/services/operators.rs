@@ -219,7 +219,7 @@ impl Identity {
                 .await?;
         }
         match (finish.reply, owner) {
-            (Reply::Session, Some(operator)) => self.open_operator_session(operator, req.ip).await,
+            (Reply::Session, Some(operator)) => self.open_operator_session(operator).await,
             (Reply::PasswordResetRequired, _) => Err(ServiceError::PasswordResetRequired),
             (Reply::MfaRequired, _) => Err(ServiceError::MfaRequired),
             (Reply::InvalidMfaCode, _) => Err(ServiceError::InvalidMfaCode),
@@ -260,7 +260,6 @@ impl Identity {
     async fn open_operator_session(
         &self,
         operator: OperatorId,
-        _ip: IpAddr,
     ) -> Result<NewOperatorSession, ServiceError> {
         let now = self.now();
         let absolute = Duration::from_std(self.config.session_absolute_timeout)
