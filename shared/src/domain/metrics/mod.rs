@@ -65,8 +65,8 @@ pub use from_records::facts_from_records;
 pub use fx::{ConversionFactor, DailyRates, FxRates, FxSource, RATE_SCALE};
 pub use history::plan_name;
 pub use metric::{
-    Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor, UnconvertedMinor,
-    metric_series,
+    CustomerMovements, Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor,
+    UnconvertedMinor, metric_series,
 };
 pub use money::{MICROS_PER_MINOR, Mrr, minor_unit_exponent};
 pub use payment_risk::{CardExpiry, PaymentFailureRisk, payment_failure_risks};
@@ -75,8 +75,8 @@ pub use policy::{
     DEFINITIONS, Definition, MrrPolicy, PausedCollection, UnpaidChurnFrom, definition,
 };
 pub use rates::{
-    LTV_MAX_LIFETIME_MONTHS, LTV_TRAILING_MONTHS, arpu, arr, customer_churn_rate, grr, nrr,
-    revenue_churn_rate,
+    LTV_MAX_LIFETIME_MONTHS, LTV_TRAILING_MONTHS, arpu, arr, average_sale_price,
+    customer_churn_rate, grr, net_mrr_churn_rate, nrr, quick_ratio, revenue_churn_rate,
 };
 pub use records::{BillingData, OwnerIndex, RecordGroups, RecordSet};
 pub use rfm::{Loyalty, RfmSegment, SegmentSummary, rfm_scores, segments};

@@ -95,6 +95,13 @@ pub struct MetricsSummary {
     pub revenue_churn_rate: Option<f64>,
     #[schema(required = true)]
     pub nrr: Option<f64>,
+    /// (new + expansion + reactivation) ÷ (contraction + churn) of the rates' month;
+    /// null when nothing was lost.
+    #[schema(required = true)]
+    pub quick_ratio: Option<f64>,
+    /// (churn + contraction − expansion − reactivation) ÷ start MRR of the rates' month.
+    #[schema(required = true)]
+    pub net_mrr_churn_rate: Option<f64>,
     pub ltv: i64,
     /// First day of the month the rates are measured over.
     pub rates_from: NaiveDate,
@@ -120,6 +127,8 @@ impl MetricsSummary {
             self.customer_churn_rate = None;
             self.revenue_churn_rate = None;
             self.nrr = None;
+            self.quick_ratio = None;
+            self.net_mrr_churn_rate = None;
             self.unconverted.clear();
             self.suppressed = true;
         }
@@ -137,6 +146,8 @@ impl MetricsSummary {
             customer_churn_rate: s.customer_churn_rate,
             revenue_churn_rate: s.revenue_churn_rate,
             nrr: s.nrr,
+            quick_ratio: s.quick_ratio,
+            net_mrr_churn_rate: s.net_mrr_churn_rate,
             ltv: s.ltv,
             rates_from: s.rates_from,
             rates_to: s.rates_to,
@@ -162,8 +173,10 @@ pub enum PointValue {
 }
 
 /// One period. `mrr_movements` points carry `start_mrr, mrr, new, expansion,
-/// contraction, churn, reactivation, plan_switch, net`; `refunds` and `failed_payments`
-/// points `count, amount`; `trial_conversion` points `count, converted`.
+/// contraction, churn, reactivation, plan_switch, net` (money); `customer_movements`
+/// points `start_customers, customers, new, expansion, contraction, churn, reactivation,
+/// net` (counts); `refunds` and `failed_payments` points `count, amount`;
+/// `trial_conversion` points `count, converted`.
 #[derive(Serialize, ToSchema)]
 pub struct MetricPoint {
     pub period_start: NaiveDate,
@@ -176,6 +189,14 @@ pub struct MetricPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub start_mrr: Option<i64>,
+    /// `customer_movements`: paying customers at the period's start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub start_customers: Option<i64>,
+    /// `customer_movements`: paying customers at the period's end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub customers: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub mrr: Option<i64>,
@@ -220,19 +241,25 @@ impl From<PointView> for MetricPoint {
             MetricValue::Ratio(r) => PointValue::Ratio(r),
         };
         let m = p.movements;
+        let c = p.customer_movements;
+        // Counts fit an i64 (they are bounded by the facts' length).
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let either = |money: Option<i64>, counted: Option<u64>| money.or(counted.map(count));
         Self {
             period_start: p.period_start,
             period_end: p.period_end,
             value,
             start_mrr: m.map(|m| m.start_mrr),
+            start_customers: c.map(|c| c.start_customers),
+            customers: c.map(|c| c.customers),
             mrr: m.map(|m| m.mrr),
-            new: m.map(|m| m.new),
-            expansion: m.map(|m| m.expansion),
-            contraction: m.map(|m| m.contraction),
-            churn: m.map(|m| m.churn),
-            reactivation: m.map(|m| m.reactivation),
+            new: either(m.map(|m| m.new), c.map(|c| c.new)),
+            expansion: either(m.map(|m| m.expansion), c.map(|c| c.expansion)),
+            contraction: either(m.map(|m| m.contraction), c.map(|c| c.contraction)),
+            churn: either(m.map(|m| m.churn), c.map(|c| c.churn)),
+            reactivation: either(m.map(|m| m.reactivation), c.map(|c| c.reactivation)),
             plan_switch: m.map(|m| m.plan_switch),
-            net: m.map(|m| m.net),
+            net: m.map(|m| m.net).or(c.map(|c| c.net)),
             count: p.count,
             amount: p.amount,
             converted: p.converted,

@@ -11,6 +11,7 @@ mod discounts;
 mod fixtures;
 mod fx_properties;
 mod generator;
+mod growth;
 mod lifecycle;
 mod lifecycle_rules;
 mod money;
