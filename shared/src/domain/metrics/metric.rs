@@ -174,6 +174,9 @@ pub struct MetricPoint {
     pub amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converted: Option<u64>,
+    /// With `compare=`: the point's counterpart in the earlier range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<super::compare::Compared>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -355,6 +358,7 @@ fn bare(point: &Point, value: MetricValue) -> MetricPoint {
         count: None,
         amount: None,
         converted: None,
+        compared: None,
     }
 }
 
@@ -418,6 +422,7 @@ fn event_point(kind: EventMetric, point: &EventPoint) -> MetricPoint {
         count: Some(point.count),
         amount,
         converted,
+        compared: None,
     }
 }
 

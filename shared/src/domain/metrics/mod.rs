@@ -18,6 +18,7 @@
 
 mod calendar;
 mod churn_risk;
+mod compare;
 mod coverage;
 mod customer_mrr;
 mod customers;
@@ -51,6 +52,9 @@ mod tests;
 
 pub use calendar::{SeriesInterval, date_of_day, day_end, day_of, day_of_date};
 pub use churn_risk::{CHURN_RISK_WINDOW_DAYS, ChurnRisk, ChurnRiskFactor, churn_risks};
+pub use compare::{
+    Compare, Compared, Comparison, change, compared_day, compared_range, compared_series,
+};
 pub use coverage::{Coverage, coverage};
 pub use customer_mrr::customer_mrr;
 pub use customers::{CustomerProfile, PaymentSummary, SubscriptionSummary, customer_profiles};

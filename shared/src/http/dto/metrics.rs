@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 
 use crate::domain::billing::SubscriptionStatus;
 use crate::domain::metrics::{
-    Metric, MetricGroup, MetricPoint as PointView, MetricSeries as SeriesView, MetricValue,
-    MrrPolicy as PolicyView, PausedCollection, SeriesInterval, Summary, UnconvertedMinor,
-    UnpaidChurnFrom,
+    Compare, Compared, Comparison, Metric, MetricGroup, MetricPoint as PointView,
+    MetricSeries as SeriesView, MetricValue, MrrPolicy as PolicyView, PausedCollection,
+    SeriesInterval, Summary, UnconvertedMinor, UnpaidChurnFrom,
 };
 use crate::services::analytics_query::Suppression;
 
@@ -43,6 +43,51 @@ impl From<UnconvertedMinor> for Unconverted {
 
 fn unconverted(list: Vec<UnconvertedMinor>) -> Vec<Unconverted> {
     list.into_iter().map(Unconverted::from).collect()
+}
+
+/// One summary figure as it was on the compared day, and the change since.
+#[derive(Serialize, ToSchema)]
+pub struct FigureChange {
+    /// The earlier figure (money in minor units, a count, or a ratio).
+    #[schema(value_type = Option<f64>, required = true)]
+    pub value: PointValue,
+    /// Now − earlier; null when either ratio is.
+    #[schema(value_type = Option<f64>, required = true)]
+    pub change: PointValue,
+    /// (now − earlier) ÷ |earlier|; null when the earlier figure is 0 or null.
+    #[schema(required = true)]
+    pub relative_change: Option<f64>,
+}
+
+impl FigureChange {
+    fn of(now: MetricValue, earlier: MetricValue) -> Self {
+        let (change, relative_change) = crate::domain::metrics::change(now, earlier);
+        Self {
+            value: earlier.into(),
+            change: change.into(),
+            relative_change,
+        }
+    }
+}
+
+/// The summary's figures on the compared day (`compare=`).
+#[derive(Serialize, ToSchema)]
+pub struct SummaryComparison {
+    pub compare: Compare,
+    /// A month (`previous`) or a year (`year`) before the summary's `as_of`.
+    pub as_of: NaiveDate,
+    pub rates_from: NaiveDate,
+    pub rates_to: NaiveDate,
+    pub mrr: FigureChange,
+    pub arr: FigureChange,
+    pub customers: FigureChange,
+    pub arpu: FigureChange,
+    pub ltv: FigureChange,
+    pub customer_churn_rate: FigureChange,
+    pub revenue_churn_rate: FigureChange,
+    pub nrr: FigureChange,
+    pub quick_ratio: FigureChange,
+    pub net_mrr_churn_rate: FigureChange,
 }
 
 /// How MRR is measured.
@@ -110,6 +155,11 @@ pub struct MetricsSummary {
     /// The name of the definition behind each figure, by concept.
     pub definitions: BTreeMap<String, String>,
     pub policy: MrrPolicy,
+    /// With `compare=`: the same figures a month (`previous`) or a year (`year`) before
+    /// `as_of`, and the change to each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub comparison: Option<SummaryComparison>,
     /// When the snapshot the figures come from was built.
     pub data_as_of: DateTime<Utc>,
     /// Viewers only: the filters cover fewer customers than the tenant's
@@ -130,8 +180,37 @@ impl MetricsSummary {
             self.quick_ratio = None;
             self.net_mrr_churn_rate = None;
             self.unconverted.clear();
+            self.comparison = None;
             self.suppressed = true;
         }
+        self
+    }
+
+    /// Adds the figures of `earlier` (the summary as of the compared day) and the
+    /// change to each.
+    pub fn compared(mut self, compare: Compare, earlier: &Summary) -> Self {
+        let whole = |now: i64, then: i64| {
+            FigureChange::of(MetricValue::Money(now), MetricValue::Money(then))
+        };
+        let ratio = |now: Option<f64>, then: Option<f64>| {
+            FigureChange::of(MetricValue::Ratio(now), MetricValue::Ratio(then))
+        };
+        self.comparison = Some(SummaryComparison {
+            compare,
+            as_of: earlier.as_of,
+            rates_from: earlier.rates_from,
+            rates_to: earlier.rates_to,
+            mrr: whole(self.mrr, earlier.mrr),
+            arr: whole(self.arr, earlier.arr),
+            customers: whole(self.customers, earlier.customers),
+            arpu: whole(self.arpu, earlier.arpu),
+            ltv: whole(self.ltv, earlier.ltv),
+            customer_churn_rate: ratio(self.customer_churn_rate, earlier.customer_churn_rate),
+            revenue_churn_rate: ratio(self.revenue_churn_rate, earlier.revenue_churn_rate),
+            nrr: ratio(self.nrr, earlier.nrr),
+            quick_ratio: ratio(self.quick_ratio, earlier.quick_ratio),
+            net_mrr_churn_rate: ratio(self.net_mrr_churn_rate, earlier.net_mrr_churn_rate),
+        });
         self
     }
 
@@ -158,6 +237,7 @@ impl MetricsSummary {
                 .map(|(concept, name)| (concept.to_owned(), name.to_owned()))
                 .collect(),
             policy: policy.into(),
+            comparison: None,
             data_as_of,
             suppressed: false,
         }
@@ -232,14 +312,62 @@ pub struct MetricPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub converted: Option<u64>,
+    /// With `compare=`: the point's counterpart in the earlier range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub compared: Option<ComparedPoint>,
+}
+
+/// A point's counterpart in the compared range and the change to it.
+#[derive(Serialize, ToSchema)]
+pub struct ComparedPoint {
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// The earlier value, as `value`.
+    #[schema(value_type = Option<f64>, required = true)]
+    pub value: PointValue,
+    /// value − the earlier value (money, a count, or a ratio's difference; null when
+    /// either ratio is).
+    #[schema(value_type = Option<f64>, required = true)]
+    pub change: PointValue,
+    /// (value − earlier) ÷ |earlier|; null when the earlier value is 0 or null.
+    #[schema(required = true)]
+    pub relative_change: Option<f64>,
+}
+
+impl From<Compared> for ComparedPoint {
+    fn from(c: Compared) -> Self {
+        Self {
+            period_start: c.period_start,
+            period_end: c.period_end,
+            value: c.value.into(),
+            change: c.change.into(),
+            relative_change: c.relative_change,
+        }
+    }
+}
+
+impl From<MetricValue> for PointValue {
+    fn from(value: MetricValue) -> Self {
+        match value {
+            MetricValue::Money(v) | MetricValue::Count(v) => PointValue::Whole(v),
+            MetricValue::Ratio(r) => PointValue::Ratio(r),
+        }
+    }
+}
+
+/// The range a reply was compared with (`compare=`).
+#[derive(Serialize, ToSchema)]
+pub struct SeriesComparison {
+    pub compare: Compare,
+    pub from: NaiveDate,
+    /// Inclusive.
+    pub to: NaiveDate,
 }
 
 impl From<PointView> for MetricPoint {
     fn from(p: PointView) -> Self {
-        let value = match p.value {
-            MetricValue::Money(v) | MetricValue::Count(v) => PointValue::Whole(v),
-            MetricValue::Ratio(r) => PointValue::Ratio(r),
-        };
+        let value = p.value.into();
         let m = p.movements;
         let c = p.customer_movements;
         // Counts fit an i64 (they are bounded by the facts' length).
@@ -263,6 +391,7 @@ impl From<PointView> for MetricPoint {
             count: p.count,
             amount: p.amount,
             converted: p.converted,
+            compared: p.compared.map(ComparedPoint::from),
         }
     }
 }
@@ -296,6 +425,10 @@ pub struct MetricSeries {
     #[schema(nullable = false)]
     pub groups: Option<Vec<MetricGroupSeries>>,
     pub unconverted: Vec<Unconverted>,
+    /// With `compare=`: the range each point's `compared` comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub comparison: Option<SeriesComparison>,
     /// When the snapshot the figures come from was built.
     pub data_as_of: DateTime<Utc>,
     /// Viewers only: the filters cover fewer customers than the tenant's
@@ -306,6 +439,16 @@ pub struct MetricSeries {
 }
 
 impl MetricSeries {
+    /// Says which range the points' `compared` come from.
+    pub fn compared(mut self, comparison: Comparison) -> Self {
+        self.comparison = Some(SeriesComparison {
+            compare: comparison.compare,
+            from: comparison.from,
+            to: comparison.to,
+        });
+        self
+    }
+
     /// Leaves out what `suppression` says a viewer may not see.
     pub fn suppressed(mut self, suppression: &Suppression) -> Self {
         if suppression.all {
@@ -336,6 +479,7 @@ impl MetricSeries {
             series: points(s.series),
             groups: s.groups.map(|g| g.into_iter().map(group).collect()),
             unconverted: unconverted(s.unconverted),
+            comparison: None,
             data_as_of,
             suppressed: false,
         }

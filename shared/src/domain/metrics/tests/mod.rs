@@ -5,6 +5,7 @@ mod api;
 mod bench;
 mod closed_months;
 mod collection_and_trials;
+mod compare;
 mod currencies;
 mod customers;
 mod discounts;
