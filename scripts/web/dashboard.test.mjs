@@ -5,6 +5,7 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 
 import { api, checkPage, currentStep, launchBrowser, newPage, proxyFrom, startServer, tokenOf, totp } from "./harness.mjs";
 
@@ -128,6 +129,140 @@ test("a filter changes the chart and the URL, and the back button returns", asyn
   assert.equal(await page.locator(".charts .chart").first().getAttribute("data-points"), before);
 });
 
+/** The overview's range as its controls show it (the defaults when the URL has none). @param {any} page */
+async function rangeOf(page) {
+  return { from: await page.getByLabel("From").inputValue(), to: await page.getByLabel("To").inputValue() };
+}
+
+test("the overview compares with a year earlier, shows the growth figures and the forecast", async () => {
+  const { page } = admin;
+  await page.getByLabel("Compare with").selectOption("year");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.waitForURL(/compare=year/);
+  // The MRR chart gains the dashed line of the same months a year earlier.
+  await page.waitForFunction(() => JSON.parse(document.querySelector(".charts[data-ready] .chart")?.getAttribute("data-points") || "[]").length === 2);
+  await page.locator(".forecast-slot[data-ready] .uplot").waitFor({ timeout: 30_000 });
+  await settled(page);
+  const token = await tokenOf(page);
+  const { from, to } = await rangeOf(page);
+  const summary = (await api(server.base, "GET", `/v1/metrics/summary?as_of=${to}&compare=year`, { token })).body;
+  for (const key of ["mrr", "customers", "nrr", "quick_ratio", "net_mrr_churn_rate"]) {
+    const shown = page.locator(`[data-figure="${key}"]`);
+    assert.equal(await shown.getAttribute("data-value"), summary[key] === null ? "" : String(summary[key]), `${key} is the API's`);
+    const before = summary.comparison[key].value;
+    assert.equal(await shown.getAttribute("data-before"), before === null ? "" : String(before), `${key} a year earlier is the API's`);
+  }
+  assert.match(String(await page.locator('[data-figure="quick_ratio"] dt').textContent()), /Quick ratio/);
+  assert.match(String(await page.locator('[data-figure="mrr"] .previous').textContent()), /^A year earlier: /);
+  const mrr = (await api(server.base, "GET", `/v1/metrics/mrr?from=${from}&to=${to}&interval=month&compare=year`, { token })).body;
+  const lines = JSON.parse((await page.locator(".charts .chart").first().getAttribute("data-points")) || "[]");
+  assert.deepEqual(lines[0], mrr.series.map((/** @type {any} */ p) => p.value), "the MRR line");
+  assert.deepEqual(lines[1], mrr.series.map((/** @type {any} */ p) => (p.compared ? p.compared.value : null)), "the line a year earlier");
+  const forecast = (await api(server.base, "GET", `/v1/metrics/forecast?as_of=${to}`, { token })).body;
+  assert.equal(await page.locator(".forecast-slot code[data-model]").textContent(), forecast.model, "the model is named");
+  await page.locator(".forecast-slot").getByText(forecast.description).waitFor();
+  const band = JSON.parse((await page.locator(".forecast-slot .chart").getAttribute("data-points")) || "[]");
+  const n = forecast.history.length;
+  assert.deepEqual(band[0].slice(0, n), forecast.history.map((/** @type {any} */ p) => p.mrr), "the known months");
+  assert.deepEqual(band[1].slice(n), forecast.series.map((/** @type {any} */ p) => p.mrr), "the forecast");
+  assert.deepEqual(band[2].slice(n), forecast.series.map((/** @type {any} */ p) => p.mrr_high), "the band's top");
+  assert.deepEqual(band[3].slice(n), forecast.series.map((/** @type {any} */ p) => p.mrr_low), "the band's bottom");
+  assertClean(await checkPage(admin, "overview-compare-forecast", { ready: ".forecast-slot .uplot" }), "overview compared, with the forecast");
+});
+
+test("a chart's CSV download is a file that starts with a header row, fetched without the token in a URL", async () => {
+  const { page } = admin;
+  const requests = /** @type {string[]} */ ([]);
+  const record = (/** @type {any} */ request) => requests.push(request.url());
+  page.on("request", record);
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Download CSV of MRR", exact: true }).click();
+  const file = await download;
+  page.off("request", record);
+  assert.match(file.suggestedFilename(), /\.csv$/);
+  const text = fs.readFileSync(await file.path(), "utf8");
+  const [header, ...rows] = text.replace(/\r?\n$/, "").split(/\r?\n/);
+  assert.match(header, /^[a-z_]+(,[a-z_]+)+$/, `a header row: ${header}`);
+  assert.ok(header.split(",").includes("period_start"), header);
+  assert.ok(rows.length > 0, "and the rows");
+  const token = String(await tokenOf(page));
+  assert.ok(requests.some((u) => u.includes("/v1/metrics/mrr?") && u.includes("format=csv")), "the CSV came from the API");
+  assert.ok(requests.every((u) => !u.includes(token)), "the token is never in a URL");
+});
+
+test("the cohorts page shows the API's triangle: revenue retention starts at 100 %", async () => {
+  const { page } = admin;
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Cohorts" }).click();
+  await page.waitForURL(/#\/cohorts/);
+  await page.locator(".cohorts-slot[data-ready]").waitFor({ timeout: 30_000 });
+  await settled(page);
+  const { from, to } = await rangeOf(page);
+  const reply = (await api(server.base, "GET", `/v1/metrics/cohorts?from=${from}&to=${to}&interval=month`, { token: await tokenOf(page) })).body;
+  assert.ok(reply.cohorts.length > 1, "the demo has several cohorts");
+  const rows = page.locator("table.triangle tbody tr");
+  /** @param {string} key */
+  const matches = async (key) => {
+    assert.equal(await rows.count(), reply.cohorts.length);
+    for (const [i, cohort] of reply.cohorts.entries()) {
+      assert.equal(await rows.nth(i).getAttribute("data-cohort"), cohort.cohort);
+      const shown = await rows.nth(i).locator("td[data-value]").evaluateAll((cells) => cells.map((c) => c.getAttribute("data-value")));
+      assert.deepEqual(shown, cohort.periods.map((/** @type {any} */ p) => (p[key] === null ? "" : String(p[key]))), `${cohort.cohort} ${key}`);
+    }
+  };
+  await matches("logo_retention");
+  await page.getByLabel("Revenue retention (MRR)").check();
+  await page.waitForURL(/show=revenue/);
+  await page.locator('table.triangle[data-show="revenue"]').waitFor();
+  await matches("revenue_retention");
+  assert.equal(await rows.first().locator("td[data-value]").first().textContent(), "100%", "a cohort keeps all of its first month's MRR in that month");
+  assertClean(await checkPage(admin, "cohorts"), "cohorts");
+});
+
+test("a custom segment opens on the overview with its figures, and is deleted after a confirmation", async () => {
+  const { page } = admin;
+  const token = await tokenOf(page);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Segments" }).click();
+  await page.waitForURL(/#\/segments/);
+  await settled(page);
+  const dims = (await api(server.base, "GET", "/v1/dimensions", { token })).body;
+  const country = dims.country.find((/** @type {string} */ c) => c);
+  const name = `Customers in ${country}`;
+  const form = page.getByRole("form", { name: "Create a custom segment" });
+  await form.getByLabel("Segment name").fill(name);
+  await form.getByLabel("Dimension 1").selectOption("country");
+  await form.getByLabel("Value 1").selectOption(country);
+  await form.getByRole("button", { name: "Create segment" }).click();
+  await page.getByText(`Segment “${name}” created.`).waitFor();
+  const link = page.getByRole("link", { name, exact: true });
+  const id = String(await link.getAttribute("data-segment-id"));
+  const saved = (await api(server.base, "GET", "/v1/segments/custom", { token })).body.segments;
+  assert.deepEqual(saved.find((/** @type {any} */ s) => s.id === id)?.filters, { country }, "saved with its filter");
+  assertClean(await checkPage(admin, "segments-custom"), "custom segments");
+
+  await link.click();
+  await page.waitForURL(new RegExp(`#/overview\\?segment=${id}`));
+  await page.locator(".charts[data-ready]").waitFor({ timeout: 30_000 });
+  await settled(page);
+  assert.equal(await page.locator("strong[data-segment]").textContent(), name, "the overview names the segment applied");
+  const { to } = await rangeOf(page);
+  const bySegment = (await api(server.base, "GET", `/v1/metrics/summary?as_of=${to}&segment=${id}`, { token })).body;
+  const byFilter = (await api(server.base, "GET", `/v1/metrics/summary?as_of=${to}&filter[country]=${country}`, { token })).body;
+  assert.equal(bySegment.mrr, byFilter.mrr, "the segment is its filter");
+  assert.equal(await page.locator('[data-figure="mrr"]').getAttribute("data-value"), String(bySegment.mrr), "the overview shows the segment's MRR");
+
+  await page.goBack();
+  await page.waitForURL(/#\/segments/);
+  await settled(page);
+  await page.getByRole("button", { name: `Delete ${name}`, exact: true }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByText("Links to the overview with this segment stop working").waitFor();
+  await dialog.getByRole("button", { name: "Delete segment" }).click();
+  await page.getByText(`Segment “${name}” deleted.`).waitFor();
+  await page.getByRole("link", { name, exact: true }).waitFor({ state: "detached" });
+  const left = (await api(server.base, "GET", "/v1/segments/custom", { token })).body.segments;
+  assert.ok(!left.some((/** @type {any} */ s) => s.id === id), "gone from the API");
+});
+
 test("customers, a profile, segments and insights show per-customer data to an admin", async () => {
   const { page } = admin;
   await page.getByRole("link", { name: "Customers" }).click();
@@ -223,7 +358,7 @@ test("a viewer sees aggregates and no customer's personal data", async () => {
   const customers = await api(server.base, "GET", "/v1/customers?limit=200", { token });
   const emails = customers.body.data.map((/** @type {any} */ c) => c.email).filter(Boolean);
   assert.ok(emails.length > 0);
-  for (const name of ["overview", "customers", "segments", "insights", "integrations"]) {
+  for (const name of ["overview", "cohorts", "customers", "segments", "insights", "integrations"]) {
     await viewer.page.goto(`${server.base}/#/${name}`);
     await settled(viewer.page);
     const text = await viewer.page.locator("body").innerText();

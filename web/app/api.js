@@ -88,12 +88,6 @@ function armIdleTimer() {
  * @returns {Promise<any>}
  */
 export async function call(method, path, options = {}) {
-  const url = new URL(path, location.origin);
-  for (const [key, value] of Object.entries(options.query || {})) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== undefined && v !== null && v !== "") url.searchParams.append(key, v);
-    }
-  }
   /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
   if (session) headers.Authorization = `Bearer ${session.token}`;
@@ -103,12 +97,72 @@ export async function call(method, path, options = {}) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(options.body);
   }
-  const response = await fetch(url, init);
+  const response = await fetch(urlOf(path, options.query), init);
   const hadSession = session !== null;
   if (hadSession) armIdleTimer();
   if (response.status === 204 || response.status === 202 && response.headers.get("content-length") === "0") {
     return null;
   }
+  return replyOf(response, hadSession);
+}
+
+/**
+ * A URL of this origin with `query` (values that are empty are left out; arrays repeat
+ * the key).
+ * @param {string} path @param {Record<string, string | string[] | undefined | null>} [query]
+ */
+function urlOf(path, query = {}) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(query)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== undefined && v !== null && v !== "") url.searchParams.append(key, v);
+    }
+  }
+  return url;
+}
+
+/**
+ * Downloads a CSV of a series or list (`format=csv`; the reply's
+ * `Content-Disposition` names the file). A plain link cannot carry the bearer token and
+ * the token never goes into a URL, so the file is fetched with the header like any call
+ * and handed to the browser as a Blob URL, revoked once saved.
+ * @param {string} path
+ * @param {Record<string, string | string[] | undefined | null>} [query]
+ * @param {string} [fallbackName] the file name when the reply names none
+ * @returns {Promise<string>} the file's name
+ */
+export async function downloadCsv(path, query = {}, fallbackName = "tally.csv") {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "text/csv" };
+  if (session) headers.Authorization = `Bearer ${session.token}`;
+  const response = await fetch(urlOf(path, { ...query, format: "csv" }), { method: "GET", headers, cache: "no-store", credentials: "omit" });
+  const hadSession = session !== null;
+  if (hadSession) armIdleTimer();
+  if (!response.ok) {
+    await replyOf(response, hadSession);
+  }
+  const blob = await response.blob();
+  const disposition = response.headers.get("content-disposition") || "";
+  const named = /filename="?([^";]+)"?/.exec(disposition);
+  const name = named ? named[1] : fallbackName;
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 1000);
+  return name;
+}
+
+/**
+ * The JSON of a reply, or the API's error as an `ApiError` (a session the server ended
+ * is dropped here, whichever call found out).
+ * @param {Response} response @param {boolean} hadSession
+ * @returns {Promise<any>}
+ */
+async function replyOf(response, hadSession) {
   const text = await response.text();
   /** @type {any} */
   let body = null;

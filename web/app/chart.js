@@ -10,8 +10,10 @@ const uPlot = /** @type {any} */ (globalThis).uPlot;
 export const PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#1098ad", "#f59f00", "#495057"];
 
 /**
- * @typedef {{ label: string, values: (number | null)[], color?: string }} Series
- * @typedef {{ title: string, x: number[], series: Series[], format: (v: number) => string, axisFormat?: (v: number) => string, stacked?: boolean, stepped?: boolean, integer?: boolean }} ChartSpec
+ * `dash`: a dashed line (a comparison, a forecast's band).
+ * @typedef {{ label: string, values: (number | null)[], color?: string, dash?: boolean }} Series
+ * `band`: the indexes in `series` of a high and a low line whose space between is shaded.
+ * @typedef {{ title: string, x: number[], series: Series[], format: (v: number) => string, axisFormat?: (v: number) => string, stacked?: boolean, stepped?: boolean, integer?: boolean, band?: [number, number] }} ChartSpec
  */
 
 /** The width a chart gets inside `el` (its container may not be laid out yet). */
@@ -68,11 +70,14 @@ function draw(plot, spec) {
         stroke: s.color,
         fill: stacked ? s.color : undefined,
         width: stacked ? 0 : 2,
+        dash: s.dash ? [6, 4] : undefined,
         paths,
         points: { show: Boolean(spec.stepped) },
         value: (/** @type {any} */ _u, /** @type {number | null} */ v) => (v === null || v === undefined ? "—" : spec.format(v)),
       })),
     ],
+    // uPlot counts the x values as series 0.
+    bands: spec.band && !stacked ? [{ series: [spec.band[0] + 1, spec.band[1] + 1], fill: "rgba(59, 91, 219, 0.12)" }] : undefined,
   };
   plot.replaceChildren();
   const instance = new uPlot(opts, data, plot);

@@ -19,6 +19,7 @@ import { h, replace, notice, errorText } from "./ui.js";
 const PAGES = {
   overview: { title: "Overview", load: () => import("./pages/overview.js") },
   customers: { title: "Customers", load: () => import("./pages/customers.js"), listedFor: ["admin", "analyst"] },
+  cohorts: { title: "Cohorts", load: () => import("./pages/cohorts.js") },
   segments: { title: "Segments", load: () => import("./pages/segments.js") },
   insights: { title: "Insights", load: async () => ({ render: (await import("./pages/segments.js")).renderInsights }), listedFor: ["admin", "analyst"] },
   integrations: { title: "Integrations", load: () => import("./pages/integrations.js") },

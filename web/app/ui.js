@@ -1,7 +1,7 @@
 // Small DOM and formatting helpers. Every text goes in through textContent or attributes:
 // nothing the API returns is ever parsed as HTML.
 
-import { ApiError } from "./api.js";
+import { ApiError, downloadCsv } from "./api.js";
 
 /**
  * @typedef {string | number | Node | null | undefined | false} Child
@@ -281,3 +281,36 @@ export const SEGMENT_NAMES = /** @type {Record<string, string>} */ ({
   hibernating: "Hibernating",
   new: "New",
 });
+
+/**
+ * "Download CSV" of a series or list: the same query as the page's call, with
+ * `format=csv`, fetched with the session's header (see `downloadCsv`). `what` names the
+ * download for screen readers ("Download CSV of MRR").
+ * @param {string} what @param {string} path
+ * @param {Record<string, string | string[] | undefined | null>} [query]
+ */
+export function csvDownload(what, path, query = {}) {
+  const status = h("span", { class: "download-status", role: "status" });
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "link download",
+      onclick: async () => {
+        button.disabled = true;
+        status.textContent = "";
+        try {
+          await downloadCsv(path, query, `tally-${what.toLowerCase().replace(/[^a-z0-9]+/g, "-")}.csv`);
+        } catch (err) {
+          status.textContent = errorText(err);
+          status.className = "download-status error-text";
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    "Download CSV",
+    h("span", { class: "visually-hidden" }, ` of ${what}`),
+  );
+  return h("p", { class: "download" }, button, " ", status);
+}

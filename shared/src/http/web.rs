@@ -54,6 +54,7 @@ pub const ASSETS: &[Asset] = assets![
     "app/chart.js" => JS,
     "app/pages/signin.js" => JS,
     "app/pages/overview.js" => JS,
+    "app/pages/cohorts.js" => JS,
     "app/pages/customers.js" => JS,
     "app/pages/segments.js" => JS,
     "app/pages/integrations.js" => JS,

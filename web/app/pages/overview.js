@@ -1,13 +1,21 @@
-// Overview: the headline figures beside their values a month earlier, MRR as a line
-// (one line per group with `group_by`) and the MRR movements as stacked bars. Every
-// control writes the URL (`#/overview?from=…&filter[country]=de`), so a view can be
-// shared and the back button returns to the previous one.
+// Overview: the headline figures beside their values a month or a year earlier (the
+// summary's `compare=`), MRR as a line (one line per group with `group_by`, and the same
+// months a year earlier as a dashed line when comparing with a year earlier), the MRR
+// movements as stacked bars, and a forecast of MRR with its band. Every control writes
+// the URL (`#/overview?from=…&filter[country]=de&compare=year&segment=…`), so a view can
+// be shared and the back button returns to the previous one. Each chart has a CSV
+// download of the same query.
 
 import { call } from "../api.js";
 import { chart, legend } from "../chart.js";
-import { h, replace, money, moneyShort, percent, count, isoDay, day, card, loading, notice, errorText, pageHeader } from "../ui.js";
+import { h, replace, money, moneyShort, percent, count, isoDay, day, card, loading, notice, errorText, pageHeader, csvDownload, SEGMENT_NAMES } from "../ui.js";
 
 const INTERVALS = ["day", "week", "month", "quarter", "year"];
+/** The summary's comparisons: `previous` is a month before `as_of`, `year` a year. */
+const COMPARES = /** @type {const} */ ([
+  ["previous", "The month before"],
+  ["year", "A year earlier"],
+]);
 const MOVEMENTS = /** @type {const} */ ([
   ["new", "New"],
   ["expansion", "Expansion"],
@@ -17,6 +25,7 @@ const MOVEMENTS = /** @type {const} */ ([
 ]);
 
 /** @typedef {import("../main.js").PageContext} PageContext */
+/** @typedef {{ value: number | null, change: number | null, relative_change: number | null }} Compared */
 
 /** The view the URL asks for, with the API's defaults filled in for the controls. */
 function viewOf(/** @type {URLSearchParams} */ params) {
@@ -34,6 +43,8 @@ function viewOf(/** @type {URLSearchParams} */ params) {
     interval: INTERVALS.includes(params.get("interval") || "") ? /** @type {string} */ (params.get("interval")) : "month",
     currency: params.get("currency") || "",
     groupBy: params.get("group_by") || "",
+    compare: params.get("compare") === "year" ? "year" : "previous",
+    segment: params.get("segment") || "",
     filters,
   };
 }
@@ -43,7 +54,7 @@ function viewOf(/** @type {URLSearchParams} */ params) {
 /** The query of a metrics call for `view`. @param {View} view */
 function queryOf(view, extra = {}) {
   /** @type {Record<string, string>} */
-  const query = { currency: view.currency, ...extra };
+  const query = { currency: view.currency, segment: view.segment, ...extra };
   for (const [dim, value] of Object.entries(view.filters)) query[`filter[${dim}]`] = value;
   return query;
 }
@@ -57,16 +68,9 @@ function hashOf(view) {
   if (view.currency) params.set("currency", view.currency);
   for (const [dim, value] of Object.entries(view.filters)) params.set(`filter[${dim}]`, value);
   if (view.groupBy) params.set("group_by", view.groupBy);
+  params.set("compare", view.compare);
+  if (view.segment) params.set("segment", view.segment);
   return `#/overview?${params}`;
-}
-
-/** The same day a month earlier (the end of the month when it has fewer days). */
-function monthBefore(/** @type {string} */ date) {
-  const d = new Date(`${date}T00:00:00Z`);
-  const target = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1));
-  const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
-  target.setUTCDate(Math.min(d.getUTCDate(), last));
-  return isoDay(target);
 }
 
 /** @param {PageContext} ctx */
@@ -74,61 +78,89 @@ export async function render(ctx) {
   const view = viewOf(ctx.params);
   const figures = h("div", { class: "figures-slot", "aria-busy": "true" }, loading());
   const charts = h("div", { class: "charts" });
+  const forecast = h("div", { class: "forecast-slot" });
   const controls = h("div", { class: "controls-slot" });
+  const applied = h("div", { class: "segment-slot" });
   replace(
     ctx.main,
     pageHeader("Overview", `${ctx.me.tenant.company}: revenue and customers from ${day(view.from)} to ${day(view.to)}.`),
+    applied,
     controls,
     figures,
     charts,
+    forecast,
   );
-  const dimensions = await call("GET", "/v1/dimensions").catch(() => ({}));
-  replace(controls, controlsForm(ctx, view, dimensions));
-  const asOfPrevious = monthBefore(view.to);
+  const [dimensions, custom] = await Promise.all([
+    call("GET", "/v1/dimensions").catch(() => ({})),
+    call("GET", "/v1/segments/custom").then((r) => r.segments, () => []),
+  ]);
+  /** @type {[string, string][]} */
+  const rfm = Object.entries(SEGMENT_NAMES);
+  /** @type {[string, string][]} */
+  const saved = custom.map((/** @type {any} */ s) => [s.id, s.name]);
+  replace(controls, controlsForm(ctx, view, dimensions, rfm, saved));
+  if (view.segment) {
+    const name = SEGMENT_NAMES[view.segment] || (saved.find(([id]) => id === view.segment) || [])[1] || view.segment;
+    replace(applied, notice("info", "Showing the segment ", h("strong", { "data-segment": view.segment }, name), ". ", h("a", { href: hashOf({ ...view, segment: "" }) }, "Show all customers")));
+  }
+  const summaryQuery = queryOf(view, { as_of: view.to, compare: view.compare });
   let current;
-  let previous;
   try {
-    [current, previous] = await Promise.all([
-      call("GET", "/v1/metrics/summary", { query: queryOf(view, { as_of: view.to }) }),
-      call("GET", "/v1/metrics/summary", { query: queryOf(view, { as_of: asOfPrevious }) }),
-    ]);
+    current = await call("GET", "/v1/metrics/summary", { query: summaryQuery });
   } catch (err) {
     replace(figures, notice(err && /** @type {any} */ (err).code === "no_data_yet" ? "info" : "error", noDataText(err)));
     figures.removeAttribute("aria-busy");
     return;
   }
+  /** @type {Record<string, Compared> & { as_of?: string, rates_from?: string }} */
+  const before = current.comparison || {};
+  // GRR is not in the summary: its month's point, compared the same way.
   const grr = await call("GET", "/v1/metrics/grr", {
-    query: queryOf(view, { interval: "month", from: previous.rates_from.slice(0, 10), to: current.rates_to.slice(0, 10) }),
+    query: queryOf(view, { interval: "month", from: current.rates_from.slice(0, 10), to: current.rates_to.slice(0, 10), compare: view.compare }),
   }).catch(() => null);
-  const grrAt = (/** @type {string} */ start) => {
-    const point = grr && grr.series.find((/** @type {any} */ p) => p.period_start.slice(0, 10) === start.slice(0, 10));
-    return point ? point.value : null;
-  };
+  const grrPoint = grr && grr.series.find((/** @type {any} */ p) => p.period_start.slice(0, 10) === current.rates_from.slice(0, 10));
   const cur = current.currency;
-  const prevCur = previous.currency;
+  const earlier = view.compare === "year" ? "A year earlier" : "A month earlier";
+  const asMoney = (/** @type {number | null} */ v) => money(v, cur);
+  const ratio = (/** @type {number | null} */ v) => (v === null || v === undefined ? "—" : v.toFixed(2));
+  /** @type {[string, string, (v: number | null) => string, Change, boolean?][]} */
+  const shown = [
+    ["mrr", "MRR", asMoney, "relative"],
+    ["arr", "ARR", asMoney, "relative"],
+    ["customers", "Customers", count, "relative"],
+    ["customer_churn_rate", "Customer churn", percent, "points", true],
+    ["nrr", "NRR", percent, "points"],
+    ["grr", "GRR", percent, "points"],
+    ["quick_ratio", "Quick ratio", ratio, "absolute"],
+    ["net_mrr_churn_rate", "Net MRR churn", percent, "points", true],
+    ["arpu", "ARPU", asMoney, "relative"],
+    ["ltv", "LTV", asMoney, "relative"],
+  ];
   replace(
     figures,
     h(
       "dl",
       { class: "figures" },
-    figure("mrr", "MRR", current.mrr, previous.mrr, (v) => money(v, cur), money(previous.mrr, prevCur)),
-    figure("arr", "ARR", current.arr, previous.arr, (v) => money(v, cur), money(previous.arr, prevCur)),
-    figure("customers", "Customers", current.customers, previous.customers, count),
-    figure("customer_churn_rate", "Customer churn", current.customer_churn_rate, previous.customer_churn_rate, percent, undefined, true),
-    figure("nrr", "NRR", current.nrr, previous.nrr, percent),
-    figure("grr", "GRR", grrAt(current.rates_from), grrAt(previous.rates_from), percent),
-    figure("arpu", "ARPU", current.arpu, previous.arpu, (v) => money(v, cur), money(previous.arpu, prevCur)),
-    figure("ltv", "LTV", current.ltv, previous.ltv, (v) => money(v, cur), money(previous.ltv, prevCur)),
+      shown.map(([key, label, format, change, lowerIsBetter]) =>
+        key === "grr"
+          ? figure(key, label, grrPoint ? grrPoint.value : null, grrPoint ? grrPoint.compared : null, format, change, earlier, false)
+          : figure(key, label, current[key], before[key], format, change, earlier, lowerIsBetter),
+      ),
     ),
   );
   figures.removeAttribute("aria-busy");
   figures.appendChild(
-    h("p", { class: "figures-note" }, `As of ${day(view.to)}, compared with ${day(asOfPrevious)}. Churn, NRR and GRR cover the last complete month (${day(current.rates_from)} – ${day(current.rates_to)}). Data as of ${day(current.data_as_of)}. Currency ${cur.toUpperCase()}.`),
+    h(
+      "p",
+      { class: "figures-note" },
+      `As of ${day(view.to)}, compared with ${day(before.as_of || null)}. Churn, NRR, GRR, the quick ratio and net MRR churn cover the last complete month (${day(current.rates_from)} – ${day(current.rates_to)}${before.rates_from ? `; compared with ${day(before.rates_from)} – ${day(/** @type {any} */ (before).rates_to)}` : ""}). Net MRR churn below 0 means expansion and reactivation outweighed the losses. Data as of ${day(current.data_as_of)}. Currency ${cur.toUpperCase()}.`,
+    ),
   );
+  figures.appendChild(csvDownload("the figures", "/v1/metrics/summary", summaryQuery));
   if (current.unconverted && current.unconverted.length) {
     figures.appendChild(notice("warning", `Some revenue has no exchange rate into ${cur.toUpperCase()} and is not included: ${current.unconverted.map((/** @type {any} */ u) => money(u.amount, u.currency)).join(", ")}.`));
   }
-  await renderCharts(charts, view);
+  await Promise.all([renderCharts(charts, view), renderForecast(forecast, view)]);
 }
 
 /** @param {unknown} err */
@@ -139,38 +171,50 @@ function noDataText(err) {
 }
 
 /**
- * One headline figure with its value a month earlier and the change.
- * @param {string} key @param {string} label
- * @param {number | null} value @param {number | null} before
- * @param {(v: number | null) => string} format
- * @param {string} [beforeText] @param {boolean} [lowerIsBetter]
+ * How a figure's change reads: `relative` (money and counts: per cent of the earlier
+ * value), `points` (a rate: the difference in percentage points, since a relative change
+ * of a rate that may be 0 or negative says little), `absolute` (the quick ratio).
+ * @typedef {"relative" | "points" | "absolute"} Change
  */
-function figure(key, label, value, before, format, beforeText, lowerIsBetter = false) {
+
+/**
+ * One headline figure with its earlier value and the change (both from the API).
+ * @param {string} key @param {string} label
+ * @param {number | null} value @param {Compared | null | undefined} before
+ * @param {(v: number | null) => string} format @param {Change} kind
+ * @param {string} earlier @param {boolean} [lowerIsBetter]
+ */
+function figure(key, label, value, before, format, kind, earlier, lowerIsBetter = false) {
   /** @type {HTMLElement | null} */
   let change = null;
-  if (value !== null && before !== null && value !== undefined && before !== undefined && before !== 0) {
-    const ratio = (value - before) / Math.abs(before);
-    const up = ratio > 0;
-    const good = ratio === 0 ? "flat" : up !== lowerIsBetter ? "good" : "bad";
-    change = h("span", { class: `change ${good}` }, `${up ? "▲" : ratio < 0 ? "▼" : "■"} ${percent(Math.abs(ratio))}`);
+  const delta = before ? (kind === "relative" ? before.relative_change : before.change) : null;
+  if (delta !== null && delta !== undefined) {
+    const up = delta > 0;
+    const good = delta === 0 ? "flat" : up !== lowerIsBetter ? "good" : "bad";
+    const size = kind === "relative" ? percent(Math.abs(delta)) : kind === "points" ? `${(Math.abs(delta) * 100).toFixed(1)} pp` : Math.abs(delta).toFixed(2);
+    change = h("span", { class: `change ${good}` }, `${up ? "▲" : delta < 0 ? "▼" : "■"} ${size}`);
   }
+  const earlierValue = before ? before.value : null;
   return h(
     "div",
-    { class: "figure", "data-figure": key, "data-value": value === null || value === undefined ? "" : String(value) },
+    { class: "figure", "data-figure": key, "data-value": value === null || value === undefined ? "" : String(value), "data-before": earlierValue === null || earlierValue === undefined ? "" : String(earlierValue) },
     h("dt", {}, label),
     h("dd", { class: "value" }, format(value)),
-    h("dd", { class: "previous" }, "Month before: ", beforeText || format(before), " ", change),
+    h("dd", { class: "previous" }, `${earlier}: `, format(earlierValue), " ", change),
   );
 }
 
 /** @param {HTMLElement} el @param {View} view */
 async function renderCharts(el, view) {
   const range = { from: view.from, to: view.to, interval: view.interval };
-  const mrrQuery = queryOf(view, { ...range, group_by: view.groupBy });
+  // The same months a year earlier, as a second line (one line per group is enough).
+  const yearAgo = view.compare === "year" && !view.groupBy;
+  const mrrQuery = queryOf(view, { ...range, group_by: view.groupBy, compare: yearAgo ? "year" : "" });
+  const movementsQuery = queryOf(view, range);
   try {
     const [mrr, movements] = await Promise.all([
       call("GET", "/v1/metrics/mrr", { query: mrrQuery }),
-      call("GET", "/v1/metrics/mrr_movements", { query: queryOf(view, range) }),
+      call("GET", "/v1/metrics/mrr_movements", { query: movementsQuery }),
     ]);
     const cur = mrr.currency;
     const fmt = (/** @type {number} */ v) => money(v, cur);
@@ -188,24 +232,92 @@ async function renderCharts(el, view) {
     } else {
       x = toX(mrr.series);
       lines = [{ label: "MRR", values: mrr.series.map((/** @type {any} */ p) => p.value) }];
+      if (yearAgo) {
+        lines.push({ label: "A year earlier", dash: true, values: mrr.series.map((/** @type {any} */ p) => (p.compared ? p.compared.value : null)) });
+      }
     }
     const bars = MOVEMENTS.map(([key, label]) => ({
       label,
       values: movements.series.map((/** @type {any} */ p) => (key === "contraction" || key === "churn" ? -Math.abs(p[key]) : Math.abs(p[key]))),
     }));
+    const mrrTitle = view.groupBy ? `MRR by ${view.groupBy.replace("_", " ")}` : "MRR";
     replace(
       el,
-      card(view.groupBy ? `MRR by ${view.groupBy.replace("_", " ")}` : "MRR", chart({ title: `MRR (${cur.toUpperCase()}) per ${view.interval}`, x, series: lines, format: fmt, axisFormat })),
+      card(
+        mrrTitle,
+        yearAgo && mrr.comparison ? h("p", { class: "hint" }, `The dashed line is the same ${view.interval}s a year earlier (${day(mrr.comparison.from)} – ${day(mrr.comparison.to)}).`) : null,
+        chart({ title: `MRR (${cur.toUpperCase()}) per ${view.interval}`, x, series: lines, format: fmt, axisFormat }),
+        csvDownload(mrrTitle, "/v1/metrics/mrr", mrrQuery),
+      ),
       card(
         "MRR movements",
         legend(bars),
         chart({ title: `MRR movements (${cur.toUpperCase()}) per ${view.interval}`, x: toX(movements.series), series: bars, format: fmt, axisFormat, stacked: true }),
+        csvDownload("MRR movements", "/v1/metrics/mrr_movements", movementsQuery),
       ),
     );
     el.dataset.ready = "true";
   } catch (err) {
     replace(el, notice("error", noDataText(err)));
   }
+}
+
+/**
+ * The forecast: the trailing months' MRR, then the model's months with the band between
+ * its low and high (the model and its rates are the API's, named on the card).
+ * @param {HTMLElement} el @param {View} view
+ */
+async function renderForecast(el, view) {
+  const query = queryOf(view, { as_of: view.to });
+  let reply;
+  try {
+    reply = await call("GET", "/v1/metrics/forecast", { query });
+  } catch (err) {
+    replace(el, card("Forecast", notice("error", noDataText(err))));
+    return;
+  }
+  if (reply.suppressed || !reply.series || !reply.series.length) {
+    replace(el, card("Forecast", notice("info", "No forecast for this selection: it covers too few customers.")));
+    return;
+  }
+  const cur = reply.currency;
+  const history = reply.history || [];
+  const joined = [...history, ...reply.series];
+  const n = history.length;
+  const lastKnown = n ? history[n - 1].mrr : null;
+  // The forecast's lines start at the last known month, so they join the history.
+  const ahead = (/** @type {string} */ key) => joined.map((p, i) => (i < n - 1 ? null : i === n - 1 ? lastKnown : p[key]));
+  /** @type {import("../chart.js").Series[]} */
+  const lines = [
+    { label: "MRR", values: joined.map((p, i) => (i < n ? p.mrr : null)) },
+    { label: "Forecast", values: ahead("mrr"), color: "#e8590c" },
+    { label: "High", values: ahead("mrr_high"), color: "#868e96", dash: true },
+    { label: "Low", values: ahead("mrr_low"), color: "#868e96", dash: true },
+  ];
+  const end = reply.series[reply.series.length - 1];
+  replace(
+    el,
+    card(
+      "Forecast",
+      h("p", { class: "forecast-model" }, "Model ", h("code", { "data-model": reply.model }, reply.model), ": ", reply.description),
+      h(
+        "p",
+        { class: "hint" },
+        `From the last ${reply.trailing_months} complete months' rates; the band is about 90 % (z = ${reply.z}) and widens with the horizon. `,
+        `By ${day(end.period_start)}: MRR ${money(end.mrr, cur)} (${money(end.mrr_low, cur)} – ${money(end.mrr_high, cur)}), ${count(end.customers)} customers (${count(end.customers_low)} – ${count(end.customers_high)}).`,
+      ),
+      chart({
+        title: `MRR (${cur.toUpperCase()}) and its forecast per month`,
+        x: joined.map((p) => Date.parse(p.period_start) / 1000),
+        series: lines,
+        format: (v) => money(v, cur),
+        axisFormat: (v) => moneyShort(v, cur),
+        band: [2, 3],
+      }),
+      csvDownload("the forecast", "/v1/metrics/forecast", query),
+    ),
+  );
+  el.dataset.ready = "true";
 }
 
 /** The last value of a series. @param {any[]} series */
@@ -217,8 +329,9 @@ function last(series) {
  * The controls; applying them writes the URL, which renders the view again.
  * @param {PageContext} ctx @param {View} view
  * @param {Record<string, string[]>} dimensions
+ * @param {[string, string][]} rfm @param {[string, string][]} saved the segments, id and name
  */
-function controlsForm(ctx, view, dimensions) {
+function controlsForm(ctx, view, dimensions, rfm, saved) {
   const dims = Object.keys(dimensions || {});
   const [filterDim, filterValue] = Object.entries(view.filters)[0] || ["", ""];
   // The currencies the data is in; the API converts into any of them.
@@ -255,6 +368,26 @@ function controlsForm(ctx, view, dimensions) {
       h("label", { for: "ov-group" }, "Group MRR by"),
       h("select", { id: "ov-group", name: "group_by" }, h("option", { value: "" }, "Nothing"), dims.map((d) => h("option", { value: d, selected: d === view.groupBy }, d.replace("_", " ")))),
     ),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "ov-segment" }, "Segment"),
+      h(
+        "select",
+        { id: "ov-segment", name: "segment" },
+        h("option", { value: "" }, "All customers"),
+        h("optgroup", { label: "RFM" }, rfm.map(([id, name]) => h("option", { value: id, selected: id === view.segment }, name))),
+        saved.length ? h("optgroup", { label: "Custom" }, saved.map(([id, name]) => h("option", { value: id, selected: id === view.segment }, name))) : null,
+        // A segment the list does not have (deleted, or another's link) stays selectable.
+        view.segment && !SEGMENT_NAMES[view.segment] && !saved.some(([id]) => id === view.segment) ? h("option", { value: view.segment, selected: true }, view.segment) : null,
+      ),
+    ),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "ov-compare" }, "Compare with"),
+      h("select", { id: "ov-compare", name: "compare" }, COMPARES.map(([value, text]) => h("option", { value, selected: value === view.compare }, text))),
+    ),
     h("div", { class: "field actions" }, h("button", { type: "submit", class: "primary" }, "Apply")),
   );
   form.addEventListener("submit", (event) => {
@@ -270,6 +403,8 @@ function controlsForm(ctx, view, dimensions) {
         interval: get("interval"),
         currency: get("currency"),
         groupBy: get("group_by"),
+        compare: get("compare") === "year" ? "year" : "previous",
+        segment: get("segment"),
         filters: dim && value ? { [dim]: value } : {},
       }),
     );

@@ -1,9 +1,10 @@
-// Segments (RFM, every role: counts and MRR only) and Insights (per customer: analysts
-// and admins): payment-failure risk by renewal date with the MRR at risk, and churn
-// risk with the factors of its score.
+// Segments (RFM, every role: counts and MRR only; custom segments, saved filter sets that
+// admins and analysts create and everyone opens on the overview) and Insights (per
+// customer: analysts and admins): payment-failure risk by renewal date with the MRR at
+// risk, and churn risk with the factors of its score.
 
 import { call } from "../api.js";
-import { h, replace, money, day, table, card, loading, notice, pageHeader, errorText, count, SEGMENT_NAMES } from "../ui.js";
+import { h, replace, money, day, table, card, loading, notice, pageHeader, errorText, count, messageArea, confirmDialog, when, SEGMENT_NAMES } from "../ui.js";
 
 /** @typedef {import("../main.js").PageContext} PageContext */
 
@@ -22,7 +23,9 @@ const FACTORS_SHOWN = 20;
 /** @param {PageContext} ctx */
 export async function render(ctx) {
   const body = h("div", {}, loading());
-  replace(ctx.main, pageHeader("Segments", "Customers grouped by recency, frequency and monetary value (RFM)."), body);
+  const custom = h("div", { class: "custom-slot" });
+  replace(ctx.main, pageHeader("Segments", "Customers grouped by recency, frequency and monetary value (RFM), and the segments your team saved."), body, custom);
+  await renderCustom(ctx, custom);
   let reply;
   try {
     reply = await call("GET", "/v1/segments");
@@ -52,6 +55,178 @@ export async function render(ctx) {
       ),
     ),
   );
+}
+
+/**
+ * Custom segments: the list with each one's filters and a link to the overview with it
+ * applied; admins and analysts create (a name and one or more dimension = value pairs,
+ * ANDed) and delete them.
+ * @param {PageContext} ctx @param {HTMLElement} el
+ */
+async function renderCustom(ctx, el) {
+  const canWrite = ctx.me.user.role !== "viewer";
+  const messages = messageArea();
+  const list = h("div", {}, loading());
+  replace(
+    el,
+    h(
+      "section",
+      { class: "card custom-segments", "aria-label": "Custom segments" },
+      h("h2", {}, "Custom segments"),
+      h("p", { class: "hint" }, "Saved filters: a segment's customers match every one of its filters. Open one to see the overview for those customers only."),
+      messages.el,
+      list,
+      canWrite ? createForm(messages, () => refresh()) : null,
+    ),
+  );
+  async function refresh() {
+    let reply;
+    try {
+      reply = await call("GET", "/v1/segments/custom");
+    } catch (err) {
+      replace(list, notice("error", errorText(err)));
+      return;
+    }
+    replace(
+      list,
+      table(
+        "Custom segments",
+        [
+          { label: "Name", cell: (/** @type {any} */ s) => h("a", { href: `#/overview?segment=${encodeURIComponent(s.id)}`, "data-segment-id": s.id }, s.name) },
+          {
+            label: "Filters",
+            cell: (s) => [
+              ...Object.entries(s.filters || {}).map(([dim, value]) => h("span", { class: "tag" }, `${dim.replace("_", " ")}: ${value}`)),
+              // A viewer reads a segment on city without that filter, and may not use it.
+              s.restricted ? h("span", { class: "tag warn" }, "and a city filter (admins and analysts only)") : null,
+            ],
+          },
+          { label: "Changed", cell: (s) => when(s.updated_at || s.created_at) },
+          ...(canWrite
+            ? [
+                {
+                  label: "Actions",
+                  cell: (/** @type {any} */ s) =>
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "link danger",
+                        onclick: async () => {
+                          const sure = await confirmDialog(`Delete “${s.name}”?`, "Links to the overview with this segment stop working. The customers and their data stay as they are.", "Delete segment");
+                          if (!sure) return;
+                          try {
+                            await call("DELETE", `/v1/segments/custom/${encodeURIComponent(s.id)}`);
+                            messages.show("success", `Segment “${s.name}” deleted.`);
+                          } catch (err) {
+                            messages.error(err);
+                          }
+                          await refresh();
+                        },
+                      },
+                      "Delete",
+                      h("span", { class: "visually-hidden" }, ` ${s.name}`),
+                    ),
+                },
+              ]
+            : []),
+        ],
+        reply.segments || [],
+        { hideCaption: true, empty: canWrite ? "No custom segment yet: create one below." : "No custom segment yet." },
+      ),
+    );
+  }
+  await refresh();
+}
+
+/**
+ * The form that saves a segment: its name and dimension = value rows (from
+ * `/v1/dimensions`), one more with "Add a filter".
+ * @param {ReturnType<typeof messageArea>} messages @param {() => Promise<void>} saved
+ */
+function createForm(messages, saved) {
+  /** @type {Record<string, string[]>} */
+  let dimensions = {};
+  const rows = h("div", { class: "stack" });
+  let next = 0;
+  const addRow = () => {
+    const n = next++;
+    const values = h("select", { id: `cs-value-${n}`, name: `value_${n}`, disabled: true }, h("option", { value: "" }, "Choose a dimension first"));
+    const dims = h(
+      "select",
+      {
+        id: `cs-dim-${n}`,
+        name: `dim_${n}`,
+        onchange: () => {
+          const dim = dims.value;
+          replace(values, h("option", { value: "" }, dim ? "Choose a value" : "Choose a dimension first"), (dimensions[dim] || []).filter(Boolean).map((v) => h("option", { value: v }, v)));
+          values.disabled = !dim;
+        },
+      },
+      h("option", { value: "" }, "Choose"),
+      Object.keys(dimensions).map((d) => h("option", { value: d }, d.replace("_", " "))),
+    );
+    rows.appendChild(
+      h(
+        "div",
+        { class: "filters-row", "data-filter-row": String(n) },
+        h("div", { class: "field" }, h("label", { for: `cs-dim-${n}` }, `Dimension ${n + 1}`), dims),
+        h("div", { class: "field" }, h("label", { for: `cs-value-${n}` }, `Value ${n + 1}`), values),
+      ),
+    );
+  };
+  const form = h(
+    "form",
+    { class: "stack", "aria-label": "Create a custom segment" },
+    h("h3", {}, "Create a segment"),
+    h("div", { class: "field narrow" }, h("label", { for: "cs-name" }, "Segment name"), h("input", { id: "cs-name", name: "name", required: true, maxlength: 64, autocomplete: "off" })),
+    rows,
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", class: "secondary", onclick: addRow }, "Add a filter"),
+      h("button", { type: "submit", class: "primary" }, "Create segment"),
+    ),
+  );
+  call("GET", "/v1/dimensions")
+    .then((d) => {
+      dimensions = d || {};
+    })
+    .catch(() => {})
+    .finally(addRow);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const name = String(data.get("name") || "").trim();
+    /** @type {Record<string, string>} */
+    const filters = {};
+    for (let n = 0; n < next; n++) {
+      const dim = String(data.get(`dim_${n}`) || "");
+      const value = String(data.get(`value_${n}`) || "");
+      if (dim && value) filters[dim] = value;
+    }
+    if (!Object.keys(filters).length) {
+      messages.show("error", "Choose at least one dimension and its value.");
+      return;
+    }
+    const button = form.querySelector("button[type=submit]");
+    if (button instanceof HTMLButtonElement) button.disabled = true;
+    messages.clear();
+    try {
+      const created = await call("POST", "/v1/segments/custom", { body: { name, filters } });
+      messages.show("success", `Segment “${created.name}” created.`);
+      form.reset();
+      rows.replaceChildren();
+      next = 0;
+      addRow();
+      await saved();
+    } catch (err) {
+      messages.error(err);
+    } finally {
+      if (button instanceof HTMLButtonElement) button.disabled = false;
+    }
+  });
+  return form;
 }
 
 /** @param {PageContext} ctx */
