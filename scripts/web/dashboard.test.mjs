@@ -131,7 +131,7 @@ test("a filter changes the chart and the URL, and the back button returns", asyn
 
 /** The overview's range as its controls show it (the defaults when the URL has none). @param {any} page */
 async function rangeOf(page) {
-  return { from: await page.getByLabel("From").inputValue(), to: await page.getByLabel("To").inputValue() };
+  return { from: await page.getByLabel("From", { exact: true }).inputValue(), to: await page.getByLabel("To", { exact: true }).inputValue() };
 }
 
 test("the overview compares with a year earlier, shows the growth figures and the forecast", async () => {

@@ -141,6 +141,10 @@ export async function downloadCsv(path, query = {}, fallbackName = "tally.csv") 
   if (!response.ok) {
     await replyOf(response, hadSession);
   }
+  // Anything but CSV (a route that does not offer it) is not saved as a .csv file.
+  if (!(response.headers.get("content-type") || "").startsWith("text/csv")) {
+    throw new ApiError(response.status, { code: "not_acceptable", message: "This table cannot be downloaded as CSV." }, {}, null);
+  }
   const blob = await response.blob();
   const disposition = response.headers.get("content-disposition") || "";
   const named = /filename="?([^";]+)"?/.exec(disposition);

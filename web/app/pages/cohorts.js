@@ -80,7 +80,13 @@ export async function render(ctx) {
       reply.suppressed
         ? notice("info", "This selection covers fewer customers than your company's minimum group size, so viewers do not see its figures.")
         : triangle(reply, view),
-      h("p", { class: "hint" }, reply.definition || "", " Data as of ", day(reply.data_as_of), "."),
+      h(
+        "p",
+        { class: "hint" },
+        `Logo retention: the share of a cohort's customers paying at the end of each later ${view.interval} (one who left and came back counts again). Revenue retention: their MRR then ÷ their MRR at the end of the first ${view.interval}, expansion included, so it can exceed 100 %. Definition `,
+        h("code", {}, reply.definition || ""),
+        `; data as of ${day(reply.data_as_of)}; currency ${String(reply.currency || "").toUpperCase()}.`,
+      ),
       csvDownload("the cohorts", "/v1/metrics/cohorts", query),
     );
     body.dataset.ready = "true";
@@ -111,7 +117,7 @@ function triangle(reply, view) {
   const what = view.show === "revenue" ? "Revenue retention" : "Logo retention";
   return h(
     "div",
-    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": `${what} by cohort` },
+    { class: "table-wrap triangle-wrap", tabindex: "0", role: "region", "aria-label": `${what} by cohort` },
     h(
       "table",
       { class: "triangle", "data-show": view.show },
