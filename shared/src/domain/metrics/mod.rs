@@ -18,6 +18,7 @@
 
 mod calendar;
 mod churn_risk;
+mod cohorts;
 mod coverage;
 mod customer_mrr;
 mod customers;
@@ -25,6 +26,7 @@ mod dimensions;
 mod discounts;
 mod ending;
 mod facts;
+mod forecast;
 mod from_records;
 mod fx;
 mod history;
@@ -51,6 +53,9 @@ mod tests;
 
 pub use calendar::{SeriesInterval, date_of_day, day_end, day_of, day_of_date};
 pub use churn_risk::{CHURN_RISK_WINDOW_DAYS, ChurnRisk, ChurnRiskFactor, churn_risks};
+pub use cohorts::{
+    Cohort, CohortGroup, CohortInterval, CohortPeriod, CohortQuery, CohortTable, cohorts,
+};
 pub use coverage::{Coverage, coverage};
 pub use customer_mrr::customer_mrr;
 pub use customers::{CustomerProfile, PaymentSummary, SubscriptionSummary, customer_profiles};
@@ -60,6 +65,10 @@ pub use dimensions::{
 pub use facts::{
     CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, SubscriberSpan,
     TrialFact,
+};
+pub use forecast::{
+    BAND_Z, FORECAST_MODEL, Forecast, ForecastMonth, ForecastQuery, ForecastRates, HistoryMonth,
+    TrailingMonth, forecast, forecast_start, project,
 };
 pub use from_records::facts_from_records;
 pub use fx::{ConversionFactor, DailyRates, FxRates, FxSource, RATE_SCALE};

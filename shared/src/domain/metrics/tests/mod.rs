@@ -4,11 +4,13 @@
 mod api;
 mod bench;
 mod closed_months;
+mod cohorts;
 mod collection_and_trials;
 mod currencies;
 mod customers;
 mod discounts;
 mod fixtures;
+mod forecast;
 mod fx_properties;
 mod generator;
 mod lifecycle;
