@@ -268,12 +268,15 @@ pub fn forecast(
     query: &ForecastQuery,
 ) -> Result<Forecast, MetricsError> {
     let start = forecast_start(query.as_of);
-    let start_day = day_of_date(start);
-    let from = date_of_day(add_months(start_day, -i64::from(query.trailing)));
-    let to = date_of_day(start_day.checked_sub(1).ok_or(MetricsError::InvalidRange)?);
-    if from.year() < 1970 {
+    // The trailing months start in 1970 at the earliest; the forecast ends by 9999.
+    let month_index = i64::from(start.year()) * 12 + i64::from(start.month0());
+    let trailing_from = month_index - i64::from(query.trailing);
+    if trailing_from < 1970 * 12 || month_index + i64::from(query.months) > 10_000 * 12 {
         return Err(MetricsError::InvalidRange);
     }
+    let start_day = day_of_date(start);
+    let from = date_of_day(add_months(start_day, -i64::from(query.trailing)));
+    let to = date_of_day(start_day.saturating_sub(1));
     let series = mrr_series(
         facts,
         &SeriesQuery {

@@ -14,6 +14,7 @@ pub mod account;
 pub mod admin;
 pub mod analytics;
 pub mod auth;
+pub mod cohorts;
 pub mod customers;
 pub mod error;
 pub mod integrations;

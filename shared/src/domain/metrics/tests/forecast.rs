@@ -94,12 +94,12 @@ fn each_month_follows_from_the_last_with_a_band_widening_with_the_horizon() {
         first.period_end,
         NaiveDate::from_ymd_opt(2025, 4, 30).unwrap()
     );
-    // 1278.7, band 1137.31 .. 1420.09 (see the module's doc).
+    // 1278.7, band 1156.45 .. 1400.95 (see the module's doc).
     assert_eq!(
         (first.mrr_low, first.mrr, first.mrr_high),
         (1156, 1279, 1401)
     );
-    // 15.03, band 11.97 .. 18.09.
+    // 15.03, band 12.37 .. 17.70.
     assert_eq!(
         (first.customers_low, first.customers, first.customers_high),
         (12, 15, 18)

@@ -1,0 +1,334 @@
+//! The bodies of `/v1/metrics/cohorts` and `/v1/metrics/forecast`.
+//!
+//! Money is integer minor units of the reply's `currency`; ratios are numbers, null
+//! when their base is empty. A viewer's reply leaves out what k-anonymity hides
+//! (`services::analytics_query::Suppression`): the whole slice, a group, or a cohort
+//! of fewer than k customers.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::metrics::Unconverted;
+use crate::domain::metrics::{
+    BAND_Z, Cohort, CohortInterval, CohortPeriod, CohortTable, FORECAST_MODEL, Forecast,
+    ForecastMonth, ForecastRates as RatesView, UnconvertedMinor,
+};
+use crate::services::analytics_query::Suppression;
+
+fn unconverted(list: &[crate::domain::metrics::Unconverted]) -> Vec<Unconverted> {
+    UnconvertedMinor::of_mrr(list)
+        .into_iter()
+        .map(Unconverted::from)
+        .collect()
+}
+
+/// The cohort at the end of its `offset`-th period.
+#[derive(Serialize, ToSchema)]
+pub struct CohortCell {
+    pub offset: usize,
+    pub period_start: NaiveDate,
+    /// Inclusive; the query's `to` for a partial last period.
+    pub period_end: NaiveDate,
+    /// Members paying at `period_end`.
+    pub customers: u64,
+    /// The members' MRR at `period_end`, minor units.
+    pub mrr: i64,
+    /// `customers` ÷ cohort size.
+    #[schema(required = true)]
+    pub logo_retention: Option<f64>,
+    /// `mrr` ÷ the cohort's `start_mrr` (expansion included).
+    #[schema(required = true)]
+    pub revenue_retention: Option<f64>,
+}
+
+impl From<&CohortPeriod> for CohortCell {
+    fn from(p: &CohortPeriod) -> Self {
+        Self {
+            offset: p.offset,
+            period_start: p.period_start,
+            period_end: p.period_end,
+            customers: p.customers,
+            mrr: p.mrr.to_minor(),
+            logo_retention: p.logo_retention,
+            revenue_retention: p.revenue_retention,
+        }
+    }
+}
+
+/// The customers who first paid in one period, and what each later period kept.
+#[derive(Serialize, ToSchema)]
+pub struct CohortRow {
+    /// `2025-01` (month) or `2025-Q1` (quarter).
+    pub cohort: String,
+    pub period_start: NaiveDate,
+    /// Cohort size.
+    pub customers: u64,
+    /// MRR at the end of the cohort's first period, minor units.
+    pub start_mrr: i64,
+    pub periods: Vec<CohortCell>,
+    /// Viewers only: fewer than the tenant's `min_group_size` customers; no figure.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub suppressed: bool,
+}
+
+impl CohortRow {
+    fn new(c: &Cohort, suppression: &Suppression) -> Self {
+        if suppression.hides_count(c.customers) {
+            return Self {
+                cohort: c.cohort.clone(),
+                period_start: c.period_start,
+                customers: 0,
+                start_mrr: 0,
+                periods: Vec::new(),
+                suppressed: true,
+            };
+        }
+        Self {
+            cohort: c.cohort.clone(),
+            period_start: c.period_start,
+            customers: c.customers,
+            start_mrr: c.start_mrr.to_minor(),
+            periods: c.periods.iter().map(CohortCell::from).collect(),
+            suppressed: false,
+        }
+    }
+}
+
+fn rows(cohorts: &[Cohort], suppression: &Suppression) -> Vec<CohortRow> {
+    cohorts
+        .iter()
+        .map(|c| CohortRow::new(c, suppression))
+        .collect()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CohortGroupRows {
+    pub key: String,
+    pub cohorts: Vec<CohortRow>,
+    /// Viewers only: the group covers fewer customers than the tenant's
+    /// `min_group_size`; its cohorts are left out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub suppressed: bool,
+}
+
+/// Cohort triangles; with `group_by`, also one per value.
+#[derive(Serialize, ToSchema)]
+pub struct CohortTriangle {
+    pub interval: CohortInterval,
+    pub currency: String,
+    /// The name of the definition (`cohorts` in the definitions).
+    pub definition: String,
+    pub cohorts: Vec<CohortRow>,
+    /// With `group_by` only; sorted by key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub groups: Option<Vec<CohortGroupRows>>,
+    pub unconverted: Vec<Unconverted>,
+    pub data_as_of: DateTime<Utc>,
+    /// Viewers only: the filters cover fewer customers than the tenant's
+    /// `min_group_size`; no figure is given.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub suppressed: bool,
+}
+
+impl CohortTriangle {
+    pub fn new(
+        table: CohortTable,
+        definition: &str,
+        data_as_of: DateTime<Utc>,
+        suppression: &Suppression,
+    ) -> Self {
+        let mut reply = Self {
+            interval: table.interval,
+            currency: table.currency,
+            definition: definition.to_owned(),
+            cohorts: rows(&table.cohorts, suppression),
+            groups: table.groups.map(|groups| {
+                groups
+                    .iter()
+                    .map(|g| {
+                        let hidden = suppression.hides_group(&g.key);
+                        CohortGroupRows {
+                            key: g.key.clone(),
+                            cohorts: if hidden {
+                                Vec::new()
+                            } else {
+                                rows(&g.cohorts, suppression)
+                            },
+                            suppressed: hidden,
+                        }
+                    })
+                    .collect()
+            }),
+            unconverted: unconverted(&table.unconverted),
+            data_as_of,
+            suppressed: false,
+        };
+        if suppression.all {
+            reply.cohorts.clear();
+            reply.unconverted.clear();
+            reply.suppressed = true;
+        }
+        reply
+    }
+}
+
+/// The model's inputs, measured over the trailing months.
+#[derive(Serialize, ToSchema)]
+pub struct ForecastRates {
+    /// Mean new MRR per month, minor units.
+    pub new_mrr: f64,
+    /// Mean reactivation MRR per month, minor units.
+    pub reactivation_mrr: f64,
+    /// Mean monthly expansion ÷ start MRR.
+    pub expansion_rate: f64,
+    pub contraction_rate: f64,
+    pub churn_rate: f64,
+    /// Plan switches ÷ start MRR (not 0 only under a plan filter).
+    pub plan_switch_rate: f64,
+    /// Mean new customers per month.
+    pub new_customers: f64,
+    pub reactivated_customers: f64,
+    /// Mean churned ÷ start customers.
+    pub customer_churn_rate: f64,
+    /// σ of the MRR band: the residual standard error of the model's one-month errors
+    /// on the trailing months, relative to each month's start MRR.
+    pub mrr_sigma: f64,
+    /// σ of the customers band, likewise.
+    pub customers_sigma: f64,
+}
+
+impl From<RatesView> for ForecastRates {
+    fn from(r: RatesView) -> Self {
+        Self {
+            new_mrr: r.new_mrr,
+            reactivation_mrr: r.reactivation_mrr,
+            expansion_rate: r.expansion_rate,
+            contraction_rate: r.contraction_rate,
+            churn_rate: r.churn_rate,
+            plan_switch_rate: r.plan_switch_rate,
+            new_customers: r.new_customers,
+            reactivated_customers: r.reactivated_customers,
+            customer_churn_rate: r.customer_churn_rate,
+            mrr_sigma: r.mrr_growth_sigma,
+            customers_sigma: r.customer_growth_sigma,
+        }
+    }
+}
+
+/// One trailing month, as measured.
+#[derive(Serialize, ToSchema)]
+pub struct ForecastHistoryMonth {
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// MRR at `period_end`, minor units.
+    pub mrr: i64,
+    pub customers: i64,
+}
+
+/// One forecast month: the point and its band.
+#[derive(Serialize, ToSchema)]
+pub struct ForecastPoint {
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// MRR at `period_end`, minor units.
+    pub mrr: i64,
+    pub mrr_low: i64,
+    pub mrr_high: i64,
+    pub customers: i64,
+    pub customers_low: i64,
+    pub customers_high: i64,
+}
+
+impl From<&ForecastMonth> for ForecastPoint {
+    fn from(m: &ForecastMonth) -> Self {
+        Self {
+            period_start: m.period_start,
+            period_end: m.period_end,
+            mrr: m.mrr,
+            mrr_low: m.mrr_low,
+            mrr_high: m.mrr_high,
+            customers: m.customers,
+            customers_low: m.customers_low,
+            customers_high: m.customers_high,
+        }
+    }
+}
+
+/// MRR and customers forecast month by month, with the model and its inputs.
+#[derive(Serialize, ToSchema)]
+pub struct ForecastReply {
+    /// `trailing_movement_rates_v1`.
+    pub model: String,
+    /// The model in a sentence (also under `forecast` in the definitions).
+    pub description: String,
+    pub trailing_months: u32,
+    /// The band's z (1.645: about 90 %).
+    pub z: f64,
+    pub currency: String,
+    /// Null when suppressed.
+    #[schema(required = true)]
+    pub rates: Option<ForecastRates>,
+    /// The trailing months the rates come from.
+    pub history: Vec<ForecastHistoryMonth>,
+    pub series: Vec<ForecastPoint>,
+    pub unconverted: Vec<Unconverted>,
+    pub data_as_of: DateTime<Utc>,
+    /// Viewers only: the filters cover fewer customers than the tenant's
+    /// `min_group_size`; no figure is given.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub suppressed: bool,
+}
+
+impl ForecastReply {
+    pub fn new(
+        f: Forecast,
+        trailing: u32,
+        description: &str,
+        data_as_of: DateTime<Utc>,
+        suppression: &Suppression,
+    ) -> Self {
+        if suppression.all {
+            return Self {
+                model: FORECAST_MODEL.to_owned(),
+                description: description.to_owned(),
+                trailing_months: trailing,
+                z: BAND_Z,
+                currency: f.currency,
+                rates: None,
+                history: Vec::new(),
+                series: Vec::new(),
+                unconverted: Vec::new(),
+                data_as_of,
+                suppressed: true,
+            };
+        }
+        Self {
+            model: FORECAST_MODEL.to_owned(),
+            description: description.to_owned(),
+            trailing_months: trailing,
+            z: BAND_Z,
+            currency: f.currency,
+            rates: Some(f.rates.into()),
+            history: f
+                .history
+                .iter()
+                .map(|m| ForecastHistoryMonth {
+                    period_start: m.period_start,
+                    period_end: m.period_end,
+                    mrr: m.mrr.to_minor(),
+                    customers: m.customers,
+                })
+                .collect(),
+            series: f.series.iter().map(ForecastPoint::from).collect(),
+            unconverted: unconverted(&f.unconverted),
+            data_as_of,
+            suppressed: false,
+        }
+    }
+}
