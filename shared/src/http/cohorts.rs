@@ -15,7 +15,8 @@ use super::analytics::loaded;
 use super::analytics_params::{
     AsOf, CohortPeriod, DateRange, Filters, ForecastSpan, GroupBy, RequestedCurrency,
 };
-use super::dto::cohorts::{CohortTriangle, ForecastReply};
+use super::dto::cohorts::CohortTriangle;
+use super::dto::forecast::ForecastReply;
 use super::error::ApiError;
 use super::responses::{AnalyticsForbidden, AnalyticsInvalid, NoDataYet, Unauthenticated};
 use super::session::{Aggregates, Authorized};

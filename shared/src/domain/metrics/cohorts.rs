@@ -25,11 +25,11 @@ use serde::{Deserialize, Serialize};
 
 use super::MetricsError;
 use super::calendar::{Periods, SeriesInterval, civil, date_of_day, day_of_date};
+use super::cohort_walk::{Pass, Triangle};
 use super::dimensions::{Dimension, Filter};
-use super::facts::{Facts, MrrChange};
+use super::facts::Facts;
 use super::money::Mrr;
 use super::series::{CurrencyMode, Selection, SeriesQuery, Unconverted, unconverted_mrr};
-use super::walk::{Slice, convert_day};
 
 /// A cohort's period length (`interval=month|quarter`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +146,7 @@ pub fn cohorts(facts: &Facts, query: &CohortQuery) -> Result<CohortTable, Metric
             pass.customer(run);
         }
     }
-    let present = |t: &Triangle| t.present(&periods, query.interval);
+    let present = |t: &Triangle| present(t, &periods, query.interval);
     let groups = query.group_by.map(|_| {
         let mut groups: Vec<CohortGroup> = selection
             .group_keys
@@ -170,269 +170,32 @@ pub fn cohorts(facts: &Facts, query: &CohortQuery) -> Result<CohortTable, Metric
     })
 }
 
-/// Cohort sizes and, per cohort and absolute period, (paying units, MRR).
-struct Triangle {
-    sizes: Vec<u64>,
-    cells: Vec<Vec<(u64, i128)>>,
-}
-
-impl Triangle {
-    fn new(periods: usize) -> Triangle {
-        Triangle {
-            sizes: vec![0; periods],
-            cells: (0..periods).map(|c| vec![(0, 0); periods - c]).collect(),
-        }
-    }
-
-    fn present(&self, periods: &Periods, interval: CohortInterval) -> Vec<Cohort> {
-        let ratio = |part: f64, whole: f64| (whole != 0.0).then(|| part / whole);
-        let mut out = Vec::with_capacity(self.sizes.len());
-        for (c, (size, row)) in self.sizes.iter().zip(&self.cells).enumerate() {
-            let start = periods.starts.get(c).copied().unwrap_or(periods.last_day);
-            let start_mrr = row.first().map_or(0, |cell| cell.1);
-            let cells = row.iter().enumerate().map(|(offset, (paying, mrr))| {
-                let absolute = c + offset;
-                CohortPeriod {
-                    offset,
-                    period_start: date_of_day(
-                        periods.starts.get(absolute).copied().unwrap_or(start),
-                    ),
-                    period_end: date_of_day(periods.end_of(absolute)),
-                    customers: *paying,
-                    mrr: Mrr(*mrr),
-                    logo_retention: ratio(*paying as f64, *size as f64),
-                    revenue_retention: ratio(
-                        Mrr(*mrr).as_minor_f64(),
-                        Mrr(start_mrr).as_minor_f64(),
-                    ),
-                }
-            });
-            out.push(Cohort {
-                cohort: interval.label(start),
-                period_start: date_of_day(start),
-                customers: *size,
-                start_mrr: Mrr(start_mrr),
-                periods: cells.collect(),
-            });
-        }
-        out
-    }
-}
-
-/// Where a unit stands: never paid yet, first paid before the range (in no cohort of
-/// it), or a member of `cohort` whose periods before `next` are recorded.
-#[derive(Clone, Copy)]
-enum Membership {
-    NotYet,
-    Earlier,
-    Member { cohort: usize, next: usize },
-}
-
-/// A customer (or its MRR in one plan or currency) as the pass follows it.
-#[derive(Clone, Copy)]
-struct Unit {
-    /// Counted in the total triangle (false for the parts of plan/currency grouping).
-    total: bool,
-    group: Option<u32>,
-    value: i128,
-    membership: Membership,
-}
-
-struct Pass<'a> {
-    periods: &'a Periods,
-    selection: &'a Selection,
-    /// Plan or currency grouping: units below the customer.
-    by_part: Option<Dimension>,
-    total: Triangle,
-    groups: Vec<Triangle>,
-    slices: Vec<Slice>,
-    units: Vec<Unit>,
-    converted: Vec<(usize, i128)>,
-    raises: Vec<(usize, i128)>,
-}
-
-impl<'a> Pass<'a> {
-    fn new(periods: &'a Periods, selection: &'a Selection, group_by: Option<Dimension>) -> Self {
-        Pass {
-            periods,
-            selection,
-            by_part: group_by.filter(|d| !d.is_customer_level()),
-            total: Triangle::new(periods.len()),
-            groups: (0..selection.group_keys.len())
-                .map(|_| Triangle::new(periods.len()))
-                .collect(),
-            slices: Vec::new(),
-            units: Vec::new(),
-            converted: Vec::new(),
-            raises: Vec::new(),
-        }
-    }
-
-    fn customer(&mut self, run: &[MrrChange]) {
-        let Some(head) = run.first() else { return };
-        self.slices.clear();
-        self.units.clear();
-        let customer_group = match (self.by_part, &self.selection.group_index) {
-            (None, Some(index)) => index.get(head.customer as usize).copied(),
-            _ => None,
-        };
-        self.units.push(Unit {
-            total: true,
-            group: customer_group,
-            value: 0,
-            membership: Membership::NotYet,
+/// A triangle as the reply's cohorts: sizes, start MRR, each period and its ratios.
+fn present(triangle: &Triangle, periods: &Periods, interval: CohortInterval) -> Vec<Cohort> {
+    let ratio = |part: f64, whole: f64| (whole != 0.0).then(|| part / whole);
+    let mut out = Vec::with_capacity(triangle.sizes.len());
+    for (c, (size, row)) in triangle.sizes.iter().zip(&triangle.cells).enumerate() {
+        let start = periods.starts.get(c).copied().unwrap_or(periods.last_day);
+        let start_mrr = row.first().map_or(0, |cell| cell.1);
+        let cells = row.iter().enumerate().map(|(offset, (paying, mrr))| {
+            let absolute = c + offset;
+            CohortPeriod {
+                offset,
+                period_start: date_of_day(periods.starts.get(absolute).copied().unwrap_or(start)),
+                period_end: date_of_day(periods.end_of(absolute)),
+                customers: *paying,
+                mrr: Mrr(*mrr),
+                logo_retention: ratio(*paying as f64, *size as f64),
+                revenue_retention: ratio(Mrr(*mrr).as_minor_f64(), Mrr(start_mrr).as_minor_f64()),
+            }
         });
-        for changes in run.chunk_by(|a, b| a.at_day == b.at_day) {
-            let Some(day) = changes.first().map(|c| c.at_day) else {
-                continue;
-            };
-            if day > self.periods.last_day {
-                break;
-            }
-            for currency_changes in changes.chunk_by(|a, b| a.currency == b.currency) {
-                let Some(currency) = currency_changes.first().map(|c| c.currency) else {
-                    continue;
-                };
-                let Some(factor) = self.selection.conversion.factor(currency, day) else {
-                    continue;
-                };
-                convert_day(
-                    &mut self.slices,
-                    currency_changes,
-                    factor,
-                    &mut self.converted,
-                    &mut self.raises,
-                    |_, _| {},
-                );
-            }
-            self.settle_day(day);
-        }
-        for index in 0..self.units.len() {
-            if let Some(unit) = self.units.get(index).copied() {
-                self.flush(unit, self.periods.len());
-            }
-        }
+        out.push(Cohort {
+            cohort: interval.label(start),
+            period_start: date_of_day(start),
+            customers: *size,
+            start_mrr: Mrr(start_mrr),
+            periods: cells.collect(),
+        });
     }
-
-    /// Each unit's value after the day's changes, moved to its new value.
-    fn settle_day(&mut self, day: u32) {
-        let plan_ok = |plan: u32| {
-            self.selection
-                .plan_ok
-                .as_ref()
-                .is_none_or(|ok| ok.get(plan as usize) == Some(&true))
-        };
-        let mut total = 0;
-        let mut parts: Vec<(u32, i128)> = Vec::new();
-        for slice in self.slices.iter().filter(|s| plan_ok(s.plan)) {
-            total += slice.value;
-            let key = match (self.by_part, &self.selection.group_index) {
-                (Some(Dimension::Plan), Some(index)) => index.get(slice.plan as usize),
-                (Some(_), Some(index)) => index.get(usize::from(slice.currency)),
-                _ => None,
-            };
-            if let Some(&key) = key {
-                match parts.iter_mut().find(|(k, _)| *k == key) {
-                    Some(part) => part.1 += slice.value,
-                    None => parts.push((key, slice.value)),
-                }
-            }
-        }
-        self.settle(0, day, total);
-        for (key, value) in parts {
-            let slot = match self
-                .units
-                .iter()
-                .position(|u| !u.total && u.group == Some(key))
-            {
-                Some(slot) => slot,
-                None => {
-                    self.units.push(Unit {
-                        total: false,
-                        group: Some(key),
-                        value: 0,
-                        membership: Membership::NotYet,
-                    });
-                    self.units.len() - 1
-                }
-            };
-            self.settle(slot, day, value);
-        }
-    }
-
-    /// Moves unit `slot` to `value` at the end of `day`.
-    fn settle(&mut self, slot: usize, day: u32, value: i128) {
-        let Some(mut unit) = self.units.get(slot).copied() else {
-            return;
-        };
-        if value == unit.value {
-            return;
-        }
-        match unit.membership {
-            Membership::NotYet if value > 0 => {
-                unit.membership = match self.periods.index_of(day) {
-                    Some(cohort) if day >= self.periods.first_day() => {
-                        self.size(unit, cohort);
-                        Membership::Member {
-                            cohort,
-                            next: cohort,
-                        }
-                    }
-                    _ => Membership::Earlier,
-                };
-            }
-            Membership::Member { cohort, .. } => {
-                let until = self.periods.index_of(day).unwrap_or(self.periods.len());
-                unit.membership = Membership::Member {
-                    cohort,
-                    next: self.flush(unit, until),
-                };
-            }
-            _ => {}
-        }
-        unit.value = value;
-        if let Some(entry) = self.units.get_mut(slot) {
-            *entry = unit;
-        }
-    }
-
-    fn size(&mut self, unit: Unit, cohort: usize) {
-        if unit.total
-            && let Some(size) = self.total.sizes.get_mut(cohort)
-        {
-            *size += 1;
-        }
-        if let Some(size) = unit
-            .group
-            .and_then(|g| self.groups.get_mut(g as usize))
-            .and_then(|t| t.sizes.get_mut(cohort))
-        {
-            *size += 1;
-        }
-    }
-
-    /// Records the unit's current value as the end value of its periods before `until`
-    /// not yet recorded; returns the next period to record.
-    fn flush(&mut self, unit: Unit, until: usize) -> usize {
-        let Membership::Member { cohort, next } = unit.membership else {
-            return 0;
-        };
-        let paying = u64::from(unit.value > 0);
-        for period in next..until {
-            let offset = period - cohort;
-            let add = |t: &mut Triangle| {
-                if let Some(cell) = t.cells.get_mut(cohort).and_then(|r| r.get_mut(offset)) {
-                    cell.0 += paying;
-                    cell.1 += unit.value;
-                }
-            };
-            if unit.total {
-                add(&mut self.total);
-            }
-            if let Some(group) = unit.group.and_then(|g| self.groups.get_mut(g as usize)) {
-                add(group);
-            }
-        }
-        until.max(next)
-    }
+    out
 }

@@ -18,6 +18,7 @@
 
 mod calendar;
 mod churn_risk;
+mod cohort_walk;
 mod cohorts;
 mod compare;
 mod coverage;

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cohorts;
 pub mod customers;
 pub mod error;
+pub mod forecast;
 pub mod integrations;
 pub mod metrics;
 pub mod support;
