@@ -348,3 +348,20 @@ pub async fn sweep_and_compact(
     store.compact().await?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_local_digest_runs_next_monday_at_seven_utc() {
+        let at = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        let hours = |d: std::time::Duration| d.as_secs() / 3600;
+        // Thursday 26 November 12:00 → Monday 30 November 07:00.
+        assert_eq!(hours(until_next_digest(at(26, 12, 0))), 24 * 3 + 19);
+        // Monday before seven: the same day; at or after seven: a week later.
+        assert_eq!(until_next_digest(at(30, 6, 30)).as_secs(), 30 * 60);
+        assert_eq!(hours(until_next_digest(at(30, 7, 0))), 24 * 7);
+    }
+}

@@ -265,7 +265,7 @@ async fn the_digest_goes_once_a_week_to_each_opted_in_user_and_to_slack() {
         urls: Mutex::default(),
     });
     assert!(app.services.tenancy.override_slack(slack.clone()));
-    let (admin, token, tenant) = tenant_with_data(&app, 40).await;
+    let (admin, token, tenant) = tenant_with_data(&app, 300).await;
     let (_, analyst) = app.user_with_role(&token, "analyst").await;
     let (_, viewer) = app.user_with_role(&token, "viewer").await;
     // The admin and the viewer opt in; the analyst does not.
@@ -377,6 +377,18 @@ async fn the_digest_goes_once_a_week_to_each_opted_in_user_and_to_slack() {
     assert_eq!(figures["customers"], customers["series"][0]["value"]);
     // The preview before the run showed the same figures.
     assert_eq!(preview["figures"], *figures);
+
+    // A viewer gets aggregates only: the same counts, no customer named.
+    let to_viewer = events.iter().find(|e| e["user_id"] != admin_id).unwrap();
+    assert_eq!(to_viewer["figures"], *figures);
+    let mut named = 0;
+    for list in ["churn_risk", "payment_failure_risk"] {
+        assert_eq!(to_viewer[list]["new"], to_admin[list]["new"], "{list}");
+        assert_eq!(to_viewer[list]["top_new"], json!([]), "{list}");
+        named += to_admin[list]["top_new"].as_array().unwrap().len();
+    }
+    assert!(named > 0, "the admin's digest names customers at risk");
+    assert!(!to_viewer["text"].as_str().unwrap().contains("cus_"));
 
     // Delivered again (a retry, a duplicate event): nothing more is sent.
     let Ok(JobReport::Digest(again)) = jobs::run(&workers, job()).await else {

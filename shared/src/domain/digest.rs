@@ -150,6 +150,15 @@ fn signed_money(minor: i64, currency: &str) -> String {
 }
 
 impl Digest {
+    /// The digest with its counts only, no customer named: what a viewer (aggregates
+    /// only) receives.
+    pub fn without_customers(&self) -> Digest {
+        let mut digest = self.clone();
+        digest.churn_risk.top_new.clear();
+        digest.payment_failure_risk.top_new.clear();
+        digest
+    }
+
     /// The e-mail's subject.
     pub fn subject(&self) -> String {
         format!(
@@ -298,6 +307,44 @@ mod tests {
         let summary = new_risks(None, &many);
         assert_eq!((summary.new, summary.top_new.len()), (9, TOP_RISKS));
         assert_eq!(summary.top_new[0], risk("cus_8", 8));
+    }
+
+    #[test]
+    fn a_viewer_s_digest_names_no_customer() {
+        let current = [risk("cus_a", 900)];
+        let digest = Digest {
+            week: week_label(day(2026, 11, 23)),
+            week_start: day(2026, 11, 23),
+            week_end: day(2026, 11, 29),
+            figures: DigestFigures {
+                currency: "eur".into(),
+                start_mrr: 1000,
+                mrr: 1500,
+                new: 700,
+                expansion: 0,
+                contraction: 0,
+                churn: 200,
+                reactivation: 0,
+                plan_switch: 0,
+                net: 500,
+                customers: 3,
+                new_customers: 1,
+                churned_customers: 1,
+                reactivated_customers: 0,
+            },
+            churn_risk: new_risks(None, &current),
+            payment_failure_risk: new_risks(None, &current),
+        };
+        assert!(digest.text().contains("cus_a: 9.00 EUR at risk"));
+        assert!(
+            digest
+                .text()
+                .contains("MRR: 15.00 EUR (start 10.00 EUR, net +5.00 EUR)")
+        );
+        let counts_only = digest.without_customers();
+        assert!(!counts_only.text().contains("cus_a"));
+        assert_eq!(counts_only.churn_risk.new, 1);
+        assert!(counts_only.text().contains("Churn risk: 1 new, 1 in all"));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! * one `WeeklyDigest` event per user who opted in (`PUT /v1/me/digest`), shaped like
 //!   the other mail events (`tenant_id, user_id, email` and the message: `subject,
 //!   text`, plus `week_start, week_end, figures, churn_risk, payment_failure_risk`) —
-//!   in AWS an EventBridge event for the mailer (SES), locally a line of `events.jsonl`;
+//!   in AWS an EventBridge event for the mailer (SES), locally a line of `events.jsonl`.
+//!   A viewer's names no customer (counts only), and a viewer gets none when the
+//!   tenant has fewer customers than its k-anonymity threshold;
 //! * one message to the tenant's Slack webhook, if one is configured. Its failure is
 //!   logged (never with the URL) and does not fail the e-mails.
 //!
@@ -27,6 +29,7 @@ use crate::domain::digest::{
 };
 use crate::domain::ids::TenantId;
 use crate::domain::metrics::{Metric, SeriesInterval, SeriesQuery, metric_series, mrr_series};
+use crate::domain::roles::{Access, Role};
 use crate::ports::{Event, SecretName, SlackMessage, SlackSender};
 use crate::repos::digests::DigestRecord;
 use crate::services::contexts::{Analytics, Tenancy};
@@ -238,12 +241,32 @@ impl Tenancy {
         tenant: &TenantId,
         digest: &Digest,
     ) -> Result<u64, ServiceError> {
+        // Viewers get aggregates only: no customer named, and nothing at all when the
+        // tenant has fewer customers than its k-anonymity threshold (as their metric
+        // replies are suppressed then).
+        let counts_only = digest.without_customers();
+        let viewers_suppressed = match self.analytics.snapshot(tenant).await? {
+            Some(snapshot) => {
+                self.analytics
+                    .suppression(tenant, Role::Viewer, &snapshot.facts, &[], None)
+                    .await?
+                    .all
+            }
+            None => true,
+        };
         let mut sent = 0;
         for (user_id, user) in self.repos.users.all(tenant).await? {
             let user = user.record;
             if !user.digest_weekly || user.disabled || user.invited {
                 continue;
             }
+            let digest = if user.role.allows(Access::CustomerData) {
+                digest
+            } else if viewers_suppressed {
+                continue;
+            } else {
+                &counts_only
+            };
             let event = Event::new(WEEKLY_DIGEST, self.now())
                 .tenant(tenant.as_str())
                 .field("user_id", user_id.as_str())
