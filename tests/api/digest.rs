@@ -471,3 +471,75 @@ async fn the_preview_needs_data() {
     assert_eq!(reply.status(), 409);
     assert_eq!(error_code(reply).await, "no_data_yet");
 }
+
+#[tokio::test]
+async fn the_planner_asks_for_each_tenant_s_digest_and_a_failing_slack_does_not_stop_the_mail() {
+    let app = spawn_app().await;
+    // Slack answers 500 to everything.
+    let router = axum::Router::new().route(
+        "/hook",
+        post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "no") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let slack = Arc::new(LocalSlack {
+        endpoint,
+        urls: Mutex::default(),
+    });
+    assert!(app.services.tenancy.override_slack(slack.clone()));
+    let (admin, token, tenant) = tenant_with_data(&app, 40).await;
+    assert_eq!(
+        app.put("/v1/me/digest", &token, json!({"weekly": true}))
+            .await
+            .status(),
+        200
+    );
+    let put = app
+        .put(
+            "/v1/settings/slack-webhook",
+            &token,
+            json!({"url": WEBHOOK}),
+        )
+        .await;
+    assert_eq!(put.status(), 200);
+    // A tenant without data is planned too (it has no integration: it is not).
+    app.signup().await;
+
+    let workers = Workers::all(&app.services);
+    let Ok(JobReport::Planned { planned }) = jobs::run(&workers, Job::PlanDigests).await else {
+        panic!("the planner runs");
+    };
+    assert_eq!(planned, 1, "one tenant with a connected integration");
+    let due = app.events_of("DigestDue");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0]["tenant_id"], admin.tenant_id);
+    let week = last_complete_week(app.clock.now().date_naive());
+    assert_eq!(due[0]["week_start"], week.to_string());
+
+    // The job the event carries (as the sweep function receives it) sends the mail
+    // although Slack fails.
+    let job = Job::from_payload(json!({"detail-type": "DigestDue", "detail": due[0]})).unwrap();
+    assert_eq!(
+        job,
+        Job::SendDigest(DigestJob {
+            tenant_id: tenant.clone(),
+            week_start: Some(week),
+        })
+    );
+    // The local worker pool may have run it already as the event arrived; either way the
+    // week is sent once, and the mail went out despite Slack.
+    let _ = jobs::run(&workers, job).await.unwrap();
+    for _ in 0..50 {
+        if slack.urls.lock().unwrap().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mails = app.events_of("WeeklyDigest");
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0]["email"], admin.email);
+    assert_eq!(slack.urls.lock().unwrap().len(), 1, "Slack was tried once");
+}
