@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{
-    AsOf, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
+    AsOf, CompareTo, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
 };
 use super::dto::analytics::{DimensionValues, SegmentEntry, SegmentList};
 use super::dto::metrics::{MetricSeries, MetricsSummary};
@@ -20,7 +20,9 @@ use super::responses::{
     AnalyticsForbidden, AnalyticsInvalid, NoDataYet, SessionForbidden, Unauthenticated,
 };
 use super::session::{Aggregates, Authorized};
-use crate::domain::metrics::{MrrPolicy, SeriesQuery, dimension_values, metric_series, summary};
+use crate::domain::metrics::{
+    MrrPolicy, SeriesQuery, compared_day, compared_series, dimension_values, metric_series, summary,
+};
 use crate::services::analytics_query::{check_dimensions, dimension_visible};
 use crate::services::contexts::Analytics;
 use std::sync::Arc;
@@ -39,7 +41,7 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// complete calendar month (`rates_from`..`rates_to`); LTV.
 #[utoipa::path(
     get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
-    params(AsOf, RequestedCurrency, Filters),
+    params(AsOf, RequestedCurrency, Filters, CompareTo),
     responses(
         (status = 200, description = "The summary.", body = MetricsSummary),
         (status = 400, response = AnalyticsInvalid),
@@ -54,6 +56,7 @@ async fn metrics_summary(
     Filters { filter: filters }: Filters,
     AsOf { as_of }: AsOf,
     RequestedCurrency { currency }: RequestedCurrency,
+    CompareTo { compare }: CompareTo,
 ) -> Result<Json<MetricsSummary>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, None)?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
@@ -74,11 +77,23 @@ async fn metrics_summary(
             None,
         )
         .await?;
-    let result = summary(&snapshot.facts, as_of, mode, filters)?;
-    Ok(Json(
-        MetricsSummary::new(result, MrrPolicy::default(), snapshot.built_at)
-            .suppressed(&suppression),
-    ))
+    let earlier = match compare {
+        Some(compare) => {
+            let day = compared_day(as_of, compare)?;
+            let earlier = summary(&snapshot.facts, day, mode.clone(), filters.clone())?;
+            Some((compare, earlier))
+        }
+        None => None,
+    };
+    let mut reply = MetricsSummary::new(
+        summary(&snapshot.facts, as_of, mode, filters)?,
+        MrrPolicy::default(),
+        snapshot.built_at,
+    );
+    if let Some((compare, earlier)) = &earlier {
+        reply = reply.compared(*compare, earlier);
+    }
+    Ok(Json(reply.suppressed(&suppression)))
 }
 
 /// One metric as a series
@@ -86,11 +101,14 @@ async fn metrics_summary(
 /// `series: [{period_start, period_end, value, ...}]`; `value` is money in minor units,
 /// a count, or a ratio (null when its base is empty). `mrr_movements` points carry
 /// `start_mrr, mrr, new, expansion, contraction, churn, reactivation, plan_switch,
-/// net`; `refunds` and `failed_payments` points `count, amount`; `trial_conversion`
-/// points `count, converted`. With `group_by`, `groups: [{key, series}]`.
+/// net`; `customer_movements` points `start_customers, customers` and the movements by
+/// count; `refunds` and `failed_payments` points `count, amount`; `trial_conversion`
+/// points `count, converted`. With `group_by`, `groups: [{key, series}]`. With
+/// `compare=`, each point carries `compared: {period_start, period_end, value, change,
+/// relative_change}`.
 #[utoipa::path(
     get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
-    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters),
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, CompareTo),
     responses(
         (status = 200, description = "The series.", body = MetricSeries),
         (status = 400, response = AnalyticsInvalid),
@@ -109,6 +127,7 @@ async fn metric(
     Interval { interval }: Interval,
     range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
+    CompareTo { compare }: CompareTo,
 ) -> Result<Json<MetricSeries>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, group_by)?;
     let (from, to) = range.or_default(app.now().date_naive());
@@ -136,10 +155,17 @@ async fn metric(
             group_by,
         )
         .await?;
-    let series = metric_series(&snapshot.facts, metric, &query)?;
-    Ok(Json(
-        MetricSeries::new(series, snapshot.built_at).suppressed(&suppression),
-    ))
+    let reply = match compare {
+        Some(compare) => {
+            let (series, comparison) = compared_series(&snapshot.facts, metric, &query, compare)?;
+            MetricSeries::new(series, snapshot.built_at).compared(comparison)
+        }
+        None => MetricSeries::new(
+            metric_series(&snapshot.facts, metric, &query)?,
+            snapshot.built_at,
+        ),
+    };
+    Ok(Json(reply.suppressed(&suppression)))
 }
 
 /// Every value of every dimension in the data
