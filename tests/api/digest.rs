@@ -385,7 +385,20 @@ async fn the_digest_goes_once_a_week_to_each_opted_in_user_and_to_slack() {
     for list in ["churn_risk", "payment_failure_risk"] {
         assert_eq!(to_viewer[list]["new"], to_admin[list]["new"], "{list}");
         assert_eq!(to_viewer[list]["top_new"], json!([]), "{list}");
-        named += to_admin[list]["top_new"].as_array().unwrap().len();
+        let top = to_admin[list]["top_new"].as_array().unwrap();
+        named += top.len();
+        // Largest MRR at risk first.
+        let amounts: Vec<i64> = top
+            .iter()
+            .map(|r| r["mrr_at_risk"].as_i64().unwrap())
+            .collect();
+        assert!(
+            amounts.windows(2).all(|w| w[0] >= w[1]),
+            "{list}: {amounts:?}"
+        );
+        if list == "churn_risk" {
+            assert!(amounts.iter().all(|&a| a > 0), "paying customers only");
+        }
     }
     assert!(named > 0, "the admin's digest names customers at risk");
     assert!(!to_viewer["text"].as_str().unwrap().contains("cus_"));

@@ -7,7 +7,7 @@
 //! * A customer is a **new risk** when it is on a risk list now and was not on it in
 //!   the tenant's previous digest (every listed customer, for the first digest). The
 //!   lists: payment-failure risk (the snapshot's list) and churn risk (a churn-risk
-//!   score of at least [`CHURN_RISK_ALERT_SCORE`]).
+//!   score of at least [`CHURN_RISK_ALERT_SCORE`], with MRR to lose).
 //! * The digest names customers by their processor id only, never by e-mail or name:
 //!   it is posted to a Slack channel.
 

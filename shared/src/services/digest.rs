@@ -112,7 +112,8 @@ impl Analytics {
         let churn: Vec<AtRisk> = snapshot
             .customers
             .iter()
-            .filter(|c| c.churn_risk >= CHURN_RISK_ALERT_SCORE)
+            // A customer paying nothing has no MRR at risk (one already gone, say).
+            .filter(|c| c.churn_risk >= CHURN_RISK_ALERT_SCORE && c.reporting_mrr > 0)
             .map(|c| AtRisk {
                 customer: c.id.clone(),
                 mrr_at_risk: c.reporting_mrr,
