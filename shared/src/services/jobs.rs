@@ -1,7 +1,8 @@
 //! Tally's background jobs as one type. The API asks for a sync or an export by
 //! publishing the job's event on the bus (`SyncRequested`, `ExportRequested`); the
 //! schedules name theirs in their constant input (`{"job": "plan_syncs"}`). The planners
-//! (`plan_syncs` every 5 minutes, `plan_sweep` hourly) only list what is due and publish
+//! (`plan_syncs` every 5 minutes, `plan_sweep` hourly, `plan_digests` on Mondays) only
+//! list what is due and publish
 //! one event per job: a sync per integration whose tenant's minute has come
 //! (`domain::schedule`), a deletion per disconnected integration and closed tenant. Each
 //! of those events is one invocation of the function that runs it, with its own 15
@@ -10,7 +11,8 @@
 //!
 //! Every job is idempotent when delivered twice: a sync takes its integration's lease
 //! (a second copy finds it held, or finds nothing new), a deletion checks that what it
-//! deletes is still due and deletes by key.
+//! deletes is still due and deletes by key; a digest records its tenant's week before it
+//! sends anything, and a second copy finds the week taken.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
