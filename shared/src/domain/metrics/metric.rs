@@ -245,13 +245,14 @@ pub fn metric_series(
 ) -> Result<MetricSeries, MetricsError> {
     let (series, groups, unconverted) = match metric {
         Metric::PlanFlows => {
-            let (periods, flows, unconverted) = plan_flows(facts, query)?;
-            let points = flows
+            let result = plan_flows(facts, query)?;
+            let points = result
+                .flows
                 .into_iter()
                 .enumerate()
-                .map(|(index, flows)| flow_point(&periods, index, flows))
+                .map(|(index, flows)| flow_point(&result.periods, index, flows))
                 .collect();
-            (points, None, UnconvertedMinor::of_mrr(&unconverted))
+            (points, None, UnconvertedMinor::of_mrr(&result.unconverted))
         }
         Metric::Refunds | Metric::FailedPayments | Metric::TrialConversion => {
             let kind = match metric {

@@ -33,11 +33,17 @@ pub struct PlanFlow {
     pub mrr: Mrr,
 }
 
-/// The periods, each one's flows (largest first), and the currencies left out.
-pub(crate) type PlanFlows = (Periods, Vec<Vec<PlanFlow>>, Vec<Unconverted>);
+/// The flows of a query's periods.
+pub(crate) struct Flows {
+    pub periods: Periods,
+    /// Per period, largest first.
+    pub flows: Vec<Vec<PlanFlow>>,
+    /// Currencies left out for want of a rate.
+    pub unconverted: Vec<Unconverted>,
+}
 
-/// The flows of each period of the query (largest first), and the currencies left out.
-pub(crate) fn plan_flows(facts: &Facts, query: &SeriesQuery) -> Result<PlanFlows, MetricsError> {
+/// The flows of each period of the query, and the currencies left out.
+pub(crate) fn plan_flows(facts: &Facts, query: &SeriesQuery) -> Result<Flows, MetricsError> {
     if let Some(dimension) = query.group_by {
         return Err(MetricsError::DimensionNotApplicable {
             metric: "plan_flows",
@@ -91,7 +97,11 @@ pub(crate) fn plan_flows(facts: &Facts, query: &SeriesQuery) -> Result<PlanFlows
         })
         .collect();
     let unconverted = unconverted_mrr(facts, &selection, periods.last_day);
-    Ok((periods, flows, unconverted))
+    Ok(Flows {
+        periods,
+        flows,
+        unconverted,
+    })
 }
 
 /// The flows of each period, exact (for tests and callers that present them).
@@ -99,7 +109,7 @@ pub fn plan_flows_of(
     facts: &Facts,
     query: &SeriesQuery,
 ) -> Result<Vec<Vec<PlanFlow>>, MetricsError> {
-    plan_flows(facts, query).map(|(_, flows, _)| flows)
+    plan_flows(facts, query).map(|f| f.flows)
 }
 
 struct Pass<'a> {

@@ -16,6 +16,7 @@ pub mod analytics;
 pub mod auth;
 pub mod cohorts;
 pub mod customers;
+pub mod digest;
 pub mod error;
 pub mod forecast;
 pub mod integrations;
