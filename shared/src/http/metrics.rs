@@ -3,7 +3,6 @@
 //! read them; viewers not the `city` dimension, and not the figures of a filter, group
 //! or segment of fewer customers than the tenant's k (`Analytics::suppression`).
 
-use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,11 +12,14 @@ use super::analytics::loaded;
 use super::analytics_params::{
     AsOf, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
 };
+use super::download::Negotiated;
 use super::dto::analytics::{DimensionValues, SegmentEntry, SegmentList};
 use super::dto::metrics::{MetricSeries, MetricsSummary};
 use super::error::ApiError;
+use super::negotiate::ReplyFormat;
 use super::responses::{
-    AnalyticsForbidden, AnalyticsInvalid, NoDataYet, SessionForbidden, Unauthenticated,
+    AnalyticsForbidden, AnalyticsInvalid, InvalidRequest, NoDataYet, NotAcceptable,
+    SessionForbidden, Unauthenticated,
 };
 use super::session::{Aggregates, Authorized};
 use crate::domain::metrics::{MrrPolicy, SeriesQuery, dimension_values, metric_series, summary};
@@ -39,12 +41,14 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// complete calendar month (`rates_from`..`rates_to`); LTV.
 #[utoipa::path(
     get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
-    params(AsOf, RequestedCurrency, Filters),
+    params(AsOf, RequestedCurrency, Filters, ReplyFormat),
     responses(
-        (status = 200, description = "The summary.", body = MetricsSummary),
+        (status = 200, description = "The summary (CSV: one row, and one per unconverted currency).",
+            content((MetricsSummary = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -54,7 +58,8 @@ async fn metrics_summary(
     Filters { filter: filters }: Filters,
     AsOf { as_of }: AsOf,
     RequestedCurrency { currency }: RequestedCurrency,
-) -> Result<Json<MetricsSummary>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<MetricsSummary>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, None)?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
@@ -75,7 +80,7 @@ async fn metrics_summary(
         )
         .await?;
     let result = summary(&snapshot.facts, as_of, mode, filters)?;
-    Ok(Json(
+    Ok(format.reply(
         MetricsSummary::new(result, MrrPolicy::default(), snapshot.built_at)
             .suppressed(&suppression),
     ))
@@ -90,12 +95,14 @@ async fn metrics_summary(
 /// points `count, converted`. With `group_by`, `groups: [{key, series}]`.
 #[utoipa::path(
     get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
-    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters),
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, ReplyFormat),
     responses(
-        (status = 200, description = "The series.", body = MetricSeries),
+        (status = 200, description = "The series (CSV: one row per period, per group and period with `group_by`).",
+            content((MetricSeries = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -109,7 +116,8 @@ async fn metric(
     Interval { interval }: Interval,
     range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
-) -> Result<Json<MetricSeries>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<MetricSeries>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, group_by)?;
     let (from, to) = range.or_default(app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
@@ -137,9 +145,7 @@ async fn metric(
         )
         .await?;
     let series = metric_series(&snapshot.facts, metric, &query)?;
-    Ok(Json(
-        MetricSeries::new(series, snapshot.built_at).suppressed(&suppression),
-    ))
+    Ok(format.reply(MetricSeries::new(series, snapshot.built_at).suppressed(&suppression)))
 }
 
 /// Every value of every dimension in the data
@@ -147,20 +153,25 @@ async fn metric(
 /// Viewers do not get `city`.
 #[utoipa::path(
     get, path = "/v1/dimensions", tag = "analytics", operation_id = "getDimensions",
+    params(ReplyFormat),
     responses(
-        (status = 200, description = "Values per dimension, sorted.", body = DimensionValues),
+        (status = 200, description = "Values per dimension, sorted (CSV: one row per dimension and value).",
+            content((DimensionValues = "application/json"), (String = "text/csv"))),
+        (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = SessionForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
 async fn dimensions(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
-) -> Result<Json<DimensionValues>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<DimensionValues>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let role = who.ctx.role();
-    Ok(Json(
+    Ok(format.reply(
         dimension_values(&snapshot.facts)
             .into_iter()
             .filter(|(dimension, _)| dimension_visible(role, *dimension))
@@ -171,22 +182,27 @@ async fn dimensions(
 /// RFM segments with their customers and MRR
 #[utoipa::path(
     get, path = "/v1/segments", tag = "analytics", operation_id = "getSegments",
+    params(ReplyFormat),
     responses(
-        (status = 200, description = "The segments.", body = SegmentList),
+        (status = 200, description = "The segments (CSV: one row per segment).",
+            content((SegmentList = "application/json"), (String = "text/csv"))),
+        (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = SessionForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
 async fn segments(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
-) -> Result<Json<SegmentList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<SegmentList>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let suppression = app
         .suppression(who.ctx.tenant(), who.ctx.role(), &snapshot.facts, &[], None)
         .await?;
-    Ok(Json(SegmentList {
+    Ok(format.reply(SegmentList {
         segments: snapshot
             .segments
             .iter()

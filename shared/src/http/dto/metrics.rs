@@ -153,11 +153,14 @@ impl MetricsSummary {
     }
 }
 
-/// A point's headline value: money in minor units, a count, or a ratio.
+/// A point's headline value: money in minor units, a count, or a ratio. Money and
+/// counts are the same JSON integer; they stay apart here for the CSV download, which
+/// writes money in major units.
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum PointValue {
-    Whole(i64),
+    Money(i64),
+    Count(i64),
     Ratio(Option<f64>),
 }
 
@@ -216,7 +219,8 @@ pub struct MetricPoint {
 impl From<PointView> for MetricPoint {
     fn from(p: PointView) -> Self {
         let value = match p.value {
-            MetricValue::Money(v) | MetricValue::Count(v) => PointValue::Whole(v),
+            MetricValue::Money(v) => PointValue::Money(v),
+            MetricValue::Count(v) => PointValue::Count(v),
             MetricValue::Ratio(r) => PointValue::Ratio(r),
         };
         let m = p.movements;

@@ -19,6 +19,7 @@ pub mod error;
 pub mod integrations;
 pub mod metrics;
 pub mod support;
+pub mod tables;
 
 use std::borrow::Cow;
 
