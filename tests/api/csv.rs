@@ -562,3 +562,55 @@ async fn format_and_accept_choose_json_or_csv_and_nothing_else() {
         format!("attachment; filename=\"tally-metrics-mrr_movements-{today}.csv\"").as_str()
     );
 }
+
+#[tokio::test]
+async fn an_admin_downloads_the_users_and_the_audit_log_as_their_json_pages() {
+    let (app, _admin, token, _fake) = tenant().await;
+    let (_, analyst) = app.user_with_role(&token, "analyst").await;
+
+    let body = json(&app, "/v1/users?limit=1", &token).await;
+    let (table, link) = csv_reply(&app, "/v1/users?limit=1", &token).await;
+    assert_eq!(
+        table.header,
+        [
+            "id",
+            "email",
+            "role",
+            "disabled",
+            "invited",
+            "mfa_enabled",
+            "created_at"
+        ]
+    );
+    let user = &body["data"][0];
+    assert_eq!(table.rows.len(), 1);
+    assert_eq!(table.rows[0]["id"], user["id"].as_str().unwrap());
+    assert_eq!(table.rows[0]["email"], user["email"].as_str().unwrap());
+    assert_eq!(table.rows[0]["role"], user["role"].as_str().unwrap());
+    let cursor = body["next_cursor"].as_str().expect("two users");
+    assert!(link.unwrap().contains(&format!("cursor={cursor}")));
+
+    let body = json(&app, "/v1/security/audit-log?limit=200", &token).await;
+    let (table, _) = csv_reply(&app, "/v1/security/audit-log?limit=200", &token).await;
+    let entries = body["data"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    assert_eq!(
+        table.column("action"),
+        entries
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        table.column("at"),
+        entries
+            .iter()
+            .map(|e| e["at"].as_str().unwrap())
+            .collect::<Vec<_>>()
+    );
+
+    for path in ["/v1/users?format=csv", "/v1/security/audit-log?format=csv"] {
+        let response = get_with(&app, path, &analyst, None).await;
+        assert_eq!(response.status(), 403, "{path}");
+    }
+}

@@ -1,5 +1,5 @@
-//! CSV downloads of the `query` function's series and lists (issue 18, item 6;
-//! docs/api.md, "CSV downloads").
+//! CSV downloads of the `query` function's series and lists and of the admin's users and
+//! audit log (issue 18, item 6; docs/api.md, "CSV downloads").
 //!
 //! A CSV reply is a projection of exactly the DTO the role gets as JSON: a handler
 //! builds its reply as before (viewers' suppression applied, no customer data for
@@ -85,7 +85,8 @@ impl<'a> Cell<'a> {
             Self::Ratio(Some(r)) if r.is_finite() => r.to_string().into(),
             Self::Ratio(_) | Self::Empty => "".into(),
             Self::Date(d) => d.to_string().into(),
-            Self::Time(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true).into(),
+            // As serde writes it in the JSON reply (sub-seconds when there are any).
+            Self::Time(t) => t.to_rfc3339_opts(SecondsFormat::AutoSi, true).into(),
             Self::Bool(b) => if *b { "true" } else { "false" }.into(),
         }
     }

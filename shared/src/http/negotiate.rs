@@ -1,5 +1,6 @@
 //! Content negotiation of the downloadable replies, in one place: every series and list
-//! of the `query` function is served as JSON (the default) or as CSV (issue 18, item 6).
+//! of the `query` function, and the admin's users and audit log, is served as JSON (the
+//! default) or as CSV (issue 18, item 6).
 //!
 //! The choice, in order:
 //! 1. `?format=json|csv` when given: an explicit choice in the URL wins over `Accept`

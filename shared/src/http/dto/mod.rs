@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_tables;
 pub mod analytics;
 pub mod auth;
 pub mod customers;
