@@ -109,6 +109,19 @@ fn minor(text: &str, currency: &str) -> i64 {
     if negative { -value } else { value }
 }
 
+/// A ratio cell against the JSON's number. Both are written shortest-round-trip, but
+/// serde_json's default parser (without `float_roundtrip`) may read the last bit off:
+/// equal within an ulp or two.
+fn assert_ratio(cell: &str, json: f64, what: &str) {
+    let cell: f64 = cell
+        .parse()
+        .unwrap_or_else(|_| panic!("{what}: a number, not {cell:?}"));
+    assert!(
+        (cell - json).abs() <= 4.0 * f64::EPSILON * json.abs().max(1.0),
+        "{what}: {cell} vs {json}"
+    );
+}
+
 fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("an integer: {v}"))
 }
@@ -166,10 +179,12 @@ fn assert_series_matches(
     columns: &[&str],
     money_value: bool,
 ) {
-    let mut counts = vec!["count", "converted"];
-    if !money_value {
-        counts.push("value");
-    }
+    // Integers that are counts; every other integer is money.
+    let counts: Vec<&str> = if money_value {
+        vec!["count", "converted"]
+    } else {
+        columns.to_vec()
+    };
     let currency = json["currency"].as_str().unwrap();
     let points = json["series"].as_array().unwrap();
     assert_eq!(rows.len(), points.len());
@@ -181,13 +196,7 @@ fn assert_series_matches(
             let (cell, value) = (row[*column].as_str(), &point[*column]);
             match value {
                 Value::Null => assert_eq!(cell, "", "{column}"),
-                Value::Number(n) if n.is_f64() => {
-                    assert_eq!(
-                        cell.parse::<f64>().unwrap(),
-                        n.as_f64().unwrap(),
-                        "{column}"
-                    )
-                }
+                Value::Number(n) if n.is_f64() => assert_ratio(cell, n.as_f64().unwrap(), column),
                 Value::Number(_) if counts.contains(column) => {
                     assert_eq!(cell.parse::<i64>().unwrap(), int(value), "{column}")
                 }
@@ -218,7 +227,7 @@ async fn every_series_and_list_downloads_as_the_figures_of_its_json() {
     assert_eq!(row["customers"], summary["customers"].to_string());
     for ratio in ["customer_churn_rate", "revenue_churn_rate", "nrr"] {
         match summary[ratio].as_f64() {
-            Some(r) => assert_eq!(row[ratio].parse::<f64>().unwrap(), r),
+            Some(r) => assert_ratio(&row[ratio], r, ratio),
             None => assert_eq!(row[ratio], ""),
         }
     }
@@ -246,6 +255,22 @@ async fn every_series_and_list_downloads_as_the_figures_of_its_json() {
                 "net",
             ],
         ),
+        (
+            "customer_movements",
+            false,
+            &[
+                "value",
+                "start_customers",
+                "customers",
+                "new",
+                "expansion",
+                "contraction",
+                "churn",
+                "reactivation",
+                "net",
+            ],
+        ),
+        ("quick_ratio", false, &["value"]),
         ("refunds", true, &["value", "count", "amount"]),
         ("failed_payments", true, &["value", "count", "amount"]),
         ("trial_conversion", false, &["value", "count", "converted"]),
@@ -613,4 +638,69 @@ async fn an_admin_downloads_the_users_and_the_audit_log_as_their_json_pages() {
         let response = get_with(&app, path, &analyst, None).await;
         assert_eq!(response.status(), 403, "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_comparison_downloads_with_its_earlier_figures_and_changes() {
+    let (app, _admin, token, _fake) = tenant().await;
+
+    let path = "/v1/metrics/mrr?from=2026-01-01&interval=quarter&compare=year";
+    let body = json(&app, path, &token).await;
+    let (table, _) = csv_reply(&app, path, &token).await;
+    let currency = body["currency"].as_str().unwrap();
+    for column in [
+        "compared_period_start",
+        "compared_value",
+        "change",
+        "relative_change",
+    ] {
+        assert!(table.header.iter().any(|h| h == column), "{column}");
+    }
+    let points = body["series"].as_array().unwrap();
+    assert_eq!(table.rows.len(), points.len());
+    for (point, row) in points.iter().zip(&table.rows) {
+        let compared = &point["compared"];
+        assert_eq!(
+            row["compared_period_start"],
+            compared["period_start"].as_str().unwrap()
+        );
+        assert_eq!(
+            minor(&row["compared_value"], currency),
+            int(&compared["value"])
+        );
+        assert_eq!(minor(&row["change"], currency), int(&compared["change"]));
+        match compared["relative_change"].as_f64() {
+            Some(r) => assert_ratio(&row["relative_change"], r, "relative_change"),
+            None => assert_eq!(row["relative_change"], ""),
+        }
+    }
+
+    let path = "/v1/metrics/summary?compare=previous";
+    let body = json(&app, path, &token).await;
+    let (table, _) = csv_reply(&app, path, &token).await;
+    assert_eq!(table.header[0], "row");
+    assert_eq!(
+        table.column("row")[..4],
+        ["current", "compared", "change", "relative_change"]
+    );
+    let comparison = &body["comparison"];
+    let (earlier, change) = (&table.rows[1], &table.rows[2]);
+    assert_eq!(earlier["as_of"], comparison["as_of"].as_str().unwrap());
+    assert_eq!(
+        minor(&earlier["mrr"], currency),
+        int(&comparison["mrr"]["value"])
+    );
+    assert_eq!(
+        minor(&change["mrr"], currency),
+        int(&comparison["mrr"]["change"])
+    );
+    // Customers are a count, not money.
+    assert_eq!(
+        earlier["customers"],
+        comparison["customers"]["value"].to_string()
+    );
+    assert_eq!(
+        change["customers"],
+        comparison["customers"]["change"].to_string()
+    );
 }

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{
-    AsOf, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
+    AsOf, CompareTo, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
 };
 use super::download::Negotiated;
 use super::dto::analytics::{DimensionValues, SegmentEntry, SegmentList};
@@ -22,7 +22,9 @@ use super::responses::{
     SessionForbidden, Unauthenticated,
 };
 use super::session::{Aggregates, Authorized};
-use crate::domain::metrics::{MrrPolicy, SeriesQuery, dimension_values, metric_series, summary};
+use crate::domain::metrics::{
+    MrrPolicy, SeriesQuery, compared_day, compared_series, dimension_values, metric_series, summary,
+};
 use crate::services::analytics_query::{check_dimensions, dimension_visible};
 use crate::services::contexts::Analytics;
 use std::sync::Arc;
@@ -41,7 +43,7 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// complete calendar month (`rates_from`..`rates_to`); LTV.
 #[utoipa::path(
     get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
-    params(AsOf, RequestedCurrency, Filters, ReplyFormat),
+    params(AsOf, RequestedCurrency, Filters, CompareTo, ReplyFormat),
     responses(
         (status = 200, description = "The summary (CSV: one row, and one per unconverted currency).",
             content((MetricsSummary = "application/json"), (String = "text/csv"))),
@@ -58,6 +60,7 @@ async fn metrics_summary(
     Filters { filter: filters }: Filters,
     AsOf { as_of }: AsOf,
     RequestedCurrency { currency }: RequestedCurrency,
+    CompareTo { compare }: CompareTo,
     format: ReplyFormat,
 ) -> Result<Negotiated<MetricsSummary>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, None)?;
@@ -79,11 +82,23 @@ async fn metrics_summary(
             None,
         )
         .await?;
-    let result = summary(&snapshot.facts, as_of, mode, filters)?;
-    Ok(format.reply(
-        MetricsSummary::new(result, MrrPolicy::default(), snapshot.built_at)
-            .suppressed(&suppression),
-    ))
+    let earlier = match compare {
+        Some(compare) => {
+            let day = compared_day(as_of, compare)?;
+            let earlier = summary(&snapshot.facts, day, mode.clone(), filters.clone())?;
+            Some((compare, earlier))
+        }
+        None => None,
+    };
+    let mut reply = MetricsSummary::new(
+        summary(&snapshot.facts, as_of, mode, filters)?,
+        MrrPolicy::default(),
+        snapshot.built_at,
+    );
+    if let Some((compare, earlier)) = &earlier {
+        reply = reply.compared(*compare, earlier);
+    }
+    Ok(format.reply(reply.suppressed(&suppression)))
 }
 
 /// One metric as a series
@@ -91,11 +106,14 @@ async fn metrics_summary(
 /// `series: [{period_start, period_end, value, ...}]`; `value` is money in minor units,
 /// a count, or a ratio (null when its base is empty). `mrr_movements` points carry
 /// `start_mrr, mrr, new, expansion, contraction, churn, reactivation, plan_switch,
-/// net`; `refunds` and `failed_payments` points `count, amount`; `trial_conversion`
-/// points `count, converted`. With `group_by`, `groups: [{key, series}]`.
+/// net`; `customer_movements` points `start_customers, customers` and the movements by
+/// count; `refunds` and `failed_payments` points `count, amount`; `trial_conversion`
+/// points `count, converted`. With `group_by`, `groups: [{key, series}]`. With
+/// `compare=`, each point carries `compared: {period_start, period_end, value, change,
+/// relative_change}`.
 #[utoipa::path(
     get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
-    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, ReplyFormat),
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, CompareTo, ReplyFormat),
     responses(
         (status = 200, description = "The series (CSV: one row per period, per group and period with `group_by`).",
             content((MetricSeries = "application/json"), (String = "text/csv"))),
@@ -116,6 +134,7 @@ async fn metric(
     Interval { interval }: Interval,
     range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
+    CompareTo { compare }: CompareTo,
     format: ReplyFormat,
 ) -> Result<Negotiated<MetricSeries>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, group_by)?;
@@ -144,8 +163,17 @@ async fn metric(
             group_by,
         )
         .await?;
-    let series = metric_series(&snapshot.facts, metric, &query)?;
-    Ok(format.reply(MetricSeries::new(series, snapshot.built_at).suppressed(&suppression)))
+    let reply = match compare {
+        Some(compare) => {
+            let (series, comparison) = compared_series(&snapshot.facts, metric, &query, compare)?;
+            MetricSeries::new(series, snapshot.built_at).compared(comparison)
+        }
+        None => MetricSeries::new(
+            metric_series(&snapshot.facts, metric, &query)?,
+            snapshot.built_at,
+        ),
+    };
+    Ok(format.reply(reply.suppressed(&suppression)))
 }
 
 /// Every value of every dimension in the data

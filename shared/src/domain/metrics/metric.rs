@@ -13,7 +13,10 @@ use super::calendar::{Periods, day_of_date};
 use super::facts::Facts;
 use super::payments::{EventMetric, EventPoint, event_series};
 use super::policy::definition;
-use super::rates::{arpu, customer_churn_rate, grr, ltv_values, nrr, revenue_churn_rate};
+use super::rates::{
+    arpu, average_sale_price, customer_churn_rate, grr, ltv_values, net_mrr_churn_rate, nrr,
+    quick_ratio, revenue_churn_rate,
+};
 use super::series::{Point, Selection, SeriesQuery, mrr_series};
 use super::subscribers::subscriber_counts;
 
@@ -36,10 +39,14 @@ pub enum Metric {
     TrialConversion,
     Subscribers,
     Arps,
+    QuickRatio,
+    NetMrrChurnRate,
+    AverageSalePrice,
+    CustomerMovements,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 15] = [
+    pub const ALL: [Metric; 19] = [
         Metric::Mrr,
         Metric::Arr,
         Metric::MrrMovements,
@@ -55,6 +62,10 @@ impl Metric {
         Metric::TrialConversion,
         Metric::Subscribers,
         Metric::Arps,
+        Metric::QuickRatio,
+        Metric::NetMrrChurnRate,
+        Metric::AverageSalePrice,
+        Metric::CustomerMovements,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +85,10 @@ impl Metric {
             Metric::TrialConversion => "trial_conversion",
             Metric::Subscribers => "subscribers",
             Metric::Arps => "arps",
+            Metric::QuickRatio => "quick_ratio",
+            Metric::NetMrrChurnRate => "net_mrr_churn_rate",
+            Metric::AverageSalePrice => "average_sale_price",
+            Metric::CustomerMovements => "customer_movements",
         }
     }
 
@@ -114,6 +129,21 @@ pub enum MetricValue {
     Ratio(Option<f64>),
 }
 
+/// The fields of a `customer_movements` point: paying customers at the period's start
+/// and end, and the period's movements by count (see the `customer_movements`
+/// definition): `start_customers + new + reactivation − churn == customers`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CustomerMovements {
+    pub start_customers: i64,
+    pub customers: i64,
+    pub new: u64,
+    pub expansion: u64,
+    pub contraction: u64,
+    pub churn: u64,
+    pub reactivation: u64,
+    pub net: i64,
+}
+
 /// The movement fields of an `mrr_movements` point, minor units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct MovementsMinor {
@@ -135,6 +165,8 @@ pub struct MetricPoint {
     pub value: MetricValue,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub movements: Option<MovementsMinor>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub customer_movements: Option<CustomerMovements>,
     /// Events (refunds, failed payments, ended trials) in the period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
@@ -142,6 +174,9 @@ pub struct MetricPoint {
     pub amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converted: Option<u64>,
+    /// With `compare=`: the point's counterpart in the earlier range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<super::compare::Compared>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -319,9 +354,11 @@ fn bare(point: &Point, value: MetricValue) -> MetricPoint {
         period_end: point.period_end,
         value,
         movements: None,
+        customer_movements: None,
         count: None,
         amount: None,
         converted: None,
+        compared: None,
     }
 }
 
@@ -338,6 +375,10 @@ fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
         Metric::Nrr => MetricValue::Ratio(nrr(point)),
         Metric::Grr => MetricValue::Ratio(grr(point)),
         Metric::Arpu => money(arpu(point).unwrap_or_default()),
+        Metric::QuickRatio => MetricValue::Ratio(quick_ratio(point)),
+        Metric::NetMrrChurnRate => MetricValue::Ratio(net_mrr_churn_rate(point)),
+        Metric::AverageSalePrice => money(average_sale_price(point).unwrap_or_default()),
+        Metric::CustomerMovements => MetricValue::Count(point.customers - point.start_customers),
         // Computed beside the series (`per_subscriber`), like LTV.
         Metric::Subscribers => MetricValue::Count(ltv.unwrap_or_default()),
         _ => MetricValue::Money(ltv.unwrap_or_default()),
@@ -347,6 +388,18 @@ fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
         let movements = present_movements(point);
         presented.value = MetricValue::Money(movements.net);
         presented.movements = Some(movements);
+    }
+    if metric == Metric::CustomerMovements {
+        presented.customer_movements = Some(CustomerMovements {
+            start_customers: point.start_customers,
+            customers: point.customers,
+            new: point.new_customers,
+            expansion: point.expansions,
+            contraction: point.contractions,
+            churn: point.churns,
+            reactivation: point.reactivated_customers,
+            net: point.customers - point.start_customers,
+        });
     }
     presented
 }
@@ -365,9 +418,11 @@ fn event_point(kind: EventMetric, point: &EventPoint) -> MetricPoint {
         period_end: point.period_end,
         value,
         movements: None,
+        customer_movements: None,
         count: Some(point.count),
         amount,
         converted,
+        compared: None,
     }
 }
 

@@ -174,6 +174,26 @@ pub const DEFINITIONS: &[Definition] = &[
     ),
     def("arr", "twelve_times_mrr", "12 x MRR at period end."),
     def(
+        "quick_ratio",
+        "gains_over_losses",
+        "(new + expansion + reactivation) / (contraction + churn) of the period; null when nothing was lost (the SaaS quick ratio, as ChartMogul computes it).",
+    ),
+    def(
+        "net_mrr_churn_rate",
+        "losses_net_of_expansion_and_reactivation_over_start_mrr",
+        "(churn + contraction - expansion - reactivation) / MRR at period start (ChartMogul's net MRR churn rate, standard formula); negative when gains outweigh losses.",
+    ),
+    def(
+        "average_sale_price",
+        "new_mrr_over_new_customers",
+        "New MRR / new customers of the period (ChartMogul's average sale price); 0 when the period has no new customer.",
+    ),
+    def(
+        "customer_movements",
+        "movements_by_count",
+        "Per period, the number of movements of each kind (ChartMogul counts activities): new and reactivated customers, and each day a customer's MRR went up (expansion), down (contraction) or to 0 (churn). start + new + reactivation - churn = customers at period end.",
+    ),
+    def(
         "subscribers",
         "customers_with_a_counted_subscription_at_period_end",
         "Customers with a subscription in a counted state (active or past_due by default, after any trial, outside a paused collection) at the end of the period, whatever its MRR: a customer on metered prices only is a subscriber with no MRR (Stripe Billing's subscribers). Each customer once across currencies.",

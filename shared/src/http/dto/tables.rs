@@ -14,38 +14,36 @@
 
 use std::borrow::Cow;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 use crate::domain::metrics::Metric;
 use crate::http::download::{Cell, ToCsv};
 
 use super::analytics::{DimensionValues, SegmentList};
 use super::customers::{CustomerList, PaymentFailureRiskList};
-use super::metrics::{MetricPoint, MetricSeries, MetricsSummary, PointValue};
+use super::metrics::{
+    FigureChange, MetricPoint, MetricSeries, MetricsSummary, PointValue, SummaryComparison,
+};
 
-impl ToCsv for MetricsSummary {
-    fn header(&self) -> Vec<&'static str> {
-        vec![
-            "as_of",
-            "currency",
-            "mrr",
-            "arr",
-            "customers",
-            "arpu",
-            "ltv",
-            "customer_churn_rate",
-            "revenue_churn_rate",
-            "nrr",
-            "rates_from",
-            "rates_to",
-            "data_as_of",
-            "suppressed",
-        ]
-    }
+/// The summary's figures, in column order.
+const SUMMARY_FIGURES: [&str; 10] = [
+    "mrr",
+    "arr",
+    "customers",
+    "arpu",
+    "ltv",
+    "customer_churn_rate",
+    "revenue_churn_rate",
+    "nrr",
+    "quick_ratio",
+    "net_mrr_churn_rate",
+];
 
-    fn rows(&self) -> Vec<Vec<Cell<'_>>> {
+impl MetricsSummary {
+    /// The current figures, as cells.
+    fn figures(&self) -> Vec<Cell<'_>> {
         let currency = self.currency.as_str();
-        let mut rows = vec![vec![
-            Cell::Date(self.as_of),
-            Cell::text(currency),
+        vec![
             Cell::money(self.mrr, currency),
             Cell::money(self.arr, currency),
             Cell::Whole(self.customers),
@@ -54,17 +52,141 @@ impl ToCsv for MetricsSummary {
             Cell::Ratio(self.customer_churn_rate),
             Cell::Ratio(self.revenue_churn_rate),
             Cell::Ratio(self.nrr),
-            Cell::Date(self.rates_from),
-            Cell::Date(self.rates_to),
-            Cell::Time(self.data_as_of),
-            Cell::Bool(self.suppressed),
-        ]];
+            Cell::Ratio(self.quick_ratio),
+            Cell::Ratio(self.net_mrr_churn_rate),
+        ]
+    }
+
+    /// One of a comparison's figure sets (the earlier value, the change, or the
+    /// relative change), as cells in the figures' order.
+    fn compared_figures<'a>(
+        &'a self,
+        c: &'a SummaryComparison,
+        pick: impl Fn(&'a FigureChange) -> Cell<'a>,
+    ) -> Vec<Cell<'a>> {
+        [
+            &c.mrr,
+            &c.arr,
+            &c.customers,
+            &c.arpu,
+            &c.ltv,
+            &c.customer_churn_rate,
+            &c.revenue_churn_rate,
+            &c.nrr,
+            &c.quick_ratio,
+            &c.net_mrr_churn_rate,
+        ]
+        .into_iter()
+        .map(pick)
+        .collect()
+    }
+}
+
+/// One row of the summary's table.
+struct SummaryRow<'a> {
+    kind: Option<&'static str>,
+    as_of: NaiveDate,
+    currency: &'a str,
+    figures: Vec<Cell<'a>>,
+    rates: Option<(NaiveDate, NaiveDate)>,
+    suppressed: bool,
+}
+
+impl<'a> SummaryRow<'a> {
+    fn cells(self, data_as_of: DateTime<Utc>) -> Vec<Cell<'a>> {
+        let mut row: Vec<Cell<'a>> = self.kind.map(Cell::text).into_iter().collect();
+        row.extend([Cell::Date(self.as_of), Cell::text(self.currency)]);
+        row.extend(self.figures);
+        match self.rates {
+            Some((from, to)) => row.extend([Cell::Date(from), Cell::Date(to)]),
+            None => row.extend([Cell::Empty, Cell::Empty]),
+        }
+        row.extend([Cell::Time(data_as_of), Cell::Bool(self.suppressed)]);
+        row
+    }
+}
+
+/// With `compare=`, the summary's table has a first column `row`: `current` (the
+/// figures as of `as_of`), `compared` (as of the compared day, with its own `as_of`
+/// and rates' month), `change` (current − compared) and `relative_change` (a ratio for
+/// every figure). Without it, one row of the figures.
+impl ToCsv for MetricsSummary {
+    fn header(&self) -> Vec<&'static str> {
+        let mut header = Vec::new();
+        if self.comparison.is_some() {
+            header.push("row");
+        }
+        header.extend(["as_of", "currency"]);
+        header.extend(SUMMARY_FIGURES);
+        header.extend(["rates_from", "rates_to", "data_as_of", "suppressed"]);
+        header
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell<'_>>> {
+        let currency = self.currency.as_str();
+        let compared = self.comparison.as_ref();
+        let kind = |name: &'static str| compared.map(|_| name);
+        let row = |kind, as_of, currency, figures, rates, suppressed| {
+            SummaryRow {
+                kind,
+                as_of,
+                currency,
+                figures,
+                rates,
+                suppressed,
+            }
+            .cells(self.data_as_of)
+        };
+        let rates = Some((self.rates_from, self.rates_to));
+        let mut rows = vec![row(
+            kind("current"),
+            self.as_of,
+            currency,
+            self.figures(),
+            rates,
+            self.suppressed,
+        )];
+        if let Some(c) = compared {
+            let earlier = self.compared_figures(c, |f| value_cell(&f.value, currency));
+            let change = self.compared_figures(c, |f| value_cell(&f.change, currency));
+            let relative = self.compared_figures(c, |f| Cell::Ratio(f.relative_change));
+            let earlier_rates = Some((c.rates_from, c.rates_to));
+            rows.push(row(
+                kind("compared"),
+                c.as_of,
+                currency,
+                earlier,
+                earlier_rates,
+                false,
+            ));
+            rows.push(row(
+                kind("change"),
+                self.as_of,
+                currency,
+                change,
+                None,
+                false,
+            ));
+            rows.push(row(
+                kind("relative_change"),
+                self.as_of,
+                currency,
+                relative,
+                None,
+                false,
+            ));
+        }
         for u in &self.unconverted {
-            let mut row = vec![Cell::Date(self.as_of), Cell::text(&u.currency)];
-            row.push(Cell::opt_money(u.mrr, &u.currency));
-            row.extend((0..9).map(|_| Cell::Empty));
-            row.extend([Cell::Time(self.data_as_of), Cell::Bool(false)]);
-            rows.push(row);
+            let mut figures = vec![Cell::opt_money(u.mrr, &u.currency)];
+            figures.extend((1..10).map(|_| Cell::Empty));
+            rows.push(row(
+                kind("current"),
+                self.as_of,
+                &u.currency,
+                figures,
+                None,
+                false,
+            ));
         }
         rows
     }
@@ -84,11 +206,30 @@ fn extra_columns(metric: Metric) -> &'static [&'static str] {
             "plan_switch",
             "net",
         ],
+        Metric::CustomerMovements => &[
+            "start_customers",
+            "customers",
+            "new",
+            "expansion",
+            "contraction",
+            "churn",
+            "reactivation",
+            "net",
+        ],
         Metric::Refunds | Metric::FailedPayments => &["count", "amount"],
         Metric::TrialConversion => &["count", "converted"],
         _ => &[],
     }
 }
+
+/// With `compare=`, each point's counterpart and the change (`ComparedPoint`).
+const COMPARED_COLUMNS: [&str; 5] = [
+    "compared_period_start",
+    "compared_period_end",
+    "compared_value",
+    "change",
+    "relative_change",
+];
 
 fn value_cell<'a>(value: &PointValue, currency: &'a str) -> Cell<'a> {
     match value {
@@ -113,9 +254,35 @@ fn extra_cells<'a>(metric: Metric, p: &MetricPoint, currency: &'a str) -> Vec<Ce
             money(p.plan_switch),
             money(p.net),
         ],
+        Metric::CustomerMovements => [
+            p.start_customers,
+            p.customers,
+            p.new,
+            p.expansion,
+            p.contraction,
+            p.churn,
+            p.reactivation,
+            p.net,
+        ]
+        .into_iter()
+        .map(Cell::opt_whole)
+        .collect(),
         Metric::Refunds | Metric::FailedPayments => vec![count(p.count), money(p.amount)],
         Metric::TrialConversion => vec![count(p.count), count(p.converted)],
         _ => vec![],
+    }
+}
+
+fn compared_cells<'a>(p: &MetricPoint, currency: &'a str) -> Vec<Cell<'a>> {
+    match &p.compared {
+        Some(c) => vec![
+            Cell::Date(c.period_start),
+            Cell::Date(c.period_end),
+            value_cell(&c.value, currency),
+            value_cell(&c.change, currency),
+            Cell::Ratio(c.relative_change),
+        ],
+        None => COMPARED_COLUMNS.iter().map(|_| Cell::Empty).collect(),
     }
 }
 
@@ -129,9 +296,19 @@ impl MetricSeries {
             Cell::text(&self.currency),
             Cell::Empty,
         ]);
-        row.extend(extra_columns(self.metric).iter().map(|_| Cell::Empty));
+        row.extend(self.blank_columns());
         row.push(Cell::Bool(true));
         row
+    }
+
+    /// Empty cells for the columns after `value` (a row with no point).
+    fn blank_columns(&self) -> impl Iterator<Item = Cell<'_>> {
+        let compared = if self.comparison.is_some() {
+            COMPARED_COLUMNS.len()
+        } else {
+            0
+        };
+        (0..extra_columns(self.metric).len() + compared).map(|_| Cell::Empty)
     }
 
     fn point_row<'a>(&'a self, group: Option<&'a str>, p: &'a MetricPoint) -> Vec<Cell<'a>> {
@@ -144,6 +321,9 @@ impl MetricSeries {
             value_cell(&p.value, currency),
         ]);
         row.extend(extra_cells(self.metric, p, currency));
+        if self.comparison.is_some() {
+            row.extend(compared_cells(p, currency));
+        }
         row.push(Cell::Bool(false));
         row
     }
@@ -157,6 +337,9 @@ impl ToCsv for MetricSeries {
         }
         header.extend(["period_start", "period_end", "currency", "value"]);
         header.extend(extra_columns(self.metric));
+        if self.comparison.is_some() {
+            header.extend(COMPARED_COLUMNS);
+        }
         header.push("suppressed");
         header
     }
@@ -184,7 +367,7 @@ impl ToCsv for MetricSeries {
                 Cell::text(&u.currency),
                 Cell::opt_money(u.mrr.or(u.amount), &u.currency),
             ]);
-            row.extend(extra_columns(self.metric).iter().map(|_| Cell::Empty));
+            row.extend(self.blank_columns());
             row.push(Cell::Bool(false));
             rows.push(row);
         }
