@@ -133,6 +133,50 @@ pub async fn growth_metrics_add_up(app: &TestApp, token: &str) {
         }
     }
     assert!(lost_months > 6, "the demo loses MRR in most months");
+    // Plan flows: into a plan minus out of it is the plan's plan_switch by plan.
+    let flows = ok(app, &format!("/v1/metrics/plan_flows?{YEAR}"), token).await;
+    let by_plan = ok(
+        app,
+        &format!("/v1/metrics/mrr_movements?{YEAR}&group_by=plan"),
+        token,
+    )
+    .await;
+    let mut moved = 0;
+    for group in by_plan["groups"].as_array().unwrap() {
+        let plan = group["key"].as_str().unwrap();
+        for (i, point) in series(group).iter().enumerate() {
+            let period = series(&flows)[i]["flows"].as_array().unwrap();
+            let sum = |side: &str| -> i64 {
+                period
+                    .iter()
+                    .filter(|f| f[side] == plan)
+                    .map(|f| int(f, "mrr"))
+                    .sum()
+            };
+            let (into, out) = (sum("to"), sum("from"));
+            moved += into;
+            let slack = period.len() as i64 + 1;
+            assert!(
+                (into - out - int(point, "plan_switch")).abs() <= slack,
+                "{plan} {}: {into} in, {out} out, {point}",
+                point["period_start"]
+            );
+        }
+    }
+    assert!(moved > 0, "demo customers change plans");
+    for point in series(&flows) {
+        let total: i64 = point["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| int(f, "mrr"))
+            .sum();
+        assert_eq!(int(point, "value"), total);
+    }
+    let response = app
+        .get("/v1/metrics/plan_flows?group_by=country", token)
+        .await;
+    assert_eq!(response.status(), 400);
     // The summary carries the rates' month's quick ratio and net MRR churn rate: the
     // series' values for that month.
     let summary = ok(app, "/v1/metrics/summary?as_of=2024-12-31", token).await;

@@ -12,6 +12,7 @@ use super::calendar::SeriesInterval;
 use super::calendar::{Periods, day_of_date};
 use super::facts::Facts;
 use super::payments::{EventMetric, EventPoint, event_series};
+use super::plan_flows::{PlanFlow, plan_flows};
 use super::policy::definition;
 use super::rates::{
     arpu, average_sale_price, customer_churn_rate, grr, ltv_values, net_mrr_churn_rate, nrr,
@@ -43,10 +44,11 @@ pub enum Metric {
     NetMrrChurnRate,
     AverageSalePrice,
     CustomerMovements,
+    PlanFlows,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 20] = [
         Metric::Mrr,
         Metric::Arr,
         Metric::MrrMovements,
@@ -66,6 +68,7 @@ impl Metric {
         Metric::NetMrrChurnRate,
         Metric::AverageSalePrice,
         Metric::CustomerMovements,
+        Metric::PlanFlows,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +92,7 @@ impl Metric {
             Metric::NetMrrChurnRate => "net_mrr_churn_rate",
             Metric::AverageSalePrice => "average_sale_price",
             Metric::CustomerMovements => "customer_movements",
+            Metric::PlanFlows => "plan_flows",
         }
     }
 
@@ -174,9 +178,21 @@ pub struct MetricPoint {
     pub amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converted: Option<u64>,
+    /// `plan_flows`: the MRR that moved from one plan to another, largest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<Vec<PlanFlowMinor>>,
     /// With `compare=`: the point's counterpart in the earlier range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compared: Option<super::compare::Compared>,
+}
+
+/// A plan flow of a `plan_flows` point, minor units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlanFlowMinor {
+    pub from: String,
+    pub to: String,
+    pub switches: u64,
+    pub mrr: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -228,6 +244,16 @@ pub fn metric_series(
     query: &SeriesQuery,
 ) -> Result<MetricSeries, MetricsError> {
     let (series, groups, unconverted) = match metric {
+        Metric::PlanFlows => {
+            let result = plan_flows(facts, query)?;
+            let points = result
+                .flows
+                .into_iter()
+                .enumerate()
+                .map(|(index, flows)| flow_point(&result.periods, index, flows))
+                .collect();
+            (points, None, UnconvertedMinor::of_mrr(&result.unconverted))
+        }
         Metric::Refunds | Metric::FailedPayments | Metric::TrialConversion => {
             let kind = match metric {
                 Metric::Refunds => EventMetric::Refunds,
@@ -358,6 +384,7 @@ fn bare(point: &Point, value: MetricValue) -> MetricPoint {
         count: None,
         amount: None,
         converted: None,
+        flows: None,
         compared: None,
     }
 }
@@ -404,6 +431,37 @@ fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
     presented
 }
 
+/// A `plan_flows` point: its value is the sum of its flows as served, so the served
+/// integers add up.
+fn flow_point(periods: &Periods, index: usize, flows: Vec<PlanFlow>) -> MetricPoint {
+    let flows: Vec<PlanFlowMinor> = flows
+        .into_iter()
+        .map(|f| PlanFlowMinor {
+            from: f.from,
+            to: f.to,
+            switches: f.switches,
+            mrr: f.mrr.to_minor(),
+        })
+        .collect();
+    let start = periods
+        .starts
+        .get(index)
+        .copied()
+        .unwrap_or(periods.last_day);
+    MetricPoint {
+        period_start: super::calendar::date_of_day(start),
+        period_end: super::calendar::date_of_day(periods.end_of(index)),
+        value: MetricValue::Money(flows.iter().map(|f| f.mrr).sum()),
+        movements: None,
+        customer_movements: None,
+        count: None,
+        amount: None,
+        converted: None,
+        flows: Some(flows),
+        compared: None,
+    }
+}
+
 fn event_point(kind: EventMetric, point: &EventPoint) -> MetricPoint {
     let ratio = (point.count > 0).then(|| point.converted as f64 / point.count as f64);
     let (value, amount, converted) = match kind {
@@ -422,6 +480,7 @@ fn event_point(kind: EventMetric, point: &EventPoint) -> MetricPoint {
         count: Some(point.count),
         amount,
         converted,
+        flows: None,
         compared: None,
     }
 }

@@ -34,6 +34,7 @@ mod money;
 mod movements;
 mod payment_risk;
 mod payments;
+mod plan_flows;
 mod policy;
 mod pricing;
 mod rates;
@@ -70,11 +71,12 @@ pub use fx::{ConversionFactor, DailyRates, FxRates, FxSource, RATE_SCALE};
 pub use history::plan_name;
 pub use metric::{
     CustomerMovements, Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor,
-    UnconvertedMinor, metric_series,
+    PlanFlowMinor, UnconvertedMinor, metric_series,
 };
 pub use money::{MICROS_PER_MINOR, Mrr, major_units, minor_unit_exponent};
 pub use payment_risk::{CardExpiry, PaymentFailureRisk, payment_failure_risks};
 pub use payments::{EventMetric, EventPoint, EventSeries, event_series};
+pub use plan_flows::{PlanFlow, plan_flows_of};
 pub use policy::{
     DEFINITIONS, Definition, MrrPolicy, PausedCollection, UnpaidChurnFrom, definition,
 };

@@ -143,6 +143,11 @@ pub const DEFINITIONS: &[Definition] = &[
         "By plan (and by currency), each customer's movement of a day is split over the plans (currencies) that moved in its direction, in proportion; what remains of each one's change is plan_switch (sums to 0 over them). A plan switch at equal MRR is -x plan_switch in the old plan and +x in the new. Customer counts by plan or currency count memberships.",
     ),
     def(
+        "plan_flows",
+        "plan_switch_split_by_pair",
+        "On a day a customer's MRR left some plans (each giving up d) and entered others (each taking on i), the MRR moved is s = min(sum d, sum i), split over each (from, to) pair as s x d_from / sum d x i_to / sum i; beyond s, what plans took on is new, expansion or reactivation and what they gave up is contraction or churn. Flows into a plan minus flows out of it are its plan_switch by plan. Value: the MRR moved in the period.",
+    ),
+    def(
         "customers",
         "paying_customers_at_period_end",
         "Customers with MRR > 0 (in any currency) at the end of the period.",

@@ -160,7 +160,7 @@ pub fn mrr_series(facts: &Facts, query: &SeriesQuery) -> Result<Series, MetricsE
 
 /// The native MRR, at the end of `last_day`, of each currency the selection could not
 /// convert (customer filters applied).
-fn unconverted_mrr(facts: &Facts, plan: &Selection, last_day: u32) -> Vec<Unconverted> {
+pub(crate) fn unconverted_mrr(facts: &Facts, plan: &Selection, last_day: u32) -> Vec<Unconverted> {
     if plan.unconverted.is_empty() {
         return Vec::new();
     }

@@ -319,10 +319,26 @@ pub struct MetricPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub converted: Option<u64>,
+    /// `plan_flows`: the MRR that moved from one plan to another in the period,
+    /// largest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub flows: Option<Vec<PlanFlow>>,
     /// With `compare=`: the point's counterpart in the earlier range.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub compared: Option<ComparedPoint>,
+}
+
+/// MRR that moved from one plan to another (`plan_flows`).
+#[derive(Serialize, ToSchema)]
+pub struct PlanFlow {
+    pub from: String,
+    pub to: String,
+    /// Customer-days on which a customer's MRR moved from `from` to `to`.
+    pub switches: u64,
+    /// Minor units of the reply's currency.
+    pub mrr: i64,
 }
 
 /// A point's counterpart in the compared range and the change to it.
@@ -399,6 +415,17 @@ impl From<PointView> for MetricPoint {
             count: p.count,
             amount: p.amount,
             converted: p.converted,
+            flows: p.flows.map(|flows| {
+                flows
+                    .into_iter()
+                    .map(|f| PlanFlow {
+                        from: f.from,
+                        to: f.to,
+                        switches: f.switches,
+                        mrr: f.mrr,
+                    })
+                    .collect()
+            }),
             compared: p.compared.map(ComparedPoint::from),
         }
     }

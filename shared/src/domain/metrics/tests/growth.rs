@@ -206,3 +206,124 @@ fn movement_counts_add_up_on_generated_data() {
         }
     }
 }
+
+/// The movements scenario's plan changes: cus_1 moves from basic ($100) to pro ($250)
+/// in February — $100 flows basic → pro and $150 is expansion — and from pro to 2 ×
+/// basic ($200) in March — $200 flows pro → basic and $50 is contraction.
+#[test]
+fn plan_flows_say_which_plan_mrr_left_for_which() {
+    let facts = scenario().facts();
+    let query = monthly_usd(date(2024, 1, 1), date(2024, 4, 30));
+    let series = metric_series(&facts, Metric::PlanFlows, &query).unwrap();
+    let flows: Vec<Vec<(String, String, u64, i64)>> = series
+        .series
+        .iter()
+        .map(|p| {
+            p.flows
+                .clone()
+                .unwrap()
+                .into_iter()
+                .map(|f| (f.from, f.to, f.switches, f.mrr))
+                .collect()
+        })
+        .collect();
+    let flow = |from: &str, to: &str, mrr: i64| (from.to_owned(), to.to_owned(), 1, mrr);
+    assert_eq!(
+        flows,
+        vec![
+            vec![],
+            vec![flow("basic", "pro", usd(100))],
+            vec![flow("pro", "basic", usd(200))],
+            vec![],
+        ]
+    );
+    let values: Vec<MetricValue> = series.series.iter().map(|p| p.value).collect();
+    assert_eq!(
+        values,
+        [0, usd(100), usd(200), 0].map(MetricValue::Money).to_vec()
+    );
+    // By plan, each plan's plan_switch is what flowed in minus what flowed out.
+    let mut by_plan = query.clone();
+    by_plan.group_by = Some(crate::domain::metrics::Dimension::Plan);
+    let grouped = mrr_series(&facts, &by_plan).unwrap();
+    let switch = |key: &str, month: usize| {
+        grouped
+            .groups
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|g| g.key == key)
+            .unwrap()
+            .points[month]
+            .plan_switch
+            .to_minor()
+    };
+    assert_eq!(
+        (switch("basic", 1), switch("pro", 1)),
+        (-usd(100), usd(100))
+    );
+    assert_eq!(
+        (switch("basic", 2), switch("pro", 2)),
+        (usd(200), -usd(200))
+    );
+    // A plan filter keeps the flows touching the plan; grouping does not apply.
+    let mut pro = query.clone();
+    pro.filters = vec![crate::domain::metrics::Filter::parse("plan", "pro").unwrap()];
+    let filtered = metric_series(&facts, Metric::PlanFlows, &pro).unwrap();
+    assert_eq!(filtered.series[1].value, MetricValue::Money(usd(100)));
+    assert!(matches!(
+        metric_series(&facts, Metric::PlanFlows, &by_plan),
+        Err(crate::domain::metrics::MetricsError::DimensionNotApplicable { .. })
+    ));
+}
+
+/// On generated data, in every currency mode: a plan's flows in minus out are its
+/// plan_switch by plan (exact fixed point, up to a micro-unit per flow of truncation).
+#[test]
+fn plan_flows_decompose_plan_switch_on_generated_data() {
+    use crate::domain::metrics::{Dimension, SeriesQuery};
+    let mut flows_seen = 0;
+    for seed in 0..20 {
+        let facts = super::generator::generate(seed).facts();
+        let query = monthly_usd(date(2023, 1, 1), date(2025, 6, 30));
+        let flows = crate::domain::metrics::plan_flows_of(&facts, &query).unwrap();
+        flows_seen += flows.iter().map(Vec::len).sum::<usize>();
+        let grouped = mrr_series(
+            &facts,
+            &SeriesQuery {
+                group_by: Some(Dimension::Plan),
+                ..query.clone()
+            },
+        )
+        .unwrap();
+        for group in grouped.groups.unwrap() {
+            for (month, point) in group.points.iter().enumerate() {
+                let period = &flows[month];
+                let into: i128 = period
+                    .iter()
+                    .filter(|f| f.to == group.key)
+                    .map(|f| f.mrr.micros())
+                    .sum();
+                let out: i128 = period
+                    .iter()
+                    .filter(|f| f.from == group.key)
+                    .map(|f| f.mrr.micros())
+                    .sum();
+                let count = period.len() as i128 + 2;
+                assert!(
+                    (into - out - point.plan_switch.micros()).abs() <= count,
+                    "seed {seed}, {} {}: {} in, {} out, plan_switch {}",
+                    group.key,
+                    point.period_start,
+                    into,
+                    out,
+                    point.plan_switch.micros()
+                );
+            }
+        }
+    }
+    assert!(
+        flows_seen > 10,
+        "the generator switches plans ({flows_seen} flows)"
+    );
+}
