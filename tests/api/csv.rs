@@ -290,6 +290,34 @@ async fn every_series_and_list_downloads_as_the_figures_of_its_json() {
         assert_series_matches(&body, &rows, columns, money_value);
     }
 
+    // Plan flows: one row per (period, flow), the period's value on each.
+    let path = "/v1/metrics/plan_flows?from=2024-01-01&interval=year";
+    let body = json(&app, path, &token).await;
+    let (table, _) = csv_reply(&app, path, &token).await;
+    let currency = body["currency"].as_str().unwrap();
+    let mut flows_seen = 0;
+    for point in body["series"].as_array().unwrap() {
+        let start = point["period_start"].as_str().unwrap();
+        let rows: Vec<_> = table
+            .rows
+            .iter()
+            .filter(|r| r["period_start"] == start)
+            .collect();
+        let flows = point["flows"].as_array().unwrap();
+        assert_eq!(rows.len(), flows.len().max(1), "{start}");
+        for row in &rows {
+            assert_eq!(minor(&row["value"], currency), int(&point["value"]));
+        }
+        for (flow, row) in flows.iter().zip(&rows) {
+            assert_eq!(row["from_plan"], flow["from"].as_str().unwrap());
+            assert_eq!(row["to_plan"], flow["to"].as_str().unwrap());
+            assert_eq!(row["switches"], flow["switches"].to_string());
+            assert_eq!(minor(&row["flow_mrr"], currency), int(&flow["mrr"]));
+            flows_seen += 1;
+        }
+    }
+    assert!(flows_seen > 0, "the demo switches plans");
+
     // Grouped: the whole series (empty group), then each group's periods.
     let path = format!("/v1/metrics/mrr?{range}&group_by=currency");
     let body = json(&app, &path, &token).await;

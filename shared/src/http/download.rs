@@ -40,6 +40,7 @@ use crate::domain::metrics::major_units;
 pub const CSV_CONTENT_TYPE: &str = "text/csv; charset=utf-8; header=present";
 
 /// One field of a CSV row.
+#[derive(Clone)]
 pub enum Cell<'a> {
     /// Text from the data (ids, e-mails, names): neutralised against formula injection.
     Text(Cow<'a, str>),

@@ -19,6 +19,8 @@ pub mod customers;
 pub mod error;
 pub mod integrations;
 pub mod metrics;
+pub mod series_table;
+pub mod summary_table;
 pub mod support;
 pub mod tables;
 
