@@ -19,6 +19,7 @@ pub fn routes() -> OpenApiRouter<QueryState> {
     metrics::routes()
         .merge(settings::routes())
         .merge(customers::routes())
+        .merge(super::digest::preview_routes())
 }
 
 impl From<MetricsError> for ApiError {

@@ -16,6 +16,7 @@ pub mod admin_tables;
 pub mod analytics;
 pub mod auth;
 pub mod customers;
+pub mod digest;
 pub mod error;
 pub mod integrations;
 pub mod metrics;
