@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod cohorts;
 mod conformance;
+mod csv;
 mod digest;
 mod ecb_rates;
 mod edge_limits;
