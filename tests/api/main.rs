@@ -3,7 +3,10 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod cohorts;
 mod conformance;
+mod csv;
+mod digest;
 mod ecb_rates;
 mod edge_limits;
 mod envelope;

@@ -9,7 +9,7 @@
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ApiError;
-use super::{QueryState, customers, metrics, settings};
+use super::{QueryState, cohorts, customers, metrics, settings};
 use crate::domain::metrics::MetricsError;
 use crate::services::analytics::Snapshot;
 use crate::services::contexts::Analytics;
@@ -17,8 +17,10 @@ use crate::services::error::{BadRequest, Conflict};
 
 pub fn routes() -> OpenApiRouter<QueryState> {
     metrics::routes()
+        .merge(cohorts::routes())
         .merge(settings::routes())
         .merge(customers::routes())
+        .merge(super::digest::preview_routes())
 }
 
 impl From<MetricsError> for ApiError {

@@ -9,13 +9,16 @@ use utoipa_axum::routes;
 use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{CustomerListQuery, Filters};
+use super::download::Negotiated;
 use super::dto::customers::{
     CustomerList, CustomerProfile, CustomerSummary, PaymentFailureRisk, PaymentFailureRiskList,
 };
 use super::error::ApiError;
+use super::negotiate::ReplyFormat;
 use super::query::{PageRequest, page_in_memory};
 use super::responses::{
-    AnalyticsInvalid, InvalidRequest, NoDataYet, NotFound, RoleForbidden, Unauthenticated,
+    AnalyticsInvalid, InvalidRequest, NoDataYet, NotAcceptable, NotFound, RoleForbidden,
+    Unauthenticated,
 };
 use super::session::{Authorized, CustomerData};
 use crate::services::ServiceError;
@@ -34,12 +37,14 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// Customers with MRR, revenue, loyalty and risk (admins and analysts)
 #[utoipa::path(
     get, path = "/v1/customers", tag = "analytics", operation_id = "listCustomers",
-    params(CustomerListQuery, Filters, PageRequest),
+    params(CustomerListQuery, Filters, PageRequest, ReplyFormat),
     responses(
-        (status = 200, description = "One page of customers.", body = CustomerList),
+        (status = 200, description = "One page of customers (CSV: one row per customer; the next page in `Link: <...>; rel=\"next\"`).",
+            content((CustomerList = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -47,14 +52,15 @@ async fn customers(
     State(app): State<Arc<Analytics>>,
     who: Authorized<CustomerData>,
     query: CustomerListQuery,
-) -> Result<Json<CustomerList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<CustomerList>, ApiError> {
     let (page, selection) = query.selection();
     check_dimensions(who.ctx.role(), &selection.filters, None)?;
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let rows = select_customers(&snapshot, &selection);
     let (rows, next_cursor) =
         page_in_memory(rows, &page, |r| format!("{}/{}", r.integration, r.id))?;
-    Ok(Json(CustomerList {
+    Ok(format.reply(CustomerList {
         data: rows
             .into_iter()
             .map(|row| CustomerSummary::new(row, &snapshot.reporting_currency))
@@ -97,12 +103,14 @@ async fn customer(
 #[utoipa::path(
     get, path = "/v1/insights/payment-failure-risk", tag = "analytics",
     operation_id = "getPaymentFailureRisk",
-    params(PageRequest),
+    params(PageRequest, ReplyFormat),
     responses(
-        (status = 200, description = "The customers at risk.", body = PaymentFailureRiskList),
+        (status = 200, description = "The customers at risk (CSV: one row per customer and currency; the next page in `Link`).",
+            content((PaymentFailureRiskList = "application/json"), (String = "text/csv"))),
         (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -110,12 +118,13 @@ async fn payment_failure_risk(
     State(app): State<Arc<Analytics>>,
     who: Authorized<CustomerData>,
     page: PageRequest,
-) -> Result<Json<PaymentFailureRiskList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<PaymentFailureRiskList>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let risks: Vec<_> = snapshot.payment_failure_risks.iter().collect();
     let (risks, next_cursor) =
         page_in_memory(risks, &page, |r| format!("{}/{}", r.customer, r.currency))?;
-    Ok(Json(PaymentFailureRiskList {
+    Ok(format.reply(PaymentFailureRiskList {
         data: risks.into_iter().map(PaymentFailureRisk::from).collect(),
         next_cursor,
     }))

@@ -14,7 +14,10 @@ pub mod analytics;
 pub mod analytics_params;
 pub mod auth;
 pub mod client_ip;
+pub mod cohorts;
 pub mod customers;
+pub mod digest;
+pub mod download;
 pub mod dto;
 pub mod error;
 pub mod health;
@@ -22,6 +25,7 @@ pub mod integrations;
 pub mod json;
 pub mod layers;
 pub mod metrics;
+pub mod negotiate;
 pub mod openapi;
 pub mod query;
 pub mod reference;
@@ -109,7 +113,7 @@ impl Function {
         match self {
             Function::Auth => auth_routes().into_openapi(),
             Function::Admin => admin_routes().into_openapi(),
-            Function::Oauth => integrations::routes().into_openapi(),
+            Function::Oauth => oauth_routes().into_openapi(),
             Function::Account => account::routes().into_openapi(),
             Function::Query => analytics::routes().into_openapi(),
         }
@@ -134,7 +138,7 @@ impl Function {
                 gate,
                 admin: services.admin.clone(),
             }),
-            Function::Oauth => Router::from(integrations::routes()).with_state(OauthState {
+            Function::Oauth => Router::from(oauth_routes()).with_state(OauthState {
                 config,
                 clock,
                 gate,
@@ -159,7 +163,12 @@ impl Function {
 fn auth_routes() -> OpenApiRouter<AuthState> {
     health::routes()
         .merge(auth::routes())
+        .merge(digest::me_routes())
         .merge(support::operator_routes())
+}
+
+fn oauth_routes() -> OpenApiRouter<OauthState> {
+    integrations::routes().merge(digest::slack_routes())
 }
 
 fn admin_routes() -> OpenApiRouter<AdminState> {
@@ -181,7 +190,7 @@ pub fn admin_app(state: AdminState) -> Router {
 /// The `oauth` function's app.
 pub fn oauth_app(state: OauthState) -> Router {
     let origin = state.config.app_url.clone();
-    layers::finish(integrations::routes().into(), state, &origin)
+    layers::finish(oauth_routes().into(), state, &origin)
 }
 
 /// The `account` function's app.

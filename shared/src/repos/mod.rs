@@ -21,6 +21,7 @@
 
 pub mod analytics;
 pub mod billing;
+pub mod digests;
 pub mod emails;
 pub mod erasure;
 pub mod exports;
@@ -359,6 +360,7 @@ pub struct Repos {
     pub profiles: analytics::Profiles,
     pub snapshots: analytics::Snapshots,
     pub settings: fx::Settings,
+    pub digests: digests::Digests,
     pub ecb_days: fx::EcbDays,
     pub exports: exports::Exports,
     pub closures: tenancy::Closures,
@@ -396,6 +398,7 @@ impl Repos {
             profiles: analytics::Profiles::new(sealer.clone(), layouts.clone()),
             snapshots: analytics::Snapshots::new(sealer.clone(), layouts.clone()),
             settings: fx::Settings::new(sealer.clone()),
+            digests: digests::Digests::new(sealer.clone()),
             ecb_days: fx::EcbDays::new(store.clone()),
             operators: operators::Operators::new(sealer.clone()),
             support_grants: support::SupportGrants::new(sealer.clone()),

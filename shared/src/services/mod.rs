@@ -13,6 +13,8 @@ pub mod contexts;
 pub mod currency;
 pub mod customer_order;
 pub mod customer_query;
+pub mod digest;
+pub mod digest_settings;
 pub mod error;
 pub mod export;
 pub mod fx_rates;

@@ -18,6 +18,8 @@
 
 mod calendar;
 mod churn_risk;
+mod cohort_walk;
+mod cohorts;
 mod compare;
 mod coverage;
 mod customer_mrr;
@@ -26,6 +28,7 @@ mod dimensions;
 mod discounts;
 mod ending;
 mod facts;
+mod forecast;
 mod from_records;
 mod fx;
 mod history;
@@ -53,6 +56,9 @@ mod tests;
 
 pub use calendar::{SeriesInterval, date_of_day, day_end, day_of, day_of_date};
 pub use churn_risk::{CHURN_RISK_WINDOW_DAYS, ChurnRisk, ChurnRiskFactor, churn_risks};
+pub use cohorts::{
+    Cohort, CohortGroup, CohortInterval, CohortPeriod, CohortQuery, CohortTable, cohorts,
+};
 pub use compare::{
     Compare, Compared, Comparison, change, compared_day, compared_range, compared_series,
 };
@@ -66,6 +72,10 @@ pub use facts::{
     CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, SubscriberSpan,
     TrialFact,
 };
+pub use forecast::{
+    BAND_Z, FORECAST_MODEL, Forecast, ForecastMonth, ForecastQuery, ForecastRates, HistoryMonth,
+    TrailingMonth, forecast, forecast_start, project,
+};
 pub use from_records::facts_from_records;
 pub use fx::{ConversionFactor, DailyRates, FxRates, FxSource, RATE_SCALE};
 pub use history::plan_name;
@@ -73,7 +83,7 @@ pub use metric::{
     CustomerMovements, Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor,
     PlanFlowMinor, UnconvertedMinor, metric_series,
 };
-pub use money::{MICROS_PER_MINOR, Mrr, minor_unit_exponent};
+pub use money::{MICROS_PER_MINOR, Mrr, major_units, minor_unit_exponent};
 pub use payment_risk::{CardExpiry, PaymentFailureRisk, payment_failure_risks};
 pub use payments::{EventMetric, EventPoint, EventSeries, event_series};
 pub use plan_flows::{PlanFlow, plan_flows_of};

@@ -12,13 +12,20 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_tables;
 pub mod analytics;
 pub mod auth;
+pub mod cohorts;
 pub mod customers;
+pub mod digest;
 pub mod error;
+pub mod forecast;
 pub mod integrations;
 pub mod metrics;
+pub mod series_table;
+pub mod summary_table;
 pub mod support;
+pub mod tables;
 
 use std::borrow::Cow;
 
