@@ -160,7 +160,7 @@ test("the overview compares with a year earlier, shows the growth figures and th
   assert.deepEqual(lines[1], mrr.series.map((/** @type {any} */ p) => (p.compared ? p.compared.value : null)), "the line a year earlier");
   const forecast = (await api(server.base, "GET", `/v1/metrics/forecast?as_of=${to}`, { token })).body;
   assert.equal(await page.locator(".forecast-slot code[data-model]").textContent(), forecast.model, "the model is named");
-  await page.locator(".forecast-slot").getByText(forecast.description).waitFor();
+  assert.equal(await page.locator(".forecast-slot .forecast-description").textContent(), forecast.description, "its description");
   const band = JSON.parse((await page.locator(".forecast-slot .chart").getAttribute("data-points")) || "[]");
   const n = forecast.history.length;
   assert.deepEqual(band[0].slice(0, n), forecast.history.map((/** @type {any} */ p) => p.mrr), "the known months");

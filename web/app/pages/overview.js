@@ -299,7 +299,8 @@ async function renderForecast(el, view) {
     el,
     card(
       "Forecast",
-      h("p", { class: "forecast-model" }, "Model ", h("code", { "data-model": reply.model }, reply.model), ": ", reply.description),
+      h("p", { class: "forecast-model" }, "Model ", h("code", { "data-model": reply.model }, reply.model), ": ", firstSentence(reply.description)),
+      h("details", { class: "chart-data" }, h("summary", {}, "How the model works"), h("p", { class: "forecast-description" }, reply.description)),
       h(
         "p",
         { class: "hint" },
@@ -314,10 +315,15 @@ async function renderForecast(el, view) {
         axisFormat: (v) => moneyShort(v, cur),
         band: [2, 3],
       }),
-      csvDownload("the forecast", "/v1/metrics/forecast", query),
     ),
   );
   el.dataset.ready = "true";
+}
+
+/** The first sentence of a text (the card's one line; the whole text is below it). */
+function firstSentence(/** @type {string} */ text) {
+  const end = String(text || "").search(/[.:](\s|$)/);
+  return end < 0 ? text : text.slice(0, end + 1);
 }
 
 /** The last value of a series. @param {any[]} series */
