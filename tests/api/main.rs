@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod conformance;
+mod custom_segments;
 mod ecb_rates;
 mod edge_limits;
 mod envelope;

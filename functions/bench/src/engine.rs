@@ -160,6 +160,7 @@ pub fn run(
         interval: SeriesInterval::Month,
         currency: native.clone(),
         filters: Vec::new(),
+        customers: None,
         group_by: None,
     };
     let code = native.code();

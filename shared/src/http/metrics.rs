@@ -11,17 +11,18 @@ use utoipa_axum::routes;
 use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{
-    AsOf, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
+    AsOf, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency, Segment,
 };
 use super::dto::analytics::{DimensionValues, SegmentEntry, SegmentList};
 use super::dto::metrics::{MetricSeries, MetricsSummary};
 use super::error::ApiError;
 use super::responses::{
-    AnalyticsForbidden, AnalyticsInvalid, NoDataYet, SessionForbidden, Unauthenticated,
+    AnalyticsForbidden, AnalyticsInvalid, NoDataYet, SegmentNotFound, SessionForbidden,
+    Unauthenticated,
 };
 use super::session::{Aggregates, Authorized};
 use crate::domain::metrics::{MrrPolicy, SeriesQuery, dimension_values, metric_series, summary};
-use crate::services::analytics_query::{check_dimensions, dimension_visible};
+use crate::services::analytics_query::dimension_visible;
 use crate::services::contexts::Analytics;
 use std::sync::Arc;
 
@@ -39,12 +40,13 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// complete calendar month (`rates_from`..`rates_to`); LTV.
 #[utoipa::path(
     get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
-    params(AsOf, RequestedCurrency, Filters),
+    params(AsOf, RequestedCurrency, Filters, Segment),
     responses(
         (status = 200, description = "The summary.", body = MetricsSummary),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 404, response = SegmentNotFound),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -52,10 +54,11 @@ async fn metrics_summary(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
     Filters { filter: filters }: Filters,
+    Segment { segment }: Segment,
     AsOf { as_of }: AsOf,
     RequestedCurrency { currency }: RequestedCurrency,
 ) -> Result<Json<MetricsSummary>, ApiError> {
-    check_dimensions(who.ctx.role(), &filters, None)?;
+    let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let mode = app
@@ -65,16 +68,17 @@ async fn metrics_summary(
             &snapshot.reporting_currency,
         )
         .await?;
+    let slice = slice.on(&snapshot);
     let suppression = app
-        .suppression(
+        .slice_suppression(
             who.ctx.tenant(),
             who.ctx.role(),
             &snapshot.facts,
-            &filters,
+            &slice,
             None,
         )
         .await?;
-    let result = summary(&snapshot.facts, as_of, mode, filters)?;
+    let result = summary(&snapshot.facts, as_of, mode, slice)?;
     Ok(Json(
         MetricsSummary::new(result, MrrPolicy::default(), snapshot.built_at)
             .suppressed(&suppression),
@@ -90,12 +94,13 @@ async fn metrics_summary(
 /// points `count, converted`. With `group_by`, `groups: [{key, series}]`.
 #[utoipa::path(
     get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
-    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters),
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, Segment),
     responses(
         (status = 200, description = "The series.", body = MetricSeries),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 404, response = SegmentNotFound),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -105,14 +110,27 @@ async fn metric(
     who: Authorized<Aggregates>,
     MetricName { name: metric }: MetricName,
     Filters { filter: filters }: Filters,
+    Segment { segment }: Segment,
     GroupBy { group_by }: GroupBy,
     Interval { interval }: Interval,
     range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
 ) -> Result<Json<MetricSeries>, ApiError> {
-    check_dimensions(who.ctx.role(), &filters, group_by)?;
+    let slice = app
+        .slice(&who.ctx, segment.as_ref(), filters, group_by)
+        .await?;
     let (from, to) = range.or_default(app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let slice = slice.on(&snapshot);
+    let suppression = app
+        .slice_suppression(
+            who.ctx.tenant(),
+            who.ctx.role(),
+            &snapshot.facts,
+            &slice,
+            group_by,
+        )
+        .await?;
     let query = SeriesQuery {
         from,
         to,
@@ -124,18 +142,10 @@ async fn metric(
                 &snapshot.reporting_currency,
             )
             .await?,
-        filters,
+        filters: slice.filters,
+        customers: slice.customers,
         group_by,
     };
-    let suppression = app
-        .suppression(
-            who.ctx.tenant(),
-            who.ctx.role(),
-            &snapshot.facts,
-            &query.filters,
-            group_by,
-        )
-        .await?;
     let series = metric_series(&snapshot.facts, metric, &query)?;
     Ok(Json(
         MetricSeries::new(series, snapshot.built_at).suppressed(&suppression),

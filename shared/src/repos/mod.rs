@@ -30,6 +30,7 @@ pub mod operators;
 pub mod registry;
 pub mod reseal;
 pub mod security;
+pub mod segments;
 pub mod sessions;
 pub mod shards;
 pub mod support;
@@ -359,6 +360,7 @@ pub struct Repos {
     pub profiles: analytics::Profiles,
     pub snapshots: analytics::Snapshots,
     pub settings: fx::Settings,
+    pub custom_segments: segments::CustomSegments,
     pub ecb_days: fx::EcbDays,
     pub exports: exports::Exports,
     pub closures: tenancy::Closures,
@@ -396,6 +398,7 @@ impl Repos {
             profiles: analytics::Profiles::new(sealer.clone(), layouts.clone()),
             snapshots: analytics::Snapshots::new(sealer.clone(), layouts.clone()),
             settings: fx::Settings::new(sealer.clone()),
+            custom_segments: segments::CustomSegments::new(sealer.clone()),
             ecb_days: fx::EcbDays::new(store.clone()),
             operators: operators::Operators::new(sealer.clone()),
             support_grants: support::SupportGrants::new(sealer.clone()),

@@ -26,6 +26,7 @@ use crate::repos::operators::{
     OperatorEmailKey, OperatorFailsKey, OperatorKey, OperatorSessionKey,
 };
 use crate::repos::security::{AllowEntryKey, AuditKey, LoginAttemptKey, RateCounterKey};
+use crate::repos::segments::SegmentsKey;
 use crate::repos::sessions::{SessionKey, SessionRefKey};
 use crate::repos::support::GrantKey;
 use crate::repos::tenancy::{ClosedListingKey, ReceiptKey};
@@ -61,6 +62,7 @@ pub enum Entity {
     SnapshotPart,
     FxRates,
     ReportingCurrency,
+    CustomSegments,
     Export,
     ExportPage,
     ExportRate,
@@ -76,7 +78,7 @@ pub enum Entity {
 }
 
 /// Every entity.
-pub const ENTITIES: [Entity; 44] = [
+pub const ENTITIES: [Entity; 45] = [
     Entity::Tenant,
     Entity::DataKey,
     Entity::User,
@@ -109,6 +111,7 @@ pub const ENTITIES: [Entity; 44] = [
     Entity::SnapshotPart,
     Entity::FxRates,
     Entity::ReportingCurrency,
+    Entity::CustomSegments,
     Entity::Export,
     Entity::ExportPage,
     Entity::ExportRate,
@@ -320,6 +323,7 @@ impl Entity {
             Entity::SnapshotPart => row("snapshot_part", Tenant, "TENANT#<tenant>[#S<shard>] / ANALYTICS#PART#<keyed hash>", Kept, NotPerIntegration, ErasedWithPartition, Omitted("derived from exported records (exported as metrics_summary)")),
             Entity::FxRates => row("fx_rates", Tenant, "TENANT#<tenant> / FXRATES", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
             Entity::ReportingCurrency => row("reporting_currency", Tenant, "TENANT#<tenant> / SETTINGS#REPORTING_CURRENCY", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
+            Entity::CustomSegments => row("custom_segments", Tenant, "TENANT#<tenant> / SEGMENTS", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
             Entity::Export => row("export", Tenant, "TENANT#<tenant> / EXPORT#<export>", Expires("7 days"), NotPerIntegration, ErasedWithPartition, Omitted("the export itself")),
             Entity::ExportPage => row("export_page", Tenant, "TENANT#<tenant> / EXPORT#<export>#PAGE#<page>", Expires("7 days"), NotPerIntegration, ErasedWithPartition, Omitted("the export itself")),
             Entity::ExportRate => row("export_rate", Tenant, "TENANT#<tenant> / EXPORTRATE", Expires("60 seconds"), NotPerIntegration, ErasedWithPartition, Omitted(SECURITY)),
@@ -392,6 +396,7 @@ impl Entity {
             | Entity::SnapshotPart
             | Entity::FxRates
             | Entity::ReportingCurrency
+            | Entity::CustomSegments
             | Entity::Export
             | Entity::ExportPage
             | Entity::ExportRate
@@ -555,6 +560,7 @@ impl Entity {
             .key(),
             Entity::FxRates => FxRatesKey { tenant }.key(),
             Entity::ReportingCurrency => ReportingCurrencyKey { tenant }.key(),
+            Entity::CustomSegments => SegmentsKey { tenant }.key(),
             Entity::Export => ExportKey { tenant, export }.key(),
             Entity::ExportPage => ExportPageKey {
                 tenant,
@@ -631,6 +637,7 @@ impl Entity {
             Entity::SnapshotPart => again::<SnapshotPartKey>(key),
             Entity::FxRates => again::<FxRatesKey>(key),
             Entity::ReportingCurrency => again::<ReportingCurrencyKey>(key),
+            Entity::CustomSegments => again::<SegmentsKey>(key),
             Entity::Export => again::<ExportKey>(key),
             Entity::ExportPage => again::<ExportPageKey>(key),
             Entity::ExportRate => again::<ExportRateKey>(key),

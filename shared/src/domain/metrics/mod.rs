@@ -39,6 +39,7 @@ mod rates;
 mod records;
 mod rfm;
 mod series;
+mod slice;
 mod spans;
 mod subscribers;
 mod summary;
@@ -51,7 +52,7 @@ mod tests;
 
 pub use calendar::{SeriesInterval, date_of_day, day_end, day_of, day_of_date};
 pub use churn_risk::{CHURN_RISK_WINDOW_DAYS, ChurnRisk, ChurnRiskFactor, churn_risks};
-pub use coverage::{Coverage, coverage};
+pub use coverage::{Coverage, coverage, slice_coverage};
 pub use customer_mrr::customer_mrr;
 pub use customers::{CustomerProfile, PaymentSummary, SubscriptionSummary, customer_profiles};
 pub use dimensions::{
@@ -81,6 +82,7 @@ pub use rates::{
 pub use records::{BillingData, OwnerIndex, RecordGroups, RecordSet};
 pub use rfm::{Loyalty, RfmSegment, SegmentSummary, rfm_scores, segments};
 pub use series::{CurrencyMode, GroupSeries, Point, Series, SeriesQuery, Unconverted, mrr_series};
+pub use slice::{CustomerMask, Slice};
 pub use spans::Span;
 pub use summary::{Summary, summary};
 pub use timeline::{Segment, SubscriptionTimeline, subscription_timeline};

@@ -18,6 +18,7 @@ pub mod customers;
 pub mod error;
 pub mod integrations;
 pub mod metrics;
+pub mod segments;
 pub mod support;
 
 use std::borrow::Cow;
@@ -27,7 +28,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::ids::{
-    EntryId, ExportId, GrantId, IntegrationId, OperatorId, SessionId, TenantId, UserId,
+    EntryId, ExportId, GrantId, IntegrationId, OperatorId, SegmentId, SessionId, TenantId, UserId,
 };
 
 /// Every id of the API is a canonical lower-case UUID: one `Uuid` schema for them all.
@@ -63,7 +64,8 @@ uuid_ids!(
     IntegrationId,
     ExportId,
     OperatorId,
-    GrantId
+    GrantId,
+    SegmentId
 );
 
 /// A list reply: one page of `data` and the cursor of the next (API conventions).
@@ -108,7 +110,15 @@ macro_rules! path_ids {
     };
 }
 
-path_ids!(SessionId, UserId, EntryId, IntegrationId, ExportId, GrantId);
+path_ids!(
+    SessionId,
+    UserId,
+    EntryId,
+    IntegrationId,
+    ExportId,
+    GrantId,
+    SegmentId
+);
 
 impl<S: Send + Sync, T: ParseId> axum::extract::FromRequestParts<S> for PathId<T> {
     type Rejection = super::ApiError;
