@@ -117,7 +117,7 @@ async fn analysts_and_admins_save_replace_and_delete_segments_and_every_role_rea
     assert_eq!(saved["created_at"], saved["updated_at"]);
     // An admin saves another; every role reads both, and one by its URL.
     let other = create(&app, &token, "Pro plan", json!({ "plan": "pro" })).await;
-    for reader in [&viewer, &analyst, &token] {
+    for reader in [&analyst, &token, &viewer] {
         let list = ok(&app, "/v1/segments/custom", reader).await;
         let names: Vec<&str> = list["segments"]
             .as_array()
@@ -126,7 +126,14 @@ async fn analysts_and_admins_save_replace_and_delete_segments_and_every_role_rea
             .map(|s| s["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["Berlin Visa", "Pro plan"], "oldest first");
-        assert_eq!(ok(&app, &location, reader).await, saved);
+        let read = ok(&app, &location, reader).await;
+        if reader == &viewer {
+            // Not the city, which a viewer may not see.
+            assert_eq!(read["filters"], json!({ "card_brand": "visa" }));
+            assert_eq!(read["restricted"], true);
+        } else {
+            assert_eq!(read, saved);
+        }
     }
     // The city is sealed, never in the stored bytes in plain.
     assert!(!contains_bytes(&app.raw_stored_data(), b"Berlin"));
@@ -458,9 +465,17 @@ async fn viewers_use_segments_within_their_dimensions_and_with_k_anonymity() {
     let dimensions = ok(&app, "/v1/dimensions", &analyst).await;
     let city = dimensions["city"][0].as_str().unwrap().to_owned();
     let on_city = create(&app, &analyst, "A city", json!({ "city": city })).await;
-    // Listed to the viewer, but using it is refused as `filter[city]` is.
+    // Listed to the viewer without the city (which it may not see), marked restricted,
+    // and using it is refused as `filter[city]` is.
     let list = ok(&app, "/v1/segments/custom", &viewer).await;
     assert_eq!(list["segments"][0]["id"], on_city.as_str());
+    assert_eq!(list["segments"][0]["filters"], json!({}));
+    assert_eq!(list["segments"][0]["restricted"], true);
+    let one = ok(&app, &format!("/v1/segments/custom/{on_city}"), &viewer).await;
+    assert!(!one.to_string().contains(&city), "{one}");
+    let full = ok(&app, &format!("/v1/segments/custom/{on_city}"), &analyst).await;
+    assert_eq!(full["filters"]["city"], city.as_str());
+    assert!(full.get("restricted").is_none());
     for path in [
         format!("/v1/metrics/summary?segment={on_city}"),
         format!("/v1/metrics/mrr?segment={on_city}"),

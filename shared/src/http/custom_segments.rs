@@ -1,7 +1,8 @@
 //! The `query` function's custom segments (docs/api.md, "Custom segments"): a tenant's
 //! named filter sets, used as `segment=<id>` on every metric and list. Every role reads
 //! them; admins and analysts — who shape the analyses — save, replace and delete them.
-//! A viewer may list a segment on `city` but using it is refused as `filter[city]` is.
+//! A viewer may list a segment on `city` — without the city, which it may not see — but
+//! using it is refused as `filter[city]` is.
 
 use axum::Json;
 use axum::extract::State;
@@ -42,8 +43,12 @@ async fn list_segments(
     who: Authorized<Aggregates>,
 ) -> Result<Json<CustomSegmentList>, ApiError> {
     let segments = app.custom_segments(who.ctx.tenant()).await?;
+    let role = who.ctx.role();
     Ok(Json(CustomSegmentList {
-        segments: segments.into_iter().map(CustomSegment::from).collect(),
+        segments: segments
+            .into_iter()
+            .map(|s| CustomSegment::seen_by(s, role))
+            .collect(),
     }))
 }
 
@@ -76,7 +81,7 @@ async fn create_segment(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(CustomSegment::from(segment)),
+        Json(CustomSegment::seen_by(segment, who.ctx.role())),
     ))
 }
 
@@ -96,9 +101,8 @@ async fn get_segment(
     who: Authorized<Aggregates>,
     PathId(id): PathId<SegmentId>,
 ) -> Result<Json<CustomSegment>, ApiError> {
-    Ok(Json(
-        app.custom_segment(who.ctx.tenant(), &id).await?.into(),
-    ))
+    let segment = app.custom_segment(who.ctx.tenant(), &id).await?;
+    Ok(Json(CustomSegment::seen_by(segment, who.ctx.role())))
 }
 
 /// Replace a custom segment's name and filters (admins and analysts)
@@ -128,7 +132,7 @@ async fn replace_segment(
     let segment = app
         .replace_custom_segment(&who.ctx, &id, &body.name, &body.filters)
         .await?;
-    Ok(Json(segment.into()))
+    Ok(Json(CustomSegment::seen_by(segment, who.ctx.role())))
 }
 
 /// Delete a custom segment (admins and analysts)
