@@ -351,6 +351,11 @@ async fn a_custom_segment_answers_exactly_as_its_filters_everywhere() {
             vec![&analyst, &viewer],
         ),
         ("/v1/metrics/failed_payments?", vec![&analyst]),
+        ("/v1/metrics/summary?compare=year&", vec![&analyst, &viewer]),
+        (
+            "/v1/metrics/customer_movements?compare=previous&",
+            vec![&analyst],
+        ),
         ("/v1/customers?sort=ltv&", vec![&analyst]),
         ("/v1/insights/payment-failure-risk?", vec![&analyst]),
     ] {

@@ -10,6 +10,7 @@ mod edge_limits;
 mod envelope;
 mod exports;
 mod fanout;
+mod growth;
 mod helpers;
 mod incremental;
 mod integrations;

@@ -298,6 +298,8 @@ async fn on_the_demo_tenant_the_numbers_add_up_and_each_role_sees_only_what_it_m
     summary_and_movements_add_up(&app, &token, &mut seen).await;
     groups_and_filters_add_up(&app, &token, &integration, &mut seen).await;
     bad_queries_are_400(&app, &token).await;
+    crate::growth::growth_metrics_add_up(&app, &token).await;
+    crate::growth::comparisons_pair_each_point_with_its_counterpart(&app, &analyst).await;
     a_viewer_sees_aggregates_only(&app, &viewer, &analyst).await;
     an_analyst_browses_customers_profiles_and_segments(&app, &analyst, &token, &integration).await;
     eprintln!(

@@ -86,6 +86,22 @@ async fn small_slices_are_suppressed_for_viewers_in_every_dimension() {
                 let summary = body(&app, &format!("/v1/metrics/summary?{filter}"), &viewer).await;
                 assert_eq!(summary["suppressed"], true);
                 assert_eq!(summary["mrr"], 0);
+                // A comparison is as suppressed as the figures it compares.
+                let compared = body(
+                    &app,
+                    &format!("/v1/metrics/summary?{filter}&compare=year"),
+                    &viewer,
+                )
+                .await;
+                assert_eq!(compared["suppressed"], true);
+                assert!(compared.get("comparison").is_none(), "{compared}");
+                let compared = body(
+                    &app,
+                    &format!("/v1/metrics/mrr?{filter}&compare=previous"),
+                    &viewer,
+                )
+                .await;
+                assert_eq!(compared["series"], json!([]));
                 let analyst_summary =
                     body(&app, &format!("/v1/metrics/summary?{filter}"), &analyst).await;
                 assert!(analyst_summary.get("suppressed").is_none());

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 use super::query::{PageRequest, QueryPairs};
-use crate::domain::metrics::{Dimension, Filter, Metric, SeriesInterval};
+use crate::domain::metrics::{Compare, Dimension, Filter, Metric, SeriesInterval};
 use crate::services::analytics_query::Currency;
 use crate::services::custom_segments::{SegmentRef, SegmentSlice};
 use crate::services::customer_query::{CustomerSelection, CustomerSort};
@@ -214,6 +214,29 @@ pub struct AsOf {
 
 from_pairs!(AsOf, |pairs| Ok(Self {
     as_of: date(&pairs, "as_of")?,
+}));
+
+/// `?compare=previous|year`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CompareTo {
+    /// Adds to each point its counterpart in an earlier range and the change to it:
+    /// `previous` (the range just before, of as many periods) or `year` (the same
+    /// periods a year earlier; 52 weeks for weeks). The summary compares with a month
+    /// or a year before `as_of`.
+    #[param(value_type = Option<Compare>, nullable = false)]
+    pub compare: Option<Compare>,
+}
+
+from_pairs!(CompareTo, |pairs| Ok(Self {
+    compare: pairs
+        .first("compare")
+        .map(|text| {
+            text.parse::<Compare>().map_err(|()| {
+                ApiError::invalid_field("compare", "`compare` must be previous or year.")
+            })
+        })
+        .transpose()?,
 }));
 
 /// `?currency=`.

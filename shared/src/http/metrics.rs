@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{
-    AsOf, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency, Segment,
+    AsOf, CompareTo, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency, Segment,
 };
 use super::dto::analytics::{DimensionValues, SegmentEntry, SegmentList};
 use super::dto::metrics::{MetricSeries, MetricsSummary};
@@ -21,7 +21,9 @@ use super::responses::{
     Unauthenticated,
 };
 use super::session::{Aggregates, Authorized};
-use crate::domain::metrics::{MrrPolicy, SeriesQuery, dimension_values, metric_series, summary};
+use crate::domain::metrics::{
+    MrrPolicy, SeriesQuery, compared_day, compared_series, dimension_values, metric_series, summary,
+};
 use crate::services::analytics_query::dimension_visible;
 use crate::services::contexts::Analytics;
 use std::sync::Arc;
@@ -40,7 +42,7 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// complete calendar month (`rates_from`..`rates_to`); LTV.
 #[utoipa::path(
     get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
-    params(AsOf, RequestedCurrency, Filters, Segment),
+    params(AsOf, RequestedCurrency, Filters, Segment, CompareTo),
     responses(
         (status = 200, description = "The summary.", body = MetricsSummary),
         (status = 400, response = AnalyticsInvalid),
@@ -57,6 +59,7 @@ async fn metrics_summary(
     Segment { segment }: Segment,
     AsOf { as_of }: AsOf,
     RequestedCurrency { currency }: RequestedCurrency,
+    CompareTo { compare }: CompareTo,
 ) -> Result<Json<MetricsSummary>, ApiError> {
     let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
@@ -78,11 +81,23 @@ async fn metrics_summary(
             None,
         )
         .await?;
-    let result = summary(&snapshot.facts, as_of, mode, slice)?;
-    Ok(Json(
-        MetricsSummary::new(result, MrrPolicy::default(), snapshot.built_at)
-            .suppressed(&suppression),
-    ))
+    let earlier = match compare {
+        Some(compare) => {
+            let day = compared_day(as_of, compare)?;
+            let earlier = summary(&snapshot.facts, day, mode.clone(), slice.clone())?;
+            Some((compare, earlier))
+        }
+        None => None,
+    };
+    let mut reply = MetricsSummary::new(
+        summary(&snapshot.facts, as_of, mode, slice)?,
+        MrrPolicy::default(),
+        snapshot.built_at,
+    );
+    if let Some((compare, earlier)) = &earlier {
+        reply = reply.compared(*compare, earlier);
+    }
+    Ok(Json(reply.suppressed(&suppression)))
 }
 
 /// One metric as a series
@@ -90,11 +105,14 @@ async fn metrics_summary(
 /// `series: [{period_start, period_end, value, ...}]`; `value` is money in minor units,
 /// a count, or a ratio (null when its base is empty). `mrr_movements` points carry
 /// `start_mrr, mrr, new, expansion, contraction, churn, reactivation, plan_switch,
-/// net`; `refunds` and `failed_payments` points `count, amount`; `trial_conversion`
-/// points `count, converted`. With `group_by`, `groups: [{key, series}]`.
+/// net`; `customer_movements` points `start_customers, customers` and the movements by
+/// count; `refunds` and `failed_payments` points `count, amount`; `trial_conversion`
+/// points `count, converted`. With `group_by`, `groups: [{key, series}]`. With
+/// `compare=`, each point carries `compared: {period_start, period_end, value, change,
+/// relative_change}`.
 #[utoipa::path(
     get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
-    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, Segment),
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, Segment, CompareTo),
     responses(
         (status = 200, description = "The series.", body = MetricSeries),
         (status = 400, response = AnalyticsInvalid),
@@ -115,6 +133,7 @@ async fn metric(
     Interval { interval }: Interval,
     range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
+    CompareTo { compare }: CompareTo,
 ) -> Result<Json<MetricSeries>, ApiError> {
     let slice = app
         .slice(&who.ctx, segment.as_ref(), filters, group_by)
@@ -146,10 +165,17 @@ async fn metric(
         customers: slice.customers,
         group_by,
     };
-    let series = metric_series(&snapshot.facts, metric, &query)?;
-    Ok(Json(
-        MetricSeries::new(series, snapshot.built_at).suppressed(&suppression),
-    ))
+    let reply = match compare {
+        Some(compare) => {
+            let (series, comparison) = compared_series(&snapshot.facts, metric, &query, compare)?;
+            MetricSeries::new(series, snapshot.built_at).compared(comparison)
+        }
+        None => MetricSeries::new(
+            metric_series(&snapshot.facts, metric, &query)?,
+            snapshot.built_at,
+        ),
+    };
+    Ok(Json(reply.suppressed(&suppression)))
 }
 
 /// Every value of every dimension in the data

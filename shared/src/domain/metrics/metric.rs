@@ -12,8 +12,12 @@ use super::calendar::SeriesInterval;
 use super::calendar::{Periods, day_of_date};
 use super::facts::Facts;
 use super::payments::{EventMetric, EventPoint, event_series};
+use super::plan_flows::{PlanFlow, plan_flows};
 use super::policy::definition;
-use super::rates::{arpu, customer_churn_rate, grr, ltv_values, nrr, revenue_churn_rate};
+use super::rates::{
+    arpu, average_sale_price, customer_churn_rate, grr, ltv_values, net_mrr_churn_rate, nrr,
+    quick_ratio, revenue_churn_rate,
+};
 use super::series::{Point, Selection, SeriesQuery, mrr_series};
 use super::subscribers::subscriber_counts;
 
@@ -36,10 +40,15 @@ pub enum Metric {
     TrialConversion,
     Subscribers,
     Arps,
+    QuickRatio,
+    NetMrrChurnRate,
+    AverageSalePrice,
+    CustomerMovements,
+    PlanFlows,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 15] = [
+    pub const ALL: [Metric; 20] = [
         Metric::Mrr,
         Metric::Arr,
         Metric::MrrMovements,
@@ -55,6 +64,11 @@ impl Metric {
         Metric::TrialConversion,
         Metric::Subscribers,
         Metric::Arps,
+        Metric::QuickRatio,
+        Metric::NetMrrChurnRate,
+        Metric::AverageSalePrice,
+        Metric::CustomerMovements,
+        Metric::PlanFlows,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +88,11 @@ impl Metric {
             Metric::TrialConversion => "trial_conversion",
             Metric::Subscribers => "subscribers",
             Metric::Arps => "arps",
+            Metric::QuickRatio => "quick_ratio",
+            Metric::NetMrrChurnRate => "net_mrr_churn_rate",
+            Metric::AverageSalePrice => "average_sale_price",
+            Metric::CustomerMovements => "customer_movements",
+            Metric::PlanFlows => "plan_flows",
         }
     }
 
@@ -114,6 +133,21 @@ pub enum MetricValue {
     Ratio(Option<f64>),
 }
 
+/// The fields of a `customer_movements` point: paying customers at the period's start
+/// and end, and the period's movements by count (see the `customer_movements`
+/// definition): `start_customers + new + reactivation − churn == customers`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CustomerMovements {
+    pub start_customers: i64,
+    pub customers: i64,
+    pub new: u64,
+    pub expansion: u64,
+    pub contraction: u64,
+    pub churn: u64,
+    pub reactivation: u64,
+    pub net: i64,
+}
+
 /// The movement fields of an `mrr_movements` point, minor units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct MovementsMinor {
@@ -135,6 +169,8 @@ pub struct MetricPoint {
     pub value: MetricValue,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub movements: Option<MovementsMinor>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub customer_movements: Option<CustomerMovements>,
     /// Events (refunds, failed payments, ended trials) in the period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
@@ -142,6 +178,21 @@ pub struct MetricPoint {
     pub amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converted: Option<u64>,
+    /// `plan_flows`: the MRR that moved from one plan to another, largest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<Vec<PlanFlowMinor>>,
+    /// With `compare=`: the point's counterpart in the earlier range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<super::compare::Compared>,
+}
+
+/// A plan flow of a `plan_flows` point, minor units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlanFlowMinor {
+    pub from: String,
+    pub to: String,
+    pub switches: u64,
+    pub mrr: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -193,6 +244,16 @@ pub fn metric_series(
     query: &SeriesQuery,
 ) -> Result<MetricSeries, MetricsError> {
     let (series, groups, unconverted) = match metric {
+        Metric::PlanFlows => {
+            let result = plan_flows(facts, query)?;
+            let points = result
+                .flows
+                .into_iter()
+                .enumerate()
+                .map(|(index, flows)| flow_point(&result.periods, index, flows))
+                .collect();
+            (points, None, UnconvertedMinor::of_mrr(&result.unconverted))
+        }
         Metric::Refunds | Metric::FailedPayments | Metric::TrialConversion => {
             let kind = match metric {
                 Metric::Refunds => EventMetric::Refunds,
@@ -319,9 +380,12 @@ fn bare(point: &Point, value: MetricValue) -> MetricPoint {
         period_end: point.period_end,
         value,
         movements: None,
+        customer_movements: None,
         count: None,
         amount: None,
         converted: None,
+        flows: None,
+        compared: None,
     }
 }
 
@@ -338,6 +402,10 @@ fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
         Metric::Nrr => MetricValue::Ratio(nrr(point)),
         Metric::Grr => MetricValue::Ratio(grr(point)),
         Metric::Arpu => money(arpu(point).unwrap_or_default()),
+        Metric::QuickRatio => MetricValue::Ratio(quick_ratio(point)),
+        Metric::NetMrrChurnRate => MetricValue::Ratio(net_mrr_churn_rate(point)),
+        Metric::AverageSalePrice => money(average_sale_price(point).unwrap_or_default()),
+        Metric::CustomerMovements => MetricValue::Count(point.customers - point.start_customers),
         // Computed beside the series (`per_subscriber`), like LTV.
         Metric::Subscribers => MetricValue::Count(ltv.unwrap_or_default()),
         _ => MetricValue::Money(ltv.unwrap_or_default()),
@@ -348,7 +416,50 @@ fn mrr_point(metric: Metric, point: &Point, ltv: Option<i64>) -> MetricPoint {
         presented.value = MetricValue::Money(movements.net);
         presented.movements = Some(movements);
     }
+    if metric == Metric::CustomerMovements {
+        presented.customer_movements = Some(CustomerMovements {
+            start_customers: point.start_customers,
+            customers: point.customers,
+            new: point.new_customers,
+            expansion: point.expansions,
+            contraction: point.contractions,
+            churn: point.churns,
+            reactivation: point.reactivated_customers,
+            net: point.customers - point.start_customers,
+        });
+    }
     presented
+}
+
+/// A `plan_flows` point: its value is the sum of its flows as served, so the served
+/// integers add up.
+fn flow_point(periods: &Periods, index: usize, flows: Vec<PlanFlow>) -> MetricPoint {
+    let flows: Vec<PlanFlowMinor> = flows
+        .into_iter()
+        .map(|f| PlanFlowMinor {
+            from: f.from,
+            to: f.to,
+            switches: f.switches,
+            mrr: f.mrr.to_minor(),
+        })
+        .collect();
+    let start = periods
+        .starts
+        .get(index)
+        .copied()
+        .unwrap_or(periods.last_day);
+    MetricPoint {
+        period_start: super::calendar::date_of_day(start),
+        period_end: super::calendar::date_of_day(periods.end_of(index)),
+        value: MetricValue::Money(flows.iter().map(|f| f.mrr).sum()),
+        movements: None,
+        customer_movements: None,
+        count: None,
+        amount: None,
+        converted: None,
+        flows: Some(flows),
+        compared: None,
+    }
 }
 
 fn event_point(kind: EventMetric, point: &EventPoint) -> MetricPoint {
@@ -365,9 +476,12 @@ fn event_point(kind: EventMetric, point: &EventPoint) -> MetricPoint {
         period_end: point.period_end,
         value,
         movements: None,
+        customer_movements: None,
         count: Some(point.count),
         amount,
         converted,
+        flows: None,
+        compared: None,
     }
 }
 

@@ -18,6 +18,7 @@
 
 mod calendar;
 mod churn_risk;
+mod compare;
 mod coverage;
 mod customer_mrr;
 mod customers;
@@ -33,6 +34,7 @@ mod money;
 mod movements;
 mod payment_risk;
 mod payments;
+mod plan_flows;
 mod policy;
 mod pricing;
 mod rates;
@@ -52,6 +54,9 @@ mod tests;
 
 pub use calendar::{SeriesInterval, date_of_day, day_end, day_of, day_of_date};
 pub use churn_risk::{CHURN_RISK_WINDOW_DAYS, ChurnRisk, ChurnRiskFactor, churn_risks};
+pub use compare::{
+    Compare, Compared, Comparison, change, compared_day, compared_range, compared_series,
+};
 pub use coverage::{Coverage, coverage, slice_coverage};
 pub use customer_mrr::customer_mrr;
 pub use customers::{CustomerProfile, PaymentSummary, SubscriptionSummary, customer_profiles};
@@ -66,18 +71,19 @@ pub use from_records::facts_from_records;
 pub use fx::{ConversionFactor, DailyRates, FxRates, FxSource, RATE_SCALE};
 pub use history::plan_name;
 pub use metric::{
-    Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor, UnconvertedMinor,
-    metric_series,
+    CustomerMovements, Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor,
+    PlanFlowMinor, UnconvertedMinor, metric_series,
 };
 pub use money::{MICROS_PER_MINOR, Mrr, minor_unit_exponent};
 pub use payment_risk::{CardExpiry, PaymentFailureRisk, payment_failure_risks};
 pub use payments::{EventMetric, EventPoint, EventSeries, event_series};
+pub use plan_flows::{PlanFlow, plan_flows_of};
 pub use policy::{
     DEFINITIONS, Definition, MrrPolicy, PausedCollection, UnpaidChurnFrom, definition,
 };
 pub use rates::{
-    LTV_MAX_LIFETIME_MONTHS, LTV_TRAILING_MONTHS, arpu, arr, customer_churn_rate, grr, nrr,
-    revenue_churn_rate,
+    LTV_MAX_LIFETIME_MONTHS, LTV_TRAILING_MONTHS, arpu, arr, average_sale_price,
+    customer_churn_rate, grr, net_mrr_churn_rate, nrr, quick_ratio, revenue_churn_rate,
 };
 pub use records::{BillingData, OwnerIndex, RecordGroups, RecordSet};
 pub use rfm::{Loyalty, RfmSegment, SegmentSummary, rfm_scores, segments};

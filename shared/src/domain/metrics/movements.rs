@@ -25,6 +25,13 @@ pub(crate) struct Effect {
     /// customer adds 1 when it stops paying and takes it back if it pays again within
     /// the period, so the period's sum is exact.
     pub churned_customers: i64,
+    /// Movements counted as ChartMogul's data table counts activities: each day a unit
+    /// (a customer, or one plan of it) goes up, down, or to 0 is one expansion,
+    /// contraction or churn. With the new and reactivated counts, `start customers + new
+    /// + reactivated − churns = end customers` holds exactly.
+    pub expansions: u64,
+    pub contractions: u64,
+    pub churns: u64,
     /// Σ changes of units that were paying at the period start (for NRR).
     pub cohort_net: i128,
     /// Σ decreases of those units (for GRR).
@@ -43,6 +50,9 @@ impl Effect {
         self.new_customers += other.new_customers;
         self.reactivated_customers += other.reactivated_customers;
         self.churned_customers += other.churned_customers;
+        self.expansions += other.expansions;
+        self.contractions += other.contractions;
+        self.churns += other.churns;
         self.cohort_net += other.cohort_net;
         self.cohort_loss += other.cohort_loss;
     }
@@ -126,6 +136,11 @@ impl Presence {
             }
         } else if old > 0 && value <= 0 {
             effect.customers_delta -= 1;
+            effect.churns += 1;
+        } else if old > 0 && value > old {
+            effect.expansions += 1;
+        } else if old > 0 && value < old {
+            effect.contractions += 1;
         }
         if self.in_cohort {
             if old > 0 && value <= 0 {

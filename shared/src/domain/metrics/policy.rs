@@ -143,6 +143,11 @@ pub const DEFINITIONS: &[Definition] = &[
         "By plan (and by currency), each customer's movement of a day is split over the plans (currencies) that moved in its direction, in proportion; what remains of each one's change is plan_switch (sums to 0 over them). A plan switch at equal MRR is -x plan_switch in the old plan and +x in the new. Customer counts by plan or currency count memberships.",
     ),
     def(
+        "plan_flows",
+        "plan_switch_split_by_pair",
+        "On a day a customer's MRR left some plans (each giving up d) and entered others (each taking on i), the MRR moved is s = min(sum d, sum i), split over each (from, to) pair as s x d_from / sum d x i_to / sum i; beyond s, what plans took on is new, expansion or reactivation and what they gave up is contraction or churn. Flows into a plan minus flows out of it are its plan_switch by plan. Value: the MRR moved in the period.",
+    ),
+    def(
         "customers",
         "paying_customers_at_period_end",
         "Customers with MRR > 0 (in any currency) at the end of the period.",
@@ -173,6 +178,26 @@ pub const DEFINITIONS: &[Definition] = &[
         "MRR at period end / customers paying at period end (each counted once across currencies).",
     ),
     def("arr", "twelve_times_mrr", "12 x MRR at period end."),
+    def(
+        "quick_ratio",
+        "gains_over_losses",
+        "(new + expansion + reactivation) / (contraction + churn) of the period; null when nothing was lost (the SaaS quick ratio, as ChartMogul computes it).",
+    ),
+    def(
+        "net_mrr_churn_rate",
+        "losses_net_of_expansion_and_reactivation_over_start_mrr",
+        "(churn + contraction - expansion - reactivation) / MRR at period start (ChartMogul's net MRR churn rate, standard formula); negative when gains outweigh losses.",
+    ),
+    def(
+        "average_sale_price",
+        "new_mrr_over_new_customers",
+        "New MRR / new customers of the period (ChartMogul's average sale price); 0 when the period has no new customer.",
+    ),
+    def(
+        "customer_movements",
+        "movements_by_count",
+        "Per period, the number of movements of each kind (ChartMogul counts activities): new and reactivated customers, and each day a customer's MRR went up (expansion), down (contraction) or to 0 (churn). start + new + reactivation - churn = customers at period end.",
+    ),
     def(
         "subscribers",
         "customers_with_a_counted_subscription_at_period_end",

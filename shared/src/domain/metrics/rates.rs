@@ -54,6 +54,34 @@ pub fn grr(point: &Point) -> Option<f64> {
     .map(|value| value.min(1.0))
 }
 
+/// `quick_ratio.gains_over_losses`: (new + expansion + reactivation) ÷ (contraction +
+/// churn) of the period (the SaaS quick ratio, as ChartMogul's "Quick Ratio" chart
+/// computes it); `None` when nothing was lost.
+pub fn quick_ratio(point: &Point) -> Option<f64> {
+    ratio(
+        point.new.0 + point.expansion.0 + point.reactivation.0,
+        point.contraction.0 + point.churn.0,
+    )
+}
+
+/// `net_mrr_churn_rate.losses_net_of_expansion_and_reactivation_over_start_mrr`:
+/// (churn + contraction − expansion − reactivation) ÷ MRR at the period's start
+/// (ChartMogul's Net MRR Churn Rate, standard B2B formula); negative when expansion and
+/// reactivation outweigh the losses.
+pub fn net_mrr_churn_rate(point: &Point) -> Option<f64> {
+    ratio(
+        point.churn.0 + point.contraction.0 - point.expansion.0 - point.reactivation.0,
+        point.start_mrr.0,
+    )
+}
+
+/// `average_sale_price.new_mrr_over_new_customers`: new MRR ÷ new customers of the
+/// period (ChartMogul's ASP: what a new customer starts paying); `None` without a new
+/// customer.
+pub fn average_sale_price(point: &Point) -> Option<Mrr> {
+    point.new.per(point.new_customers)
+}
+
 /// `arpu.mrr_over_paying_customers`: end MRR ÷ paying units at the end.
 pub fn arpu(point: &Point) -> Option<Mrr> {
     point.mrr.per(u64::try_from(point.customers).ok()?)

@@ -76,6 +76,14 @@ pub struct Point {
     pub reactivated_customers: u64,
     /// Customers paying at the period start and not at its end.
     pub churned_customers: u64,
+    /// Movements by count in the period (see [`super::movements::Effect`]): days a unit
+    /// went up, down, or to 0. Absent from points stored before they were counted.
+    #[serde(default)]
+    pub expansions: u64,
+    #[serde(default)]
+    pub contractions: u64,
+    #[serde(default)]
+    pub churns: u64,
     /// Net change of the units paying at the period start (NRR numerator − start MRR).
     pub start_cohort_net: Mrr,
     /// Decreases of those units (GRR).
@@ -156,7 +164,7 @@ pub fn mrr_series(facts: &Facts, query: &SeriesQuery) -> Result<Series, MetricsE
 
 /// The native MRR, at the end of `last_day`, of each currency the selection could not
 /// convert (customer filters applied).
-fn unconverted_mrr(facts: &Facts, plan: &Selection, last_day: u32) -> Vec<Unconverted> {
+pub(crate) fn unconverted_mrr(facts: &Facts, plan: &Selection, last_day: u32) -> Vec<Unconverted> {
     if plan.unconverted.is_empty() {
         return Vec::new();
     }
@@ -208,6 +216,9 @@ pub(crate) fn points(acc: &Accumulator, periods: &Periods) -> Vec<Point> {
             new_customers: effect.new_customers,
             reactivated_customers: effect.reactivated_customers,
             churned_customers: u64::try_from(effect.churned_customers).unwrap_or(0),
+            expansions: effect.expansions,
+            contractions: effect.contractions,
+            churns: effect.churns,
             start_cohort_net: Mrr(effect.cohort_net),
             start_cohort_loss: Mrr(effect.cohort_loss),
         };

@@ -10,12 +10,15 @@ use super::calendar::{SeriesInterval, add_months, date_of_day, day_of_date};
 use super::facts::Facts;
 use super::metric::UnconvertedMinor;
 use super::policy::definition;
-use super::rates::{arpu, customer_churn_rate, ltv_minor, nrr, revenue_churn_rate, trailing_churn};
+use super::rates::{
+    arpu, customer_churn_rate, ltv_minor, net_mrr_churn_rate, nrr, quick_ratio, revenue_churn_rate,
+    trailing_churn,
+};
 use super::series::{CurrencyMode, SeriesQuery, mrr_series};
 use super::slice::Slice;
 
 /// `GET /v1/metrics/summary`: MRR, ARR, customers and ARPU at the end of `as_of`; churn
-/// rates and NRR of the last complete calendar month; LTV from ARPU now and the six
+/// rates, NRR, quick ratio and net MRR churn rate of the last complete calendar month; LTV from ARPU now and the six
 /// complete months before `as_of`'s month.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
@@ -28,6 +31,8 @@ pub struct Summary {
     pub customer_churn_rate: Option<f64>,
     pub revenue_churn_rate: Option<f64>,
     pub nrr: Option<f64>,
+    pub quick_ratio: Option<f64>,
+    pub net_mrr_churn_rate: Option<f64>,
     pub ltv: i64,
     /// The month the rates are measured over.
     pub rates_from: NaiveDate,
@@ -39,7 +44,7 @@ pub struct Summary {
 }
 
 /// The concepts the summary's figures rest on.
-const SUMMARY_CONCEPTS: [&str; 9] = [
+const SUMMARY_CONCEPTS: [&str; 11] = [
     "mrr_history",
     "movement_unit",
     "fx_conversion",
@@ -48,6 +53,8 @@ const SUMMARY_CONCEPTS: [&str; 9] = [
     "customer_churn_rate",
     "revenue_churn_rate",
     "nrr",
+    "quick_ratio",
+    "net_mrr_churn_rate",
     "ltv",
 ];
 
@@ -86,6 +93,8 @@ pub fn summary(
         customer_churn_rate: customer_churn_rate(rates),
         revenue_churn_rate: revenue_churn_rate(rates),
         nrr: nrr(rates),
+        quick_ratio: quick_ratio(rates),
+        net_mrr_churn_rate: net_mrr_churn_rate(rates),
         ltv: ltv_minor(arpu_now, trailing_churn(points, last_month)),
         rates_from: rates.period_start,
         rates_to: rates.period_end,

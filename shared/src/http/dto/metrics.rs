@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 
 use crate::domain::billing::SubscriptionStatus;
 use crate::domain::metrics::{
-    Metric, MetricGroup, MetricPoint as PointView, MetricSeries as SeriesView, MetricValue,
-    MrrPolicy as PolicyView, PausedCollection, SeriesInterval, Summary, UnconvertedMinor,
-    UnpaidChurnFrom,
+    Compare, Compared, Comparison, Metric, MetricGroup, MetricPoint as PointView,
+    MetricSeries as SeriesView, MetricValue, MrrPolicy as PolicyView, PausedCollection,
+    SeriesInterval, Summary, UnconvertedMinor, UnpaidChurnFrom,
 };
 use crate::services::analytics_query::Suppression;
 
@@ -43,6 +43,51 @@ impl From<UnconvertedMinor> for Unconverted {
 
 fn unconverted(list: Vec<UnconvertedMinor>) -> Vec<Unconverted> {
     list.into_iter().map(Unconverted::from).collect()
+}
+
+/// One summary figure as it was on the compared day, and the change since.
+#[derive(Serialize, ToSchema)]
+pub struct FigureChange {
+    /// The earlier figure (money in minor units, a count, or a ratio).
+    #[schema(value_type = Option<f64>, required = true)]
+    pub value: PointValue,
+    /// Now − earlier; null when either ratio is.
+    #[schema(value_type = Option<f64>, required = true)]
+    pub change: PointValue,
+    /// (now − earlier) ÷ |earlier|; null when the earlier figure is 0 or null.
+    #[schema(required = true)]
+    pub relative_change: Option<f64>,
+}
+
+impl FigureChange {
+    fn of(now: MetricValue, earlier: MetricValue) -> Self {
+        let (change, relative_change) = crate::domain::metrics::change(now, earlier);
+        Self {
+            value: earlier.into(),
+            change: change.into(),
+            relative_change,
+        }
+    }
+}
+
+/// The summary's figures on the compared day (`compare=`).
+#[derive(Serialize, ToSchema)]
+pub struct SummaryComparison {
+    pub compare: Compare,
+    /// A month (`previous`) or a year (`year`) before the summary's `as_of`.
+    pub as_of: NaiveDate,
+    pub rates_from: NaiveDate,
+    pub rates_to: NaiveDate,
+    pub mrr: FigureChange,
+    pub arr: FigureChange,
+    pub customers: FigureChange,
+    pub arpu: FigureChange,
+    pub ltv: FigureChange,
+    pub customer_churn_rate: FigureChange,
+    pub revenue_churn_rate: FigureChange,
+    pub nrr: FigureChange,
+    pub quick_ratio: FigureChange,
+    pub net_mrr_churn_rate: FigureChange,
 }
 
 /// How MRR is measured.
@@ -95,6 +140,13 @@ pub struct MetricsSummary {
     pub revenue_churn_rate: Option<f64>,
     #[schema(required = true)]
     pub nrr: Option<f64>,
+    /// (new + expansion + reactivation) ÷ (contraction + churn) of the rates' month;
+    /// null when nothing was lost.
+    #[schema(required = true)]
+    pub quick_ratio: Option<f64>,
+    /// (churn + contraction − expansion − reactivation) ÷ start MRR of the rates' month.
+    #[schema(required = true)]
+    pub net_mrr_churn_rate: Option<f64>,
     pub ltv: i64,
     /// First day of the month the rates are measured over.
     pub rates_from: NaiveDate,
@@ -103,6 +155,11 @@ pub struct MetricsSummary {
     /// The name of the definition behind each figure, by concept.
     pub definitions: BTreeMap<String, String>,
     pub policy: MrrPolicy,
+    /// With `compare=`: the same figures a month (`previous`) or a year (`year`) before
+    /// `as_of`, and the change to each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub comparison: Option<SummaryComparison>,
     /// When the snapshot the figures come from was built.
     pub data_as_of: DateTime<Utc>,
     /// Viewers only: the filters cover fewer customers than the tenant's
@@ -120,9 +177,40 @@ impl MetricsSummary {
             self.customer_churn_rate = None;
             self.revenue_churn_rate = None;
             self.nrr = None;
+            self.quick_ratio = None;
+            self.net_mrr_churn_rate = None;
             self.unconverted.clear();
+            self.comparison = None;
             self.suppressed = true;
         }
+        self
+    }
+
+    /// Adds the figures of `earlier` (the summary as of the compared day) and the
+    /// change to each.
+    pub fn compared(mut self, compare: Compare, earlier: &Summary) -> Self {
+        let whole = |now: i64, then: i64| {
+            FigureChange::of(MetricValue::Money(now), MetricValue::Money(then))
+        };
+        let ratio = |now: Option<f64>, then: Option<f64>| {
+            FigureChange::of(MetricValue::Ratio(now), MetricValue::Ratio(then))
+        };
+        self.comparison = Some(SummaryComparison {
+            compare,
+            as_of: earlier.as_of,
+            rates_from: earlier.rates_from,
+            rates_to: earlier.rates_to,
+            mrr: whole(self.mrr, earlier.mrr),
+            arr: whole(self.arr, earlier.arr),
+            customers: whole(self.customers, earlier.customers),
+            arpu: whole(self.arpu, earlier.arpu),
+            ltv: whole(self.ltv, earlier.ltv),
+            customer_churn_rate: ratio(self.customer_churn_rate, earlier.customer_churn_rate),
+            revenue_churn_rate: ratio(self.revenue_churn_rate, earlier.revenue_churn_rate),
+            nrr: ratio(self.nrr, earlier.nrr),
+            quick_ratio: ratio(self.quick_ratio, earlier.quick_ratio),
+            net_mrr_churn_rate: ratio(self.net_mrr_churn_rate, earlier.net_mrr_churn_rate),
+        });
         self
     }
 
@@ -137,6 +225,8 @@ impl MetricsSummary {
             customer_churn_rate: s.customer_churn_rate,
             revenue_churn_rate: s.revenue_churn_rate,
             nrr: s.nrr,
+            quick_ratio: s.quick_ratio,
+            net_mrr_churn_rate: s.net_mrr_churn_rate,
             ltv: s.ltv,
             rates_from: s.rates_from,
             rates_to: s.rates_to,
@@ -147,6 +237,7 @@ impl MetricsSummary {
                 .map(|(concept, name)| (concept.to_owned(), name.to_owned()))
                 .collect(),
             policy: policy.into(),
+            comparison: None,
             data_as_of,
             suppressed: false,
         }
@@ -162,8 +253,10 @@ pub enum PointValue {
 }
 
 /// One period. `mrr_movements` points carry `start_mrr, mrr, new, expansion,
-/// contraction, churn, reactivation, plan_switch, net`; `refunds` and `failed_payments`
-/// points `count, amount`; `trial_conversion` points `count, converted`.
+/// contraction, churn, reactivation, plan_switch, net` (money); `customer_movements`
+/// points `start_customers, customers, new, expansion, contraction, churn, reactivation,
+/// net` (counts); `refunds` and `failed_payments` points `count, amount`;
+/// `trial_conversion` points `count, converted`.
 #[derive(Serialize, ToSchema)]
 pub struct MetricPoint {
     pub period_start: NaiveDate,
@@ -176,6 +269,14 @@ pub struct MetricPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub start_mrr: Option<i64>,
+    /// `customer_movements`: paying customers at the period's start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub start_customers: Option<i64>,
+    /// `customer_movements`: paying customers at the period's end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub customers: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub mrr: Option<i64>,
@@ -211,31 +312,113 @@ pub struct MetricPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub converted: Option<u64>,
+    /// `plan_flows`: the MRR that moved from one plan to another in the period,
+    /// largest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub flows: Option<Vec<PlanFlow>>,
+    /// With `compare=`: the point's counterpart in the earlier range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub compared: Option<ComparedPoint>,
+}
+
+/// MRR that moved from one plan to another (`plan_flows`).
+#[derive(Serialize, ToSchema)]
+pub struct PlanFlow {
+    pub from: String,
+    pub to: String,
+    /// Customer-days on which a customer's MRR moved from `from` to `to`.
+    pub switches: u64,
+    /// Minor units of the reply's currency.
+    pub mrr: i64,
+}
+
+/// A point's counterpart in the compared range and the change to it.
+#[derive(Serialize, ToSchema)]
+pub struct ComparedPoint {
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// The earlier value, as `value`.
+    #[schema(value_type = Option<f64>, required = true)]
+    pub value: PointValue,
+    /// value − the earlier value (money, a count, or a ratio's difference; null when
+    /// either ratio is).
+    #[schema(value_type = Option<f64>, required = true)]
+    pub change: PointValue,
+    /// (value − earlier) ÷ |earlier|; null when the earlier value is 0 or null.
+    #[schema(required = true)]
+    pub relative_change: Option<f64>,
+}
+
+impl From<Compared> for ComparedPoint {
+    fn from(c: Compared) -> Self {
+        Self {
+            period_start: c.period_start,
+            period_end: c.period_end,
+            value: c.value.into(),
+            change: c.change.into(),
+            relative_change: c.relative_change,
+        }
+    }
+}
+
+impl From<MetricValue> for PointValue {
+    fn from(value: MetricValue) -> Self {
+        match value {
+            MetricValue::Money(v) | MetricValue::Count(v) => PointValue::Whole(v),
+            MetricValue::Ratio(r) => PointValue::Ratio(r),
+        }
+    }
+}
+
+/// The range a reply was compared with (`compare=`).
+#[derive(Serialize, ToSchema)]
+pub struct SeriesComparison {
+    pub compare: Compare,
+    pub from: NaiveDate,
+    /// Inclusive.
+    pub to: NaiveDate,
 }
 
 impl From<PointView> for MetricPoint {
     fn from(p: PointView) -> Self {
-        let value = match p.value {
-            MetricValue::Money(v) | MetricValue::Count(v) => PointValue::Whole(v),
-            MetricValue::Ratio(r) => PointValue::Ratio(r),
-        };
+        let value = p.value.into();
         let m = p.movements;
+        let c = p.customer_movements;
+        // Counts fit an i64 (they are bounded by the facts' length).
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let either = |money: Option<i64>, counted: Option<u64>| money.or(counted.map(count));
         Self {
             period_start: p.period_start,
             period_end: p.period_end,
             value,
             start_mrr: m.map(|m| m.start_mrr),
+            start_customers: c.map(|c| c.start_customers),
+            customers: c.map(|c| c.customers),
             mrr: m.map(|m| m.mrr),
-            new: m.map(|m| m.new),
-            expansion: m.map(|m| m.expansion),
-            contraction: m.map(|m| m.contraction),
-            churn: m.map(|m| m.churn),
-            reactivation: m.map(|m| m.reactivation),
+            new: either(m.map(|m| m.new), c.map(|c| c.new)),
+            expansion: either(m.map(|m| m.expansion), c.map(|c| c.expansion)),
+            contraction: either(m.map(|m| m.contraction), c.map(|c| c.contraction)),
+            churn: either(m.map(|m| m.churn), c.map(|c| c.churn)),
+            reactivation: either(m.map(|m| m.reactivation), c.map(|c| c.reactivation)),
             plan_switch: m.map(|m| m.plan_switch),
-            net: m.map(|m| m.net),
+            net: m.map(|m| m.net).or(c.map(|c| c.net)),
             count: p.count,
             amount: p.amount,
             converted: p.converted,
+            flows: p.flows.map(|flows| {
+                flows
+                    .into_iter()
+                    .map(|f| PlanFlow {
+                        from: f.from,
+                        to: f.to,
+                        switches: f.switches,
+                        mrr: f.mrr,
+                    })
+                    .collect()
+            }),
+            compared: p.compared.map(ComparedPoint::from),
         }
     }
 }
@@ -269,6 +452,10 @@ pub struct MetricSeries {
     #[schema(nullable = false)]
     pub groups: Option<Vec<MetricGroupSeries>>,
     pub unconverted: Vec<Unconverted>,
+    /// With `compare=`: the range each point's `compared` comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub comparison: Option<SeriesComparison>,
     /// When the snapshot the figures come from was built.
     pub data_as_of: DateTime<Utc>,
     /// Viewers only: the filters cover fewer customers than the tenant's
@@ -279,6 +466,16 @@ pub struct MetricSeries {
 }
 
 impl MetricSeries {
+    /// Says which range the points' `compared` come from.
+    pub fn compared(mut self, comparison: Comparison) -> Self {
+        self.comparison = Some(SeriesComparison {
+            compare: comparison.compare,
+            from: comparison.from,
+            to: comparison.to,
+        });
+        self
+    }
+
     /// Leaves out what `suppression` says a viewer may not see.
     pub fn suppressed(mut self, suppression: &Suppression) -> Self {
         if suppression.all {
@@ -309,6 +506,7 @@ impl MetricSeries {
             series: points(s.series),
             groups: s.groups.map(|g| g.into_iter().map(group).collect()),
             unconverted: unconverted(s.unconverted),
+            comparison: None,
             data_as_of,
             suppressed: false,
         }
