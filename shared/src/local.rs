@@ -131,7 +131,8 @@ pub const FX_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// invocations do; from an hour after start, the sync planner runs at the start of each
 /// 5-minute window of the hour and starts the syncs of the tenants whose offset has
 /// just come; the sweep's planner runs hourly and starts one job per deletion (then a
-/// compaction); the ECB's rates are fetched at start and then daily. They stop with the
+/// compaction); the digest's planner runs on Mondays at 07:00 UTC and starts one
+/// digest per tenant; the ECB's rates are fetched at start and then daily. They stop with the
 /// runtime. A failed job was logged by `jobs::run`.
 pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc<SqliteStore>) {
     let pool = JobPool::new(Workers::all(&services), services.config.job_workers);
@@ -181,6 +182,19 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
             }
         }
     });
+    let digests = pool.clone();
+    let digest_clock = services.adapters.clock.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(until_next_digest(digest_clock.now())).await;
+            match digests.plan_digests().await {
+                Ok(started) => tracing::info!(digests = started.len(), "digests planned"),
+                Err(err) => {
+                    tracing::warn!(error = %ErrorChain(&err), "the digest planner failed")
+                }
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SWEEP_EVERY);
         every.tick().await;
@@ -199,6 +213,27 @@ pub fn start_workers(services: Arc<Services>, events: &LocalEventBus, store: Arc
         }
     });
 }
+
+/// From `now` to the next Monday 07:00 UTC, the digest's schedule (infra/template.yaml).
+fn until_next_digest(now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
+    use chrono::{Datelike, Duration, TimeZone};
+    let monday = crate::domain::digest::week_of(now.date_naive());
+    let this_week = monday
+        .and_hms_opt(DIGEST_HOUR_UTC, 0, 0)
+        .map(|at| chrono::Utc.from_utc_datetime(&at));
+    let next = match this_week {
+        Some(at) if at > now => at,
+        Some(at) => at + Duration::days(7),
+        None => now + Duration::days(7),
+    };
+    debug_assert_eq!(next.weekday(), chrono::Weekday::Mon);
+    (next - now)
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(3600))
+}
+
+/// The hour (UTC) of Monday at which the weekly digest goes out.
+pub const DIGEST_HOUR_UTC: u32 = 7;
 
 /// From `now` to a second after the next planner window starts.
 fn until_next_window(now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
@@ -312,4 +347,21 @@ pub async fn sweep_and_compact(
     let report = pool.sweep_pass().await?;
     store.compact().await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_local_digest_runs_next_monday_at_seven_utc() {
+        let at = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        let hours = |d: std::time::Duration| d.as_secs() / 3600;
+        // Thursday 26 November 12:00 → Monday 30 November 07:00.
+        assert_eq!(hours(until_next_digest(at(26, 12, 0))), 24 * 3 + 19);
+        // Monday before seven: the same day; at or after seven: a week later.
+        assert_eq!(until_next_digest(at(30, 6, 30)).as_secs(), 30 * 60);
+        assert_eq!(hours(until_next_digest(at(30, 7, 0))), 24 * 7);
+    }
 }

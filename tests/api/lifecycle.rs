@@ -540,6 +540,22 @@ async fn every_stored_item_is_a_registered_entity_and_a_closed_tenant_leaves_non
     let granted = crate::support::grant(&app, &token, &operator.id, 1).await;
     assert_eq!(granted.status(), 201);
 
+    // The weekly digest's record (sent before a Slack webhook is set: nothing is
+    // posted), then the Slack setting.
+    let digest = tally::services::jobs::Job::SendDigest(tally::services::jobs::DigestJob {
+        tenant_id: tenant.clone(),
+        week_start: None,
+    });
+    let workers = tally::services::jobs::Workers::all(&app.services);
+    tally::services::jobs::run(&workers, digest).await.unwrap();
+    let webhook = json!({ "url": "https://hooks.slack.com/services/T0/B0/registrywalk" });
+    assert_eq!(
+        app.put("/v1/settings/slack-webhook", &token, webhook)
+            .await
+            .status(),
+        200
+    );
+
     // Every item in the file is an item of exactly one registered entity.
     let before = stored_keys(&app);
     let kinds: BTreeSet<Entity> = before.iter().map(entity_of).collect();

@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod conformance;
 mod custom_segments;
+mod digest;
 mod ecb_rates;
 mod edge_limits;
 mod envelope;

@@ -134,7 +134,7 @@ fn every_schedule_input_is_a_job_of_its_function() {
     let ingest = scheduled_jobs("IngestFunction");
     assert_eq!(ingest, [Job::PlanSyncs, Job::FxRefresh]);
     let sweep = scheduled_jobs("SweepFunction");
-    assert_eq!(sweep, [Job::PlanSweep]);
+    assert_eq!(sweep, [Job::PlanSweep, Job::PlanDigests]);
     assert!(
         ingest
             .iter()

@@ -69,6 +69,16 @@ enum Command {
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Send the weekly digest of every tenant with data for the last complete ISO week
+    /// (as Monday's schedule does; a week already sent is not sent again), then exit.
+    /// The e-mails are `WeeklyDigest` lines of `<data-dir>/events.jsonl`.
+    Digest {
+        #[arg(long, default_value = ".tally")]
+        data_dir: PathBuf,
+        /// Run as if it were this time (RFC 3339): the week before it is sent.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Fetch the ECB's reference rates (TALLY_ECB_DAILY_URL) into the store, then exit.
     FxRefresh {
         #[arg(long, default_value = ".tally")]
@@ -189,6 +199,11 @@ async fn main() -> anyhow::Result<()> {
             let local = open_services(config, &data_dir, clock_at(at)).await?;
             let report = sweep_and_compact(&pool(&local.services), &local.store).await?;
             println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Digest { data_dir, at } => {
+            let local = open_services(config, &data_dir, clock_at(at)).await?;
+            let reports = pool(&local.services).digest_pass().await?;
+            println!("{}", serde_json::to_string(&reports)?);
         }
         Command::Operator { command } => operator(config, command).await?,
         Command::FxRefresh { data_dir } => {

@@ -4,6 +4,7 @@
 pub mod billing;
 pub mod cidr;
 pub mod crypto;
+pub mod digest;
 pub mod email;
 pub mod fx_history;
 pub mod ids;

@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<QueryState> {
         .merge(custom_segments::routes())
         .merge(settings::routes())
         .merge(customers::routes())
+        .merge(super::digest::preview_routes())
 }
 
 impl From<MetricsError> for ApiError {

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod custom_segments;
 pub mod customers;
+pub mod digest;
 pub mod dto;
 pub mod error;
 pub mod health;
@@ -110,7 +111,7 @@ impl Function {
         match self {
             Function::Auth => auth_routes().into_openapi(),
             Function::Admin => admin_routes().into_openapi(),
-            Function::Oauth => integrations::routes().into_openapi(),
+            Function::Oauth => oauth_routes().into_openapi(),
             Function::Account => account::routes().into_openapi(),
             Function::Query => analytics::routes().into_openapi(),
         }
@@ -135,7 +136,7 @@ impl Function {
                 gate,
                 admin: services.admin.clone(),
             }),
-            Function::Oauth => Router::from(integrations::routes()).with_state(OauthState {
+            Function::Oauth => Router::from(oauth_routes()).with_state(OauthState {
                 config,
                 clock,
                 gate,
@@ -160,7 +161,12 @@ impl Function {
 fn auth_routes() -> OpenApiRouter<AuthState> {
     health::routes()
         .merge(auth::routes())
+        .merge(digest::me_routes())
         .merge(support::operator_routes())
+}
+
+fn oauth_routes() -> OpenApiRouter<OauthState> {
+    integrations::routes().merge(digest::slack_routes())
 }
 
 fn admin_routes() -> OpenApiRouter<AdminState> {
@@ -182,7 +188,7 @@ pub fn admin_app(state: AdminState) -> Router {
 /// The `oauth` function's app.
 pub fn oauth_app(state: OauthState) -> Router {
     let origin = state.config.app_url.clone();
-    layers::finish(integrations::routes().into(), state, &origin)
+    layers::finish(oauth_routes().into(), state, &origin)
 }
 
 /// The `account` function's app.

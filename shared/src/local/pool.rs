@@ -91,6 +91,38 @@ impl JobPool {
         Ok(planned.into_iter().map(|job| self.spawn(job)).collect())
     }
 
+    /// The digest planner, then each tenant's digest as a job of its own.
+    pub async fn plan_digests(
+        self: &Arc<Self>,
+    ) -> Result<Vec<JoinHandle<JobOutcome>>, ServiceError> {
+        let tenancy = self
+            .workers
+            .tenancy
+            .clone()
+            .ok_or_else(|| ServiceError::internal("this pool runs no digests"))?;
+        let planned = tenancy.plan_digests().await?;
+        Ok(planned.into_iter().map(|job| self.spawn(job)).collect())
+    }
+
+    /// Every tenant's digest of the last complete week, waited for (`local digest`);
+    /// the first failure is returned after all have run.
+    pub async fn digest_pass(
+        self: &Arc<Self>,
+    ) -> Result<Vec<crate::services::digest::DigestReport>, ServiceError> {
+        let mut reports = Vec::new();
+        let mut failure = None;
+        for outcome in wait_all(self.plan_digests().await?).await {
+            match outcome {
+                Ok(JobReport::Digest(report)) => reports.push(report),
+                Ok(_) => {}
+                Err(err) => {
+                    failure.get_or_insert(err);
+                }
+            }
+        }
+        failure.map_or(Ok(reports), Err)
+    }
+
     /// Every due sync on the pool, waited for and counted (`local ingest`).
     pub async fn ingest_pass(self: &Arc<Self>) -> Result<IngestPass, ServiceError> {
         let mut pass = IngestPass::default();

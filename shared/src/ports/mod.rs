@@ -8,6 +8,7 @@ pub mod connector;
 pub mod events;
 pub mod keys;
 pub mod secrets;
+pub mod slack;
 pub mod store;
 
 pub use clock::{Clock, ShiftedClock, SystemClock};
@@ -15,6 +16,7 @@ pub use connector::{Change, ChangesPage, Connector, ConnectorError, ListPage};
 pub use events::{Event, EventBus, EventError};
 pub use keys::{EncryptionContext, KeyError, KeyService, WrappedKey};
 pub use secrets::{SecretError, SecretName, SecretStore};
+pub use slack::{SlackError, SlackMessage, SlackSender};
 pub use store::{
     Attr, Condition, Cursor, Item, Key, Page, Query, SortKeys, Store, StoreError, WriteOp,
 };

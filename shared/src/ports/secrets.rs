@@ -1,8 +1,13 @@
 //! The SecretStore port: OAuth tokens and processor API keys live here and nowhere else
-//! (not in the table, not in logs). Names follow `tally/<tenant>/<integration>`.
+//! (not in the table, not in logs). Names follow `tally/<tenant>/<integration>`; a tenant's
+//! Slack webhook URL is `tally/<tenant>/slack-webhook`.
 
 use async_trait::async_trait;
 use secrecy::SecretString;
+
+/// The last segment of a tenant's Slack webhook secret's name (the IAM policies of
+/// infra/template.yaml name it too).
+pub const SLACK_WEBHOOK_SECRET: &str = "slack-webhook";
 
 /// A validated secret name: `tally/` then 1..=200 characters of `[A-Za-z0-9/_.-]`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,6 +33,11 @@ impl SecretName {
     /// The secret of one integration of one tenant.
     pub fn integration(tenant_id: &str, integration_id: &str) -> Result<Self, SecretError> {
         Self::parse(&format!("tally/{tenant_id}/{integration_id}"))
+    }
+    /// A tenant's Slack incoming-webhook URL (the weekly digest's channel): one per
+    /// tenant, beside its integrations' secrets, deleted with the tenant.
+    pub fn slack_webhook(tenant_id: &str) -> Result<Self, SecretError> {
+        Self::parse(&format!("tally/{tenant_id}/{SLACK_WEBHOOK_SECRET}"))
     }
     pub fn as_str(&self) -> &str {
         &self.0

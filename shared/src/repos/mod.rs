@@ -21,6 +21,7 @@
 
 pub mod analytics;
 pub mod billing;
+pub mod digests;
 pub mod emails;
 pub mod erasure;
 pub mod exports;
@@ -361,6 +362,7 @@ pub struct Repos {
     pub snapshots: analytics::Snapshots,
     pub settings: fx::Settings,
     pub custom_segments: segments::CustomSegments,
+    pub digests: digests::Digests,
     pub ecb_days: fx::EcbDays,
     pub exports: exports::Exports,
     pub closures: tenancy::Closures,
@@ -399,6 +401,7 @@ impl Repos {
             snapshots: analytics::Snapshots::new(sealer.clone(), layouts.clone()),
             settings: fx::Settings::new(sealer.clone()),
             custom_segments: segments::CustomSegments::new(sealer.clone()),
+            digests: digests::Digests::new(sealer.clone()),
             ecb_days: fx::EcbDays::new(store.clone()),
             operators: operators::Operators::new(sealer.clone()),
             support_grants: support::SupportGrants::new(sealer.clone()),

@@ -15,6 +15,7 @@ use crate::ports::Key;
 use crate::repos::EntityKey;
 use crate::repos::analytics::{ProfileKey, SnapshotChunkKey, SnapshotPartKey, SnapshotPointerKey};
 use crate::repos::billing::{BillingRecordKey, integration_prefix};
+use crate::repos::digests::{DigestKey, SlackSettingKey};
 use crate::repos::emails::{EmailLookupKey, FailedLoginsKey};
 use crate::repos::erasure::Selection;
 use crate::repos::exports::{ExportKey, ExportPageKey, ExportRateKey};
@@ -75,10 +76,12 @@ pub enum Entity {
     OperatorFails,
     OperatorSession,
     SupportGrant,
+    Digest,
+    SlackSetting,
 }
 
 /// Every entity.
-pub const ENTITIES: [Entity; 45] = [
+pub const ENTITIES: [Entity; 47] = [
     Entity::Tenant,
     Entity::DataKey,
     Entity::User,
@@ -124,6 +127,8 @@ pub const ENTITIES: [Entity; 45] = [
     Entity::OperatorFails,
     Entity::OperatorSession,
     Entity::SupportGrant,
+    Entity::Digest,
+    Entity::SlackSetting,
 ];
 
 /// Whose partition an entity lives in.
@@ -336,6 +341,8 @@ impl Entity {
             Entity::OperatorFails => row("operator_fails", Global, "OPEMAIL#<email hmac> / FAILS", Expires("30 days for an e-mail without an operator; else until a sign-in succeeds"), NotPerIntegration, NoTenant, Omitted(STAFF)),
             Entity::OperatorSession => row("operator_session", Global, "OPSESSION#<token sha256> / SESSION", Expires("the session's absolute timeout"), NotPerIntegration, NoTenant, Omitted(STAFF)),
             Entity::SupportGrant => row("support_grant", Tenant, "TENANT#<tenant> / GRANT#<operator>#<grant>", Expires("when the grant ends: 72 hours at most (4 for break-glass)"), NotPerIntegration, ErasedWithPartition, Omitted("each grant, revocation and read is in the exported audit log")),
+            Entity::Digest => row("digest", Tenant, "TENANT#<tenant> / DIGEST#<week's monday>", Expires("90 days"), NotPerIntegration, ErasedWithPartition, Omitted("bookkeeping of the weekly digest: a week and customer ids")),
+            Entity::SlackSetting => row("slack_setting", Tenant, "TENANT#<tenant> / SETTINGS#SLACK_WEBHOOK", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API (the URL is a secret, never exported)")),
         }
     }
 
@@ -408,7 +415,9 @@ impl Entity {
             | Entity::OperatorEmail
             | Entity::OperatorFails
             | Entity::OperatorSession
-            | Entity::SupportGrant => None,
+            | Entity::SupportGrant
+            | Entity::Digest
+            | Entity::SlackSetting => None,
         }
     }
 
@@ -601,6 +610,12 @@ impl Entity {
                 grant: GrantId::parse(sample_id).unwrap_or_else(GrantId::generate),
             }
             .key(),
+            Entity::Digest => DigestKey {
+                tenant,
+                week_start: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default(),
+            }
+            .key(),
+            Entity::SlackSetting => SlackSettingKey { tenant }.key(),
         }
     }
 
@@ -650,6 +665,8 @@ impl Entity {
             Entity::OperatorFails => again::<OperatorFailsKey>(key),
             Entity::OperatorSession => again::<OperatorSessionKey>(key),
             Entity::SupportGrant => again::<GrantKey>(key),
+            Entity::Digest => again::<DigestKey>(key),
+            Entity::SlackSetting => again::<SlackSettingKey>(key),
         }
     }
 }

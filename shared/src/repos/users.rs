@@ -71,6 +71,9 @@ pub struct UserRecord {
     /// A secret handed out by setup, not yet confirmed by a code.
     #[serde(default)]
     pub pending_totp_secret: Option<String>,
+    /// Opted in to the weekly digest by e-mail (off for users stored before it).
+    #[serde(default)]
+    pub digest_weekly: bool,
 }
 
 #[derive(Clone)]

@@ -102,6 +102,7 @@ impl Identity {
             created_at: now,
             mfa: None,
             pending_totp_secret: None,
+            digest_weekly: false,
         };
         let repos = &self.repos;
         let ops = vec![

@@ -4,7 +4,8 @@
 //! Closing marks the tenant `closed` (every session and sign-in is refused from that
 //! write on) and lists it for erasure (`repos::tenancy`). [`Services::finish_closure`]
 //! then removes everything that lives outside the tenant's partition — sessions, e-mail
-//! lookups, failure counters, integration secrets and pointers, the tenant's events —
+//! lookups, failure counters, integration secrets and pointers, the Slack webhook of the
+//! weekly digest, the tenant's events —
 //! and LAST deletes the wrapped data key: from then on nothing sealed of the tenant opens
 //! (crypto-shredding), before the sweep has removed a single item. Every step is
 //! idempotent and the key goes last, so an interrupted closure is finished by the sweep.
@@ -120,6 +121,10 @@ impl Tenancy {
                 account: integration.record.account.as_deref(),
             }));
         }
+        // The weekly digest's Slack webhook, configured or not (deleting none succeeds).
+        self.secrets
+            .delete(&crate::ports::SecretName::slack_webhook(tenant.as_str())?)
+            .await?;
         self.repos.erasure.delete(global).await?;
         self.events.forget_tenant(tenant.as_str()).await?;
         // Last: nothing sealed of the tenant opens after this write.

@@ -12,7 +12,7 @@
 //! | [`Integrations`] | connecting, OAuth, webhooks, disconnecting (`integrations.rs`, `connections.rs`, `webhooks.rs`, `lifecycle.rs`) | secrets, events |
 //! | [`Ingestion`] | syncs and the sync planner (`ingestion.rs`, `scheduled.rs`) | connectors |
 //! | [`Analytics`] | snapshots, profiles, currencies, ECB rates (`analytics.rs`, `currency.rs`, `fx_rates.rs`) | — |
-//! | [`Tenancy`] | export, closure, sweep (`export.rs`, `closure.rs`, `sweep.rs`) | secrets, events, keys |
+//! | [`Tenancy`] | export, closure, sweep, the weekly digest (`export.rs`, `closure.rs`, `sweep.rs`, `digest.rs`) | secrets, events, keys, Slack |
 //!
 //! Every context reads the time from the clock port and stores through typed
 //! repositories ([`Repos`]); none sees a key or an attribute name.
@@ -257,6 +257,8 @@ pub struct Tenancy {
     pub(crate) tenant_keys: Arc<TenantKeys>,
     pub(crate) guard: Arc<Guard>,
     pub(crate) analytics: Arc<Analytics>,
+    /// The weekly digest's Slack sender: reqwest unless overridden (tests).
+    pub(crate) slack: std::sync::OnceLock<Arc<dyn crate::ports::SlackSender>>,
 }
 
 impl Tenancy {
@@ -275,6 +277,7 @@ impl Tenancy {
             tenant_keys,
             guard,
             analytics,
+            slack: std::sync::OnceLock::new(),
         })
     }
 }

@@ -1,7 +1,8 @@
 //! Tally's background jobs as one type. The API asks for a sync or an export by
 //! publishing the job's event on the bus (`SyncRequested`, `ExportRequested`); the
 //! schedules name theirs in their constant input (`{"job": "plan_syncs"}`). The planners
-//! (`plan_syncs` every 5 minutes, `plan_sweep` hourly) only list what is due and publish
+//! (`plan_syncs` every 5 minutes, `plan_sweep` hourly, `plan_digests` on Mondays) only
+//! list what is due and publish
 //! one event per job: a sync per integration whose tenant's minute has come
 //! (`domain::schedule`), a deletion per disconnected integration and closed tenant. Each
 //! of those events is one invocation of the function that runs it, with its own 15
@@ -10,7 +11,8 @@
 //!
 //! Every job is idempotent when delivered twice: a sync takes its integration's lease
 //! (a second copy finds it held, or finds nothing new), a deletion checks that what it
-//! deletes is still due and deletes by key.
+//! deletes is still due and deletes by key; a digest records its tenant's week before it
+//! sends anything, and a second copy finds the week taken.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -38,16 +40,20 @@ pub const EXPIRED_PURGE_DUE: &str = "ExpiredPurgeDue";
 /// key, and the old key destroyed.
 pub const TENANT_RESEAL_DUE: &str = "TenantResealDue";
 
+/// A tenant's weekly digest is due (`services::digest`).
+pub const DIGEST_DUE: &str = "DigestDue";
+
 /// The bus events that carry an `ingest` job: the `detail-type`s the ingest function's
 /// rule matches (infra/template.yaml, checked by a test).
 pub const JOB_EVENTS: [&str; 2] = [SYNC_REQUESTED, EXPORT_REQUESTED];
 
 /// The bus events that carry a `sweep` job: the sweep function's rule.
-pub const SWEEP_JOB_EVENTS: [&str; 4] = [
+pub const SWEEP_JOB_EVENTS: [&str; 5] = [
     INTEGRATION_PURGE_DUE,
     TENANT_ERASURE_DUE,
     EXPIRED_PURGE_DUE,
     TENANT_RESEAL_DUE,
+    DIGEST_DUE,
 ];
 
 /// One background job. As a schedule's input it is `{"job": "<name>", ...fields}`.
@@ -77,6 +83,10 @@ pub enum Job {
     PurgeExpired,
     /// Seal a tenant's items again under its rotated key; destroy the old key.
     ResealTenant(ResealJob),
+    /// Publish a digest job per active tenant (the `sweep` function, Mondays).
+    PlanDigests,
+    /// Send one tenant's weekly digest.
+    SendDigest(DigestJob),
 }
 
 /// Which integration to sync; the fields of a `SyncRequested` event.
@@ -104,6 +114,15 @@ pub struct PurgeJob {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResealJob {
     pub tenant_id: TenantId,
+}
+
+/// Whose digest to send, of which week; the fields of `DigestDue`. Without
+/// `week_start`, the last complete ISO week at the time it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestJob {
+    pub tenant_id: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub week_start: Option<chrono::NaiveDate>,
 }
 
 /// Which closed tenant to erase; the fields of `TenantErasureDue`.
@@ -199,7 +218,14 @@ impl Job {
             Self::ResealTenant(job) => {
                 Some(Event::new(TENANT_RESEAL_DUE, at).tenant(job.tenant_id.as_str()))
             }
-            Self::FxRefresh | Self::PlanSyncs | Self::PlanSweep => None,
+            Self::SendDigest(job) => {
+                let event = Event::new(DIGEST_DUE, at).tenant(job.tenant_id.as_str());
+                Some(match job.week_start {
+                    Some(week) => event.field("week_start", week.to_string()),
+                    None => event,
+                })
+            }
+            Self::FxRefresh | Self::PlanSyncs | Self::PlanSweep | Self::PlanDigests => None,
         }
     }
 
@@ -214,6 +240,7 @@ impl Job {
             TENANT_ERASURE_DUE => Self::EraseTenant(fields(detail)?),
             EXPIRED_PURGE_DUE => Self::PurgeExpired,
             TENANT_RESEAL_DUE => Self::ResealTenant(fields(detail)?),
+            DIGEST_DUE => Self::SendDigest(fields(detail)?),
             _ => return Ok(None),
         }))
     }
@@ -230,10 +257,13 @@ impl Job {
             Self::EraseTenant(_) => "erase_tenant",
             Self::PurgeExpired => "purge_expired",
             Self::ResealTenant(_) => "reseal_tenant",
+            Self::PlanDigests => "plan_digests",
+            Self::SendDigest(_) => "send_digest",
         }
     }
 
-    /// The function that runs it: the sweep's jobs delete, which only its role may.
+    /// The function that runs it: the sweep's jobs delete, which only its role may; the
+    /// digest runs there too, whose role may read the tenant's Slack webhook.
     pub fn function(&self) -> JobFunction {
         match self {
             Self::Sync(_) | Self::Export(_) | Self::FxRefresh | Self::PlanSyncs => {
@@ -243,7 +273,9 @@ impl Job {
             | Self::PurgeIntegration(_)
             | Self::EraseTenant(_)
             | Self::PurgeExpired
-            | Self::ResealTenant(_) => JobFunction::Sweep,
+            | Self::ResealTenant(_)
+            | Self::PlanDigests
+            | Self::SendDigest(_) => JobFunction::Sweep,
         }
     }
 }
@@ -307,7 +339,17 @@ mod tests {
                 tenant_id: tenant_id.clone(),
             }),
             Job::PurgeExpired,
-            Job::ResealTenant(ResealJob { tenant_id }),
+            Job::ResealTenant(ResealJob {
+                tenant_id: tenant_id.clone(),
+            }),
+            Job::SendDigest(DigestJob {
+                tenant_id: tenant_id.clone(),
+                week_start: chrono::NaiveDate::from_ymd_opt(2026, 11, 23),
+            }),
+            Job::SendDigest(DigestJob {
+                tenant_id,
+                week_start: None,
+            }),
         ];
         for job in jobs {
             let event = job.event(chrono::Utc::now()).expect("an event");
@@ -339,6 +381,10 @@ mod tests {
         assert_eq!(
             Job::from_payload(json!({"job": "sweep"})).expect("decodes"),
             Job::PlanSweep
+        );
+        assert_eq!(
+            Job::from_payload(json!({"job": "plan_digests"})).expect("decodes"),
+            Job::PlanDigests
         );
         let bad = [
             json!({"job": "mine_bitcoin"}),

@@ -14,6 +14,8 @@ pub mod currency;
 pub mod custom_segments;
 pub mod customer_order;
 pub mod customer_query;
+pub mod digest;
+pub mod digest_settings;
 pub mod error;
 pub mod export;
 pub mod fx_rates;

@@ -144,6 +144,7 @@ impl TenantAdmin {
             created_at: now,
             mfa: None,
             pending_totp_secret: None,
+            digest_weekly: false,
         };
         let ops = vec![
             self.repos

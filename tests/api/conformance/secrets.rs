@@ -16,6 +16,7 @@ macro_rules! secrets_conformance {
                 a_deleted_secret_is_gone_and_deleting_it_again_succeeds,
                 secrets_of_different_names_are_independent,
                 names_outside_the_tally_prefix_are_refused,
+                a_tenant_s_slack_webhook_is_apart_from_its_integrations,
             );
         }
     };
@@ -73,6 +74,30 @@ async fn secrets_of_different_names_are_independent(secrets: &Fixture) {
     secrets.delete(&one).await.unwrap();
     assert_eq!(value_of(secrets, &one).await, None);
     assert_eq!(value_of(secrets, &two).await.as_deref(), Some("two, again"));
+}
+
+/// `tally/<tenant>/slack-webhook` (the weekly digest's URL) beside the tenant's
+/// integrations' secrets: stored, replaced and deleted on its own.
+async fn a_tenant_s_slack_webhook_is_apart_from_its_integrations(secrets: &Fixture) {
+    let tenant = super::unique("t");
+    let slack = SecretName::slack_webhook(&tenant).unwrap();
+    assert_eq!(slack.as_str(), format!("tally/{tenant}/slack-webhook"));
+    let integration = SecretName::integration(&tenant, "stripe").unwrap();
+    let url = "https://hooks.slack.com/services/T0/B0/abc";
+    secrets.put(&integration, &"token".into()).await.unwrap();
+    secrets.put(&slack, &url.into()).await.unwrap();
+    assert_eq!(value_of(secrets, &slack).await.as_deref(), Some(url));
+    secrets
+        .put(&slack, &"https://hooks.slack.com/services/T0/B0/def".into())
+        .await
+        .unwrap();
+    secrets.delete(&slack).await.unwrap();
+    assert_eq!(value_of(secrets, &slack).await, None);
+    assert_eq!(
+        value_of(secrets, &integration).await.as_deref(),
+        Some("token")
+    );
+    secrets.delete(&integration).await.unwrap();
 }
 
 async fn names_outside_the_tally_prefix_are_refused(_secrets: &Fixture) {

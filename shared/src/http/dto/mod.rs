@@ -15,6 +15,7 @@ pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod customers;
+pub mod digest;
 pub mod error;
 pub mod integrations;
 pub mod metrics;

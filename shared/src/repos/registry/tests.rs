@@ -228,6 +228,7 @@ fn items_that_expire_are_registered_with_a_retention() {
         Entity::WebhookSeen,
         Entity::OperatorSession,
         Entity::SupportGrant,
+        Entity::Digest,
     ]
     .into_iter()
     .chain(TokenKind::ALL.map(Entity::Token))

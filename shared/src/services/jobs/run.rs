@@ -36,6 +36,8 @@ pub enum JobReport {
     Deleted(SweepReport),
     /// A re-seal after a key rotation.
     Resealed(crate::services::key_rotation::ResealReport),
+    /// A tenant's weekly digest.
+    Digest(crate::services::digest::DigestReport),
 }
 
 /// The contexts jobs run on, and how long one job may run. A Lambda function builds
@@ -167,6 +169,14 @@ async fn dispatch(workers: &Workers, job: Job) -> Result<JobReport, ServiceError
                 .reseal_tenant(&job.tenant_id)
                 .await?,
         ),
+        Job::PlanDigests => JobReport::Planned {
+            planned: built(&workers.tenancy, name)?
+                .publish_planned_digests()
+                .await?,
+        },
+        Job::SendDigest(job) => {
+            JobReport::Digest(built(&workers.tenancy, name)?.send_digest(&job).await?)
+        }
         job @ (Job::PurgeIntegration(_) | Job::EraseTenant(_) | Job::PurgeExpired) => {
             JobReport::Deleted(built(&workers.tenancy, name)?.delete_due(&job).await?)
         }
