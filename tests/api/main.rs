@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod conformance;
+mod csv;
 mod custom_segments;
 mod digest;
 mod ecb_rates;

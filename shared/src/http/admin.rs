@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::download::Negotiated;
 use super::dto::PathId;
 use super::dto::admin::{
     AcceptInviteRequest, AllowEntry, AllowEntryList, AllowEntryRequest, AuditEntry, AuditEntryList,
@@ -17,10 +18,12 @@ use super::dto::admin::{
 use super::dto::error::ErrorBody;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::negotiate::ReplyFormat;
 use super::query::{PageRequest, page_in_memory};
 use super::report_params::{AttemptParams, Attempts, Range, ReportRange};
 use super::responses::{
-    BodyRefused, ConcurrentUpdate, InvalidRequest, NotFound, RoleForbidden, Unauthenticated,
+    BodyRefused, ConcurrentUpdate, InvalidRequest, NotAcceptable, NotFound, RoleForbidden,
+    Unauthenticated,
 };
 use super::session::{AdminOnly, Authorized};
 use super::{AdminState, ClientIp};
@@ -47,21 +50,24 @@ pub fn routes() -> OpenApiRouter<AdminState> {
 /// The tenant's users
 #[utoipa::path(
     get, path = "/v1/users", tag = "admin", operation_id = "listUsers",
-    params(PageRequest),
+    params(PageRequest, ReplyFormat),
     responses(
-        (status = 200, description = "One page of users.", body = UserList),
+        (status = 200, description = "One page of users (CSV: one row per user; the next page in `Link`).",
+            content((UserList = "application/json"), (String = "text/csv"))),
         (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
+        (status = 406, response = NotAcceptable),
     )
 )]
 async fn list_users(
     State(app): State<Arc<TenantAdmin>>,
     admin: Admin,
     page: PageRequest,
-) -> Result<Json<UserList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<UserList>, ApiError> {
     let (users, next) = app.list_users(&admin.ctx, page.limit, page.cursor).await?;
-    Ok(Json(UserList {
+    Ok(format.reply(UserList {
         data: users.into_iter().map(User::from).collect(),
         next_cursor: next.map(|c| c.encode()),
     }))
@@ -307,12 +313,14 @@ async fn login_attempts(
 /// The tenant's audit log, newest first
 #[utoipa::path(
     get, path = "/v1/security/audit-log", tag = "admin", operation_id = "listAuditLog",
-    params(ReportRange, PageRequest),
+    params(ReportRange, PageRequest, ReplyFormat),
     responses(
-        (status = 200, description = "One page of entries.", body = AuditEntryList),
+        (status = 200, description = "One page of entries (CSV: one row per entry; the next page in `Link`).",
+            content((AuditEntryList = "application/json"), (String = "text/csv"))),
         (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
+        (status = 406, response = NotAcceptable),
     )
 )]
 async fn audit_log(
@@ -320,11 +328,12 @@ async fn audit_log(
     admin: Admin,
     Range(range): Range,
     page: PageRequest,
-) -> Result<Json<AuditEntryList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<AuditEntryList>, ApiError> {
     let (data, next) = app
         .audit_log(&admin.ctx, range, page.limit, page.cursor)
         .await?;
-    Ok(Json(AuditEntryList {
+    Ok(format.reply(AuditEntryList {
         data: data.into_iter().map(AuditEntry::from).collect(),
         next_cursor: next.map(|c| c.encode()),
     }))

@@ -9,13 +9,16 @@ use utoipa_axum::routes;
 use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{CustomerListQuery, Filters, Segment};
+use super::download::Negotiated;
 use super::dto::customers::{
     CustomerList, CustomerProfile, CustomerSummary, PaymentFailureRisk, PaymentFailureRiskList,
 };
 use super::error::ApiError;
+use super::negotiate::ReplyFormat;
 use super::query::{PageRequest, page_in_memory};
 use super::responses::{
-    AnalyticsInvalid, NoDataYet, NotFound, RoleForbidden, SegmentNotFound, Unauthenticated,
+    AnalyticsInvalid, NoDataYet, NotAcceptable, NotFound, RoleForbidden, SegmentNotFound,
+    Unauthenticated,
 };
 use super::session::{Authorized, CustomerData};
 use crate::domain::metrics::PaymentFailureRisk as PaymentFailureRiskRecord;
@@ -39,13 +42,15 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// Customers with MRR, revenue, loyalty and risk (admins and analysts)
 #[utoipa::path(
     get, path = "/v1/customers", tag = "analytics", operation_id = "listCustomers",
-    params(CustomerListQuery, Filters, Segment, PageRequest),
+    params(CustomerListQuery, Filters, Segment, PageRequest, ReplyFormat),
     responses(
-        (status = 200, description = "One page of customers.", body = CustomerList),
+        (status = 200, description = "One page of customers (CSV: one row per customer; the next page in `Link: <...>; rel=\"next\"`).",
+            content((CustomerList = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
         (status = 404, response = SegmentNotFound),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -54,7 +59,8 @@ async fn customers(
     who: Authorized<CustomerData>,
     query: CustomerListQuery,
     Segment { segment }: Segment,
-) -> Result<Json<CustomerList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<CustomerList>, ApiError> {
     let filters = query.filters.clone();
     let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
     let (page, selection) = query.selection(slice);
@@ -62,7 +68,7 @@ async fn customers(
     let rows = select_customers(&snapshot, &selection);
     let (rows, next_cursor) =
         page_in_memory(rows, &page, |r| format!("{}/{}", r.integration, r.id))?;
-    Ok(Json(CustomerList {
+    Ok(format.reply(CustomerList {
         data: rows
             .into_iter()
             .map(|row| CustomerSummary::new(row, &snapshot.reporting_currency))
@@ -106,13 +112,15 @@ async fn customer(
 #[utoipa::path(
     get, path = "/v1/insights/payment-failure-risk", tag = "analytics",
     operation_id = "getPaymentFailureRisk",
-    params(Filters, Segment, PageRequest),
+    params(Filters, Segment, PageRequest, ReplyFormat),
     responses(
-        (status = 200, description = "The customers at risk.", body = PaymentFailureRiskList),
+        (status = 200, description = "The customers at risk (CSV: one row per customer and currency; the next page in `Link`).",
+            content((PaymentFailureRiskList = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
         (status = 404, response = SegmentNotFound),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -122,13 +130,14 @@ async fn payment_failure_risk(
     Filters { filter: filters }: Filters,
     Segment { segment }: Segment,
     page: PageRequest,
-) -> Result<Json<PaymentFailureRiskList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<PaymentFailureRiskList>, ApiError> {
     let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let risks = risks_in(&snapshot, slice);
     let (risks, next_cursor) =
         page_in_memory(risks, &page, |r| format!("{}/{}", r.customer, r.currency))?;
-    Ok(Json(PaymentFailureRiskList {
+    Ok(format.reply(PaymentFailureRiskList {
         data: risks.into_iter().map(PaymentFailureRisk::from).collect(),
         next_cursor,
     }))

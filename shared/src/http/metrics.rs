@@ -3,7 +3,6 @@
 //! read them; viewers not the `city` dimension, and not the figures of a filter, group
 //! or segment of fewer customers than the tenant's k (`Analytics::suppression`).
 
-use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,12 +12,14 @@ use super::analytics::loaded;
 use super::analytics_params::{
     AsOf, CompareTo, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency, Segment,
 };
+use super::download::Negotiated;
 use super::dto::analytics::{DimensionValues, SegmentEntry, SegmentList};
 use super::dto::metrics::{MetricSeries, MetricsSummary};
 use super::error::ApiError;
+use super::negotiate::ReplyFormat;
 use super::responses::{
-    AnalyticsForbidden, AnalyticsInvalid, NoDataYet, SegmentNotFound, SessionForbidden,
-    Unauthenticated,
+    AnalyticsForbidden, AnalyticsInvalid, InvalidRequest, NoDataYet, NotAcceptable,
+    SegmentNotFound, SessionForbidden, Unauthenticated,
 };
 use super::session::{Aggregates, Authorized};
 use crate::domain::metrics::{
@@ -42,16 +43,19 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// complete calendar month (`rates_from`..`rates_to`); LTV.
 #[utoipa::path(
     get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
-    params(AsOf, RequestedCurrency, Filters, Segment, CompareTo),
+    params(AsOf, RequestedCurrency, Filters, Segment, CompareTo, ReplyFormat),
     responses(
-        (status = 200, description = "The summary.", body = MetricsSummary),
+        (status = 200, description = "The summary (CSV: one row, and one per unconverted currency).",
+            content((MetricsSummary = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
         (status = 404, response = SegmentNotFound),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
+#[allow(clippy::too_many_arguments)] // One extractor per parameter: the signature is the contract.
 async fn metrics_summary(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
@@ -60,7 +64,8 @@ async fn metrics_summary(
     AsOf { as_of }: AsOf,
     RequestedCurrency { currency }: RequestedCurrency,
     CompareTo { compare }: CompareTo,
-) -> Result<Json<MetricsSummary>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<MetricsSummary>, ApiError> {
     let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
@@ -97,7 +102,7 @@ async fn metrics_summary(
     if let Some((compare, earlier)) = &earlier {
         reply = reply.compared(*compare, earlier);
     }
-    Ok(Json(reply.suppressed(&suppression)))
+    Ok(format.reply(reply.suppressed(&suppression)))
 }
 
 /// One metric as a series
@@ -112,13 +117,15 @@ async fn metrics_summary(
 /// relative_change}`.
 #[utoipa::path(
     get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
-    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, Segment, CompareTo),
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, Segment, CompareTo, ReplyFormat),
     responses(
-        (status = 200, description = "The series.", body = MetricSeries),
+        (status = 200, description = "The series (CSV: one row per period, per group and period with `group_by`).",
+            content((MetricSeries = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
         (status = 404, response = SegmentNotFound),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -134,7 +141,8 @@ async fn metric(
     range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
     CompareTo { compare }: CompareTo,
-) -> Result<Json<MetricSeries>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<MetricSeries>, ApiError> {
     let slice = app
         .slice(&who.ctx, segment.as_ref(), filters, group_by)
         .await?;
@@ -175,7 +183,7 @@ async fn metric(
             snapshot.built_at,
         ),
     };
-    Ok(Json(reply.suppressed(&suppression)))
+    Ok(format.reply(reply.suppressed(&suppression)))
 }
 
 /// Every value of every dimension in the data
@@ -183,20 +191,25 @@ async fn metric(
 /// Viewers do not get `city`.
 #[utoipa::path(
     get, path = "/v1/dimensions", tag = "analytics", operation_id = "getDimensions",
+    params(ReplyFormat),
     responses(
-        (status = 200, description = "Values per dimension, sorted.", body = DimensionValues),
+        (status = 200, description = "Values per dimension, sorted (CSV: one row per dimension and value).",
+            content((DimensionValues = "application/json"), (String = "text/csv"))),
+        (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = SessionForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
 async fn dimensions(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
-) -> Result<Json<DimensionValues>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<DimensionValues>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let role = who.ctx.role();
-    Ok(Json(
+    Ok(format.reply(
         dimension_values(&snapshot.facts)
             .into_iter()
             .filter(|(dimension, _)| dimension_visible(role, *dimension))
@@ -207,22 +220,27 @@ async fn dimensions(
 /// RFM segments with their customers and MRR
 #[utoipa::path(
     get, path = "/v1/segments", tag = "analytics", operation_id = "getSegments",
+    params(ReplyFormat),
     responses(
-        (status = 200, description = "The segments.", body = SegmentList),
+        (status = 200, description = "The segments (CSV: one row per segment).",
+            content((SegmentList = "application/json"), (String = "text/csv"))),
+        (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = SessionForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
 async fn segments(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
-) -> Result<Json<SegmentList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<SegmentList>, ApiError> {
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let suppression = app
         .suppression(who.ctx.tenant(), who.ctx.role(), &snapshot.facts, &[], None)
         .await?;
-    Ok(Json(SegmentList {
+    Ok(format.reply(SegmentList {
         segments: snapshot
             .segments
             .iter()

@@ -69,6 +69,8 @@ error_responses! {
     NoDataYet => "`no_data_yet`: no integration has finished its first sync.";
     PayloadTooLarge => "`payload_too_large`: the body is over 64 KiB.";
     UnsupportedMediaType => "`unsupported_media_type`: the body is not `application/json`.";
+    NotAcceptable => "`not_acceptable`: `Accept` allows neither `application/json` nor \
+        `text/csv` (and no `format` was given).";
 }
 
 /// A header every such reply carries. utoipa's Header has no `required` field; the

@@ -156,6 +156,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// The `Accept` header allows no representation the route has (JSON, or CSV where
+    /// the route offers it).
+    NotAcceptable,
     RateLimited,
     ProviderUnavailable,
     Internal,
@@ -251,6 +254,11 @@ impl ErrorCode {
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "The request body must be JSON (Content-Type: application/json).",
+            ),
+            Self::NotAcceptable => (
+                S::NOT_ACCEPTABLE,
+                "not_acceptable",
+                "This route answers application/json or text/csv (Accept, or ?format=json|csv).",
             ),
             Self::RateLimited => (
                 S::TOO_MANY_REQUESTS,

@@ -74,7 +74,7 @@ pub use metric::{
     CustomerMovements, Metric, MetricGroup, MetricPoint, MetricSeries, MetricValue, MovementsMinor,
     PlanFlowMinor, UnconvertedMinor, metric_series,
 };
-pub use money::{MICROS_PER_MINOR, Mrr, minor_unit_exponent};
+pub use money::{MICROS_PER_MINOR, Mrr, major_units, minor_unit_exponent};
 pub use payment_risk::{CardExpiry, PaymentFailureRisk, payment_failure_risks};
 pub use payments::{EventMetric, EventPoint, EventSeries, event_series};
 pub use plan_flows::{PlanFlow, plan_flows_of};

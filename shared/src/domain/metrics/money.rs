@@ -193,3 +193,46 @@ pub fn minor_unit_exponent(currency: &str) -> u32 {
         2
     }
 }
+
+/// An amount in minor units written in major units as an exact decimal: the minor units
+/// divided by 10^[`minor_unit_exponent`], with exactly that many decimal places and no
+/// rounding (integer arithmetic, never a float): `1999 eur` → `19.99`, `500 jpy` →
+/// `500`, `-1234 bhd` → `-1.234`. What a spreadsheet reads as the amount itself.
+pub fn major_units(minor: i64, currency: &str) -> String {
+    let exponent = minor_unit_exponent(currency);
+    let sign = if minor < 0 { "-" } else { "" };
+    // `unsigned_abs`: `i64::MIN` has no positive counterpart in i64.
+    let magnitude = minor.unsigned_abs();
+    if exponent == 0 {
+        return format!("{sign}{magnitude}");
+    }
+    let scale = 10u64.pow(exponent);
+    let width = exponent as usize;
+    format!("{sign}{}.{:0width$}", magnitude / scale, magnitude % scale)
+}
+
+#[cfg(test)]
+mod major_unit_tests {
+    use super::major_units;
+
+    /// ISO 4217's minor units (as Stripe's "zero-decimal" and "three-decimal" currency
+    /// lists use them): EUR 2 decimals, JPY none, BHD 3. Hand-computed values.
+    #[test]
+    fn minor_units_are_written_as_exact_major_units_per_iso_4217() {
+        assert_eq!(major_units(1999, "eur"), "19.99");
+        assert_eq!(major_units(5, "eur"), "0.05");
+        assert_eq!(major_units(0, "usd"), "0.00");
+        assert_eq!(major_units(-1999, "EUR"), "-19.99");
+        assert_eq!(major_units(-5, "eur"), "-0.05");
+        assert_eq!(major_units(500, "jpy"), "500");
+        assert_eq!(major_units(-500, "jpy"), "-500");
+        assert_eq!(major_units(1234, "bhd"), "1.234");
+        assert_eq!(major_units(-7, "kwd"), "-0.007");
+        // Beyond f64's 2^53: exact all the same.
+        assert_eq!(
+            major_units(9_007_199_254_740_993, "eur"),
+            "90071992547409.93"
+        );
+        assert_eq!(major_units(i64::MIN, "eur"), "-92233720368547758.08");
+    }
+}

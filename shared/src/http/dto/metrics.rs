@@ -192,6 +192,10 @@ impl MetricsSummary {
         let whole = |now: i64, then: i64| {
             FigureChange::of(MetricValue::Money(now), MetricValue::Money(then))
         };
+        // A count, not money (the CSV download writes money in major units).
+        let count = |now: i64, then: i64| {
+            FigureChange::of(MetricValue::Count(now), MetricValue::Count(then))
+        };
         let ratio = |now: Option<f64>, then: Option<f64>| {
             FigureChange::of(MetricValue::Ratio(now), MetricValue::Ratio(then))
         };
@@ -202,7 +206,7 @@ impl MetricsSummary {
             rates_to: earlier.rates_to,
             mrr: whole(self.mrr, earlier.mrr),
             arr: whole(self.arr, earlier.arr),
-            customers: whole(self.customers, earlier.customers),
+            customers: count(self.customers, earlier.customers),
             arpu: whole(self.arpu, earlier.arpu),
             ltv: whole(self.ltv, earlier.ltv),
             customer_churn_rate: ratio(self.customer_churn_rate, earlier.customer_churn_rate),
@@ -244,11 +248,14 @@ impl MetricsSummary {
     }
 }
 
-/// A point's headline value: money in minor units, a count, or a ratio.
+/// A point's headline value: money in minor units, a count, or a ratio. Money and
+/// counts are the same JSON integer; they stay apart here for the CSV download, which
+/// writes money in major units.
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum PointValue {
-    Whole(i64),
+    Money(i64),
+    Count(i64),
     Ratio(Option<f64>),
 }
 
@@ -366,7 +373,8 @@ impl From<Compared> for ComparedPoint {
 impl From<MetricValue> for PointValue {
     fn from(value: MetricValue) -> Self {
         match value {
-            MetricValue::Money(v) | MetricValue::Count(v) => PointValue::Whole(v),
+            MetricValue::Money(v) => PointValue::Money(v),
+            MetricValue::Count(v) => PointValue::Count(v),
             MetricValue::Ratio(r) => PointValue::Ratio(r),
         }
     }

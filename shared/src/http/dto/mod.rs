@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_tables;
 pub mod analytics;
 pub mod auth;
 pub mod customers;
@@ -20,7 +21,10 @@ pub mod error;
 pub mod integrations;
 pub mod metrics;
 pub mod segments;
+pub mod series_table;
+pub mod summary_table;
 pub mod support;
+pub mod tables;
 
 use std::borrow::Cow;
 
