@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod bad_input;
+mod cohorts;
 mod conformance;
 mod csv;
 mod custom_segments;

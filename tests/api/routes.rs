@@ -80,6 +80,8 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::DELETE, "/v1/settings/slack-webhook", Admin),
         route(Method::POST, "/v1/webhooks/stripe", Nothing),
         route(Method::GET, "/v1/metrics/summary", Aggregates),
+        route(Method::GET, "/v1/metrics/cohorts", Aggregates),
+        route(Method::GET, "/v1/metrics/forecast", Aggregates),
         route(Method::GET, "/v1/metrics/{name}", Aggregates),
         route(Method::GET, "/v1/dimensions", Aggregates),
         route(Method::GET, "/v1/settings/fx-rates", Aggregates),

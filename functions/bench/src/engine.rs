@@ -8,12 +8,13 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use tally::adapters::demo::{DemoDataset, DemoParams, generate};
 use tally::domain::metrics::{
-    BillingData, CurrencyMode, Facts, FxRates, FxSource, Metric, MrrPolicy, SeriesInterval,
-    SeriesQuery, facts_from_records, metric_series, mrr_series, summary,
+    BillingData, CohortInterval, CohortQuery, CurrencyMode, Facts, ForecastQuery, FxRates,
+    FxSource, Metric, MrrPolicy, SeriesInterval, SeriesQuery, cohorts, facts_from_records,
+    forecast, metric_series, mrr_series, summary,
 };
 
 use crate::merge::append;
-use crate::report::{Report, count, duration, goal};
+use crate::report::{Report, count, duration, goal, percentile};
 
 /// The integration id the generated records are attributed to (the `integration`
 /// dimension and the customer rows' `integration`).
@@ -23,6 +24,8 @@ pub const MONTHS: u32 = 60;
 /// Each query is timed this many times and the median reported: the first run pays for
 /// cold caches and page faults, later ones are what a warm query process sees.
 const RUNS: usize = 5;
+/// Runs of the cohort and forecast timings, for their p50 and p95.
+const LATENCY_RUNS: usize = 20;
 /// The engine goal of issue 6: monthly MRR + movements over the whole range.
 const ENGINE_GOAL: Duration = Duration::from_secs(1);
 
@@ -226,6 +229,38 @@ pub fn run(
         duration(elapsed),
         Some(goal(elapsed, ENGINE_GOAL)),
     );
+    // Issue 18: 5 years of monthly cohorts, and the 12-month forecast, at ECB rates.
+    let cohort_query = CohortQuery {
+        from: five_years_before(today),
+        to: today,
+        interval: CohortInterval::Month,
+        currency: daily.clone(),
+        filters: Vec::new(),
+        group_by: None,
+    };
+    let times = latencies(|| Ok(cohorts(&facts, &cohort_query)?))?;
+    report.row(
+        SECTION,
+        &format!(
+            "cohorts, monthly, 5 y, all currencies → eur, ECB daily rates ({LATENCY_RUNS} runs)"
+        ),
+        p50_p95(&times),
+        None,
+    );
+    let forecast_query = ForecastQuery {
+        as_of: today,
+        months: 12,
+        trailing: 6,
+        currency: daily.clone(),
+        filters: Vec::new(),
+    };
+    let times = latencies(|| Ok(forecast(&facts, &forecast_query)?))?;
+    report.row(
+        SECTION,
+        &format!("forecast, 12 months from 6, all currencies → eur, ECB daily rates ({LATENCY_RUNS} runs)"),
+        p50_p95(&times),
+        None,
+    );
     Ok(EngineFacts {
         first_changes,
         changes,
@@ -248,6 +283,27 @@ fn median<T>(mut work: impl FnMut() -> Result<T>) -> Result<(Duration, T)> {
     times.sort();
     let out = last.context("no run")?;
     Ok((times[RUNS / 2], out))
+}
+
+/// Runs `work` [`LATENCY_RUNS`] times; the sorted times.
+fn latencies<T>(mut work: impl FnMut() -> Result<T>) -> Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(LATENCY_RUNS);
+    for _ in 0..LATENCY_RUNS {
+        let started = Instant::now();
+        let out = work()?;
+        times.push(started.elapsed());
+        drop(out);
+    }
+    times.sort();
+    Ok(times)
+}
+
+fn p50_p95(times: &[Duration]) -> String {
+    format!(
+        "p50 {}, p95 {}",
+        duration(percentile(times, 50)),
+        duration(percentile(times, 95))
+    )
 }
 
 /// The currency with the most changes: what the API reports in when the tenant stored

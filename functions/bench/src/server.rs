@@ -35,6 +35,8 @@ const WARM_UPS: usize = 2;
 const ENDPOINT_BUDGET: Duration = Duration::from_secs(120);
 /// The latency goal of issue 6.
 const LATENCY_GOAL: Duration = Duration::from_millis(50);
+/// The latency goal of issue 18 for the cohort and forecast routes.
+const ANALYSIS_GOAL: Duration = Duration::from_millis(100);
 
 /// A served app; the server stops when this is dropped.
 pub struct Served {
@@ -155,16 +157,7 @@ pub async fn run(
         "/v1/customers?sort=mrr".to_owned(),
     ];
     for path in &endpoints {
-        let url = format!("{}{path}", served.base);
-        for _ in 0..WARM_UPS {
-            get(&client, &url, &token).await?;
-        }
-        let mut times = Vec::with_capacity(requests);
-        let budget = Instant::now();
-        while times.len() < requests && budget.elapsed() < ENDPOINT_BUDGET {
-            times.push(get(&client, &url, &token).await?);
-        }
-        times.sort();
+        let times = timed(&client, &served.base, path, &token, requests).await?;
         let p50 = percentile(&times, 50);
         report.row(
             section,
@@ -176,6 +169,26 @@ pub async fn run(
                 times.len()
             ),
             Some(format!("p50 {}", goal(p50, LATENCY_GOAL))),
+        );
+    }
+    // Issue 18: the cohort triangles (5 years of monthly cohorts) and the forecast.
+    let analyses = [
+        format!("/v1/metrics/cohorts?from={from}&interval=month"),
+        "/v1/metrics/forecast".to_owned(),
+    ];
+    for path in &analyses {
+        let times = timed(&client, &served.base, path, &token, requests).await?;
+        let p50 = percentile(&times, 50);
+        report.row(
+            section,
+            &format!("GET {path}"),
+            format!(
+                "p50 {}, p95 {} ({} requests)",
+                duration(p50),
+                duration(percentile(&times, 95)),
+                times.len()
+            ),
+            Some(format!("p50 {}", goal(p50, ANALYSIS_GOAL))),
         );
     }
     drop(served);
@@ -195,6 +208,28 @@ pub async fn run(
     );
     drop(served);
     Ok(())
+}
+
+/// `requests` timed GETs of `path` after [`WARM_UPS`] untimed ones (within
+/// [`ENDPOINT_BUDGET`]), sorted.
+async fn timed(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: &str,
+    requests: usize,
+) -> Result<Vec<Duration>> {
+    let url = format!("{base}{path}");
+    for _ in 0..WARM_UPS {
+        get(client, &url, token).await?;
+    }
+    let mut times = Vec::with_capacity(requests);
+    let budget = Instant::now();
+    while times.len() < requests && budget.elapsed() < ENDPOINT_BUDGET {
+        times.push(get(client, &url, token).await?);
+    }
+    times.sort();
+    Ok(times)
 }
 
 /// A client for the loopback server; its connections come from `local` when given

@@ -9,7 +9,7 @@
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ApiError;
-use super::{QueryState, custom_segments, customers, metrics, settings};
+use super::{QueryState, cohorts, custom_segments, customers, metrics, settings};
 use crate::domain::metrics::MetricsError;
 use crate::services::analytics::Snapshot;
 use crate::services::contexts::Analytics;
@@ -17,6 +17,7 @@ use crate::services::error::{BadRequest, Conflict};
 
 pub fn routes() -> OpenApiRouter<QueryState> {
     metrics::routes()
+        .merge(cohorts::routes())
         .merge(custom_segments::routes())
         .merge(settings::routes())
         .merge(customers::routes())

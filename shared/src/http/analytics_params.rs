@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 use super::query::{PageRequest, QueryPairs};
-use crate::domain::metrics::{Compare, Dimension, Filter, Metric, SeriesInterval};
+use crate::domain::metrics::{CohortInterval, Compare, Dimension, Filter, Metric, SeriesInterval};
 use crate::services::analytics_query::Currency;
 use crate::services::custom_segments::{SegmentRef, SegmentSlice};
 use crate::services::customer_query::{CustomerSelection, CustomerSort};
@@ -170,6 +170,68 @@ from_pairs!(Interval, |pairs| Ok(Self {
         .map(str::parse::<SeriesInterval>)
         .transpose()?
         .unwrap_or(SeriesInterval::Month),
+}));
+
+/// `?interval=` of the cohorts: month (default) or quarter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CohortPeriod {
+    /// The cohorts' period: customers are grouped by the month (or quarter) of their
+    /// first payment, and retention is measured at the end of each later one.
+    #[param(value_type = Option<CohortInterval>, nullable = false)]
+    pub interval: CohortInterval,
+}
+
+from_pairs!(CohortPeriod, |pairs| Ok(Self {
+    interval: match pairs.first("interval") {
+        None => CohortInterval::default(),
+        Some(text) => CohortInterval::parse(text).ok_or_else(|| {
+            ApiError::invalid_field("interval", "`interval` must be month or quarter.")
+        })?,
+    },
+}));
+
+/// An integer parameter within `range`, or its default when absent.
+fn bounded(
+    pairs: &QueryPairs,
+    name: &str,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+) -> Result<u32, ApiError> {
+    match pairs.first(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|value| range.contains(value))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    name,
+                    format!(
+                        "`{name}` must be a whole number from {} to {}.",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            }),
+    }
+}
+
+/// `?months&trailing` of the forecast.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForecastSpan {
+    /// Months forecast, 1 to 36 (default 12).
+    #[param(minimum = 1, maximum = 36, default = 12, required = false)]
+    pub months: u32,
+    /// Complete months the rates are measured over, 3 to 24 (default 6).
+    #[param(minimum = 3, maximum = 24, default = 6, required = false)]
+    pub trailing: u32,
+}
+
+from_pairs!(ForecastSpan, |pairs| Ok(Self {
+    months: bounded(&pairs, "months", 1..=36, 12)?,
+    trailing: bounded(&pairs, "trailing", 3..=24, 6)?,
 }));
 
 /// `?from&to`, days. The defaults depend on today, which the handler knows.

@@ -14,6 +14,7 @@ pub mod analytics;
 pub mod analytics_params;
 pub mod auth;
 pub mod client_ip;
+pub mod cohorts;
 pub mod custom_segments;
 pub mod customers;
 pub mod digest;

@@ -18,6 +18,8 @@
 
 mod calendar;
 mod churn_risk;
+mod cohort_walk;
+mod cohorts;
 mod compare;
 mod coverage;
 mod customer_mrr;
@@ -26,6 +28,7 @@ mod dimensions;
 mod discounts;
 mod ending;
 mod facts;
+mod forecast;
 mod from_records;
 mod fx;
 mod history;
@@ -54,6 +57,9 @@ mod tests;
 
 pub use calendar::{SeriesInterval, date_of_day, day_end, day_of, day_of_date};
 pub use churn_risk::{CHURN_RISK_WINDOW_DAYS, ChurnRisk, ChurnRiskFactor, churn_risks};
+pub use cohorts::{
+    Cohort, CohortGroup, CohortInterval, CohortPeriod, CohortQuery, CohortTable, cohorts,
+};
 pub use compare::{
     Compare, Compared, Comparison, change, compared_day, compared_range, compared_series,
 };
@@ -66,6 +72,10 @@ pub use dimensions::{
 pub use facts::{
     CustomerFacts, Facts, MrrChange, NO_CUSTOMER, PaymentFact, PaymentKind, SubscriberSpan,
     TrialFact,
+};
+pub use forecast::{
+    BAND_Z, FORECAST_MODEL, Forecast, ForecastMonth, ForecastQuery, ForecastRates, HistoryMonth,
+    TrailingMonth, forecast, forecast_start, project,
 };
 pub use from_records::facts_from_records;
 pub use fx::{ConversionFactor, DailyRates, FxRates, FxSource, RATE_SCALE};

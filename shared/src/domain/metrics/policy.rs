@@ -253,6 +253,16 @@ pub const DEFINITIONS: &[Definition] = &[
         "weighted_factors_v1",
         "pending_cancellation 40, failed payments in the last 90 days 15 each (max 30), a downgrade in the last 90 days 20, fewer seats than 90 days ago 10; sum capped at 100.",
     ),
+    def(
+        "cohorts",
+        "first_payment_period_retention",
+        "A customer's cohort is the period (month or quarter) of the first day its MRR becomes positive: under subscription billing, MRR starts with the first paid invoice, so this is the period of its first payment (a trial never paid joins no cohort). For each later period k: logo retention = cohort members paying at the end of period k / cohort size; revenue retention = the cohort's MRR at the end of period k / its MRR at the end of its first period (expansion included; null when that is 0). A member who churns and comes back counts as paying again. By plan or currency, the unit is a customer's MRR in that plan or currency.",
+    ),
+    def(
+        "forecast",
+        "trailing_movement_rates_v1",
+        "From the last n complete months: mean new and reactivation MRR per month, mean expansion, contraction and churn rates of start MRR, mean new and reactivated customers, mean customer churn rate. MRR(t+1) = MRR(t) x (1 + expansion - contraction - churn) + new + reactivation; customers likewise. Band: sigma = residual standard error of the model's one-month errors on the n months relative to their start; low/high = point x (1 -/+ z x sigma x sqrt(h x (1 + h/n))), z = 1.645 (about 90 %).",
+    ),
 ];
 
 /// The definition of a concept, if the engine has one.

@@ -1,6 +1,7 @@
 //! The demo dataset's promises: deterministic, realistic in size and shape, internally
 //! consistent, listable page by page, and free of card numbers and names.
 
+mod backtest;
 mod consistency;
 mod movements;
 mod statuses;

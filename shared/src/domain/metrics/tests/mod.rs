@@ -4,12 +4,14 @@
 mod api;
 mod bench;
 mod closed_months;
+mod cohorts;
 mod collection_and_trials;
 mod compare;
 mod currencies;
 mod customers;
 mod discounts;
 mod fixtures;
+mod forecast;
 mod fx_properties;
 mod generator;
 mod growth;

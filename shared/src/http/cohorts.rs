@@ -1,0 +1,157 @@
+//! The `query` function's cohort and forecast routes (docs/api.md, "Cohorts" and
+//! "Forecast"): static paths beside `/v1/metrics/{name}`. Every role may read them; as
+//! on the other aggregate routes, viewers not `city`, and not the figures of a filter,
+//! group or cohort of fewer customers than the tenant's k (`Analytics::suppression`).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::QueryState;
+use super::analytics::loaded;
+use super::analytics_params::{
+    AsOf, CohortPeriod, DateRange, Filters, ForecastSpan, GroupBy, RequestedCurrency,
+};
+use super::dto::cohorts::CohortTriangle;
+use super::dto::forecast::ForecastReply;
+use super::error::ApiError;
+use super::responses::{AnalyticsForbidden, AnalyticsInvalid, NoDataYet, Unauthenticated};
+use super::session::{Aggregates, Authorized};
+use crate::domain::metrics::{CohortQuery, ForecastQuery, cohorts, definition, forecast};
+use crate::services::analytics_query::check_dimensions;
+use crate::services::contexts::Analytics;
+
+pub fn routes() -> OpenApiRouter<QueryState> {
+    OpenApiRouter::new()
+        .routes(routes!(metric_cohorts))
+        .routes(routes!(metric_forecast))
+}
+
+/// Cohort retention triangles
+///
+/// Customers grouped by the month (or quarter) of their first payment (the first day
+/// their MRR becomes positive); for each later period, the members still paying
+/// (`logo_retention`) and their MRR against the cohort's first-period MRR
+/// (`revenue_retention`, expansion included). `from`..`to` selects the cohorts (default
+/// the last 12 months); offsets run up to `to`. With `group_by`, one triangle per value.
+#[utoipa::path(
+    get, path = "/v1/metrics/cohorts", tag = "analytics", operation_id = "getCohorts",
+    params(DateRange, CohortPeriod, RequestedCurrency, GroupBy, Filters),
+    responses(
+        (status = 200, description = "The triangles.", body = CohortTriangle),
+        (status = 400, response = AnalyticsInvalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = AnalyticsForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+async fn metric_cohorts(
+    State(app): State<Arc<Analytics>>,
+    who: Authorized<Aggregates>,
+    Filters { filter: filters }: Filters,
+    GroupBy { group_by }: GroupBy,
+    CohortPeriod { interval }: CohortPeriod,
+    range: DateRange,
+    RequestedCurrency { currency }: RequestedCurrency,
+) -> Result<Json<CohortTriangle>, ApiError> {
+    check_dimensions(who.ctx.role(), &filters, group_by)?;
+    let (from, to) = range.or_default(app.now().date_naive());
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let query = CohortQuery {
+        from,
+        to,
+        interval,
+        currency: app
+            .query_currency(
+                who.ctx.tenant(),
+                currency.as_ref(),
+                &snapshot.reporting_currency,
+            )
+            .await?,
+        filters,
+        group_by,
+    };
+    let suppression = app
+        .suppression(
+            who.ctx.tenant(),
+            who.ctx.role(),
+            &snapshot.facts,
+            &query.filters,
+            group_by,
+        )
+        .await?;
+    let table = cohorts(&snapshot.facts, &query)?;
+    let name = definition("cohorts").map_or("", |d| d.name);
+    Ok(Json(CohortTriangle::new(
+        table,
+        name,
+        snapshot.built_at,
+        &suppression,
+    )))
+}
+
+/// MRR and customers forecast
+///
+/// The model `trailing_movement_rates_v1`: the mean movements of the last `trailing`
+/// complete months (new and reactivation MRR per month; expansion, contraction and
+/// churn as rates of start MRR; new and reactivated customers; customer churn rate),
+/// applied month by month from the last complete month at `as_of`. The band is
+/// `point × (1 ∓ z·σ·√(h·(1 + h/n)))` at horizon h, σ the spread of the model's
+/// one-month errors on the n trailing months, z = 1.645 (about 90 %).
+#[utoipa::path(
+    get, path = "/v1/metrics/forecast", tag = "analytics", operation_id = "getForecast",
+    params(AsOf, ForecastSpan, RequestedCurrency, Filters),
+    responses(
+        (status = 200, description = "The forecast.", body = ForecastReply),
+        (status = 400, response = AnalyticsInvalid),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = AnalyticsForbidden),
+        (status = 409, response = NoDataYet),
+    )
+)]
+async fn metric_forecast(
+    State(app): State<Arc<Analytics>>,
+    who: Authorized<Aggregates>,
+    Filters { filter: filters }: Filters,
+    AsOf { as_of }: AsOf,
+    ForecastSpan { months, trailing }: ForecastSpan,
+    RequestedCurrency { currency }: RequestedCurrency,
+) -> Result<Json<ForecastReply>, ApiError> {
+    check_dimensions(who.ctx.role(), &filters, None)?;
+    let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
+    let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let query = ForecastQuery {
+        as_of,
+        months,
+        trailing,
+        currency: app
+            .query_currency(
+                who.ctx.tenant(),
+                currency.as_ref(),
+                &snapshot.reporting_currency,
+            )
+            .await?,
+        filters,
+    };
+    let suppression = app
+        .suppression(
+            who.ctx.tenant(),
+            who.ctx.role(),
+            &snapshot.facts,
+            &query.filters,
+            None,
+        )
+        .await?;
+    let result = forecast(&snapshot.facts, &query)?;
+    let description = definition("forecast").map_or("", |d| d.rule);
+    Ok(Json(ForecastReply::new(
+        result,
+        trailing,
+        description,
+        snapshot.built_at,
+        &suppression,
+    )))
+}
