@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,10 +14,14 @@ use super::analytics::loaded;
 use super::analytics_params::{
     AsOf, CohortPeriod, DateRange, Filters, ForecastSpan, GroupBy, RequestedCurrency,
 };
+use super::download::Negotiated;
 use super::dto::cohorts::CohortTriangle;
 use super::dto::forecast::ForecastReply;
 use super::error::ApiError;
-use super::responses::{AnalyticsForbidden, AnalyticsInvalid, NoDataYet, Unauthenticated};
+use super::negotiate::ReplyFormat;
+use super::responses::{
+    AnalyticsForbidden, AnalyticsInvalid, NoDataYet, NotAcceptable, Unauthenticated,
+};
 use super::session::{Aggregates, Authorized};
 use crate::domain::metrics::{CohortQuery, ForecastQuery, cohorts, definition, forecast};
 use crate::services::analytics_query::check_dimensions;
@@ -39,15 +42,18 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// the last 12 months); offsets run up to `to`. With `group_by`, one triangle per value.
 #[utoipa::path(
     get, path = "/v1/metrics/cohorts", tag = "analytics", operation_id = "getCohorts",
-    params(DateRange, CohortPeriod, RequestedCurrency, GroupBy, Filters),
+    params(DateRange, CohortPeriod, RequestedCurrency, GroupBy, Filters, ReplyFormat),
     responses(
-        (status = 200, description = "The triangles.", body = CohortTriangle),
+        (status = 200, description = "The triangles (as CSV: one row per cohort and offset).",
+            content((CohortTriangle = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
+#[allow(clippy::too_many_arguments)] // One extractor per parameter: the signature is the contract.
 async fn metric_cohorts(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
@@ -56,7 +62,8 @@ async fn metric_cohorts(
     CohortPeriod { interval }: CohortPeriod,
     range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
-) -> Result<Json<CohortTriangle>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<CohortTriangle>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, group_by)?;
     let (from, to) = range.or_default(app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
@@ -85,7 +92,7 @@ async fn metric_cohorts(
         .await?;
     let table = cohorts(&snapshot.facts, &query)?;
     let name = definition("cohorts").map_or("", |d| d.name);
-    Ok(Json(CohortTriangle::new(
+    Ok(format.reply(CohortTriangle::new(
         table,
         name,
         snapshot.built_at,
@@ -103,12 +110,14 @@ async fn metric_cohorts(
 /// one-month errors on the n trailing months, z = 1.645 (about 90 %).
 #[utoipa::path(
     get, path = "/v1/metrics/forecast", tag = "analytics", operation_id = "getForecast",
-    params(AsOf, ForecastSpan, RequestedCurrency, Filters),
+    params(AsOf, ForecastSpan, RequestedCurrency, Filters, ReplyFormat),
     responses(
-        (status = 200, description = "The forecast.", body = ForecastReply),
+        (status = 200, description = "The forecast (as CSV: the trailing months, then the forecast months).",
+            content((ForecastReply = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
@@ -119,7 +128,8 @@ async fn metric_forecast(
     AsOf { as_of }: AsOf,
     ForecastSpan { months, trailing }: ForecastSpan,
     RequestedCurrency { currency }: RequestedCurrency,
-) -> Result<Json<ForecastReply>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<ForecastReply>, ApiError> {
     check_dimensions(who.ctx.role(), &filters, None)?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
@@ -147,7 +157,7 @@ async fn metric_forecast(
         .await?;
     let result = forecast(&snapshot.facts, &query)?;
     let description = definition("forecast").map_or("", |d| d.rule);
-    Ok(Json(ForecastReply::new(
+    Ok(format.reply(ForecastReply::new(
         result,
         trailing,
         description,

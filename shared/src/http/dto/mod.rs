@@ -15,6 +15,7 @@ pub mod admin;
 pub mod admin_tables;
 pub mod analytics;
 pub mod auth;
+pub mod cohort_tables;
 pub mod cohorts;
 pub mod customers;
 pub mod digest;
