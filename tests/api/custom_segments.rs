@@ -358,6 +358,12 @@ async fn a_custom_segment_answers_exactly_as_its_filters_everywhere() {
         ),
         ("/v1/customers?sort=ltv&", vec![&analyst]),
         ("/v1/insights/payment-failure-risk?", vec![&analyst]),
+        (
+            "/v1/metrics/cohorts?from=2024-01-01&group_by=plan&",
+            vec![&analyst, &viewer],
+        ),
+        ("/v1/metrics/forecast?", vec![&analyst, &viewer]),
+        ("/v1/metrics/plan_flows?", vec![&analyst]),
     ] {
         for reader in readers {
             let filtered = ok(&app, &format!("{path}{by_filter}"), reader).await;

@@ -236,6 +236,7 @@ pub fn run(
         interval: CohortInterval::Month,
         currency: daily.clone(),
         filters: Vec::new(),
+        customers: None,
         group_by: None,
     };
     let times = latencies(|| Ok(cohorts(&facts, &cohort_query)?))?;
@@ -253,6 +254,7 @@ pub fn run(
         trailing: 6,
         currency: daily.clone(),
         filters: Vec::new(),
+        customers: None,
     };
     let times = latencies(|| Ok(forecast(&facts, &forecast_query)?))?;
     report.row(
