@@ -340,6 +340,27 @@ async fn a_custom_segment_answers_exactly_as_its_filters_everywhere() {
     .await;
     let by_filter = format!("filter[country]={country}");
     let by_segment = format!("segment={segment}");
+    // The list downloads as CSV: a header, then one row per segment.
+    let response = app.get("/v1/segments/custom?format=csv", &analyst).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let mut reader = ::csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "id",
+            "name",
+            "filters",
+            "restricted",
+            "created_at",
+            "updated_at"
+        ]
+    );
+    let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][0], segment.as_str());
+    assert_eq!(&rows[0][1], "First country");
+    assert_eq!(rows[0][2], format!("country={country}"));
 
     // The same replies, for the summary, a series, a grouped series and the list, for
     // each role that may read them.

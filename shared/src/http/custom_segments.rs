@@ -12,12 +12,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::QueryState;
+use super::download::Negotiated;
 use super::dto::PathId;
 use super::dto::error::ErrorBody;
 use super::dto::segments::{CustomSegment, CustomSegmentList, CustomSegmentRequest};
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::responses::{BodyRefused, NotFound, RoleForbidden, SessionForbidden, Unauthenticated};
+use super::negotiate::ReplyFormat;
+use super::responses::{
+    BodyRefused, InvalidRequest, NotAcceptable, NotFound, RoleForbidden, SessionForbidden,
+    Unauthenticated,
+};
 use super::session::{Aggregates, Authorized, CustomerData};
 use crate::domain::ids::SegmentId;
 use crate::services::contexts::Analytics;
@@ -32,19 +37,24 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// The tenant's custom segments
 #[utoipa::path(
     get, path = "/v1/segments/custom", tag = "analytics", operation_id = "listCustomSegments",
+    params(ReplyFormat),
     responses(
-        (status = 200, description = "The segments, oldest first.", body = CustomSegmentList),
+        (status = 200, description = "The segments, oldest first (as CSV: one row per segment).",
+            content((CustomSegmentList = "application/json"), (String = "text/csv"))),
+        (status = 400, response = InvalidRequest),
         (status = 401, response = Unauthenticated),
         (status = 403, response = SessionForbidden),
+        (status = 406, response = NotAcceptable),
     )
 )]
 async fn list_segments(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
-) -> Result<Json<CustomSegmentList>, ApiError> {
+    format: ReplyFormat,
+) -> Result<Negotiated<CustomSegmentList>, ApiError> {
     let segments = app.custom_segments(who.ctx.tenant()).await?;
     let role = who.ctx.role();
-    Ok(Json(CustomSegmentList {
+    Ok(format.reply(CustomSegmentList {
         segments: segments
             .into_iter()
             .map(|s| CustomSegment::seen_by(s, role))

@@ -1,8 +1,10 @@
-//! The CSV tables of the cohort triangle and the forecast (`format=csv`), from exactly
-//! the DTO the role gets as JSON: a viewer's suppressed cohorts and slices stay empty.
+//! The CSV tables of the cohort triangle, the forecast and the custom segments
+//! (`format=csv`), from exactly the DTO the role gets as JSON: a viewer's suppressed
+//! cohorts and slices stay empty, and its segments on `city` list no city.
 
 use super::cohorts::{CohortRow, CohortTriangle};
 use super::forecast::ForecastReply;
+use super::segments::CustomSegmentList;
 use crate::http::download::{Cell, ToCsv};
 
 /// The rows of one triangle: one per (cohort, offset); a cohort without cells (a
@@ -138,5 +140,41 @@ impl ToCsv for ForecastReply {
             ]
         });
         history.chain(forecast).collect()
+    }
+}
+
+/// One row per segment; its filters as `dimension=value` pairs joined by `; `, in
+/// dimension order.
+impl ToCsv for CustomSegmentList {
+    fn header(&self) -> Vec<&'static str> {
+        vec![
+            "id",
+            "name",
+            "filters",
+            "restricted",
+            "created_at",
+            "updated_at",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<Cell<'_>>> {
+        self.segments
+            .iter()
+            .map(|s| {
+                let filters: Vec<String> = s
+                    .filters
+                    .iter()
+                    .map(|(dimension, value)| format!("{dimension}={value}"))
+                    .collect();
+                vec![
+                    Cell::text(s.id.as_str()),
+                    Cell::text(s.name.as_str()),
+                    Cell::Text(filters.join("; ").into()),
+                    Cell::Bool(s.restricted),
+                    Cell::Time(s.created_at),
+                    Cell::Time(s.updated_at),
+                ]
+            })
+            .collect()
     }
 }
