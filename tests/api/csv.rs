@@ -375,6 +375,60 @@ async fn every_series_and_list_downloads_as_the_figures_of_its_json() {
         assert_eq!(row["currency"], currency);
     }
 
+    // The cohort triangle: one row per cohort and offset, by country after the whole.
+    let path = "/v1/metrics/cohorts?group_by=country";
+    let body = json(&app, path, &token).await;
+    let (table, _) = csv_reply(&app, path, &token).await;
+    let currency = body["currency"].as_str().unwrap();
+    let mut expected = Vec::new();
+    let groups = body["groups"].as_array().unwrap();
+    let triangles = std::iter::once(("", &body["cohorts"])).chain(
+        groups
+            .iter()
+            .map(|g| (g["key"].as_str().unwrap(), &g["cohorts"])),
+    );
+    for (group, cohorts) in triangles {
+        for cohort in cohorts.as_array().unwrap() {
+            for cell in cohort["periods"].as_array().unwrap() {
+                expected.push((
+                    group.to_owned(),
+                    cohort["cohort"].as_str().unwrap().to_owned(),
+                    cell.clone(),
+                ));
+            }
+        }
+    }
+    assert!(expected.len() > 12, "a year of cohorts has cells");
+    assert_eq!(table.rows.len(), expected.len());
+    for ((group, cohort, cell), row) in expected.iter().zip(&table.rows) {
+        assert_eq!((&row["group"], &row["cohort"]), (group, cohort));
+        assert_eq!(row["offset"], cell["offset"].to_string());
+        assert_eq!(row["customers"], cell["customers"].to_string());
+        assert_eq!(minor(&row["mrr"], currency), int(&cell["mrr"]));
+        if let Some(logo) = cell["logo_retention"].as_f64() {
+            assert_ratio(&row["logo_retention"], logo, "logo retention");
+        }
+    }
+    // The forecast: the trailing months, then the forecast with its band.
+    let path = "/v1/metrics/forecast?months=6";
+    let body = json(&app, path, &token).await;
+    let (table, _) = csv_reply(&app, path, &token).await;
+    let currency = body["currency"].as_str().unwrap();
+    let history = body["history"].as_array().unwrap();
+    let series = body["series"].as_array().unwrap();
+    assert_eq!(series.len(), 6);
+    assert_eq!(table.rows.len(), history.len() + series.len());
+    for (point, row) in history.iter().chain(series).zip(&table.rows) {
+        assert_eq!(row["period_start"], point["period_start"].as_str().unwrap());
+        assert_eq!(minor(&row["mrr"], currency), int(&point["mrr"]));
+        assert_eq!(row["model"], "trailing_movement_rates_v1");
+    }
+    for (point, row) in series.iter().zip(&table.rows[history.len()..]) {
+        assert_eq!(row["kind"], "forecast");
+        assert_eq!(minor(&row["mrr_low"], currency), int(&point["mrr_low"]));
+        assert_eq!(minor(&row["mrr_high"], currency), int(&point["mrr_high"]));
+    }
+
     // The customer list pages as in JSON; the next page is the `Link`.
     let mut path = "/v1/customers?limit=20&sort=ltv".to_owned();
     let mut seen = 0;

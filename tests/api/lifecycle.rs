@@ -508,6 +508,13 @@ async fn every_stored_item_is_a_registered_entity_and_a_closed_tenant_leaves_non
         .set_reporting_currency(&tenant, "eur")
         .await
         .unwrap();
+    let segment = json!({ "name": "Berliners", "filters": { "city": "Berlin" } });
+    assert_eq!(
+        app.post("/v1/segments/custom", Some(&token), segment)
+            .await
+            .status(),
+        201
+    );
     let export: Value = app
         .post("/v1/exports", Some(&token), json!({}))
         .await

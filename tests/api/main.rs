@@ -6,6 +6,7 @@ mod bad_input;
 mod cohorts;
 mod conformance;
 mod csv;
+mod custom_segments;
 mod digest;
 mod ecb_rates;
 mod edge_limits;

@@ -92,6 +92,11 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::GET, "/v1/customers", CustomerData),
         route(Method::GET, "/v1/customers/{id}", CustomerData),
         route(Method::GET, "/v1/segments", Aggregates),
+        route(Method::GET, "/v1/segments/custom", Aggregates),
+        route(Method::POST, "/v1/segments/custom", CustomerData),
+        route(Method::GET, "/v1/segments/custom/{id}", Aggregates),
+        route(Method::PUT, "/v1/segments/custom/{id}", CustomerData),
+        route(Method::DELETE, "/v1/segments/custom/{id}", CustomerData),
         route(
             Method::GET,
             "/v1/insights/payment-failure-risk",

@@ -163,6 +163,7 @@ pub fn run(
         interval: SeriesInterval::Month,
         currency: native.clone(),
         filters: Vec::new(),
+        customers: None,
         group_by: None,
     };
     let code = native.code();
@@ -235,6 +236,7 @@ pub fn run(
         interval: CohortInterval::Month,
         currency: daily.clone(),
         filters: Vec::new(),
+        customers: None,
         group_by: None,
     };
     let times = latencies(|| Ok(cohorts(&facts, &cohort_query)?))?;
@@ -252,6 +254,7 @@ pub fn run(
         trailing: 6,
         currency: daily.clone(),
         filters: Vec::new(),
+        customers: None,
     };
     let times = latencies(|| Ok(forecast(&facts, &forecast_query)?))?;
     report.row(

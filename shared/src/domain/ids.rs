@@ -85,6 +85,11 @@ uuid_id!(
     GrantId
 );
 
+uuid_id!(
+    /// A tenant's custom segment: a named set of dimension filters.
+    SegmentId
+);
+
 impl TenantId {
     /// The partition that holds everything this tenant owns.
     pub fn partition(&self) -> String {

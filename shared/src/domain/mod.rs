@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod password;
 pub mod roles;
 pub mod schedule;
+pub mod segments;
 pub mod sign_in;
 pub mod support;
 pub mod tokens;

@@ -1,7 +1,7 @@
 //! The `query` function (docs/api.md, "query function"): metrics, dimensions, FX rates,
-//! the reporting currency, customers, segments and the payment-failure insight, in
-//! `metrics`, `settings` and `customers`. Every route reads the tenant's analytics
-//! snapshot, never raw items.
+//! the reporting currency, customers, segments (RFM and custom) and the payment-failure
+//! insight, in `metrics`, `custom_segments`, `settings` and `customers`. Every route
+//! reads the tenant's analytics snapshot, never raw items.
 //!
 //! Viewers get aggregates only: no per-customer rows, no e-mails, and not the `city`
 //! dimension (`services::analytics_query` says which dimension a role may see).
@@ -9,7 +9,7 @@
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ApiError;
-use super::{QueryState, cohorts, customers, metrics, settings};
+use super::{QueryState, cohorts, custom_segments, customers, metrics, settings};
 use crate::domain::metrics::MetricsError;
 use crate::services::analytics::Snapshot;
 use crate::services::contexts::Analytics;
@@ -18,6 +18,7 @@ use crate::services::error::{BadRequest, Conflict};
 pub fn routes() -> OpenApiRouter<QueryState> {
     metrics::routes()
         .merge(cohorts::routes())
+        .merge(custom_segments::routes())
         .merge(settings::routes())
         .merge(customers::routes())
         .merge(super::digest::preview_routes())

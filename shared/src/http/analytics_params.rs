@@ -1,6 +1,6 @@
 //! The typed query of the `query` function's routes (docs/api.md, "query function"):
 //! `from`, `to`, `as_of`, `interval`, `currency`, `filter[<dimension>]=<value>`
-//! (repeatable), `group_by`, and the customer list's `segment`, `sort`, `limit`, `cursor`.
+//! (repeatable), `segment`, `group_by`, and the customer list's `sort`, `limit`, `cursor`.
 //!
 //! Each parameter is its own extractor, so a handler's signature says what it reads and
 //! in which order a bad value is reported; every one is checked before the snapshot is
@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::query::{PageRequest, QueryPairs};
 use crate::domain::metrics::{CohortInterval, Compare, Dimension, Filter, Metric, SeriesInterval};
 use crate::services::analytics_query::Currency;
+use crate::services::custom_segments::{SegmentRef, SegmentSlice};
 use crate::services::customer_query::{CustomerSelection, CustomerSort};
 
 /// A date, or a whole RFC 3339 time standing for its UTC date; nothing else (a date
@@ -98,6 +99,33 @@ pub struct Filters {
 
 from_pairs!(Filters, |pairs| Ok(Self {
     filter: filters(&pairs)?
+}));
+
+/// `?segment=`: an RFM segment or a custom segment, on every metric and list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Segment {
+    /// An RFM segment (champions, loyal, at_risk, cant_lose, hibernating, new) or the id
+    /// of one of the tenant's custom segments (`/v1/segments/custom`): only its
+    /// customers. A custom segment's filters are ANDed with `filter[...]`; another
+    /// tenant's or a deleted id is 404 `not_found`; any other value is 400.
+    #[param(value_type = Option<String>, nullable = false)]
+    pub segment: Option<SegmentRef>,
+}
+
+from_pairs!(Segment, |pairs| Ok(Self {
+    segment: pairs
+        .first("segment")
+        .map(|text| {
+            SegmentRef::parse(text).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "segment",
+                    "`segment` must be an RFM segment (champions, loyal, at_risk, cant_lose, \
+                     hibernating, new) or a custom segment's id.",
+                )
+            })
+        })
+        .transpose()?,
 }));
 
 /// `?group_by=<dimension>`.
@@ -321,14 +349,10 @@ impl<S: Send + Sync> FromRequestParts<S> for MetricName {
     }
 }
 
-/// The customer list's query: a page, filters, a sort and a segment.
+/// The customer list's query: a page, filters and a sort (its segment is [`Segment`]).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomerListQuery {
-    /// Only customers of this RFM segment (champions, loyal, at_risk, cant_lose,
-    /// hibernating, new); another value matches no customer.
-    #[param(value_type = Option<String>, nullable = false)]
-    pub segment: Option<String>,
     /// Descending; default `mrr`.
     #[param(value_type = Option<CustomerSortName>, inline, nullable = false)]
     pub sort: CustomerSort,
@@ -339,11 +363,12 @@ pub struct CustomerListQuery {
 }
 
 impl CustomerListQuery {
-    pub fn selection(self) -> (PageRequest, CustomerSelection) {
+    /// The selection of the resolved slice (the filters given with the segment's).
+    pub fn selection(self, slice: SegmentSlice) -> (PageRequest, CustomerSelection) {
         let selection = CustomerSelection {
-            segment: self.segment,
+            segment: slice.rfm,
             sort: self.sort,
-            filters: self.filters,
+            filters: slice.filters,
         };
         (self.page, selection)
     }
@@ -369,7 +394,6 @@ from_pairs!(CustomerListQuery, |pairs| {
         })?,
     };
     Ok(Self {
-        segment: pairs.first("segment").map(str::to_owned),
         sort,
         page,
         filters,

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,15 +12,19 @@ use utoipa_axum::routes;
 use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{
-    AsOf, CohortPeriod, DateRange, Filters, ForecastSpan, GroupBy, RequestedCurrency,
+    AsOf, CohortPeriod, DateRange, Filters, ForecastSpan, GroupBy, RequestedCurrency, Segment,
 };
+use super::download::Negotiated;
 use super::dto::cohorts::CohortTriangle;
 use super::dto::forecast::ForecastReply;
 use super::error::ApiError;
-use super::responses::{AnalyticsForbidden, AnalyticsInvalid, NoDataYet, Unauthenticated};
+use super::negotiate::ReplyFormat;
+use super::responses::{
+    AnalyticsForbidden, AnalyticsInvalid, NoDataYet, NotAcceptable, SegmentNotFound,
+    Unauthenticated,
+};
 use super::session::{Aggregates, Authorized};
 use crate::domain::metrics::{CohortQuery, ForecastQuery, cohorts, definition, forecast};
-use crate::services::analytics_query::check_dimensions;
 use crate::services::contexts::Analytics;
 
 pub fn routes() -> OpenApiRouter<QueryState> {
@@ -39,27 +42,45 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// the last 12 months); offsets run up to `to`. With `group_by`, one triangle per value.
 #[utoipa::path(
     get, path = "/v1/metrics/cohorts", tag = "analytics", operation_id = "getCohorts",
-    params(DateRange, CohortPeriod, RequestedCurrency, GroupBy, Filters),
+    params(DateRange, CohortPeriod, RequestedCurrency, GroupBy, Filters, Segment, ReplyFormat),
     responses(
-        (status = 200, description = "The triangles.", body = CohortTriangle),
+        (status = 200, description = "The triangles (as CSV: one row per cohort and offset).",
+            content((CohortTriangle = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 404, response = SegmentNotFound),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
+#[allow(clippy::too_many_arguments)] // One extractor per parameter: the signature is the contract.
 async fn metric_cohorts(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
     Filters { filter: filters }: Filters,
+    Segment { segment }: Segment,
     GroupBy { group_by }: GroupBy,
     CohortPeriod { interval }: CohortPeriod,
     range: DateRange,
     RequestedCurrency { currency }: RequestedCurrency,
-) -> Result<Json<CohortTriangle>, ApiError> {
-    check_dimensions(who.ctx.role(), &filters, group_by)?;
+    format: ReplyFormat,
+) -> Result<Negotiated<CohortTriangle>, ApiError> {
+    let slice = app
+        .slice(&who.ctx, segment.as_ref(), filters, group_by)
+        .await?;
     let (from, to) = range.or_default(app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let slice = slice.on(&snapshot);
+    let suppression = app
+        .slice_suppression(
+            who.ctx.tenant(),
+            who.ctx.role(),
+            &snapshot.facts,
+            &slice,
+            group_by,
+        )
+        .await?;
     let query = CohortQuery {
         from,
         to,
@@ -71,21 +92,13 @@ async fn metric_cohorts(
                 &snapshot.reporting_currency,
             )
             .await?,
-        filters,
+        filters: slice.filters,
+        customers: slice.customers,
         group_by,
     };
-    let suppression = app
-        .suppression(
-            who.ctx.tenant(),
-            who.ctx.role(),
-            &snapshot.facts,
-            &query.filters,
-            group_by,
-        )
-        .await?;
     let table = cohorts(&snapshot.facts, &query)?;
     let name = definition("cohorts").map_or("", |d| d.name);
-    Ok(Json(CohortTriangle::new(
+    Ok(format.reply(CohortTriangle::new(
         table,
         name,
         snapshot.built_at,
@@ -103,26 +116,42 @@ async fn metric_cohorts(
 /// one-month errors on the n trailing months, z = 1.645 (about 90 %).
 #[utoipa::path(
     get, path = "/v1/metrics/forecast", tag = "analytics", operation_id = "getForecast",
-    params(AsOf, ForecastSpan, RequestedCurrency, Filters),
+    params(AsOf, ForecastSpan, RequestedCurrency, Filters, Segment, ReplyFormat),
     responses(
-        (status = 200, description = "The forecast.", body = ForecastReply),
+        (status = 200, description = "The forecast (as CSV: the trailing months, then the forecast months).",
+            content((ForecastReply = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 404, response = SegmentNotFound),
+        (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
+#[allow(clippy::too_many_arguments)] // One extractor per parameter: the signature is the contract.
 async fn metric_forecast(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
     Filters { filter: filters }: Filters,
+    Segment { segment }: Segment,
     AsOf { as_of }: AsOf,
     ForecastSpan { months, trailing }: ForecastSpan,
     RequestedCurrency { currency }: RequestedCurrency,
-) -> Result<Json<ForecastReply>, ApiError> {
-    check_dimensions(who.ctx.role(), &filters, None)?;
+    format: ReplyFormat,
+) -> Result<Negotiated<ForecastReply>, ApiError> {
+    let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let slice = slice.on(&snapshot);
+    let suppression = app
+        .slice_suppression(
+            who.ctx.tenant(),
+            who.ctx.role(),
+            &snapshot.facts,
+            &slice,
+            None,
+        )
+        .await?;
     let query = ForecastQuery {
         as_of,
         months,
@@ -134,20 +163,12 @@ async fn metric_forecast(
                 &snapshot.reporting_currency,
             )
             .await?,
-        filters,
+        filters: slice.filters,
+        customers: slice.customers,
     };
-    let suppression = app
-        .suppression(
-            who.ctx.tenant(),
-            who.ctx.role(),
-            &snapshot.facts,
-            &query.filters,
-            None,
-        )
-        .await?;
     let result = forecast(&snapshot.facts, &query)?;
     let description = definition("forecast").map_or("", |d| d.rule);
-    Ok(Json(ForecastReply::new(
+    Ok(format.reply(ForecastReply::new(
         result,
         trailing,
         description,

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::QueryState;
 use super::analytics::loaded;
 use super::analytics_params::{
-    AsOf, CompareTo, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency,
+    AsOf, CompareTo, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency, Segment,
 };
 use super::download::Negotiated;
 use super::dto::analytics::{DimensionValues, SegmentEntry, SegmentList};
@@ -19,13 +19,13 @@ use super::error::ApiError;
 use super::negotiate::ReplyFormat;
 use super::responses::{
     AnalyticsForbidden, AnalyticsInvalid, InvalidRequest, NoDataYet, NotAcceptable,
-    SessionForbidden, Unauthenticated,
+    SegmentNotFound, SessionForbidden, Unauthenticated,
 };
 use super::session::{Aggregates, Authorized};
 use crate::domain::metrics::{
     MrrPolicy, SeriesQuery, compared_day, compared_series, dimension_values, metric_series, summary,
 };
-use crate::services::analytics_query::{check_dimensions, dimension_visible};
+use crate::services::analytics_query::dimension_visible;
 use crate::services::contexts::Analytics;
 use std::sync::Arc;
 
@@ -43,27 +43,30 @@ pub fn routes() -> OpenApiRouter<QueryState> {
 /// complete calendar month (`rates_from`..`rates_to`); LTV.
 #[utoipa::path(
     get, path = "/v1/metrics/summary", tag = "analytics", operation_id = "getMetricsSummary",
-    params(AsOf, RequestedCurrency, Filters, CompareTo, ReplyFormat),
+    params(AsOf, RequestedCurrency, Filters, Segment, CompareTo, ReplyFormat),
     responses(
         (status = 200, description = "The summary (CSV: one row, and one per unconverted currency).",
             content((MetricsSummary = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 404, response = SegmentNotFound),
         (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
 )]
+#[allow(clippy::too_many_arguments)] // One extractor per parameter: the signature is the contract.
 async fn metrics_summary(
     State(app): State<Arc<Analytics>>,
     who: Authorized<Aggregates>,
     Filters { filter: filters }: Filters,
+    Segment { segment }: Segment,
     AsOf { as_of }: AsOf,
     RequestedCurrency { currency }: RequestedCurrency,
     CompareTo { compare }: CompareTo,
     format: ReplyFormat,
 ) -> Result<Negotiated<MetricsSummary>, ApiError> {
-    check_dimensions(who.ctx.role(), &filters, None)?;
+    let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
     let mode = app
@@ -73,25 +76,26 @@ async fn metrics_summary(
             &snapshot.reporting_currency,
         )
         .await?;
+    let slice = slice.on(&snapshot);
     let suppression = app
-        .suppression(
+        .slice_suppression(
             who.ctx.tenant(),
             who.ctx.role(),
             &snapshot.facts,
-            &filters,
+            &slice,
             None,
         )
         .await?;
     let earlier = match compare {
         Some(compare) => {
             let day = compared_day(as_of, compare)?;
-            let earlier = summary(&snapshot.facts, day, mode.clone(), filters.clone())?;
+            let earlier = summary(&snapshot.facts, day, mode.clone(), slice.clone())?;
             Some((compare, earlier))
         }
         None => None,
     };
     let mut reply = MetricsSummary::new(
-        summary(&snapshot.facts, as_of, mode, filters)?,
+        summary(&snapshot.facts, as_of, mode, slice)?,
         MrrPolicy::default(),
         snapshot.built_at,
     );
@@ -113,13 +117,14 @@ async fn metrics_summary(
 /// relative_change}`.
 #[utoipa::path(
     get, path = "/v1/metrics/{name}", tag = "analytics", operation_id = "getMetric",
-    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, CompareTo, ReplyFormat),
+    params(MetricName, DateRange, Interval, RequestedCurrency, GroupBy, Filters, Segment, CompareTo, ReplyFormat),
     responses(
         (status = 200, description = "The series (CSV: one row per period, per group and period with `group_by`).",
             content((MetricSeries = "application/json"), (String = "text/csv"))),
         (status = 400, response = AnalyticsInvalid),
         (status = 401, response = Unauthenticated),
         (status = 403, response = AnalyticsForbidden),
+        (status = 404, response = SegmentNotFound),
         (status = 406, response = NotAcceptable),
         (status = 409, response = NoDataYet),
     )
@@ -130,6 +135,7 @@ async fn metric(
     who: Authorized<Aggregates>,
     MetricName { name: metric }: MetricName,
     Filters { filter: filters }: Filters,
+    Segment { segment }: Segment,
     GroupBy { group_by }: GroupBy,
     Interval { interval }: Interval,
     range: DateRange,
@@ -137,9 +143,21 @@ async fn metric(
     CompareTo { compare }: CompareTo,
     format: ReplyFormat,
 ) -> Result<Negotiated<MetricSeries>, ApiError> {
-    check_dimensions(who.ctx.role(), &filters, group_by)?;
+    let slice = app
+        .slice(&who.ctx, segment.as_ref(), filters, group_by)
+        .await?;
     let (from, to) = range.or_default(app.now().date_naive());
     let snapshot = loaded(&app, who.ctx.tenant()).await?;
+    let slice = slice.on(&snapshot);
+    let suppression = app
+        .slice_suppression(
+            who.ctx.tenant(),
+            who.ctx.role(),
+            &snapshot.facts,
+            &slice,
+            group_by,
+        )
+        .await?;
     let query = SeriesQuery {
         from,
         to,
@@ -151,18 +169,10 @@ async fn metric(
                 &snapshot.reporting_currency,
             )
             .await?,
-        filters,
+        filters: slice.filters,
+        customers: slice.customers,
         group_by,
     };
-    let suppression = app
-        .suppression(
-            who.ctx.tenant(),
-            who.ctx.role(),
-            &snapshot.facts,
-            &query.filters,
-            group_by,
-        )
-        .await?;
     let reply = match compare {
         Some(compare) => {
             let (series, comparison) = compared_series(&snapshot.facts, metric, &query, compare)?;

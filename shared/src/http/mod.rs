@@ -15,6 +15,7 @@ pub mod analytics_params;
 pub mod auth;
 pub mod client_ip;
 pub mod cohorts;
+pub mod custom_segments;
 pub mod customers;
 pub mod digest;
 pub mod download;

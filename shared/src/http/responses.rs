@@ -62,6 +62,7 @@ error_responses! {
     RoleForbidden => "`forbidden` (the role does not allow this), `mfa_enrolment_required`.";
     AnalyticsForbidden => "`forbidden` (a viewer asked for `city`), `mfa_enrolment_required`.";
     NotFound => "`not_found` (also for another tenant's ids).";
+    SegmentNotFound => "`not_found`: `segment` names no custom segment of the tenant.";
     Locked => "`password_reset_required`: too many failed password or second-factor checks \
         (sign-ins and re-checks alike); reset the password.";
     ConcurrentUpdate => "`concurrent_update`: the record changed meanwhile; reload and retry.";

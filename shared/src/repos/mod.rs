@@ -31,6 +31,7 @@ pub mod operators;
 pub mod registry;
 pub mod reseal;
 pub mod security;
+pub mod segments;
 pub mod sessions;
 pub mod shards;
 pub mod support;
@@ -360,6 +361,7 @@ pub struct Repos {
     pub profiles: analytics::Profiles,
     pub snapshots: analytics::Snapshots,
     pub settings: fx::Settings,
+    pub custom_segments: segments::CustomSegments,
     pub digests: digests::Digests,
     pub ecb_days: fx::EcbDays,
     pub exports: exports::Exports,
@@ -398,6 +400,7 @@ impl Repos {
             profiles: analytics::Profiles::new(sealer.clone(), layouts.clone()),
             snapshots: analytics::Snapshots::new(sealer.clone(), layouts.clone()),
             settings: fx::Settings::new(sealer.clone()),
+            custom_segments: segments::CustomSegments::new(sealer.clone()),
             digests: digests::Digests::new(sealer.clone()),
             ecb_days: fx::EcbDays::new(store.clone()),
             operators: operators::Operators::new(sealer.clone()),

@@ -27,6 +27,7 @@ use crate::repos::operators::{
     OperatorEmailKey, OperatorFailsKey, OperatorKey, OperatorSessionKey,
 };
 use crate::repos::security::{AllowEntryKey, AuditKey, LoginAttemptKey, RateCounterKey};
+use crate::repos::segments::SegmentsKey;
 use crate::repos::sessions::{SessionKey, SessionRefKey};
 use crate::repos::support::GrantKey;
 use crate::repos::tenancy::{ClosedListingKey, ReceiptKey};
@@ -62,6 +63,7 @@ pub enum Entity {
     SnapshotPart,
     FxRates,
     ReportingCurrency,
+    CustomSegments,
     Export,
     ExportPage,
     ExportRate,
@@ -79,7 +81,7 @@ pub enum Entity {
 }
 
 /// Every entity.
-pub const ENTITIES: [Entity; 46] = [
+pub const ENTITIES: [Entity; 47] = [
     Entity::Tenant,
     Entity::DataKey,
     Entity::User,
@@ -112,6 +114,7 @@ pub const ENTITIES: [Entity; 46] = [
     Entity::SnapshotPart,
     Entity::FxRates,
     Entity::ReportingCurrency,
+    Entity::CustomSegments,
     Entity::Export,
     Entity::ExportPage,
     Entity::ExportRate,
@@ -325,6 +328,7 @@ impl Entity {
             Entity::SnapshotPart => row("snapshot_part", Tenant, "TENANT#<tenant>[#S<shard>] / ANALYTICS#PART#<keyed hash>", Kept, NotPerIntegration, ErasedWithPartition, Omitted("derived from exported records (exported as metrics_summary)")),
             Entity::FxRates => row("fx_rates", Tenant, "TENANT#<tenant> / FXRATES", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
             Entity::ReportingCurrency => row("reporting_currency", Tenant, "TENANT#<tenant> / SETTINGS#REPORTING_CURRENCY", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
+            Entity::CustomSegments => row("custom_segments", Tenant, "TENANT#<tenant> / SEGMENTS", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API")),
             Entity::Export => row("export", Tenant, "TENANT#<tenant> / EXPORT#<export>", Expires("7 days"), NotPerIntegration, ErasedWithPartition, Omitted("the export itself")),
             Entity::ExportPage => row("export_page", Tenant, "TENANT#<tenant> / EXPORT#<export>#PAGE#<page>", Expires("7 days"), NotPerIntegration, ErasedWithPartition, Omitted("the export itself")),
             Entity::ExportRate => row("export_rate", Tenant, "TENANT#<tenant> / EXPORTRATE", Expires("60 seconds"), NotPerIntegration, ErasedWithPartition, Omitted(SECURITY)),
@@ -399,6 +403,7 @@ impl Entity {
             | Entity::SnapshotPart
             | Entity::FxRates
             | Entity::ReportingCurrency
+            | Entity::CustomSegments
             | Entity::Export
             | Entity::ExportPage
             | Entity::ExportRate
@@ -564,6 +569,7 @@ impl Entity {
             .key(),
             Entity::FxRates => FxRatesKey { tenant }.key(),
             Entity::ReportingCurrency => ReportingCurrencyKey { tenant }.key(),
+            Entity::CustomSegments => SegmentsKey { tenant }.key(),
             Entity::Export => ExportKey { tenant, export }.key(),
             Entity::ExportPage => ExportPageKey {
                 tenant,
@@ -646,6 +652,7 @@ impl Entity {
             Entity::SnapshotPart => again::<SnapshotPartKey>(key),
             Entity::FxRates => again::<FxRatesKey>(key),
             Entity::ReportingCurrency => again::<ReportingCurrencyKey>(key),
+            Entity::CustomSegments => again::<SegmentsKey>(key),
             Entity::Export => again::<ExportKey>(key),
             Entity::ExportPage => again::<ExportPageKey>(key),
             Entity::ExportRate => again::<ExportRateKey>(key),

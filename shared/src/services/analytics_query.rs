@@ -92,6 +92,19 @@ impl Analytics {
         filters: &[Filter],
         group_by: Option<Dimension>,
     ) -> Result<Suppression, ServiceError> {
+        self.suppression_with(ctx_tenant, role, || {
+            crate::domain::metrics::coverage(facts, filters, group_by)
+        })
+        .await
+    }
+
+    /// The same with the slice's coverage computed by `covered` (only for viewers).
+    pub(crate) async fn suppression_with(
+        &self,
+        ctx_tenant: &TenantId,
+        role: Role,
+        covered: impl FnOnce() -> crate::domain::metrics::Coverage,
+    ) -> Result<Suppression, ServiceError> {
         if role.allows(Access::CustomerData) {
             return Ok(Suppression::default());
         }
@@ -102,7 +115,7 @@ impl Analytics {
             .await?
             .map_or(DEFAULT_MIN_GROUP_SIZE, |t| t.record.policy.min_group_size);
         let k = usize::try_from(k).unwrap_or(usize::MAX);
-        let covered = crate::domain::metrics::coverage(facts, filters, group_by);
+        let covered = covered();
         Ok(Suppression {
             k,
             all: covered.total < k,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::metrics::{Filter, Mrr, customer_passes, day_of};
+use crate::domain::metrics::{Filter, Mrr, RfmSegment, customer_passes, day_of};
 use crate::services::analytics::{CustomerRow, Snapshot};
 
 /// The order of the customer list, descending; ties by id.
@@ -39,8 +39,8 @@ impl CustomerSort {
 /// What a customer list asks for.
 #[derive(Clone, Debug, Default)]
 pub struct CustomerSelection {
-    /// Only customers of this RFM segment; a segment no customer has matches none.
-    pub segment: Option<String>,
+    /// Only customers of this RFM segment.
+    pub segment: Option<RfmSegment>,
     pub sort: CustomerSort,
     /// Customer-level dimension filters, ANDed.
     pub filters: Vec<Filter>,
@@ -63,8 +63,7 @@ pub fn select_customers<'a>(
             let row = snapshot.customers.get(*index as usize)?;
             let segment_ok = selection
                 .segment
-                .as_deref()
-                .is_none_or(|s| row.segment.as_deref() == Some(s));
+                .is_none_or(|s| row.segment.as_deref() == Some(s.as_str()));
             let dims = || {
                 let customer = snapshot
                     .order

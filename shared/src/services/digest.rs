@@ -71,6 +71,7 @@ impl Analytics {
                 .query_currency(tenant, None, &snapshot.reporting_currency)
                 .await?,
             filters: Vec::new(),
+            customers: None,
             group_by: None,
         };
         // The money as `GET /v1/metrics/mrr_movements` reports it (rounded once, there),

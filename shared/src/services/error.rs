@@ -113,6 +113,10 @@ pub enum Conflict {
     SyncTimedOut,
     /// A data-key rotation was asked for while the previous one still re-seals.
     RotationInProgress,
+    /// Another custom segment of the tenant has this name (any case).
+    SegmentNameTaken,
+    /// The tenant keeps the most custom segments it may.
+    SegmentLimitReached,
 }
 
 /// The 400s the contract names beyond `invalid_request`.
@@ -317,6 +321,14 @@ impl ErrorCode {
                     Conflict::RotationInProgress => (
                         "rotation_in_progress",
                         "The previous key rotation is still re-sealing your data; try again once it is done.",
+                    ),
+                    Conflict::SegmentNameTaken => (
+                        "segment_name_taken",
+                        "Another custom segment has this name (names are compared regardless of case).",
+                    ),
+                    Conflict::SegmentLimitReached => (
+                        "segment_limit_reached",
+                        "A tenant keeps at most 100 custom segments: delete one first.",
                     ),
                     Conflict::NoDataYet => (
                         "no_data_yet",

@@ -11,6 +11,7 @@ pub mod closure;
 pub mod connections;
 pub mod contexts;
 pub mod currency;
+pub mod custom_segments;
 pub mod customer_order;
 pub mod customer_query;
 pub mod digest;

@@ -75,6 +75,8 @@ pub struct CohortQuery {
     pub interval: CohortInterval,
     pub currency: CurrencyMode,
     pub filters: Vec<Filter>,
+    /// Only these customers (a segment's), besides the filters.
+    pub customers: Option<super::slice::CustomerMask>,
     pub group_by: Option<Dimension>,
 }
 
@@ -136,6 +138,7 @@ pub fn cohorts(facts: &Facts, query: &CohortQuery) -> Result<CohortTable, Metric
         interval: query.interval.series(),
         currency: query.currency.clone(),
         filters: query.filters.clone(),
+        customers: query.customers.clone(),
         group_by: query.group_by,
     };
     let selection = Selection::resolve(facts, &series_query)?;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::dimensions::{Dimension, Filter, customer_passes, key_passes};
 use super::facts::Facts;
+use super::slice::Slice;
 
 /// The customers a slice covers, in all and per group key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,6 +20,12 @@ pub struct Coverage {
 }
 
 pub fn coverage(facts: &Facts, filters: &[Filter], group_by: Option<Dimension>) -> Coverage {
+    slice_coverage(facts, &Slice::from(filters.to_vec()), group_by)
+}
+
+/// The same for a slice with a segment's mask: only the mask's customers count.
+pub fn slice_coverage(facts: &Facts, slice: &Slice, group_by: Option<Dimension>) -> Coverage {
+    let filters = slice.filters.as_slice();
     let count = facts.customers.len();
     let mut plans: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); count];
     let mut currencies: Vec<BTreeSet<u16>> = vec![BTreeSet::new(); count];
@@ -44,7 +51,7 @@ pub fn coverage(facts: &Facts, filters: &[Filter], group_by: Option<Dimension>) 
     }
     let mut out = Coverage::default();
     for (index, customer) in facts.customers.iter().enumerate() {
-        if !customer_passes(&customer.dims, filters) {
+        if !slice.holds(index) || !customer_passes(&customer.dims, filters) {
             continue;
         }
         let plan_keys = passing(

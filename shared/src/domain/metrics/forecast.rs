@@ -46,6 +46,8 @@ pub struct ForecastQuery {
     pub trailing: u32,
     pub currency: CurrencyMode,
     pub filters: Vec<Filter>,
+    /// Only these customers (a segment's), besides the filters.
+    pub customers: Option<super::slice::CustomerMask>,
 }
 
 /// One trailing month's figures, in minor units (floats: the model's arithmetic).
@@ -285,6 +287,7 @@ pub fn forecast(
             interval: SeriesInterval::Month,
             currency: query.currency.clone(),
             filters: query.filters.clone(),
+            customers: query.customers.clone(),
             group_by: None,
         },
     )?;

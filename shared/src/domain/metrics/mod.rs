@@ -44,6 +44,7 @@ mod rates;
 mod records;
 mod rfm;
 mod series;
+mod slice;
 mod spans;
 mod subscribers;
 mod summary;
@@ -62,7 +63,7 @@ pub use cohorts::{
 pub use compare::{
     Compare, Compared, Comparison, change, compared_day, compared_range, compared_series,
 };
-pub use coverage::{Coverage, coverage};
+pub use coverage::{Coverage, coverage, slice_coverage};
 pub use customer_mrr::customer_mrr;
 pub use customers::{CustomerProfile, PaymentSummary, SubscriptionSummary, customer_profiles};
 pub use dimensions::{
@@ -97,6 +98,7 @@ pub use rates::{
 pub use records::{BillingData, OwnerIndex, RecordGroups, RecordSet};
 pub use rfm::{Loyalty, RfmSegment, SegmentSummary, rfm_scores, segments};
 pub use series::{CurrencyMode, GroupSeries, Point, Series, SeriesQuery, Unconverted, mrr_series};
+pub use slice::{CustomerMask, Slice};
 pub use spans::Span;
 pub use summary::{Summary, summary};
 pub use timeline::{Segment, SubscriptionTimeline, subscription_timeline};

@@ -14,6 +14,7 @@ use super::facts::Facts;
 use super::fx::{ConversionFactor, FxSource};
 use super::money::Mrr;
 use super::movements::Accumulator;
+use super::slice::CustomerMask;
 use super::walk::{GroupBy, WalkSpec, walk};
 
 /// Which money a series is in.
@@ -44,6 +45,9 @@ pub struct SeriesQuery {
     pub currency: CurrencyMode,
     /// ANDed.
     pub filters: Vec<Filter>,
+    /// Only these customers (a segment's), besides the filters; payments without a
+    /// customer are then left out.
+    pub customers: Option<CustomerMask>,
     pub group_by: Option<Dimension>,
 }
 
@@ -244,10 +248,12 @@ pub(crate) struct Selection {
 impl Selection {
     pub fn resolve(facts: &Facts, query: &SeriesQuery) -> Result<Selection, MetricsError> {
         let filters = &query.filters;
+        let in_mask = |index: usize| query.customers.as_ref().is_none_or(|m| m.contains(index));
         let customer_ok: Vec<bool> = facts
             .customers
             .iter()
-            .map(|customer| customer_passes(&customer.dims, filters))
+            .enumerate()
+            .map(|(index, customer)| in_mask(index) && customer_passes(&customer.dims, filters))
             .collect();
         let last_day = day_of_date(query.to);
         let (conversion, unconverted) =
@@ -260,7 +266,8 @@ impl Selection {
                 facts.plans.iter().map(passes).collect()
             });
         let mut keys = KeyTable::default();
-        let anonymous_ok = customer_passes(&CustomerDims::default(), filters);
+        let anonymous_ok =
+            query.customers.is_none() && customer_passes(&CustomerDims::default(), filters);
         let anonymous_group = query
             .group_by
             .filter(|dimension| dimension.is_customer_level())

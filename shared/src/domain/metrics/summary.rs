@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::MetricsError;
 use super::calendar::{SeriesInterval, add_months, date_of_day, day_of_date};
-use super::dimensions::Filter;
 use super::facts::Facts;
 use super::metric::UnconvertedMinor;
 use super::policy::definition;
@@ -16,6 +15,7 @@ use super::rates::{
     trailing_churn,
 };
 use super::series::{CurrencyMode, SeriesQuery, mrr_series};
+use super::slice::Slice;
 
 /// `GET /v1/metrics/summary`: MRR, ARR, customers and ARPU at the end of `as_of`; churn
 /// rates, NRR, quick ratio and net MRR churn rate of the last complete calendar month; LTV from ARPU now and the six
@@ -62,15 +62,17 @@ pub fn summary(
     facts: &Facts,
     as_of: NaiveDate,
     currency: CurrencyMode,
-    filters: Vec<Filter>,
+    slice: impl Into<Slice>,
 ) -> Result<Summary, MetricsError> {
     let as_of_day = day_of_date(as_of);
+    let Slice { filters, customers } = slice.into();
     let query = SeriesQuery {
         from: date_of_day(add_months(as_of_day, -6)),
         to: as_of,
         interval: SeriesInterval::Month,
         currency,
         filters,
+        customers,
         group_by: None,
     };
     let series = mrr_series(facts, &query)?;

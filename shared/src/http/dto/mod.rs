@@ -15,6 +15,7 @@ pub mod admin;
 pub mod admin_tables;
 pub mod analytics;
 pub mod auth;
+pub mod cohort_tables;
 pub mod cohorts;
 pub mod customers;
 pub mod digest;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod forecast;
 pub mod integrations;
 pub mod metrics;
+pub mod segments;
 pub mod series_table;
 pub mod summary_table;
 pub mod support;
@@ -34,7 +36,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::ids::{
-    EntryId, ExportId, GrantId, IntegrationId, OperatorId, SessionId, TenantId, UserId,
+    EntryId, ExportId, GrantId, IntegrationId, OperatorId, SegmentId, SessionId, TenantId, UserId,
 };
 
 /// Every id of the API is a canonical lower-case UUID: one `Uuid` schema for them all.
@@ -70,7 +72,8 @@ uuid_ids!(
     IntegrationId,
     ExportId,
     OperatorId,
-    GrantId
+    GrantId,
+    SegmentId
 );
 
 /// A list reply: one page of `data` and the cursor of the next (API conventions).
@@ -115,7 +118,15 @@ macro_rules! path_ids {
     };
 }
 
-path_ids!(SessionId, UserId, EntryId, IntegrationId, ExportId, GrantId);
+path_ids!(
+    SessionId,
+    UserId,
+    EntryId,
+    IntegrationId,
+    ExportId,
+    GrantId,
+    SegmentId
+);
 
 impl<S: Send + Sync, T: ParseId> axum::extract::FromRequestParts<S> for PathId<T> {
     type Rejection = super::ApiError;

@@ -35,6 +35,7 @@ fn the_last_six_known_months_lie_within_the_band_forecast_from_the_six_before() 
             trailing: 6,
             currency: currency.clone(),
             filters: Vec::new(),
+            customers: None,
         },
     )
     .unwrap();
@@ -46,6 +47,7 @@ fn the_last_six_known_months_lie_within_the_band_forecast_from_the_six_before() 
             interval: SeriesInterval::Month,
             currency,
             filters: Vec::new(),
+            customers: None,
             group_by: None,
         },
     )

@@ -97,6 +97,7 @@ fn bench_monthly_mrr_and_movements_over_one_million_changes() {
         interval: SeriesInterval::Month,
         currency: CurrencyMode::Native("usd".to_owned()),
         filters: Vec::new(),
+        customers: None,
         group_by: None,
     };
     let plain = timed("monthly, usd", &facts, &query);

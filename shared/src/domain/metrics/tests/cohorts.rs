@@ -76,6 +76,7 @@ fn query(interval: CohortInterval, to: NaiveDate) -> CohortQuery {
         interval,
         currency: CurrencyMode::Native("usd".into()),
         filters: Vec::new(),
+        customers: None,
         group_by: None,
     }
 }

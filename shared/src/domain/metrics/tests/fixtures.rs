@@ -288,6 +288,7 @@ pub fn query(
         interval,
         currency: CurrencyMode::Native(currency.to_owned()),
         filters: Vec::new(),
+        customers: None,
         group_by: None,
     }
 }

@@ -42,6 +42,7 @@ fn query(currency: CurrencyMode, interval: SeriesInterval) -> SeriesQuery {
         interval,
         currency,
         filters: Vec::new(),
+        customers: None,
         group_by: None,
     }
 }

@@ -125,6 +125,7 @@ fn identity_and_group_sums_hold_for_generated_datasets() {
                         interval,
                         currency: currency.clone(),
                         filters: Vec::new(),
+                        customers: None,
                         group_by,
                     };
                     let series = mrr_series(&facts, &query).unwrap();
