@@ -261,6 +261,11 @@ test("a custom segment opens on the overview with its figures, and is deleted af
   await page.getByRole("link", { name, exact: true }).waitFor({ state: "detached" });
   const left = (await api(server.base, "GET", "/v1/segments/custom", { token })).body.segments;
   assert.ok(!left.some((/** @type {any} */ s) => s.id === id), "gone from the API");
+  // Back on the overview, where the next test starts.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
+  await page.waitForURL(/#\/overview/);
+  await page.locator(".charts[data-ready]").waitFor({ timeout: 30_000 });
+  await settled(page);
 });
 
 test("customers, a profile, segments and insights show per-customer data to an admin", async () => {

@@ -5,7 +5,7 @@
 // and the retention shown live in the URL (`#/cohorts?interval=quarter&show=revenue`).
 
 import { call } from "../api.js";
-import { h, replace, money, percent, count, isoDay, day, loading, notice, errorText, pageHeader } from "../ui.js";
+import { h, replace, money, percent, count, isoDay, day, loading, notice, errorText, pageHeader, csvDownload } from "../ui.js";
 
 /** @typedef {import("../main.js").PageContext} PageContext */
 
@@ -87,6 +87,7 @@ export async function render(ctx) {
         h("code", {}, reply.definition || ""),
         `; data as of ${day(reply.data_as_of)}; currency ${String(reply.currency || "").toUpperCase()}.`,
       ),
+      csvDownload("the cohorts", "/v1/metrics/cohorts", query),
     );
     body.dataset.ready = "true";
   };

@@ -315,6 +315,7 @@ async function renderForecast(el, view) {
         axisFormat: (v) => moneyShort(v, cur),
         band: [2, 3],
       }),
+      csvDownload("the forecast", "/v1/metrics/forecast", query),
     ),
   );
   el.dataset.ready = "true";
