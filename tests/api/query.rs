@@ -572,6 +572,9 @@ async fn bad_queries_are_400(app: &TestApp, token: &str) {
         "/v1/metrics/mrr?from=1900-01-01",
         "/v1/metrics/mrr?currency=euro",
         "/v1/metrics/summary?as_of=someday",
+        // A filter without a value would match nothing: refused, not answered empty.
+        "/v1/metrics/mrr?filter[country]=",
+        "/v1/metrics/forecast?filter[plan]=",
     ] {
         refused(app, path, token, 400, "invalid_request").await;
     }

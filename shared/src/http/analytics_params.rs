@@ -44,6 +44,13 @@ fn filters(pairs: &QueryPairs) -> Result<Vec<Filter>, ApiError> {
         .all()
         .filter_map(|(key, value)| {
             let dimension = key.strip_prefix("filter[")?.strip_suffix(']')?;
+            if value.is_empty() {
+                // An empty value would match nothing: a client's slip, said plainly.
+                return Some(Err(ApiError::invalid_field(
+                    "filter",
+                    format!("`filter[{dimension}]` needs a value."),
+                )));
+            }
             Some(Filter::parse(dimension, value).map_err(ApiError::from))
         })
         .collect()
@@ -69,21 +76,21 @@ macro_rules! from_pairs {
 #[schema(as = FilterValues)]
 #[allow(dead_code)] // Documents the parameter; `Filters` reads it.
 pub struct FilterSchema {
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     country: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     city: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     card_brand: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     card_funding: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     payment_method: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     plan: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     currency: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_length = 1)]
     integration: Option<String>,
 }
 
@@ -92,7 +99,8 @@ pub struct FilterSchema {
 #[into_params(parameter_in = Query)]
 pub struct Filters {
     /// `filter[<dimension>]=<value>`, case-insensitive, ANDed (repeatable). An unknown
-    /// dimension is 400 `unknown_dimension`; `filter[city]` is refused (403) for viewers.
+    /// dimension is 400 `unknown_dimension`, an empty value 400 `invalid_request`;
+    /// `filter[city]` is refused (403) for viewers.
     #[param(value_type = Option<FilterSchema>, inline, nullable = false, style = DeepObject, explode)]
     pub filter: Vec<Filter>,
 }
