@@ -33,6 +33,8 @@ function viewOf(/** @type {URLSearchParams} */ params) {
     to: params.get("to") || isoDay(today),
     interval: params.get("interval") === "quarter" ? "quarter" : "month",
     show: params.get("show") === "revenue" ? "revenue" : "logo",
+    // An RFM segment or a custom segment's id (as on the overview); kept by the form.
+    segment: params.get("segment") || "",
     filters,
   };
 }
@@ -47,6 +49,7 @@ function hashOf(view) {
   params.set("interval", view.interval);
   for (const [dim, value] of Object.entries(view.filters)) params.set(`filter[${dim}]`, value);
   params.set("show", view.show);
+  if (view.segment) params.set("segment", view.segment);
   return `#/cohorts?${params}`;
 }
 
@@ -66,6 +69,7 @@ export async function render(ctx) {
   /** @type {Record<string, string>} */
   const query = { from: view.from, to: view.to, interval: view.interval };
   for (const [dim, value] of Object.entries(view.filters)) query[`filter[${dim}]`] = value;
+  if (view.segment) query.segment = view.segment;
   let reply;
   try {
     reply = await call("GET", "/v1/metrics/cohorts", { query });
@@ -218,6 +222,7 @@ function controlsForm(ctx, view, dimensions) {
         to: get("to"),
         interval: get("interval") === "quarter" ? "quarter" : "month",
         show: get("show") === "revenue" ? "revenue" : "logo",
+        segment: view.segment,
         filters: dim && value ? { [dim]: value } : {},
       }),
     );
