@@ -8,12 +8,17 @@
 
 use utoipa_axum::router::OpenApiRouter;
 
+use std::sync::Arc;
+
 use super::error::ApiError;
 use super::{QueryState, cohorts, custom_segments, customers, metrics, settings};
-use crate::domain::metrics::MetricsError;
+use crate::domain::metrics::{CurrencyMode, Dimension, Filter, MetricsError, Slice};
 use crate::services::analytics::Snapshot;
+use crate::services::analytics_query::{Currency, Suppression};
 use crate::services::contexts::Analytics;
+use crate::services::custom_segments::SegmentRef;
 use crate::services::error::{BadRequest, Conflict};
+use crate::services::sessions::TenantCtx;
 
 pub fn routes() -> OpenApiRouter<QueryState> {
     metrics::routes()
@@ -56,4 +61,41 @@ pub(super) async fn loaded(
         Some(s) => Ok(s),
         None => Err(ApiError::rejected(Conflict::NoDataYet)),
     }
+}
+
+/// What an aggregate route (summary, series, cohorts, forecast) works on once its
+/// parameters are checked: the snapshot, the request's slice of it (the filters ANDed
+/// with the segment's), what a viewer's reply leaves out, and the reply's currency.
+pub(super) struct Sliced {
+    pub snapshot: Arc<Snapshot>,
+    pub slice: Slice,
+    pub suppression: Suppression,
+    pub currency: CurrencyMode,
+}
+
+/// Reads what [`Sliced`] holds, in the order the routes answer errors: a refused
+/// dimension, an unknown segment (403, 404, 400) before `no_data_yet` (409).
+pub(super) async fn sliced(
+    app: &Analytics,
+    ctx: &TenantCtx,
+    segment: Option<&SegmentRef>,
+    filters: Vec<Filter>,
+    group_by: Option<Dimension>,
+    currency: Option<&Currency>,
+) -> Result<Sliced, ApiError> {
+    let slice = app.slice(ctx, segment, filters, group_by).await?;
+    let snapshot = loaded(app, ctx.tenant()).await?;
+    let currency = app
+        .query_currency(ctx.tenant(), currency, &snapshot.reporting_currency)
+        .await?;
+    let slice = slice.on(&snapshot);
+    let suppression = app
+        .slice_suppression(ctx.tenant(), ctx.role(), &snapshot.facts, &slice, group_by)
+        .await?;
+    Ok(Sliced {
+        snapshot,
+        slice,
+        suppression,
+        currency,
+    })
 }

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::QueryState;
-use super::analytics::loaded;
+use super::analytics::{Sliced, sliced};
 use super::analytics_params::{
     AsOf, CohortPeriod, DateRange, Filters, ForecastSpan, GroupBy, RequestedCurrency, Segment,
 };
@@ -66,32 +66,26 @@ async fn metric_cohorts(
     RequestedCurrency { currency }: RequestedCurrency,
     format: ReplyFormat,
 ) -> Result<Negotiated<CohortTriangle>, ApiError> {
-    let slice = app
-        .slice(&who.ctx, segment.as_ref(), filters, group_by)
-        .await?;
+    let Sliced {
+        snapshot,
+        slice,
+        suppression,
+        currency,
+    } = sliced(
+        &app,
+        &who.ctx,
+        segment.as_ref(),
+        filters,
+        group_by,
+        currency.as_ref(),
+    )
+    .await?;
     let (from, to) = range.or_default(app.now().date_naive());
-    let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let slice = slice.on(&snapshot);
-    let suppression = app
-        .slice_suppression(
-            who.ctx.tenant(),
-            who.ctx.role(),
-            &snapshot.facts,
-            &slice,
-            group_by,
-        )
-        .await?;
     let query = CohortQuery {
         from,
         to,
         interval,
-        currency: app
-            .query_currency(
-                who.ctx.tenant(),
-                currency.as_ref(),
-                &snapshot.reporting_currency,
-            )
-            .await?,
+        currency,
         filters: slice.filters,
         customers: slice.customers,
         group_by,
@@ -139,30 +133,26 @@ async fn metric_forecast(
     RequestedCurrency { currency }: RequestedCurrency,
     format: ReplyFormat,
 ) -> Result<Negotiated<ForecastReply>, ApiError> {
-    let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
+    let Sliced {
+        snapshot,
+        slice,
+        suppression,
+        currency,
+    } = sliced(
+        &app,
+        &who.ctx,
+        segment.as_ref(),
+        filters,
+        None,
+        currency.as_ref(),
+    )
+    .await?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
-    let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let slice = slice.on(&snapshot);
-    let suppression = app
-        .slice_suppression(
-            who.ctx.tenant(),
-            who.ctx.role(),
-            &snapshot.facts,
-            &slice,
-            None,
-        )
-        .await?;
     let query = ForecastQuery {
         as_of,
         months,
         trailing,
-        currency: app
-            .query_currency(
-                who.ctx.tenant(),
-                currency.as_ref(),
-                &snapshot.reporting_currency,
-            )
-            .await?,
+        currency,
         filters: slice.filters,
         customers: slice.customers,
     };

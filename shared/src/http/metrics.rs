@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::QueryState;
-use super::analytics::loaded;
+use super::analytics::{Sliced, loaded, sliced};
 use super::analytics_params::{
     AsOf, CompareTo, DateRange, Filters, GroupBy, Interval, MetricName, RequestedCurrency, Segment,
 };
@@ -66,26 +66,21 @@ async fn metrics_summary(
     CompareTo { compare }: CompareTo,
     format: ReplyFormat,
 ) -> Result<Negotiated<MetricsSummary>, ApiError> {
-    let slice = app.slice(&who.ctx, segment.as_ref(), filters, None).await?;
+    let Sliced {
+        snapshot,
+        slice,
+        suppression,
+        currency: mode,
+    } = sliced(
+        &app,
+        &who.ctx,
+        segment.as_ref(),
+        filters,
+        None,
+        currency.as_ref(),
+    )
+    .await?;
     let as_of = as_of.unwrap_or_else(|| app.now().date_naive());
-    let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let mode = app
-        .query_currency(
-            who.ctx.tenant(),
-            currency.as_ref(),
-            &snapshot.reporting_currency,
-        )
-        .await?;
-    let slice = slice.on(&snapshot);
-    let suppression = app
-        .slice_suppression(
-            who.ctx.tenant(),
-            who.ctx.role(),
-            &snapshot.facts,
-            &slice,
-            None,
-        )
-        .await?;
     let earlier = match compare {
         Some(compare) => {
             let day = compared_day(as_of, compare)?;
@@ -143,32 +138,26 @@ async fn metric(
     CompareTo { compare }: CompareTo,
     format: ReplyFormat,
 ) -> Result<Negotiated<MetricSeries>, ApiError> {
-    let slice = app
-        .slice(&who.ctx, segment.as_ref(), filters, group_by)
-        .await?;
+    let Sliced {
+        snapshot,
+        slice,
+        suppression,
+        currency,
+    } = sliced(
+        &app,
+        &who.ctx,
+        segment.as_ref(),
+        filters,
+        group_by,
+        currency.as_ref(),
+    )
+    .await?;
     let (from, to) = range.or_default(app.now().date_naive());
-    let snapshot = loaded(&app, who.ctx.tenant()).await?;
-    let slice = slice.on(&snapshot);
-    let suppression = app
-        .slice_suppression(
-            who.ctx.tenant(),
-            who.ctx.role(),
-            &snapshot.facts,
-            &slice,
-            group_by,
-        )
-        .await?;
     let query = SeriesQuery {
         from,
         to,
         interval,
-        currency: app
-            .query_currency(
-                who.ctx.tenant(),
-                currency.as_ref(),
-                &snapshot.reporting_currency,
-            )
-            .await?,
+        currency,
         filters: slice.filters,
         customers: slice.customers,
         group_by,
