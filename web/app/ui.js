@@ -88,6 +88,27 @@ export function day(/** @type {string | null | undefined} */ at) {
   return Number.isNaN(d.getTime()) ? at : d.toLocaleDateString(undefined, { dateStyle: "medium" });
 }
 
+/**
+ * The view's dimension filters from a page's URL: `filter[<dimension>]=<value>`, empty
+ * values left out (the API refuses them).
+ * @param {URLSearchParams} params
+ */
+export function filtersOf(params) {
+  /** @type {Record<string, string>} */
+  const filters = {};
+  params.forEach((value, key) => {
+    const m = /^filter\[([a-z_]+)\]$/.exec(key);
+    if (m && value) filters[m[1]] = value;
+  });
+  return filters;
+}
+
+/** The first day of the month eleven months before today: the API's default `from`. */
+export function defaultFrom() {
+  const today = new Date();
+  return isoDay(new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 11, 1)));
+}
+
 /** `yyyy-mm-dd` of a date in UTC. */
 export function isoDay(/** @type {Date} */ d) {
   return d.toISOString().slice(0, 10);

@@ -5,7 +5,7 @@
 // and the retention shown live in the URL (`#/cohorts?interval=quarter&show=revenue`).
 
 import { call } from "../api.js";
-import { h, replace, money, percent, count, isoDay, day, loading, notice, errorText, pageHeader, csvDownload } from "../ui.js";
+import { h, replace, money, percent, count, isoDay, day, loading, notice, errorText, pageHeader, csvDownload, filtersOf, defaultFrom } from "../ui.js";
 
 /** @typedef {import("../main.js").PageContext} PageContext */
 
@@ -20,17 +20,10 @@ const SHOWN = /** @type {const} */ ([
 
 /** The view the URL asks for; the API's defaults for the range (the last 12 months). */
 function viewOf(/** @type {URLSearchParams} */ params) {
-  const today = new Date();
-  const defaultFrom = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 11, 1));
-  /** @type {Record<string, string>} */
-  const filters = {};
-  params.forEach((value, key) => {
-    const m = /^filter\[([a-z_]+)\]$/.exec(key);
-    if (m && value) filters[m[1]] = value;
-  });
+  const filters = filtersOf(params);
   return {
-    from: params.get("from") || isoDay(defaultFrom),
-    to: params.get("to") || isoDay(today),
+    from: params.get("from") || defaultFrom(),
+    to: params.get("to") || isoDay(new Date()),
     interval: params.get("interval") === "quarter" ? "quarter" : "month",
     show: params.get("show") === "revenue" ? "revenue" : "logo",
     // An RFM segment or a custom segment's id (as on the overview); kept by the form.

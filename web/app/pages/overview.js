@@ -8,7 +8,7 @@
 
 import { call } from "../api.js";
 import { chart, legend } from "../chart.js";
-import { h, replace, money, moneyShort, percent, count, isoDay, day, card, loading, notice, errorText, pageHeader, csvDownload, SEGMENT_NAMES } from "../ui.js";
+import { h, replace, money, moneyShort, percent, count, isoDay, day, card, loading, notice, errorText, pageHeader, csvDownload, SEGMENT_NAMES, filtersOf, defaultFrom } from "../ui.js";
 
 const INTERVALS = ["day", "week", "month", "quarter", "year"];
 /** The summary's comparisons: `previous` is a month before `as_of`, `year` a year. */
@@ -29,17 +29,10 @@ const MOVEMENTS = /** @type {const} */ ([
 
 /** The view the URL asks for, with the API's defaults filled in for the controls. */
 function viewOf(/** @type {URLSearchParams} */ params) {
-  const today = new Date();
-  const defaultFrom = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 11, 1));
-  /** @type {Record<string, string>} */
-  const filters = {};
-  params.forEach((value, key) => {
-    const m = /^filter\[([a-z_]+)\]$/.exec(key);
-    if (m && value) filters[m[1]] = value;
-  });
+  const filters = filtersOf(params);
   return {
-    from: params.get("from") || isoDay(defaultFrom),
-    to: params.get("to") || isoDay(today),
+    from: params.get("from") || defaultFrom(),
+    to: params.get("to") || isoDay(new Date()),
     interval: INTERVALS.includes(params.get("interval") || "") ? /** @type {string} */ (params.get("interval")) : "month",
     currency: params.get("currency") || "",
     groupBy: params.get("group_by") || "",
