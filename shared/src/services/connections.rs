@@ -41,6 +41,7 @@ impl Integrations {
                 connected_at: record.connected_at,
                 last_sync_at: record.last_sync_at,
                 last_error: record.last_error,
+                name: record.name,
             });
         }
         Ok(out)
@@ -87,6 +88,7 @@ impl Integrations {
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
+            name: None,
         };
         self.create_integration(ctx.tenant(), &id, &record).await?;
         self.guard
@@ -169,6 +171,7 @@ impl Integrations {
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
+            name: None,
         };
         self.create_integration(&tenant, &id, &record).await?;
         self.guard
@@ -236,8 +239,14 @@ impl Integrations {
         id: &IntegrationId,
     ) -> Result<(), ServiceError> {
         match self.load_integration(ctx.tenant(), id).await? {
-            Some(stored) if stored.status != IntegrationStatus::Disconnected => {}
-            _ => return Err(ServiceError::NotFound),
+            Some(stored) if stored.status == IntegrationStatus::Disconnected => {
+                return Err(ServiceError::NotFound);
+            }
+            Some(stored) if stored.record.provider == Provider::Custom => {
+                return Err(ServiceError::Conflict(Conflict::ImportOnly));
+            }
+            Some(_) => {}
+            None => return Err(ServiceError::NotFound),
         }
         self.publish_sync_requested(ctx.tenant(), id).await
     }
@@ -289,6 +298,7 @@ impl Integrations {
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
+            name: None,
         };
         self.create_integration(tenant, &id, &record).await?;
         Ok(id)
@@ -314,5 +324,6 @@ fn view(id: IntegrationId, record: &IntegrationRecord) -> IntegrationView {
         connected_at: record.connected_at,
         last_sync_at: record.last_sync_at,
         last_error: record.last_error.clone(),
+        name: record.name.clone(),
     }
 }

@@ -32,6 +32,7 @@ pub const STRIPE_APP_SECRET: &str = "tally/system/stripe-app-secret";
 pub enum Provider {
     Stripe,
     Demo,
+    Custom,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +83,8 @@ pub struct IntegrationView {
     pub last_sync_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Chooses the connector of a demo integration in place of the generated dataset its

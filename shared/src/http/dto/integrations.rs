@@ -22,6 +22,10 @@ pub struct Integration {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub last_error: Option<String>,
+    /// A custom integration's name, if its admin gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub name: Option<String>,
 }
 
 impl From<IntegrationView> for Integration {
@@ -33,6 +37,7 @@ impl From<IntegrationView> for Integration {
             connected_at: view.connected_at,
             last_sync_at: view.last_sync_at,
             last_error: view.last_error,
+            name: view.name,
         }
     }
 }

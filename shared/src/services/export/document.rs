@@ -107,6 +107,7 @@ pub(super) async fn write(
                         connected_at: record.connected_at,
                         last_sync_at: record.last_sync_at,
                         last_error: record.last_error,
+                        name: record.name,
                     })
                 })
                 .await?;
