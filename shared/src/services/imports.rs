@@ -158,6 +158,7 @@ impl Integrations {
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
+            demo_shape: None,
             name,
         };
         self.create_integration(ctx.tenant(), &id, &record).await?;
@@ -170,15 +171,11 @@ impl Integrations {
                 Some(ctx.ip()),
             )
             .await?;
-        Ok(IntegrationView {
+        Ok(IntegrationView::of(
             id,
-            provider: record.provider,
-            status: IntegrationStatus::Connected,
-            connected_at: record.connected_at,
-            last_sync_at: None,
-            last_error: None,
-            name: record.name,
-        })
+            IntegrationStatus::Connected,
+            &record,
+        ))
     }
 
     /// `POST /v1/integrations/{id}/import/{kind}`: writes the good rows of each chunk
