@@ -1,5 +1,7 @@
 //! The Import API: a custom integration's customers, plans, subscription events,
-//! payments and refunds, as JSON batches and CSV files, against the spawned app.
+//! payments and refunds, as JSON batches and CSV files, against the spawned app. A CSV
+//! file is queued (202); the tests run its job as the ingest function would on the
+//! `ImportRequested` event, then read the run back.
 
 use std::io::Write;
 use std::time::Instant;
@@ -7,9 +9,10 @@ use std::time::Instant;
 use chrono::Duration;
 use reqwest::Response;
 use serde_json::{Value, json};
-use tally::domain::ids::TenantId;
+use tally::domain::ids::{ImportId, IntegrationId, TenantId};
 use tally::ports::store::query_all;
 use tally::ports::{Clock, Query, SortKeys};
+use tally::services::jobs::{self, Job, JobReport, Workers};
 
 use crate::helpers::{TestApp, error_code, spawn_app};
 
@@ -75,10 +78,62 @@ async fn post_csv(
     request.body(body).send().await.unwrap()
 }
 
-async fn import_csv(app: &TestApp, token: &str, id: &str, kind: &str, text: &str) -> Value {
-    let response = post_csv(app, token, id, kind, text.as_bytes().to_vec(), false).await;
-    assert_eq!(response.status(), 200, "CSV import {kind}");
+/// Posts a CSV file: 202 and the queued import's id.
+async fn queue_csv(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    kind: &str,
+    body: Vec<u8>,
+    gzip: bool,
+) -> String {
+    let response = post_csv(app, token, id, kind, body, gzip).await;
+    assert_eq!(response.status(), 202, "CSV import {kind}");
+    let queued: Value = response.json().await.unwrap();
+    assert_eq!(queued["status"], "queued", "{queued}");
+    queued["id"].as_str().unwrap().to_owned()
+}
+
+/// Runs the import job as the ingest function would: from the last `ImportRequested`
+/// event for `import`, as EventBridge delivers it.
+async fn run_job(app: &TestApp, import: &str) -> JobReport {
+    let detail = app
+        .events_of("ImportRequested")
+        .into_iter()
+        .rfind(|e| e["import_id"] == import)
+        .expect("the import was requested on the bus");
+    let envelope = json!({ "source": "tally", "detail-type": "ImportRequested", "detail": detail });
+    let job = Job::from_payload(envelope).expect("an import job");
+    jobs::run(&Workers::all(&app.services), job)
+        .await
+        .expect("the import job runs")
+}
+
+/// `GET /v1/integrations/{id}/imports/{import}`.
+async fn get_run(app: &TestApp, token: &str, id: &str, import: &str) -> Value {
+    let response = app
+        .get(&format!("/v1/integrations/{id}/imports/{import}"), token)
+        .await;
+    assert_eq!(response.status(), 200, "GET the import");
     response.json().await.unwrap()
+}
+
+/// Posts a CSV file, runs its job, and reads the finished run back.
+async fn import_csv(app: &TestApp, token: &str, id: &str, kind: &str, text: &str) -> Value {
+    let import = queue_csv(app, token, id, kind, text.as_bytes().to_vec(), false).await;
+    run_job(app, &import).await;
+    let run = get_run(app, token, id, &import).await;
+    assert_eq!(run["status"], "done", "{run}");
+    assert_eq!(run["kind"], kind, "{run}");
+    assert!(run["finished_at"].is_string(), "{run}");
+    run
+}
+
+/// The staged chunks of the tenant's imports still stored.
+async fn staged_chunks(app: &TestApp, tenant: &str) -> usize {
+    let store = app.services.adapters.store.as_ref();
+    let query = Query::new(format!("TENANT#{tenant}"), SortKeys::prefix("IMPCHUNK#"));
+    query_all(store, query).await.unwrap().len()
 }
 
 async fn summary(app: &TestApp, token: &str) -> Value {
@@ -426,18 +481,97 @@ async fn the_same_data_as_csv_gives_the_same_figures() {
     let (app, token, id, _) = tenant_with_custom().await;
     let now = app.clock.now().timestamp();
     for (kind, text) in dataset_csv(now) {
-        let reply = import_csv(&app, &token, &id, kind, &text).await;
-        assert_eq!(reply["errors"], json!([]), "{kind}: {reply}");
-        assert!(reply["written"].as_u64().unwrap() > 0, "{kind}: {reply}");
+        let run = import_csv(&app, &token, &id, kind, &text).await;
+        assert_eq!(run["errors"], json!([]), "{kind}: {run}");
+        assert_eq!(run["failed_rows"], 0, "{kind}: {run}");
+        assert!(run["written"].as_u64().unwrap() > 0, "{kind}: {run}");
+        assert_eq!(run["written"], run["rows"], "{kind}: {run}");
     }
     let from_csv = summary(&app, &token).await;
     assert_eq!(from_csv["mrr"], 6000, "{from_csv}");
     assert_eq!(from_csv["customers"], 1, "{from_csv}");
+    // The same files again write nothing.
+    for (kind, text) in dataset_csv(now) {
+        let run = import_csv(&app, &token, &id, kind, &text).await;
+        assert_eq!(run["written"], 0, "{kind}: {run}");
+        assert_eq!(run["unchanged"], run["rows"], "{kind}: {run}");
+    }
     // The same rows as JSON are already there.
     for (kind, rows) in dataset(now) {
         let reply = import_json(&app, &token, &id, kind, rows).await;
         assert_eq!(reply["written"], 0, "{kind}: {reply}");
     }
+    assert_eq!(summary(&app, &token).await["mrr"], 6000);
+}
+
+#[tokio::test]
+async fn a_job_run_twice_or_resumed_counts_each_row_once() {
+    let (app, token, id, tenant) = tenant_with_custom().await;
+    let mut text = String::from("external_id,country,created_at\n");
+    for n in 0..2_500 {
+        text.push_str(&format!("c{n},DE,{}\n", 1_700_000_000 + n));
+    }
+    // A repeated id in a later chunk than its first row: refused after a resume too.
+    text.push_str("c7,FR,1700000000\n");
+    let import = queue_csv(&app, &token, &id, "customers", text.into_bytes(), false).await;
+    assert_eq!(staged_chunks(&app, &tenant).await, 3, "cut at 1,000 rows");
+    let queued = get_run(&app, &token, &id, &import).await;
+    assert_eq!(
+        (&queued["status"], &queued["rows"], &queued["written"]),
+        (&json!("queued"), &json!(2_501), &json!(0))
+    );
+
+    // A job whose time runs out takes one chunk, saves, and asks for itself again.
+    let tenant_id = TenantId::parse(&tenant).unwrap();
+    let integration = IntegrationId::parse(&id).unwrap();
+    let import_id = ImportId::parse(&import).unwrap();
+    let integrations = &app.services.integrations;
+    let paused = integrations
+        .run_import(
+            &tenant_id,
+            &integration,
+            &import_id,
+            std::time::Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.map(|s| s.as_str()), Some("queued"));
+    let part = get_run(&app, &token, &id, &import).await;
+    assert_eq!(
+        (&part["status"], &part["written"]),
+        (&json!("queued"), &json!(1_000)),
+        "{part}"
+    );
+    assert_eq!(app.events_of("ImportRequested").len(), 2, "asked for again");
+
+    // The next delivery resumes at the second chunk.
+    run_job(&app, &import).await;
+    let done = get_run(&app, &token, &id, &import).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["written"], 2_500, "{done}");
+    assert_eq!(done["unchanged"], 0, "{done}");
+    assert_eq!(done["failed_rows"], 1, "{done}");
+    assert_eq!(
+        (
+            &done["errors"][0]["index"],
+            &done["errors"][0]["line"],
+            &done["errors"][0]["code"]
+        ),
+        (&json!(2_500), &json!(2_502), &json!("duplicate_in_batch")),
+        "{done}"
+    );
+    assert_eq!(
+        staged_chunks(&app, &tenant).await,
+        0,
+        "the chunks are deleted"
+    );
+
+    // Delivered again: the run is done, and nothing is counted twice.
+    match run_job(&app, &import).await {
+        JobReport::Import { status, .. } => assert_eq!(status, Some("done")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(get_run(&app, &token, &id, &import).await, done);
 }
 
 #[tokio::test]
@@ -449,8 +583,9 @@ async fn a_bad_csv_row_is_reported_with_its_line_and_field() {
         c3,FR\n\
         c4,,1767225600\n";
     let reply = import_csv(&app, &token, &id, "customers", text).await;
-    assert_eq!(reply["received"], 4, "{reply}");
+    assert_eq!(reply["rows"], 4, "{reply}");
     assert_eq!(reply["written"], 2, "{reply}");
+    assert_eq!(reply["failed_rows"], 2, "{reply}");
     let errors = reply["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 2, "{reply}");
     assert_eq!(
@@ -483,15 +618,52 @@ async fn a_bad_csv_row_is_reported_with_its_line_and_field() {
     )
     .await;
     assert_eq!(response.status(), 400, "not gzip though it says so");
+    assert!(
+        app.events_of("ImportRequested").len() == 1,
+        "only the good file was queued"
+    );
+
+    // Another tenant's import, or an unknown one, is not found.
+    let other = app.signup().await;
+    let other_token = app.login(&other).await;
+    let import = app.events_of("ImportRequested")[0]["import_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .get(
+            &format!("/v1/integrations/{id}/imports/{import}"),
+            &other_token,
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let unknown = ImportId::generate();
+    let response = app
+        .get(&format!("/v1/integrations/{id}/imports/{unknown}"), &token)
+        .await;
+    assert_eq!(response.status(), 404);
 }
 
+/// Issue 19: a 100,000-row file. 100,000 payments of 300 customers: the rows are many,
+/// the snapshot small, so the test measures the upload and the import.
 #[tokio::test]
-async fn a_100k_row_gzip_csv_imports_within_one_request() {
-    let (app, token, id, _) = tenant_with_custom().await;
+async fn a_100k_row_gzip_csv_is_queued_at_once_and_imported_by_its_job() {
+    let (app, token, id, tenant) = tenant_with_custom().await;
+    let customers: Value = (0..300)
+        .map(|n| json!({"external_id": format!("c{n}"), "created_at": 1_700_000_000}))
+        .collect();
+    import_json(&app, &token, &id, "customers", customers).await;
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    writeln!(gzip, "external_id,country,created_at").unwrap();
+    writeln!(gzip, "external_id,customer,amount,currency,status,at").unwrap();
     for n in 0..100_000 {
-        writeln!(gzip, "c{n},DE,{}", 1_700_000_000 + n).unwrap();
+        writeln!(
+            gzip,
+            "p{n},c{},{},usd,succeeded,{}",
+            n % 300,
+            1_000 + n % 7,
+            1_700_000_000 + n
+        )
+        .unwrap();
     }
     let body = gzip.finish().unwrap();
     assert!(
@@ -499,13 +671,28 @@ async fn a_100k_row_gzip_csv_imports_within_one_request() {
         "fits API Gateway's payload limit"
     );
     let started = Instant::now();
-    let response = post_csv(&app, &token, &id, "customers", body, true).await;
-    assert_eq!(response.status(), 200);
-    let reply: Value = response.json().await.unwrap();
-    eprintln!("100,000 CSV rows imported in {:?}", started.elapsed());
-    assert_eq!(reply["received"], 100_000, "{reply}");
-    assert_eq!(reply["written"], 100_000, "{reply}");
-    assert_eq!(reply["failed"], 0, "{reply}");
+    let import = queue_csv(&app, &token, &id, "payments", body, true).await;
+    let queued_in = started.elapsed();
+    // The request staged the file and returned before a row was imported.
+    let queued = get_run(&app, &token, &id, &import).await;
+    assert_eq!(
+        (&queued["status"], &queued["rows"], &queued["written"]),
+        (&json!("queued"), &json!(100_000), &json!(0)),
+        "{queued}"
+    );
+    let chunks = staged_chunks(&app, &tenant).await;
+    assert_eq!(chunks, 100, "cut at 1,000 rows");
+
+    run_job(&app, &import).await;
+    let run = get_run(&app, &token, &id, &import).await;
+    eprintln!(
+        "100,000 CSV rows: queued in {queued_in:?}, imported by the job in {:?} in all",
+        started.elapsed()
+    );
+    assert_eq!(run["status"], "done", "{run}");
+    assert_eq!(run["written"], 100_000, "{run}");
+    assert_eq!(run["failed_rows"], 0, "{run}");
+    assert_eq!(staged_chunks(&app, &tenant).await, 0);
 }
 
 #[tokio::test]

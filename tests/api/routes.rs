@@ -81,6 +81,11 @@ pub fn all() -> Vec<RouteSpec> {
             "/v1/integrations/{id}/import/{kind}",
             CustomerData,
         ),
+        route(
+            Method::GET,
+            "/v1/integrations/{id}/imports/{import_id}",
+            CustomerData,
+        ),
         route(Method::GET, "/v1/settings/slack-webhook", Admin),
         route(Method::PUT, "/v1/settings/slack-webhook", Admin),
         route(Method::DELETE, "/v1/settings/slack-webhook", Admin),

@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tally::domain::ids::{ExportId, IntegrationId, TenantId};
-use tally::services::jobs::{ExportJob, JOB_EVENTS, Job, JobFunction, SWEEP_JOB_EVENTS, SyncJob};
+use tally::domain::ids::{ExportId, ImportId, IntegrationId, TenantId};
+use tally::services::jobs::{
+    ExportJob, ImportJob, JOB_EVENTS, Job, JobFunction, SWEEP_JOB_EVENTS, SyncJob,
+};
 use tally_tests::fake_stripe::{FakeStripe, Scenario};
 
 use crate::helpers::{spawn_app, spawn_app_with};
@@ -185,7 +187,7 @@ fn each_function_s_rule_matches_exactly_the_events_that_carry_its_jobs() {
         for event in events {
             let detail = json!({
                 "tenant_id": TenantId::generate(), "integration_id": IntegrationId::generate(),
-                "export_id": ExportId::generate(),
+                "export_id": ExportId::generate(), "import_id": ImportId::generate(),
             });
             let envelope = json!({ "source": "tally", "detail-type": event, "detail": detail });
             let job = Job::from_payload(envelope).expect("a job");
@@ -238,6 +240,25 @@ async fn every_published_job_event_decodes_to_its_job() {
     let export = app.post("/v1/exports", Some(&token), json!({})).await;
     assert_eq!(export.status(), 202);
     let export: Value = export.json().await.expect("a JSON body");
+    let custom = app
+        .post("/v1/integrations/custom", Some(&token), json!({}))
+        .await;
+    assert_eq!(custom.status(), 201);
+    let custom: Value = custom.json().await.expect("a JSON body");
+    let custom = custom["id"].as_str().expect("an id").to_owned();
+    let import = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/integrations/{custom}/import/customers",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body("external_id,created_at\nc1,1700000000\n")
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(import.status(), 202);
+    let import: Value = import.json().await.expect("a JSON body");
 
     let tenant_id = TenantId::parse(&admin.tenant_id).expect("a tenant id");
     let expected = [
@@ -246,8 +267,13 @@ async fn every_published_job_event_decodes_to_its_job() {
             integration_id: IntegrationId::parse(&integration).expect("an integration id"),
         }),
         Job::Export(ExportJob {
-            tenant_id,
+            tenant_id: tenant_id.clone(),
             export_id: ExportId::parse(export["id"].as_str().expect("an id")).expect("an id"),
+        }),
+        Job::Import(ImportJob {
+            tenant_id,
+            integration_id: IntegrationId::parse(&custom).expect("an integration id"),
+            import_id: ImportId::parse(import["id"].as_str().expect("an id")).expect("an id"),
         }),
     ];
     for (event_type, job) in JOB_EVENTS.into_iter().zip(expected) {

@@ -76,6 +76,11 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// One queued import of a CSV file into a custom integration.
+    ImportId
+);
+
+uuid_id!(
     /// A member of staff (an operator): global, in no tenant.
     OperatorId
 );

@@ -2,11 +2,16 @@
 //! and posting its customers, plans, subscription events, payments and refunds as a
 //! JSON batch or a CSV file.
 //!
-//! A CSV upload (optionally gzip-encoded) is read as a stream: the gzip decoder and the
-//! CSV reader run on a blocking thread and hand the import chunks of 1,000 checked rows
-//! through a channel of two, so a 100,000-row file is never held parsed, or inflated,
-//! whole; only its compressed bytes are (API Gateway's payload limit, 6 MB, bounds
-//! them). The header row is checked before anything is written.
+//! A CSV upload (optionally gzip-encoded) is queued, not imported in the request: API
+//! Gateway ends a request at 29 s, and a 100,000-row file takes longer than that to
+//! import. It is read as a stream: the gzip decoder and the CSV reader run on a blocking
+//! thread and hand chunks of at most 1,000 rows and about 300 KB (cut at row
+//! boundaries) through a channel of two to the service, which stages each sealed; so a
+//! file is never held parsed, or inflated, whole, only its compressed bytes are (API
+//! Gateway's payload limit, 6 MB, bounds them). The header row is checked before
+//! anything is stored. The request answers 202 with the import's id; the ingest
+//! function's job imports the chunks, and `GET /v1/integrations/{id}/imports/{import_id}`
+//! shows how far it got.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -29,8 +34,11 @@ use super::error::ApiError;
 use super::json::{ApiJson, parse};
 use super::responses::{BodyRefused, InvalidRequest, NotFound, RoleForbidden, Unauthenticated};
 use super::session::{AdminOnly, Authorized, CustomerData};
-use crate::domain::ids::IntegrationId;
-use crate::domain::import::{FieldError, ImportKind, MAX_BATCH_ROWS, Raw, Row, parse_row};
+use crate::domain::ids::{ImportId, IntegrationId};
+use crate::domain::import::{
+    CHUNK_BYTES, CHUNK_ROWS, FieldError, ImportKind, ImportRun, MAX_BATCH_ROWS, MAX_RECORD_BYTES,
+    RunError, StagedChunk, StagedRow, parse_row,
+};
 use crate::services::contexts::Integrations;
 use crate::services::imports::{Chunk, ImportOutcome, RowError};
 
@@ -39,15 +47,15 @@ use crate::services::imports::{Chunk, ImportOutcome, RowError};
 pub const IMPORT_BODY_LIMIT: usize = 6 * 1024 * 1024;
 /// The most bytes a gzip-encoded CSV may inflate to (a bomb stops here).
 const MAX_INFLATED: u64 = 256 * 1024 * 1024;
-/// Rows per chunk of a CSV upload: one JSON batch's worth.
-const CSV_CHUNK_ROWS: usize = MAX_BATCH_ROWS;
-
 pub fn routes() -> OpenApiRouter<OauthState> {
-    OpenApiRouter::new().routes(routes!(connect_custom)).merge(
-        OpenApiRouter::new()
-            .routes(routes!(import))
-            .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
-    )
+    OpenApiRouter::new()
+        .routes(routes!(connect_custom))
+        .routes(routes!(import_run))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import))
+                .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -162,6 +170,87 @@ fn row_error(error: RowError) -> ImportRowError {
     }
 }
 
+/// A queued CSV import.
+#[derive(Serialize, ToSchema)]
+pub struct ImportQueued {
+    /// The import's id (`GET /v1/integrations/{id}/imports/{import_id}`).
+    pub id: String,
+    /// `queued`.
+    pub status: String,
+}
+
+/// A CSV import and how far it got.
+#[derive(Serialize, ToSchema)]
+pub struct ImportRunView {
+    pub id: String,
+    /// `customers`, `plans`, `subscription_events`, `payments` or `refunds`.
+    pub kind: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// Data rows in the file.
+    pub rows: usize,
+    /// Rows whose records were written (so far).
+    pub written: usize,
+    /// Rows already stored exactly as sent.
+    pub unchanged: usize,
+    /// Rows refused.
+    pub failed_rows: usize,
+    /// The first 100 refused rows, by index.
+    pub errors: Vec<ImportRowError>,
+    /// Why a `failed` import failed: a code (`internal_error`, `integration_gone`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub failure: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it became `done` or `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ImportRunView {
+    fn of(id: &ImportId, run: ImportRun) -> Self {
+        Self {
+            id: id.to_string(),
+            kind: run.kind.as_str().to_owned(),
+            status: run.status.as_str().to_owned(),
+            rows: run.rows,
+            written: run.written,
+            unchanged: run.unchanged,
+            failed_rows: run.failed_rows,
+            errors: run.errors.into_iter().map(run_error).collect(),
+            failure: run.failure,
+            created_at: run.created_at,
+            finished_at: run.finished_at,
+        }
+    }
+}
+
+fn run_error(error: RunError) -> ImportRowError {
+    ImportRowError {
+        index: error.index,
+        line: error.line,
+        field: error.field,
+        code: error.code,
+        message: error.message,
+    }
+}
+
+/// What an import request answers: a JSON batch's result, or a queued CSV import.
+pub enum ImportReply {
+    Imported(ImportResult),
+    Queued(ImportQueued),
+}
+
+impl axum::response::IntoResponse for ImportReply {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            ImportReply::Imported(result) => Json(result).into_response(),
+            ImportReply::Queued(queued) => (StatusCode::ACCEPTED, Json(queued)).into_response(),
+        }
+    }
+}
+
 /// Import rows into a custom integration (analyst or admin)
 ///
 /// `kind` is `customers`, `plans`, `subscription_events`, `payments` or `refunds`. The
@@ -170,7 +259,10 @@ fn row_error(error: RowError) -> ImportRowError {
 /// row names the same fields. Rows are idempotent by their external ids: a row stored
 /// exactly as sent counts as `unchanged` and writes nothing. A bad row is refused
 /// alone, reported with its index (and CSV line) and field; the others are written.
-/// The figures (`GET /v1/metrics/…`) show the import when the call returns.
+/// A JSON batch is imported in the request (200): the figures (`GET /v1/metrics/…`)
+/// show it when the call returns. A CSV file is checked (its header row), staged and
+/// queued (202 with the import's id); a job imports it, and
+/// `GET /v1/integrations/{id}/imports/{import_id}` shows its progress and refused rows.
 #[utoipa::path(
     post, path = "/v1/integrations/{id}/import/{kind}", tag = "integrations",
     operation_id = "importRows",
@@ -183,12 +275,13 @@ fn row_error(error: RowError) -> ImportRowError {
         (String = "text/csv"),
     )),
     responses(
-        (status = 200, description = "Imported; refused rows are listed.", body = ImportResult),
+        (status = 200, description = "A JSON batch, imported; refused rows are listed.", body = ImportResult),
+        (status = 202, description = "A CSV file, queued.", body = ImportQueued),
         (status = 400, body = ErrorBody, description = "`invalid_request`: not an object with `data`, more than 1,000 rows, a CSV header naming an unknown or repeated field, or a body that is not gzip when it says so. Nothing was written."),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
         (status = 404, response = NotFound),
-        (status = 409, body = ErrorBody, description = "`not_custom_integration`: the integration syncs from its processor; `concurrent_update`: another import into it is running."),
+        (status = 409, body = ErrorBody, description = "`not_custom_integration`: the integration syncs from its processor; `concurrent_update`: another import into it is running (JSON)."),
         (status = 413, body = ErrorBody, description = "`payload_too_large`: over 6 MB."),
         (status = 415, body = ErrorBody, description = "`unsupported_media_type`: neither JSON nor CSV."),
     )
@@ -199,23 +292,24 @@ async fn import(
     Path((id, kind)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<ImportResult>, ApiError> {
+) -> Result<ImportReply, ApiError> {
     let id = IntegrationId::parse(&id).ok_or(ApiError::NotFound)?;
     let kind = ImportKind::parse(&kind).ok_or(ApiError::NotFound)?;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::invalid_request("The request body could not be read."),
     })?;
-    let (sender, receiver) = mpsc::channel(2);
-    let reader = match media_type(&headers).as_str() {
+    match media_type(&headers).as_str() {
         "application/json" => {
+            let (sender, receiver) = mpsc::channel(1);
             let chunk = json_chunk(kind, &body)?;
-            // The channel holds two: this one send never waits.
+            // The channel holds one: this one send never waits.
             sender
                 .try_send(chunk)
                 .map_err(|_| ApiError::internal("the import channel refused its only chunk"))?;
             drop(sender);
-            None
+            let outcome = app.import(&caller.ctx, &id, kind, receiver).await?;
+            Ok(ImportReply::Imported(outcome.into()))
         }
         "text/csv" => {
             let gzip = match headers
@@ -228,19 +322,54 @@ async fn import(
                 Some(_) => return Err(ApiError::UnsupportedMediaType),
             };
             let csv = CsvRows::open(kind, body, gzip)?;
-            Some(tokio::task::spawn_blocking(move || csv.send_all(&sender)))
+            let header: Vec<String> = csv.header.iter().map(str::to_owned).collect();
+            let (sender, receiver) = mpsc::channel(2);
+            let reader = tokio::task::spawn_blocking(move || csv.send_all(&sender));
+            let queued = app
+                .queue_import(&caller.ctx, &id, kind, header, receiver)
+                .await;
+            // The service stopped reading (an error) or read to the end: either way the
+            // reader's thread has finished or stops at its next send.
+            reader
+                .await
+                .map_err(|_| ApiError::internal("the CSV reader stopped"))?;
+            let (import, run) = queued?;
+            Ok(ImportReply::Queued(ImportQueued {
+                id: import.to_string(),
+                status: run.status.as_str().to_owned(),
+            }))
         }
-        _ => return Err(ApiError::UnsupportedMediaType),
-    };
-    let outcome = app.import(&caller.ctx, &id, kind, receiver).await;
-    if let Some(reader) = reader {
-        // The import stopped reading (an error) or read to the end: either way the
-        // reader's thread has finished or stops at its next send.
-        reader
-            .await
-            .map_err(|_| ApiError::internal("the CSV reader stopped"))?;
+        _ => Err(ApiError::UnsupportedMediaType),
     }
-    Ok(Json(outcome?.into()))
+}
+
+/// A CSV import (analyst or admin)
+///
+/// How far a queued CSV import got: its counts so far, the first 100 refused rows (by
+/// index, with their line and field), and when it finished.
+#[utoipa::path(
+    get, path = "/v1/integrations/{id}/imports/{import_id}", tag = "integrations",
+    operation_id = "getImport",
+    params(
+        ("id" = String, Path, description = "The custom integration's id."),
+        ("import_id" = String, Path, description = "The id `POST …/import/{kind}` answered."),
+    ),
+    responses(
+        (status = 200, description = "The import.", body = ImportRunView),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+async fn import_run(
+    State(app): State<Arc<Integrations>>,
+    caller: Authorized<CustomerData>,
+    Path((id, import_id)): Path<(String, String)>,
+) -> Result<Json<ImportRunView>, ApiError> {
+    let id = IntegrationId::parse(&id).ok_or(ApiError::NotFound)?;
+    let import = ImportId::parse(&import_id).ok_or(ApiError::NotFound)?;
+    let run = app.import_run(&caller.ctx, &id, &import).await?;
+    Ok(Json(ImportRunView::of(&import, run)))
 }
 
 fn media_type(headers: &HeaderMap) -> String {
@@ -281,29 +410,8 @@ fn json_chunk(kind: ImportKind, body: &[u8]) -> Result<Chunk, ApiError> {
     })
 }
 
-/// A CSV record under its header.
-struct CsvRow<'a> {
-    header: &'a csv::StringRecord,
-    record: &'a csv::StringRecord,
-}
-
-impl Row for CsvRow<'_> {
-    fn field(&self, name: &str) -> Raw<'_> {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .and_then(|i| self.record.get(i))
-            .map_or(Raw::Absent, |cell| Raw::of_cell(cell.trim()))
-    }
-    // The header was checked once for the whole file.
-    fn unknown_field(&self, _known: &[&str]) -> Option<String> {
-        None
-    }
-}
-
 /// A CSV upload whose header row was read and checked.
 struct CsvRows {
-    kind: ImportKind,
     reader: csv::Reader<Box<dyn Read + Send>>,
     header: csv::StringRecord,
 }
@@ -349,68 +457,52 @@ impl CsvRows {
                 ));
             }
         }
-        Ok(Self {
-            kind,
-            reader,
-            header,
-        })
+        Ok(Self { reader, header })
     }
 
-    /// Reads every record, checking each, and sends them in chunks; stops when the
-    /// import stops receiving. A record that cannot be read (a wrong number of cells,
-    /// text that is not UTF-8) is refused alone; input that cannot be read on (a
-    /// broken gzip stream) ends the file with a refusal of the row where it broke.
-    fn send_all(mut self, sender: &mpsc::Sender<Chunk>) {
-        let mut chunk = Chunk::default();
+    /// Reads every record and sends them in chunks cut at row boundaries (at most
+    /// [`CHUNK_ROWS`] rows and about [`CHUNK_BYTES`]); stops when the service stops
+    /// receiving. A record that cannot be read (a wrong number of cells, text that is
+    /// not UTF-8) is staged as such, to be refused alone; input that cannot be read on
+    /// (a broken gzip stream) ends the file with the row where it broke.
+    fn send_all(mut self, sender: &mpsc::Sender<StagedChunk>) {
+        let mut chunk = StagedChunk::default();
+        let mut bytes = 0usize;
         let mut record = csv::StringRecord::new();
         let mut index = 0usize;
         loop {
             let line_before = self.reader.position().line();
-            let read = self.reader.read_record(&mut record);
-            let (row, line) = match read {
+            let row = match self.reader.read_record(&mut record) {
                 Ok(false) => break,
-                Ok(true) => (
-                    parse_row(
-                        self.kind,
-                        &CsvRow {
-                            header: &self.header,
-                            record: &record,
-                        },
-                    ),
-                    record.position().map_or(line_before, csv::Position::line),
-                ),
-                Err(err) => {
-                    let line = err.position().map_or(line_before, csv::Position::line);
-                    let fatal = matches!(err.kind(), csv::ErrorKind::Io(_));
-                    let refusal = if fatal {
-                        FieldError::new(
-                            "row",
-                            "unreadable",
-                            "The file could not be read on from here (a broken gzip stream, or over 256 MiB inflated).",
-                        )
-                    } else {
-                        FieldError::new(
-                            "row",
-                            "invalid",
-                            "Not a CSV record of the header's fields (a wrong number of cells, or text that is not UTF-8).",
-                        )
-                    };
-                    if fatal {
-                        chunk.rows.push(Err(refusal));
-                        chunk.lines.push(line);
-                        break;
-                    }
-                    (Err(refusal), line)
-                }
+                Ok(true) => StagedRow::Cells {
+                    line: record.position().map_or(line_before, csv::Position::line),
+                    cells: record.iter().map(|cell| cell.trim().to_owned()).collect(),
+                },
+                Err(err) => StagedRow::Unreadable {
+                    line: err.position().map_or(line_before, csv::Position::line),
+                    broken: matches!(err.kind(), csv::ErrorKind::Io(_)),
+                },
             };
+            // A record too long for a chunk is refused alone, its cells dropped.
+            let row = match row {
+                StagedRow::Cells { line, .. } if row.weight() > MAX_RECORD_BYTES => {
+                    StagedRow::TooLong { line }
+                }
+                row => row,
+            };
+            let broken = matches!(row, StagedRow::Unreadable { broken: true, .. });
+            bytes += row.weight();
             chunk.rows.push(row);
-            chunk.lines.push(line);
             index += 1;
-            if chunk.rows.len() == CSV_CHUNK_ROWS {
-                let next = Chunk {
+            if broken {
+                break;
+            }
+            if chunk.rows.len() == CHUNK_ROWS || bytes >= CHUNK_BYTES {
+                let next = StagedChunk {
                     first_index: index,
-                    ..Chunk::default()
+                    rows: Vec::new(),
                 };
+                bytes = 0;
                 if sender
                     .blocking_send(std::mem::replace(&mut chunk, next))
                     .is_err()
@@ -420,7 +512,7 @@ impl CsvRows {
             }
         }
         if !chunk.rows.is_empty() {
-            // The import may have stopped meanwhile: nothing is left to tell it then.
+            // The service may have stopped meanwhile: nothing is left to tell it then.
             let _ = sender.blocking_send(chunk);
         }
     }

@@ -5,14 +5,99 @@
 //! engine reads are rebuilt from the whole log ([`crate::domain::import`]). Ids in keys
 //! are [`crate::domain::import::record_id`]s of the caller's external ids. Deleted by
 //! the sweep with the integration, erased with the partition on closure.
+//!
+//! A CSV upload waits for its job as staged chunks
+//! (`IMPCHUNK#<integration>#<import>#<000000>`, each sealed, expiring after
+//! [`CHUNK_DAYS`]) and one import run (`IMPRUN#<integration>#<import>`, sealed, written
+//! last and conditionally: the chunks of a run that exists are all there).
 
 use std::collections::HashMap;
 
-use crate::domain::ids::{IntegrationId, TenantId};
-use crate::domain::import::{PlanRow, SubscriptionLog, record_id};
-use crate::ports::Key;
+use crate::domain::ids::{ImportId, IntegrationId, TenantId};
+use crate::domain::import::{ImportRun, PlanRow, StagedChunk, SubscriptionLog, record_id};
+use crate::ports::{Condition, Key};
 use crate::repos::billing::valid_provider_id;
-use crate::repos::{EntityKey, RepoError, Sealer, read_concurrently, rewrite_stamp, tenant_of};
+use crate::repos::{
+    EXPIRES_AT, EntityKey, RepoError, Sealer, Stored, n, read_concurrently, rewrite_stamp,
+    tenant_of, with_n,
+};
+
+/// How long a staged chunk is kept: its job runs within minutes; a run that never
+/// finishes leaves nothing behind for long.
+pub const CHUNK_DAYS: i64 = 2;
+/// How long an import run can be read back.
+pub const RUN_DAYS: i64 = 30;
+
+const RUN_PREFIX: &str = "IMPRUN#";
+const CHUNK_PREFIX: &str = "IMPCHUNK#";
+
+/// Every run of one integration, under this sort-key prefix.
+pub fn run_prefix(integration: &IntegrationId) -> String {
+    format!("{RUN_PREFIX}{integration}#")
+}
+
+/// Every staged chunk of one integration, under this sort-key prefix.
+pub fn chunk_prefix(integration: &IntegrationId) -> String {
+    format!("{CHUNK_PREFIX}{integration}#")
+}
+
+/// An import run (sealed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportRunKey {
+    pub tenant: TenantId,
+    pub integration: IntegrationId,
+    pub import: ImportId,
+}
+
+impl EntityKey for ImportRunKey {
+    fn key(&self) -> Key {
+        Key::new(
+            self.tenant.partition(),
+            format!("{}{}", run_prefix(&self.integration), self.import),
+        )
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let (integration, import) = key.sk.strip_prefix(RUN_PREFIX)?.split_once('#')?;
+        Some(Self {
+            tenant: tenant_of(&key.pk)?,
+            integration: IntegrationId::parse(integration)?,
+            import: ImportId::parse(import)?,
+        })
+    }
+}
+
+/// One staged chunk of a CSV upload (sealed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportChunkKey {
+    pub tenant: TenantId,
+    pub integration: IntegrationId,
+    pub import: ImportId,
+    pub chunk: usize,
+}
+
+impl EntityKey for ImportChunkKey {
+    fn key(&self) -> Key {
+        Key::new(
+            self.tenant.partition(),
+            format!(
+                "{}{}#{:06}",
+                chunk_prefix(&self.integration),
+                self.import,
+                self.chunk
+            ),
+        )
+    }
+    fn parse(key: &Key) -> Option<Self> {
+        let mut parts = key.sk.strip_prefix(CHUNK_PREFIX)?.split('#');
+        let parsed = Self {
+            tenant: tenant_of(&key.pk)?,
+            integration: IntegrationId::parse(parts.next()?)?,
+            import: ImportId::parse(parts.next()?)?,
+            chunk: parts.next()?.parse().ok()?,
+        };
+        (parts.next().is_none() && parsed.key() == *key).then_some(parsed)
+    }
+}
 
 /// Point reads in flight at once.
 const READS_IN_FLIGHT: usize = 32;
@@ -182,5 +267,135 @@ impl Imports {
             self.sealer.store.batch_put(items).await?;
         }
         Ok(())
+    }
+}
+
+impl Imports {
+    fn run_key(tenant: &TenantId, integration: &IntegrationId, import: &ImportId) -> Key {
+        ImportRunKey {
+            tenant: tenant.clone(),
+            integration: integration.clone(),
+            import: import.clone(),
+        }
+        .key()
+    }
+
+    fn chunk_key(
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        import: &ImportId,
+        chunk: usize,
+    ) -> Key {
+        ImportChunkKey {
+            tenant: tenant.clone(),
+            integration: integration.clone(),
+            import: import.clone(),
+            chunk,
+        }
+        .key()
+    }
+
+    /// Stages chunk `chunk` of an upload, sealed, expiring at `expires_at` (Unix s).
+    pub async fn stage_chunk(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        import: &ImportId,
+        chunk: usize,
+        rows: &StagedChunk,
+        expires_at: i64,
+    ) -> Result<(), RepoError> {
+        let key = Self::chunk_key(tenant, integration, import, chunk);
+        let item = self.sealer.seal(tenant, key, rows).await?;
+        let item = with_n(item, EXPIRES_AT, expires_at);
+        Ok(self.sealer.store.put(item, Condition::None).await?)
+    }
+
+    /// A staged chunk, if it is still there.
+    pub async fn chunk(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        import: &ImportId,
+        chunk: usize,
+    ) -> Result<Option<StagedChunk>, RepoError> {
+        let key = Self::chunk_key(tenant, integration, import, chunk);
+        Ok(self.sealer.load(tenant, &key).await?.map(|(rows, _)| rows))
+    }
+
+    /// Deletes an upload's staged chunks `0..chunks` (by key: none may be left).
+    pub async fn drop_chunks(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        import: &ImportId,
+        chunks: usize,
+    ) -> Result<(), RepoError> {
+        for chunk in 0..chunks {
+            let key = Self::chunk_key(tenant, integration, import, chunk);
+            self.sealer.store.delete(&key, Condition::None).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a new run (its chunks are staged), readable until `expires_at`.
+    pub async fn create_run(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        import: &ImportId,
+        run: &ImportRun,
+        expires_at: i64,
+    ) -> Result<(), RepoError> {
+        let key = Self::run_key(tenant, integration, import);
+        let item = self.sealer.seal(tenant, key, run).await?.with_version(1);
+        let item = with_n(item, EXPIRES_AT, expires_at);
+        Ok(self.sealer.store.put(item, Condition::Absent).await?)
+    }
+
+    /// A run with the version its next save must name.
+    pub async fn run(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        import: &ImportId,
+    ) -> Result<Option<(Stored<ImportRun>, i64)>, RepoError> {
+        let key = Self::run_key(tenant, integration, import);
+        let loaded = self.sealer.load::<ImportRun>(tenant, &key).await?;
+        Ok(loaded.map(|(record, item)| {
+            let expires_at = n(&item, EXPIRES_AT).unwrap_or_default();
+            (
+                Stored {
+                    record,
+                    version: item.version,
+                },
+                expires_at,
+            )
+        }))
+    }
+
+    /// Saves a run if it is still at `version` (a conflict otherwise: another copy of
+    /// the job moved it); the new version.
+    pub async fn save_run(
+        &self,
+        tenant: &TenantId,
+        integration: &IntegrationId,
+        import: &ImportId,
+        run: &ImportRun,
+        version: u64,
+        expires_at: i64,
+    ) -> Result<u64, RepoError> {
+        let key = Self::run_key(tenant, integration, import);
+        let item = self
+            .sealer
+            .seal(tenant, key, run)
+            .await?
+            .with_version(version + 1);
+        let item = with_n(item, EXPIRES_AT, expires_at);
+        self.sealer
+            .store
+            .put(item, Condition::VersionIs(version))
+            .await?;
+        Ok(version + 1)
     }
 }

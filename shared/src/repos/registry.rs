@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::billing::ObjectKind;
 use crate::domain::ids::{
-    EntryId, ExportId, GrantId, IntegrationId, OperatorId, SessionId, TenantId, UserId,
+    EntryId, ExportId, GrantId, ImportId, IntegrationId, OperatorId, SessionId, TenantId, UserId,
 };
 use crate::ports::Key;
 use crate::repos::EntityKey;
@@ -20,7 +20,9 @@ use crate::repos::emails::{EmailLookupKey, FailedLoginsKey};
 use crate::repos::erasure::Selection;
 use crate::repos::exports::{ExportKey, ExportPageKey, ExportRateKey};
 use crate::repos::fx::{EcbDayKey, FxRatesKey, ReportingCurrencyKey};
-use crate::repos::imports::{ImportItem, ImportKey};
+use crate::repos::imports::{
+    ImportChunkKey, ImportItem, ImportKey, ImportRunKey, chunk_prefix, run_prefix,
+};
 use crate::repos::integrations::{
     IntegrationIndexKey, IntegrationKey, StripeAccountKey, SyncStateKey,
 };
@@ -81,10 +83,12 @@ pub enum Entity {
     SlackSetting,
     ImportPlan,
     ImportLog,
+    ImportRun,
+    ImportChunk,
 }
 
 /// Every entity.
-pub const ENTITIES: [Entity; 49] = [
+pub const ENTITIES: [Entity; 51] = [
     Entity::Tenant,
     Entity::DataKey,
     Entity::User,
@@ -134,6 +138,8 @@ pub const ENTITIES: [Entity; 49] = [
     Entity::SlackSetting,
     Entity::ImportPlan,
     Entity::ImportLog,
+    Entity::ImportRun,
+    Entity::ImportChunk,
 ];
 
 /// Whose partition an entity lives in.
@@ -351,6 +357,8 @@ impl Entity {
             Entity::Digest => row("digest", Tenant, "TENANT#<tenant> / DIGEST#<week's monday>", Expires("90 days"), NotPerIntegration, ErasedWithPartition, Omitted("bookkeeping of the weekly digest: a week and customer ids")),
             Entity::ImportPlan => row("import_plan", Tenant, "TENANT#<tenant> / IMPPLAN#<integration>#<plan>", Kept, IntegrationData, ErasedWithPartition, Omitted(IMPORTED)),
             Entity::ImportLog => row("import_log", Tenant, "TENANT#<tenant> / IMPSUB#<integration>#<subscription>", Kept, IntegrationData, ErasedWithPartition, Omitted(IMPORTED)),
+            Entity::ImportRun => row("import_run", Tenant, "TENANT#<tenant> / IMPRUN#<integration>#<import>", Expires("30 days"), IntegrationData, ErasedWithPartition, Omitted("an import's progress and refused rows, readable through the API")),
+            Entity::ImportChunk => row("import_chunk", Tenant, "TENANT#<tenant> / IMPCHUNK#<integration>#<import>#<chunk>", Expires("2 days (deleted by its job when done)"), IntegrationData, ErasedWithPartition, Omitted(IMPORTED)),
             Entity::SlackSetting => row("slack_setting", Tenant, "TENANT#<tenant> / SETTINGS#SLACK_WEBHOOK", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API (the URL is a secret, never exported)")),
         }
     }
@@ -402,6 +410,8 @@ impl Entity {
                 pk,
                 ImportItem::Subscription.integration_prefix(id),
             )),
+            Entity::ImportRun => Some(Selection::prefix(pk, run_prefix(id))),
+            Entity::ImportChunk => Some(Selection::prefix(pk, chunk_prefix(id))),
             Entity::Tenant
             | Entity::DataKey
             | Entity::User
@@ -647,6 +657,19 @@ impl Entity {
                 id: "sub_1A2b".into(),
             }
             .key(),
+            Entity::ImportRun => ImportRunKey {
+                tenant,
+                integration,
+                import: ImportId::parse(sample_id).unwrap_or_else(ImportId::generate),
+            }
+            .key(),
+            Entity::ImportChunk => ImportChunkKey {
+                tenant,
+                integration,
+                import: ImportId::parse(sample_id).unwrap_or_else(ImportId::generate),
+                chunk: 4,
+            }
+            .key(),
         }
     }
 
@@ -704,6 +727,8 @@ impl Entity {
             Entity::ImportLog => ImportKey::parse(key)
                 .filter(|k| k.item == ImportItem::Subscription)
                 .map(|k| k.key()),
+            Entity::ImportRun => again::<ImportRunKey>(key),
+            Entity::ImportChunk => again::<ImportChunkKey>(key),
         }
     }
 }

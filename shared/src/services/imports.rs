@@ -26,19 +26,25 @@ use serde::Serialize;
 use crate::domain::billing::{
     BillingRecord, CardFacts, ChargeRecord, CustomerRecord, ObjectKind, RefundRecord,
 };
-use crate::domain::ids::{IntegrationId, TenantId};
+use crate::domain::ids::{ImportId, IntegrationId, TenantId};
 use crate::domain::import::{
-    CustomerRow, EventRow, FieldError, ImportKind, ImportRow, LoggedEvent,
-    MAX_EVENTS_PER_SUBSCRIPTION, PaymentRow, PlanRow, RefundRow, SubscriptionLog, check_sequence,
-    record_id, subscription_records,
+    CustomerRow, EventRow, FieldError, ImportKind, ImportRow, ImportRun, LoggedEvent,
+    MAX_EVENTS_PER_SUBSCRIPTION, MAX_RUN_ERRORS, PaymentRow, PlanRow, RefundRow, RunError,
+    RunStatus, StagedChunk, StagedRow, SubscriptionLog, check_sequence, record_id,
+    subscription_records,
 };
+use crate::repos::imports::{CHUNK_DAYS, RUN_DAYS};
 use crate::services::contexts::Integrations;
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
 use crate::services::incremental::Touched;
 use crate::services::integrations::{
     IntegrationRecord, IntegrationStatus, IntegrationView, Provider,
 };
+use crate::services::jobs::ImportJob;
 use crate::services::sessions::TenantCtx;
+
+/// The event that asks the ingest function to import a staged CSV upload.
+pub const IMPORT_REQUESTED: &str = "ImportRequested";
 
 /// How long an import may hold the integration's lease (as a sync).
 const IMPORT_LEASE_MINUTES: i64 = 15;
@@ -129,6 +135,90 @@ impl Tally {
     }
 }
 
+impl Tally {
+    /// A run's counts and listed errors so far.
+    fn resuming(run: &ImportRun) -> Self {
+        let errors = run
+            .errors
+            .iter()
+            .map(|e| RowError {
+                index: e.index,
+                line: e.line,
+                field: e.field.clone(),
+                code: static_code(&e.code),
+                message: e.message.clone(),
+            })
+            .collect();
+        Self {
+            outcome: ImportOutcome {
+                // Counted again per chunk by `import_rows`; a run keeps `rows`.
+                received: 0,
+                written: run.written,
+                unchanged: run.unchanged,
+                failed: run.failed_rows,
+                errors,
+            },
+            ..Self::default()
+        }
+    }
+
+    /// Copies the counts and the first errors into the run.
+    fn save_into(&mut self, run: &mut ImportRun) {
+        self.outcome.errors.sort_by_key(|e| e.index);
+        self.outcome.errors.truncate(MAX_RUN_ERRORS);
+        run.written = self.outcome.written;
+        run.unchanged = self.outcome.unchanged;
+        run.failed_rows = self.outcome.failed;
+        run.errors = self
+            .outcome
+            .errors
+            .iter()
+            .map(|e| RunError {
+                index: e.index,
+                line: e.line,
+                field: e.field.clone(),
+                code: e.code.to_owned(),
+                message: e.message.clone(),
+            })
+            .collect();
+    }
+}
+
+/// A saved error's code as the codes are kept (`&'static str`): one of the known
+/// codes, else `invalid`.
+fn static_code(code: &str) -> &'static str {
+    const CODES: [&str; 11] = [
+        "required",
+        "invalid",
+        "unknown_field",
+        "duplicate_in_batch",
+        "unknown_customer",
+        "unknown_plan",
+        "unknown_payment",
+        "customer_mismatch",
+        "out_of_sequence",
+        "too_many_events",
+        "unreadable",
+    ];
+    CODES.into_iter().find(|c| *c == code).unwrap_or("invalid")
+}
+
+/// The key under which a row counts as repeated within one import.
+fn dedup_key(row: &ImportRow) -> String {
+    match row {
+        ImportRow::Event(e) => format!("{}#{}", e.subscription, e.external_id),
+        other => other.external_id().to_owned(),
+    }
+}
+
+/// How an import ends its lease.
+struct Lease {
+    /// Publish the snapshot in full.
+    unfinished: bool,
+    /// Publish at all (false: the job pauses, its continuation publishes).
+    publish: bool,
+}
+
 fn unknown(field: &str, code: &'static str, what: &str) -> FieldError {
     FieldError::new(
         field,
@@ -178,9 +268,9 @@ impl Integrations {
         ))
     }
 
-    /// `POST /v1/integrations/{id}/import/{kind}`: writes the good rows of each chunk
-    /// as it arrives, reports the others, and publishes the snapshot once at the end
-    /// when anything was written.
+    /// `POST /v1/integrations/{id}/import/{kind}` with a JSON batch: writes the good
+    /// rows of each chunk as it arrives, reports the others, and publishes the snapshot
+    /// once at the end when anything was written.
     pub async fn import(
         &self,
         ctx: &TenantCtx,
@@ -189,6 +279,36 @@ impl Integrations {
         mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
     ) -> Result<ImportOutcome, ServiceError> {
         let tenant = ctx.tenant();
+        let unfinished = self.take_import_lease(tenant, id).await?;
+        let mut tally = Tally::default();
+        let mut touched = Touched::new(id.clone());
+        let mut worked = Ok(());
+        while let Some(chunk) = chunks.recv().await {
+            worked = self
+                .import_rows(tenant, id, kind, chunk, &mut tally, &mut touched)
+                .await;
+            if worked.is_err() {
+                break;
+            }
+        }
+        tally.outcome.errors.sort_by_key(|e| e.index);
+        let lease = Lease {
+            unfinished,
+            publish: true,
+        };
+        self.end_import_lease(tenant, id, worked.map(|()| touched), lease)
+            .await?;
+        Ok(tally.outcome)
+    }
+
+    /// Takes the integration's lease for an import, as a sync does: `Ok(unfinished)`,
+    /// true when an earlier import or sync stopped half-way (the snapshot is then
+    /// published in full).
+    async fn take_import_lease(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<bool, ServiceError> {
         let stored = self
             .load_integration(tenant, id)
             .await?
@@ -212,54 +332,55 @@ impl Integrations {
         record.sync_started_at = Some(now);
         self.save_integration(tenant, id, &record, IntegrationStatus::Syncing, &stored)
             .await?;
+        Ok(unfinished)
+    }
 
-        let mut tally = Tally::default();
-        let mut touched = Touched::new(id.clone());
-        let mut worked = Ok(());
-        while let Some(chunk) = chunks.recv().await {
-            worked = self
-                .import_rows(tenant, id, kind, chunk, &mut tally, &mut touched)
-                .await;
-            if worked.is_err() {
-                break;
-            }
-        }
-        tally.outcome.errors.sort_by_key(|e| e.index);
-        let worked = worked.map(|()| (tally.outcome, touched));
-
+    /// Releases the lease after an import's rows were written (`worked`, with what they
+    /// touched) or not: publishes the snapshot when anything was written (in full when
+    /// `lease.unfinished`) unless `lease.publish` is false (a job that pauses: its
+    /// continuation publishes), or records the failure on the integration. A failure is
+    /// returned as it was.
+    async fn end_import_lease(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        worked: Result<Touched, ServiceError>,
+        lease: Lease,
+    ) -> Result<(), ServiceError> {
         let Some(stored) = self.load_integration(tenant, id).await? else {
             return Err(ServiceError::NotFound);
         };
         if stored.status == IntegrationStatus::Disconnected {
             // Disconnected meanwhile: it wins, and its data goes with the sweep.
-            return worked.map(|(outcome, _)| outcome);
+            return worked.map(|_| ());
         }
         let mut record = stored.record.clone();
         let changed_before = record.changed_at;
         record.sync_started_at = None;
         match worked {
-            Ok((outcome, touched)) => {
+            Ok(touched) => {
                 // Plans alone change no record: nothing to publish for them.
                 let wrote = !touched.is_empty();
                 if wrote {
                     record.changed_at = Some(self.analytics.change_mark(tenant).await?);
                 }
-                record.last_sync_at = Some(self.now());
-                record.last_error = None;
-                if wrote || unfinished {
-                    self.analytics
-                        .publish_analytics(
-                            tenant,
-                            changed_before,
-                            record.changed_at,
-                            unfinished,
-                            &touched,
-                        )
-                        .await;
+                if lease.publish {
+                    record.last_sync_at = Some(self.now());
+                    record.last_error = None;
+                    if wrote || lease.unfinished {
+                        self.analytics
+                            .publish_analytics(
+                                tenant,
+                                changed_before,
+                                record.changed_at,
+                                lease.unfinished,
+                                &touched,
+                            )
+                            .await;
+                    }
                 }
                 self.save_integration(tenant, id, &record, IntegrationStatus::Connected, &stored)
-                    .await?;
-                Ok(outcome)
+                    .await
             }
             Err(err) => {
                 tracing::error!(tenant_id = %tenant, integration_id = %id, error = %ErrorChain(&err), "import failed");
@@ -269,6 +390,305 @@ impl Integrations {
                 Err(err)
             }
         }
+    }
+
+    /// `POST /v1/integrations/{id}/import/{kind}` with a CSV file: stages its chunks
+    /// (sealed, expiring) as the HTTP layer reads them, then records the run and asks
+    /// the ingest function for the job. Nothing is imported here: the request returns
+    /// well inside API Gateway's 29 s whatever the file's size.
+    pub async fn queue_import(
+        &self,
+        ctx: &TenantCtx,
+        id: &IntegrationId,
+        kind: ImportKind,
+        header: Vec<String>,
+        mut chunks: tokio::sync::mpsc::Receiver<StagedChunk>,
+    ) -> Result<(ImportId, ImportRun), ServiceError> {
+        let tenant = ctx.tenant();
+        let stored = self
+            .load_integration(tenant, id)
+            .await?
+            .filter(|s| s.status != IntegrationStatus::Disconnected)
+            .ok_or(ServiceError::NotFound)?;
+        if stored.record.provider != Provider::Custom {
+            return Err(ServiceError::Conflict(Conflict::NotCustomIntegration));
+        }
+        let import = ImportId::generate();
+        let now = self.now();
+        let chunk_expiry = (now + Duration::days(CHUNK_DAYS)).timestamp();
+        let imports = &self.repos.imports;
+        let (mut staged, mut rows) = (0, 0);
+        while let Some(chunk) = chunks.recv().await {
+            rows += chunk.rows.len();
+            imports
+                .stage_chunk(tenant, id, &import, staged, &chunk, chunk_expiry)
+                .await?;
+            staged += 1;
+        }
+        let run = ImportRun {
+            kind,
+            header,
+            status: RunStatus::Queued,
+            chunks: staged,
+            next_chunk: 0,
+            rows,
+            written: 0,
+            unchanged: 0,
+            failed_rows: 0,
+            errors: Vec::new(),
+            created_at: now,
+            finished_at: None,
+            failure: None,
+            full_publish: false,
+        };
+        // The run last: a run that exists has all its chunks (a request stopped before
+        // it leaves only chunks, which expire).
+        let run_expiry = (now + Duration::days(RUN_DAYS)).timestamp();
+        imports
+            .create_run(tenant, id, &import, &run, run_expiry)
+            .await?;
+        self.guard
+            .audit(
+                tenant,
+                Some(ctx.user()),
+                IMPORT_REQUESTED,
+                Some(format!("integration:{id}")),
+                Some(ctx.ip()),
+            )
+            .await?;
+        self.publish_import(tenant, id, &import).await?;
+        Ok((import, run))
+    }
+
+    async fn publish_import(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        import: &ImportId,
+    ) -> Result<(), ServiceError> {
+        let job = ImportJob {
+            tenant_id: tenant.clone(),
+            integration_id: id.clone(),
+            import_id: import.clone(),
+        };
+        Ok(self.events.publish(&job.event(self.now())).await?)
+    }
+
+    /// `GET /v1/integrations/{id}/imports/{import_id}`.
+    pub async fn import_run(
+        &self,
+        ctx: &TenantCtx,
+        id: &IntegrationId,
+        import: &ImportId,
+    ) -> Result<ImportRun, ServiceError> {
+        let found = self.repos.imports.run(ctx.tenant(), id, import).await?;
+        found
+            .map(|(run, _)| run.record)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// The `import` job: imports a staged upload's chunks from the run's `next_chunk`,
+    /// saving the run after each, under the integration's lease; publishes the snapshot
+    /// once at the end, marks the run `done` and deletes its chunks. It stops taking
+    /// chunks after `budget` (saved, the lease released, the job asked for again) so it
+    /// ends inside Lambda's 15 minutes whatever the file. A copy delivered again finds
+    /// the run done, or running under the lease; `None` when the run is gone (its
+    /// integration was deleted).
+    pub async fn run_import(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        import: &ImportId,
+        budget: std::time::Duration,
+    ) -> Result<Option<RunStatus>, ServiceError> {
+        let imports = &self.repos.imports;
+        let Some((stored, expires_at)) = imports.run(tenant, id, import).await? else {
+            return Ok(None);
+        };
+        let (mut run, mut version) = (stored.record, stored.version);
+        if run.status.is_finished() {
+            return Ok(Some(run.status));
+        }
+        let unfinished = match self.take_import_lease(tenant, id).await {
+            Ok(unfinished) => unfinished,
+            // Another copy of this job holds it: nothing to do here.
+            Err(ServiceError::Conflict(Conflict::ConcurrentUpdate))
+                if run.status == RunStatus::Running =>
+            {
+                return Ok(Some(RunStatus::Running));
+            }
+            Err(
+                ServiceError::NotFound | ServiceError::Conflict(Conflict::NotCustomIntegration),
+            ) => {
+                self.finish_run(
+                    tenant,
+                    id,
+                    import,
+                    &mut run,
+                    version,
+                    expires_at,
+                    "integration_gone",
+                )
+                .await?;
+                return Ok(Some(run.status));
+            }
+            Err(err) => return Err(err),
+        };
+        let full = unfinished || run.full_publish || run.next_chunk > 0;
+        let mut touched = Touched::new(id.clone());
+        let started = std::time::Instant::now();
+        let chunks = self
+            .import_chunks(
+                tenant,
+                id,
+                import,
+                &mut run,
+                &mut version,
+                expires_at,
+                &mut touched,
+                started,
+                budget,
+            )
+            .await;
+        let paused = matches!(chunks, Ok(false));
+        let lease = Lease {
+            unfinished: full,
+            publish: !paused,
+        };
+        let ended = self
+            .end_import_lease(tenant, id, chunks.map(|_| touched), lease)
+            .await;
+        match ended {
+            Err(ServiceError::NotFound) => Ok(None),
+            Err(err) => {
+                self.finish_run(
+                    tenant,
+                    id,
+                    import,
+                    &mut run,
+                    version,
+                    expires_at,
+                    "internal_error",
+                )
+                .await?;
+                Err(err)
+            }
+            Ok(()) if paused => {
+                run.status = RunStatus::Queued;
+                run.full_publish = true;
+                imports
+                    .save_run(tenant, id, import, &run, version, expires_at)
+                    .await?;
+                self.publish_import(tenant, id, import).await?;
+                Ok(Some(RunStatus::Queued))
+            }
+            Ok(()) => {
+                run.status = RunStatus::Done;
+                run.finished_at = Some(self.now());
+                imports
+                    .save_run(tenant, id, import, &run, version, expires_at)
+                    .await?;
+                imports.drop_chunks(tenant, id, import, run.chunks).await?;
+                Ok(Some(RunStatus::Done))
+            }
+        }
+    }
+
+    /// Imports the run's chunks from `next_chunk`, saving it after each: `Ok(true)` when
+    /// every chunk is in, `Ok(false)` when `budget` ran out first (after one chunk at
+    /// least).
+    #[allow(clippy::too_many_arguments)]
+    async fn import_chunks(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        import: &ImportId,
+        run: &mut ImportRun,
+        version: &mut u64,
+        expires_at: i64,
+        touched: &mut Touched,
+        started: std::time::Instant,
+        budget: std::time::Duration,
+    ) -> Result<bool, ServiceError> {
+        let imports = &self.repos.imports;
+        run.status = RunStatus::Running;
+        *version = imports
+            .save_run(tenant, id, import, run, *version, expires_at)
+            .await?;
+        let first = run.next_chunk;
+        let mut tally = Tally::resuming(run);
+        // The external ids of the chunks already imported, so that a repeated one is
+        // refused after a resume as it would have been in one go.
+        for n in 0..run.next_chunk {
+            let staged = imports
+                .chunk(tenant, id, import, n)
+                .await?
+                .ok_or_else(|| ServiceError::internal("a staged chunk expired"))?;
+            for row in &staged.rows {
+                if let Ok(row) = row.parse(run.kind, &run.header) {
+                    tally.seen.insert(dedup_key(&row));
+                }
+            }
+        }
+        while run.next_chunk < run.chunks {
+            // At least one chunk per invocation: every invocation moves the run on.
+            if run.next_chunk > first && started.elapsed() > budget {
+                return Ok(false);
+            }
+            let staged = imports
+                .chunk(tenant, id, import, run.next_chunk)
+                .await?
+                .ok_or_else(|| ServiceError::internal("a staged chunk expired"))?;
+            let chunk = Chunk {
+                first_index: staged.first_index,
+                lines: staged.rows.iter().map(StagedRow::line).collect(),
+                rows: staged
+                    .rows
+                    .iter()
+                    .map(|row| row.parse(run.kind, &run.header))
+                    .collect(),
+            };
+            self.import_rows(tenant, id, run.kind, chunk, &mut tally, touched)
+                .await?;
+            run.next_chunk += 1;
+            tally.save_into(run);
+            *version = imports
+                .save_run(tenant, id, import, run, *version, expires_at)
+                .await?;
+        }
+        Ok(true)
+    }
+
+    /// Marks a run failed with `code` (a code, never a message holding data) and deletes
+    /// its chunks.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_run(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        import: &ImportId,
+        run: &mut ImportRun,
+        version: u64,
+        expires_at: i64,
+        code: &str,
+    ) -> Result<(), ServiceError> {
+        let imports = &self.repos.imports;
+        // The saved run, whatever this copy has in memory: its counts are the truth.
+        let version = match imports.run(tenant, id, import).await? {
+            Some((stored, _)) => {
+                *run = stored.record;
+                stored.version
+            }
+            None => version,
+        };
+        run.status = RunStatus::Failed;
+        run.failure = Some(code.to_owned());
+        run.finished_at = Some(self.now());
+        imports
+            .save_run(tenant, id, import, run, version, expires_at)
+            .await?;
+        imports.drop_chunks(tenant, id, import, run.chunks).await?;
+        Ok(())
     }
 
     /// Checks the rows against what is stored, then writes what changed.
@@ -289,11 +709,7 @@ impl Integrations {
             match row {
                 Err(error) => tally.refuse(index, error),
                 Ok(row) => {
-                    let key = match &row {
-                        ImportRow::Event(e) => format!("{}#{}", e.subscription, e.external_id),
-                        other => other.external_id().to_owned(),
-                    };
-                    if tally.seen.insert(key) {
+                    if tally.seen.insert(dedup_key(&row)) {
                         good.push((index, row));
                     } else {
                         tally.refuse(

@@ -1,5 +1,6 @@
-//! Tally's background jobs as one type. The API asks for a sync or an export by
-//! publishing the job's event on the bus (`SyncRequested`, `ExportRequested`); the
+//! Tally's background jobs as one type. The API asks for a sync, an export or a CSV
+//! import by publishing the job's event on the bus (`SyncRequested`, `ExportRequested`,
+//! `ImportRequested`); the
 //! schedules name theirs in their constant input (`{"job": "plan_syncs"}`). The planners
 //! (`plan_syncs` every 5 minutes, `plan_sweep` hourly, `plan_digests` on Mondays) only
 //! list what is due and publish
@@ -17,11 +18,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::ids::{ExportId, IntegrationId, TenantId};
+use crate::domain::ids::{ExportId, ImportId, IntegrationId, TenantId};
 use crate::ports::{Event, EventBus};
 use crate::services::connections::SYNC_REQUESTED;
 use crate::services::error::{ErrorChain, ServiceError};
 use crate::services::export::EXPORT_REQUESTED;
+use crate::services::imports::IMPORT_REQUESTED;
 
 mod run;
 pub use run::{JobReport, Workers, run};
@@ -45,7 +47,7 @@ pub const DIGEST_DUE: &str = "DigestDue";
 
 /// The bus events that carry an `ingest` job: the `detail-type`s the ingest function's
 /// rule matches (infra/template.yaml, checked by a test).
-pub const JOB_EVENTS: [&str; 2] = [SYNC_REQUESTED, EXPORT_REQUESTED];
+pub const JOB_EVENTS: [&str; 3] = [SYNC_REQUESTED, EXPORT_REQUESTED, IMPORT_REQUESTED];
 
 /// The bus events that carry a `sweep` job: the sweep function's rule.
 pub const SWEEP_JOB_EVENTS: [&str; 5] = [
@@ -65,6 +67,8 @@ pub enum Job {
     Sync(SyncJob),
     /// Build one export (`POST /v1/exports`).
     Export(ExportJob),
+    /// Import one staged CSV upload (`POST /v1/integrations/{id}/import/{kind}`).
+    Import(ImportJob),
     /// Fetch the ECB's reference rates (the daily schedule).
     FxRefresh,
     /// Publish a sync for every due integration whose tenant's offset falls in this
@@ -101,6 +105,14 @@ pub struct SyncJob {
 pub struct ExportJob {
     pub tenant_id: TenantId,
     pub export_id: ExportId,
+}
+
+/// Which staged upload to import; the fields of an `ImportRequested` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportJob {
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub import_id: ImportId,
 }
 
 /// Which disconnected integration to purge; the fields of `IntegrationPurgeDue`.
@@ -146,6 +158,16 @@ impl ExportJob {
         Event::new(EXPORT_REQUESTED, at)
             .tenant(self.tenant_id.as_str())
             .field("export_id", self.export_id.as_str())
+    }
+}
+
+impl ImportJob {
+    /// The event that asks the workers for this import.
+    pub fn event(&self, at: chrono::DateTime<chrono::Utc>) -> Event {
+        Event::new(IMPORT_REQUESTED, at)
+            .tenant(self.tenant_id.as_str())
+            .field("integration_id", self.integration_id.as_str())
+            .field("import_id", self.import_id.as_str())
     }
 }
 
@@ -206,6 +228,7 @@ impl Job {
         match self {
             Self::Sync(job) => Some(job.event(at)),
             Self::Export(job) => Some(job.event(at)),
+            Self::Import(job) => Some(job.event(at)),
             Self::PurgeIntegration(job) => Some(
                 Event::new(INTEGRATION_PURGE_DUE, at)
                     .tenant(job.tenant_id.as_str())
@@ -236,6 +259,7 @@ impl Job {
         Ok(Some(match event_type {
             SYNC_REQUESTED => Self::Sync(fields(detail)?),
             EXPORT_REQUESTED => Self::Export(fields(detail)?),
+            IMPORT_REQUESTED => Self::Import(fields(detail)?),
             INTEGRATION_PURGE_DUE => Self::PurgeIntegration(fields(detail)?),
             TENANT_ERASURE_DUE => Self::EraseTenant(fields(detail)?),
             EXPIRED_PURGE_DUE => Self::PurgeExpired,
@@ -250,6 +274,7 @@ impl Job {
         match self {
             Self::Sync(_) => "sync",
             Self::Export(_) => "export",
+            Self::Import(_) => "import",
             Self::FxRefresh => "fx_refresh",
             Self::PlanSyncs => "plan_syncs",
             Self::PlanSweep => "plan_sweep",
@@ -266,9 +291,11 @@ impl Job {
     /// digest runs there too, whose role may read the tenant's Slack webhook.
     pub fn function(&self) -> JobFunction {
         match self {
-            Self::Sync(_) | Self::Export(_) | Self::FxRefresh | Self::PlanSyncs => {
-                JobFunction::Ingest
-            }
+            Self::Sync(_)
+            | Self::Export(_)
+            | Self::Import(_)
+            | Self::FxRefresh
+            | Self::PlanSyncs => JobFunction::Ingest,
             Self::PlanSweep
             | Self::PurgeIntegration(_)
             | Self::EraseTenant(_)
@@ -331,6 +358,11 @@ mod tests {
         let jobs = [
             Job::Sync(sync_job()),
             Job::Export(export),
+            Job::Import(ImportJob {
+                tenant_id: TenantId::generate(),
+                integration_id: IntegrationId::generate(),
+                import_id: ImportId::generate(),
+            }),
             Job::PurgeIntegration(PurgeJob {
                 tenant_id: tenant_id.clone(),
                 integration_id: IntegrationId::generate(),

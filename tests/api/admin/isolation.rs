@@ -12,6 +12,31 @@ async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
     let a = app.signup_as("a-admin@example.com", "Tenant A").await;
     let a_token = app.login(&a).await;
     let b = tenant_b(&app).await;
+    // B's custom integration and a CSV import queued into it.
+    let custom: Value = app
+        .post("/v1/integrations/custom", Some(&b.token), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let custom = custom["id"].as_str().unwrap().to_owned();
+    let queued = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/integrations/{custom}/import/customers",
+            app.address
+        ))
+        .bearer_auth(&b.token)
+        .header("content-type", "text/csv")
+        .body("external_id,created_at\nc1,1700000000\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 202);
+    let queued: Value = queued.json().await.unwrap();
+    let b_import = format!(
+        "/v1/integrations/{custom}/imports/{}",
+        queued["id"].as_str().unwrap()
+    );
 
     let calls: Vec<(Method, String, Option<Value>)> = vec![
         (
@@ -55,6 +80,12 @@ async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
             None,
         ),
         (Method::GET, format!("/v1/exports/{}", b.export_id), None),
+        (Method::GET, b_import.clone(), None),
+        (
+            Method::POST,
+            format!("/v1/integrations/{custom}/import/customers"),
+            Some(json!({ "data": [{ "external_id": "c2", "created_at": 1_700_000_000 }] })),
+        ),
     ];
     for (method, path, body) in calls {
         let response = app
@@ -85,6 +116,11 @@ async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
 
     // B is as it was.
     assert_eq!(app.get("/v1/me", &b.token).await.status(), 200);
+    let import: Value = app.get(&b_import, &b.token).await.json().await.unwrap();
+    assert_eq!(
+        (&import["status"], &import["rows"]),
+        (&json!("queued"), &json!(1))
+    );
     let me: Value = app
         .get("/v1/me", &b.viewer_token)
         .await

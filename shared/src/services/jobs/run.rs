@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{ExportJob, Job, SyncJob};
-use crate::domain::ids::ExportId;
+use super::{ExportJob, ImportJob, Job, SyncJob};
+use crate::domain::ids::{ExportId, ImportId};
 use crate::services::Services;
 use crate::services::contexts::{Analytics, Ingestion, Tenancy};
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
@@ -26,6 +26,12 @@ pub enum JobReport {
     },
     Export {
         exported: ExportId,
+    },
+    /// A CSV import: where its run stands (`None`: the run is gone with its
+    /// integration).
+    Import {
+        import_id: ImportId,
+        status: Option<&'static str>,
     },
     FxRefresh(EcbRefresh),
     /// A planner's run: how many jobs it published.
@@ -147,6 +153,23 @@ async fn dispatch(workers: &Workers, job: Job) -> Result<JobReport, ServiceError
                 .await?;
             JobReport::Export {
                 exported: export_id,
+            }
+        }
+        Job::Import(ImportJob {
+            tenant_id,
+            integration_id,
+            import_id,
+        }) => {
+            // Two thirds of the job's time for the chunks, the rest for the snapshot it
+            // publishes at the end; a longer import goes on in the next invocation.
+            let budget = workers.timeout * 2 / 3;
+            let status = built(&workers.ingestion, name)?
+                .integrations
+                .run_import(&tenant_id, &integration_id, &import_id, budget)
+                .await?;
+            JobReport::Import {
+                import_id,
+                status: status.map(|s| s.as_str()),
             }
         }
         Job::FxRefresh => {
