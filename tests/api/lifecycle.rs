@@ -26,7 +26,7 @@ async fn app_with_stripe() -> (TestApp, FakeStripe) {
     (spawn_app_with(&vars).await, fake)
 }
 
-async fn partition(app: &TestApp, tenant: &str) -> Vec<tally::ports::Item> {
+pub(crate) async fn partition(app: &TestApp, tenant: &str) -> Vec<tally::ports::Item> {
     let store = app.services.adapters.store.as_ref();
     query_all(store, Query::new(format!("TENANT#{tenant}"), SortKeys::All))
         .await

@@ -79,6 +79,7 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::PUT, "/v1/settings/slack-webhook", Admin),
         route(Method::DELETE, "/v1/settings/slack-webhook", Admin),
         route(Method::POST, "/v1/webhooks/stripe", Nothing),
+        route(Method::POST, "/v1/webhooks/paddle/{id}", Nothing),
         route(Method::GET, "/v1/metrics/summary", Aggregates),
         route(Method::GET, "/v1/metrics/cohorts", Aggregates),
         route(Method::GET, "/v1/metrics/forecast", Aggregates),

@@ -126,7 +126,8 @@ pub enum BadRequest {
     KeyNotRestricted,
     InvalidApiKey,
     InvalidSignature,
-    /// The webhook came without a `Stripe-Signature` header (code `invalid_signature`).
+    /// The webhook came without a `Stripe-Signature`/`Paddle-Signature` header (code
+    /// `invalid_signature`).
     SignatureMissing,
     OauthExchangeFailed,
     /// An OAuth callback whose `state` is not ours, was used, or has expired.
@@ -358,15 +359,18 @@ impl ErrorCode {
                     ),
                     BadRequest::InvalidApiKey => (
                         "invalid_api_key",
-                        "Stripe did not accept this key: use a live or test restricted key with read access.",
+                        "The processor did not accept this key: for Stripe a live or test restricted key \
+                         (rk_...) with read access; for Paddle an API key (pdl_live_apikey_... or \
+                         pdl_sdbx_apikey_...) with the read permissions the README lists.",
                     ),
                     BadRequest::InvalidSignature => (
                         "invalid_signature",
-                        "The Stripe-Signature does not verify for this body.",
+                        "The webhook's signature (Stripe-Signature or Paddle-Signature) does not verify \
+                         for this body.",
                     ),
                     BadRequest::SignatureMissing => (
                         "invalid_signature",
-                        "The Stripe-Signature header is missing.",
+                        "The webhook's signature header (Stripe-Signature or Paddle-Signature) is missing.",
                     ),
                     BadRequest::OauthExchangeFailed => (
                         "oauth_exchange_failed",
