@@ -143,6 +143,25 @@ async fn the_backfill_gives_the_hand_computed_mrr_and_keeps_only_minimized_data(
     let info = integration(&app, &token, &id).await;
     assert_eq!(info["status"], "connected");
     assert!(info["last_sync_at"].is_string());
+    // The integration dimension and the export show it like a Stripe one.
+    let profile: Value = app
+        .get("/v1/customers/ctm_01tscenario000000000001", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(profile["dimensions"]["integration"], id.as_str());
+    assert_eq!(profile["dimensions"]["country"], "FR");
+    assert_eq!(profile["mrr_by_currency"]["usd"], 6_000, "two annual seats");
+    let export = crate::exports::built_export(&app, &admin, &token).await;
+    let pages = crate::exports::pages(&app, &token, &export).await;
+    let integrations = crate::exports::section(&pages, "integrations");
+    assert!(
+        integrations
+            .iter()
+            .any(|i| i["id"] == id.as_str() && i["provider"] == "paddle"),
+        "{integrations:?}"
+    );
     let raw = app.raw_data();
     for sensitive in [
         FAKE_PADDLE_KEY,
@@ -216,6 +235,46 @@ async fn changes_come_from_the_event_stream_and_a_pause_drops_the_mrr() {
     let report = app.services.ingestion.sync_integration(&t, &i).await;
     let report = report.unwrap_or_else(|e| panic!("{e:?}")).unwrap();
     assert!(report.full, "an expired cursor falls back to a backfill");
+}
+
+#[tokio::test]
+async fn the_backfill_and_the_event_stream_follow_paddles_cursor_pages() {
+    let (app, fake) = app_with_paddle(&[]).await;
+    fake.limit_pages_to(2);
+    let (admin, token, id) = synced(&app).await;
+    // Six customers, two a page: three pages, each after the last id of the one before.
+    assert_eq!(
+        fake.requests_to("/customers"),
+        3 + 1,
+        "three pages and the key check"
+    );
+    assert_eq!(
+        records(&app, &admin, &id, ObjectKind::Customer).await.len(),
+        6
+    );
+    assert_eq!(
+        records(&app, &admin, &id, ObjectKind::Subscription)
+            .await
+            .len(),
+        6
+    );
+    assert_eq!(mrr(&app, &token).await, MRR_CENTS);
+
+    // Five changes, two events a page: the sync reads on until `has_more` is false.
+    for quantity in 2..=6 {
+        fake.update(ANNUAL_SUB, "subscription.updated", |s| {
+            s["items"][0]["quantity"] = json!(quantity)
+        });
+    }
+    let report = sync(&app, &admin, &id).await;
+    assert!(!report.full);
+    let annual = records(&app, &admin, &id, ObjectKind::Subscription).await;
+    assert!(
+        annual
+            .iter()
+            .any(|r| matches!(r, BillingRecord::Subscription(s)
+        if s.id == ANNUAL_SUB && s.items[0].quantity == 6))
+    );
 }
 
 #[tokio::test]
@@ -420,6 +479,7 @@ async fn disconnecting_revokes_at_once_and_the_sweep_deletes_the_data() {
     // Its webhooks are refused from now on.
     let now = app.clock.now().timestamp();
     let (body, signature) = fake.notification(FAKE_NOTIFICATION_SECRET, now);
+    let queued = app.events_of("SyncRequested").len();
     let refused = reqwest::Client::new()
         .post(format!("{}/v1/webhooks/paddle/{id}", app.address))
         .header("paddle-signature", signature)
@@ -428,6 +488,7 @@ async fn disconnecting_revokes_at_once_and_the_sweep_deletes_the_data() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
+    assert_eq!(app.events_of("SyncRequested").len(), queued);
 
     app.clock.advance(chrono::Duration::hours(25));
     let report = app.services.tenancy.sweep().await.unwrap();

@@ -64,6 +64,9 @@ struct FakeState {
     valid_keys: HashSet<String>,
     faults: VecDeque<u16>,
     requests: HashMap<String, usize>,
+    /// The most entities a page holds, whatever `per_page` asks (Paddle's 200, or less
+    /// to make a small account take several pages).
+    page_limit: usize,
 }
 
 type Shared = Arc<Mutex<FakeState>>;
@@ -89,6 +92,7 @@ impl FakePaddle {
     pub async fn start() -> FakePaddle {
         let mut state = FakeState::default();
         state.valid_keys.insert(FAKE_PADDLE_KEY.to_owned());
+        state.page_limit = 200;
         scenario::generate(&mut state, now());
         let state = Arc::new(Mutex::new(state));
         let app = Router::new().fallback(api).with_state(state.clone());
@@ -117,6 +121,11 @@ impl FakePaddle {
         lock(&self.state)
             .faults
             .extend(std::iter::repeat_n(status, n));
+    }
+
+    /// From now on, no page holds more than `n` entities.
+    pub fn limit_pages_to(&self, n: usize) {
+        lock(&self.state).page_limit = n.max(1);
     }
 
     /// Requests received for `path` (no query), failed ones included.
@@ -289,7 +298,7 @@ async fn api(
             let addresses = s.addresses.get(*id).cloned().unwrap_or_default();
             let mut newest_first = addresses;
             newest_first.reverse();
-            page(newest_first, &query)
+            page(newest_first, &query, s.page_limit)
         }
         [list @ ("customers" | "subscriptions" | "transactions" | "adjustments" | "discounts")] => {
             listing(&mut s, list, &query)
@@ -344,15 +353,15 @@ fn listing(s: &mut FakeState, list: &str, query: &[(String, String)]) -> Respons
             object["address"] = address.unwrap_or(Value::Null);
         }
     }
-    page(objects, query)
+    page(objects, query, s.page_limit)
 }
 
 /// One page of `objects` (already in the order asked) after `after`.
-fn page(objects: Vec<Value>, query: &[(String, String)]) -> Response {
+fn page(objects: Vec<Value>, query: &[(String, String)], limit: usize) -> Response {
     let per_page = param(query, "per_page")
         .and_then(|p| p.parse::<usize>().ok())
         .unwrap_or(50)
-        .clamp(1, 200);
+        .clamp(1, limit);
     let start = match param(query, "after") {
         Some(after) => match objects.iter().position(|o| o["id"] == after) {
             Some(at) => at + 1,
@@ -384,7 +393,7 @@ fn events(s: &FakeState, query: &[(String, String)]) -> Response {
     let per_page = param(query, "per_page")
         .and_then(|p| p.parse::<usize>().ok())
         .unwrap_or(50)
-        .clamp(1, 200);
+        .clamp(1, s.page_limit);
     let start = match param(query, "after") {
         Some(after) => {
             let seq = after

@@ -147,7 +147,7 @@ fn changes(events: &[Event]) -> Result<Vec<Change>, ConnectorError> {
 fn objects(event: &Event) -> Vec<(ObjectKind, String)> {
     let entity = event.event_type.split('.').next().unwrap_or_default();
     let id = event.data.id.clone().filter(|id| is_valid_id(id));
-    let found = match (entity, id) {
+    match (entity, id) {
         ("customer", Some(id)) => vec![(ObjectKind::Customer, id)],
         ("address", _) => match event.data.customer_id.clone() {
             Some(customer) if is_valid_id(&customer) => vec![(ObjectKind::Customer, customer)],
@@ -159,8 +159,7 @@ fn objects(event: &Event) -> Vec<(ObjectKind, String)> {
         }
         ("adjustment", Some(id)) => vec![(ObjectKind::Refund, id)],
         _ => Vec::new(),
-    };
-    found
+    }
 }
 
 #[cfg(test)]
