@@ -255,21 +255,31 @@ pub struct NewDemo {
     pub email: String,
     pub password: secrecy::SecretString,
     pub tenant: crate::domain::ids::TenantId,
-    pub integration: crate::domain::ids::IntegrationId,
+    /// The Stripe-shaped demo integration, then the Paddle-shaped one if asked for.
+    pub integrations: Vec<crate::domain::ids::IntegrationId>,
 }
 
 pub const DEMO_EMAIL: &str = "demo@tally.local";
 /// The demo dataset's seed: the same data on every machine, for the same day.
 pub const DEMO_SEED: u64 = 42;
+/// The Paddle-shaped second source's seed (another business's customers).
+pub const DEMO_PADDLE_SEED: u64 = 43;
 
 /// Creates the demo tenant with a random password and the demo integration; `None`
 /// when the data directory already has it. The caller shows the sign-in before it
 /// runs the first sync, so a sync that is interrupted (and later resumed by the
 /// hourly pass) never takes the only copy of the password with it.
+///
+/// With `paddle_customers`, a second, Paddle-shaped demo integration of that many
+/// customers joins the Stripe-shaped one: the tenant then shows two sources (the
+/// `integration` dimension, the integrations page), as a merchant selling through both
+/// processors would.
 pub async fn create_demo(
     services: &Services,
     customers: Option<usize>,
+    paddle_customers: Option<usize>,
 ) -> Result<Option<NewDemo>, crate::services::ServiceError> {
+    use crate::adapters::demo::DemoShape;
     use crate::services::ServiceError;
     use crate::services::accounts::SignupRequest;
     use secrecy::SecretString;
@@ -289,15 +299,24 @@ pub async fn create_demo(
     };
     // Made by the operator on their own machine: nobody needs to prove this address.
     services.identity.mark_email_verified(&tenant).await?;
-    let integration = services
-        .integrations
-        .connect_demo_of(&tenant, DEMO_SEED, customers)
-        .await?;
+    let mut integrations = vec![
+        services
+            .integrations
+            .connect_demo_of(&tenant, DEMO_SEED, customers)
+            .await?,
+    ];
+    if let Some(count) = paddle_customers.filter(|count| *count > 0) {
+        let paddle = services
+            .integrations
+            .connect_demo_shaped(&tenant, DEMO_PADDLE_SEED, Some(count), DemoShape::Paddle)
+            .await?;
+        integrations.push(paddle);
+    }
     Ok(Some(NewDemo {
         email: DEMO_EMAIL.into(),
         password: SecretString::from(password),
         tenant,
-        integration,
+        integrations,
     }))
 }
 
@@ -306,22 +325,34 @@ pub async fn create_demo(
 pub async fn bootstrap_demo(
     services: &Services,
 ) -> Result<DemoLogin, crate::services::ServiceError> {
-    let Some(demo) = create_demo(services, None).await? else {
+    let Some(demo) = create_demo(services, None, None).await? else {
         return Ok(DemoLogin {
             email: DEMO_EMAIL.into(),
             password: None,
             records: 0,
         });
     };
-    let report = services
-        .ingestion
-        .sync_integration(&demo.tenant, &demo.integration)
-        .await?;
+    let records = demo.sync(services).await?;
     Ok(DemoLogin {
         email: demo.email,
         password: Some(demo.password),
-        records: report.map(|r| r.written).unwrap_or(0),
+        records,
     })
+}
+
+impl NewDemo {
+    /// Runs the first sync of each demo integration; the records written.
+    pub async fn sync(&self, services: &Services) -> Result<u64, crate::services::ServiceError> {
+        let mut written = 0;
+        for integration in &self.integrations {
+            let report = services
+                .ingestion
+                .sync_integration(&self.tenant, integration)
+                .await?;
+            written += report.map(|r| r.written).unwrap_or(0);
+        }
+        Ok(written)
+    }
 }
 
 /// One fetch of the ECB's rates. A failure (offline, say) is logged by `jobs::run`, naming

@@ -7,6 +7,7 @@ mod cohorts;
 mod conformance;
 mod csv;
 mod custom_segments;
+mod demo_sources;
 mod digest;
 mod ecb_rates;
 mod edge_limits;

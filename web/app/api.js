@@ -81,10 +81,12 @@ function armIdleTimer() {
 }
 
 /**
- * One call. `query` values that are empty are left out; arrays repeat the key.
+ * One call. `query` values that are empty are left out; arrays repeat the key. `body`
+ * is sent as JSON; `upload` as it is, with its content type (and `Content-Encoding`
+ * when it is compressed).
  * @param {string} method
  * @param {string} path
- * @param {{ body?: unknown, query?: Record<string, string | string[] | undefined | null> }} [options]
+ * @param {{ body?: unknown, upload?: { data: Blob, type: string, encoding?: string }, query?: Record<string, string | string[] | undefined | null> }} [options]
  * @returns {Promise<any>}
  */
 export async function call(method, path, options = {}) {
@@ -96,6 +98,10 @@ export async function call(method, path, options = {}) {
   if (options.body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(options.body);
+  } else if (options.upload) {
+    headers["Content-Type"] = options.upload.type;
+    if (options.upload.encoding) headers["Content-Encoding"] = options.upload.encoding;
+    init.body = options.upload.data;
   }
   const response = await fetch(urlOf(path, options.query), init);
   const hadSession = session !== null;

@@ -335,3 +335,19 @@ export function csvDownload(what, path, query = {}) {
   );
   return h("p", { class: "download" }, button, " ", status);
 }
+
+/** The name a person knows an integration by. @param {any} i */
+export function providerName(i) {
+  switch (i.provider) {
+    case "stripe":
+      return "Stripe";
+    case "paddle":
+      return "Paddle";
+    case "custom":
+      return "Import source";
+    case "demo":
+      return i.demo_shape === "paddle" ? "Demo data (Paddle-shaped)" : "Demo data (Stripe-shaped)";
+    default:
+      return String(i.provider);
+  }
+}

@@ -136,6 +136,7 @@ async fn prepare(data: &Path, args: &Args) -> Result<(TenantId, usize, usize)> {
         months: MONTHS,
         end: midnight_today(),
         change_factor: args.change_factor,
+        shape: Default::default(),
     });
     let records = record_count(&dataset);
     let changes = facts_from_records(&[dataset.for_integration("bench")], &MrrPolicy::default())

@@ -1,7 +1,7 @@
 //! `local`: Tally on a laptop. Every router on one port, embedded adapters, one data
 //! directory, and the scheduled passes in-process.
 //!
-//! `cargo run -p local -- serve [--addr 127.0.0.1:8080] [--data-dir .tally] [--demo [--customers N]]`
+//! `cargo run -p local -- serve [--addr 127.0.0.1:8080] [--data-dir .tally] [--demo [--customers N] [--paddle-customers M]]`
 //! `cargo run -p local -- ingest [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- sweep [--data-dir .tally] [--at <RFC 3339>]`
 //! `cargo run -p local -- fx-refresh [--data-dir .tally]`
@@ -41,14 +41,21 @@ enum Command {
         addr: SocketAddr,
         #[arg(long, default_value = ".tally")]
         data_dir: PathBuf,
-        /// Create a demo tenant with a generated dataset (2,000 customers over 24
-        /// months unless `--customers` says otherwise), sync it, and print its sign-in.
+        /// Create a demo tenant with two generated sources — a Stripe-shaped one of
+        /// 2,000 customers over 24 months unless `--customers` says otherwise, and a
+        /// Paddle-shaped one of a quarter as many unless `--paddle-customers` says
+        /// otherwise (0: none) — sync them, and print its sign-in.
         #[arg(long)]
         demo: bool,
         /// The demo dataset's customers (about 15 billing records each), 1 to 1,000,000.
         #[arg(long, requires = "demo", default_value_t = 2_000,
               value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         customers: u32,
+        /// The Paddle-shaped second source's customers (default: a quarter of
+        /// `--customers`; 0 leaves it out).
+        #[arg(long, requires = "demo",
+              value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+        paddle_customers: Option<u32>,
     },
     /// Plan a sync of every connected integration, run them on the worker pool
     /// (`TALLY_JOB_WORKERS` at once, each within `TALLY_JOB_TIMEOUT_MS`), then exit.
@@ -143,27 +150,31 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             demo,
             customers,
+            paddle_customers,
         } => {
             let app = Application::build(config, &data_dir, addr, Arc::new(SystemClock)).await?;
             let bound = app.local_addr();
             if demo {
-                match create_demo(&app.services, Some(customers as usize)).await? {
+                let paddle = paddle_customers.unwrap_or(customers / 4);
+                match create_demo(
+                    &app.services,
+                    Some(customers as usize),
+                    Some(paddle as usize),
+                )
+                .await?
+                {
                     Some(created) => {
                         println!(
-                            "Demo tenant created.\n  e-mail:   {}\n  password: {}\nSyncing its data ({customers} customers, about {} records)...",
+                            "Demo tenant created.\n  e-mail:   {}\n  password: {}\nSyncing its data (a Stripe-shaped source of {customers} customers and a Paddle-shaped one of {paddle}, about {} records)...",
                             created.email,
                             created.password.expose_secret(),
-                            u64::from(customers) * 15
+                            u64::from(customers + paddle) * 15
                         );
                         let started = std::time::Instant::now();
-                        let report = app
-                            .services
-                            .ingestion
-                            .sync_integration(&created.tenant, &created.integration)
-                            .await?;
+                        let written = created.sync(&app.services).await?;
                         println!(
                             "Demo tenant ready ({} records synced in {:.1} s).\nOpen the dashboard at http://{bound}/ and sign in as {} with the password above.",
-                            report.map(|r| r.written).unwrap_or(0),
+                            written,
                             started.elapsed().as_secs_f64(),
                             created.email
                         );

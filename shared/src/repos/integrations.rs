@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::demo::DemoShape;
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Condition, Cursor, Item, Key, Query, SortKeys, Store, StoreError};
 use crate::repos::{
@@ -144,6 +145,9 @@ pub struct IntegrationRecord {
     /// The demo dataset's number of customers (`None`: the default 2,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demo_customers: Option<usize>,
+    /// Whose ids the demo dataset carries (`None`: Stripe's, as before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demo_shape: Option<DemoShape>,
     #[serde(default)]
     pub data_deleted_by: Option<DateTime<Utc>>,
     /// When the running sync started (a lease: a sync older than this allows is stale).

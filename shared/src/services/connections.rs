@@ -14,6 +14,7 @@
 use chrono::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::adapters::demo::DemoShape;
 use crate::adapters::paddle;
 use crate::adapters::stripe::{KeyKind, check_key, key_kind};
 use crate::domain::ids::{IntegrationId, TenantId};
@@ -40,15 +41,11 @@ impl Integrations {
     ) -> Result<Vec<IntegrationView>, ServiceError> {
         let mut out = Vec::new();
         for stored in self.repos.integrations.all(ctx.tenant()).await? {
-            let (id, record) = (stored.id, stored.record);
-            out.push(IntegrationView {
-                id,
-                provider: record.provider,
-                status: stored.status,
-                connected_at: record.connected_at,
-                last_sync_at: record.last_sync_at,
-                last_error: record.last_error,
-            });
+            out.push(IntegrationView::of(
+                stored.id,
+                stored.status,
+                &stored.record,
+            ));
         }
         Ok(out)
     }
@@ -91,6 +88,7 @@ impl Integrations {
             account: None,
             demo: None,
             demo_customers: None,
+            demo_shape: None,
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
@@ -165,6 +163,7 @@ impl Integrations {
             account: Some(pointer),
             demo: None,
             demo_customers: None,
+            demo_shape: None,
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
@@ -247,6 +246,7 @@ impl Integrations {
             account: Some(tokens.stripe_user_id.clone()),
             demo: None,
             demo_customers: None,
+            demo_shape: None,
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
@@ -352,6 +352,19 @@ impl Integrations {
         seed: u64,
         customers: Option<usize>,
     ) -> Result<IntegrationId, ServiceError> {
+        self.connect_demo_shaped(tenant, seed, customers, DemoShape::Stripe)
+            .await
+    }
+
+    /// A demo integration whose records carry the ids of `shape`'s processor: the local
+    /// demo tenant has a Stripe-shaped and a Paddle-shaped one, so it shows two sources.
+    pub async fn connect_demo_shaped(
+        &self,
+        tenant: &TenantId,
+        seed: u64,
+        customers: Option<usize>,
+        shape: DemoShape,
+    ) -> Result<IntegrationId, ServiceError> {
         let id = IntegrationId::generate();
         let today = self
             .now()
@@ -367,6 +380,7 @@ impl Integrations {
             account: None,
             demo: Some((seed, today)),
             demo_customers: customers,
+            demo_shape: Some(shape),
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
@@ -403,12 +417,5 @@ fn valid_notification_secret(secret: &str) -> bool {
 }
 
 fn view(id: IntegrationId, record: &IntegrationRecord) -> IntegrationView {
-    IntegrationView {
-        id,
-        provider: record.provider,
-        status: IntegrationStatus::Connected,
-        connected_at: record.connected_at,
-        last_sync_at: record.last_sync_at,
-        last_error: record.last_error.clone(),
-    }
+    IntegrationView::of(id, IntegrationStatus::Connected, record)
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::adapters::demo::{DemoConnector, DemoParams};
+use crate::adapters::demo::{DemoConnector, DemoParams, DemoShape};
 use crate::adapters::paddle::{PaddleClient, PaddleConnector};
 use crate::adapters::stripe::{
     OAuthTokens, RetryPolicy, StripeClient, StripeConnector, StripeOAuth,
@@ -95,6 +95,24 @@ pub struct IntegrationView {
     pub last_sync_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// A demo integration's shape (whose ids its records carry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_shape: Option<DemoShape>,
+}
+
+impl IntegrationView {
+    /// What the list, a connect and an export show of one integration.
+    pub fn of(id: IntegrationId, status: IntegrationStatus, record: &IntegrationRecord) -> Self {
+        Self {
+            id,
+            provider: record.provider,
+            status,
+            connected_at: record.connected_at,
+            last_sync_at: record.last_sync_at,
+            last_error: record.last_error.clone(),
+            demo_shape: record.demo_shape,
+        }
+    }
 }
 
 /// Chooses the connector of a demo integration in place of the generated dataset its
@@ -286,6 +304,7 @@ impl Integrations {
                 seed,
                 end,
                 customers: record.demo_customers.unwrap_or(defaults.customers),
+                shape: record.demo_shape.unwrap_or_default(),
                 ..defaults
             };
             return Ok(Arc::new(DemoConnector::new(params)));

@@ -8,7 +8,7 @@
 
 import { call } from "../api.js";
 import { chart, legend } from "../chart.js";
-import { h, replace, money, moneyShort, percent, count, isoDay, day, card, loading, notice, errorText, pageHeader, csvDownload, SEGMENT_NAMES, filtersOf, defaultFrom } from "../ui.js";
+import { h, replace, money, moneyShort, percent, count, isoDay, day, card, loading, notice, errorText, pageHeader, csvDownload, SEGMENT_NAMES, filtersOf, defaultFrom, providerName } from "../ui.js";
 
 const INTERVALS = ["day", "week", "month", "quarter", "year"];
 /** The summary's comparisons: `previous` is a month before `as_of`, `year` a year. */
@@ -83,15 +83,20 @@ export async function render(ctx) {
     charts,
     forecast,
   );
-  const [dimensions, custom] = await Promise.all([
+  const [dimensions, custom, sources] = await Promise.all([
     call("GET", "/v1/dimensions").catch(() => ({})),
     call("GET", "/v1/segments/custom").then((r) => r.segments, () => []),
+    call("GET", "/v1/integrations").then((r) => r.data, () => []),
   ]);
   /** @type {[string, string][]} */
   const rfm = Object.entries(SEGMENT_NAMES);
   /** @type {[string, string][]} */
   const saved = custom.map((/** @type {any} */ s) => [s.id, s.name]);
-  replace(controls, controlsForm(ctx, view, dimensions, rfm, saved));
+  // The `integration` dimension's values are ids: shown by the source's name.
+  /** @type {Record<string, string>} */
+  const sourceNames = {};
+  for (const i of sources) sourceNames[i.id] = `${providerName(i)} · ${String(i.id).slice(-6)}`;
+  replace(controls, controlsForm(ctx, view, dimensions, rfm, saved, sourceNames));
   if (view.segment) {
     const name = SEGMENT_NAMES[view.segment] || (saved.find(([id]) => id === view.segment) || [])[1] || view.segment;
     replace(applied, notice("info", "Showing the segment ", h("strong", { "data-segment": view.segment }, name), ". ", h("a", { href: hashOf({ ...view, segment: "" }) }, "Show all customers")));
@@ -330,15 +335,17 @@ function last(series) {
  * @param {PageContext} ctx @param {View} view
  * @param {Record<string, string[]>} dimensions
  * @param {[string, string][]} rfm @param {[string, string][]} saved the segments, id and name
+ * @param {Record<string, string>} sourceNames the integrations' names by id
  */
-function controlsForm(ctx, view, dimensions, rfm, saved) {
+function controlsForm(ctx, view, dimensions, rfm, saved, sourceNames) {
   const dims = Object.keys(dimensions || {});
   const [filterDim, filterValue] = Object.entries(view.filters)[0] || ["", ""];
   // The currencies the data is in; the API converts into any of them.
   const currencies = (dimensions.currency || []).filter(Boolean).map((c) => c.toLowerCase()).sort();
   const valueSelect = h("select", { id: "ov-filter-value", name: "filter_value", disabled: !filterDim });
   const fillValues = (/** @type {string} */ dim) => {
-    replace(valueSelect, h("option", { value: "" }, "Any"), ...(dimensions[dim] || []).map((v) => h("option", { value: v, selected: v === filterValue }, v)));
+    const label = (/** @type {string} */ v) => (dim === "integration" && sourceNames[v]) || v;
+    replace(valueSelect, h("option", { value: "" }, "Any"), ...(dimensions[dim] || []).map((v) => h("option", { value: v, selected: v === filterValue }, label(v))));
     valueSelect.disabled = !dim;
   };
   fillValues(filterDim);

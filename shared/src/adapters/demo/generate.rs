@@ -11,7 +11,7 @@ use super::catalogue::{
 use super::dice::Dice;
 use super::lifecycle::{Ending, Entry};
 use super::wallet::Method;
-use super::{DemoDataset, DemoParams};
+use super::{DemoDataset, DemoParams, DemoShape};
 
 /// One customer rarely has more than a few subscriptions in a row.
 const MAX_SUBSCRIPTIONS_PER_CUSTOMER: usize = 4;
@@ -39,7 +39,23 @@ pub(super) enum IdKind {
 }
 
 impl IdKind {
-    fn prefix(self) -> &'static str {
+    fn prefix(self, shape: DemoShape) -> &'static str {
+        if shape == DemoShape::Paddle {
+            // Paddle Billing's id prefixes: customers `ctm_`, payment methods `paymtd_`,
+            // subscriptions `sub_`, transactions `txn_` with items `txnitm_`, adjustments
+            // `adj_`. Paddle has no charge object (payments are attempts on a
+            // transaction): `pay_` names one here.
+            return match self {
+                IdKind::Customer => "ctm",
+                IdKind::PaymentMethod => "paymtd",
+                IdKind::Subscription => "sub",
+                IdKind::SubscriptionItem => "subitm",
+                IdKind::Invoice => "txn",
+                IdKind::InvoiceLine => "txnitm",
+                IdKind::Charge => "pay",
+                IdKind::Refund => "adj",
+            };
+        }
         match self {
             IdKind::Customer => "cus",
             IdKind::PaymentMethod => "pm",
@@ -64,6 +80,7 @@ pub(super) struct Generator {
     /// [`DemoParams::change_factor`].
     pub(super) change_factor: f64,
     window_start: i64,
+    shape: DemoShape,
     next_number: [u64; 8],
     pub(super) out: DemoDataset,
 }
@@ -104,6 +121,7 @@ impl Generator {
             migration_from: add_months(window_start, months / 2 + 3),
             change_factor: f64::from(params.change_factor.max(1)),
             window_start,
+            shape: params.shape,
             next_number: [0; 8],
             out: DemoDataset::default(),
         }
@@ -113,7 +131,7 @@ impl Generator {
     pub(super) fn new_id(&mut self, kind: IdKind) -> String {
         let counter = &mut self.next_number[kind as usize];
         *counter += 1;
-        format!("{}_demo{:08}", kind.prefix(), counter)
+        format!("{}_demo{:08}", kind.prefix(self.shape), counter)
     }
 
     /// Sign-up times, oldest first: half spread evenly, half weighted towards the end
@@ -163,7 +181,11 @@ impl Generator {
         self.out.customers.push(CustomerRecord {
             id: customer.id,
             created: joined,
-            email: Some(format!("customer{number:04}@demo.tally.invalid")),
+            // The two shapes' customers are different people.
+            email: Some(match self.shape {
+                DemoShape::Stripe => format!("customer{number:04}@demo.tally.invalid"),
+                DemoShape::Paddle => format!("buyer{number:04}@demo.tally.invalid"),
+            }),
             city: place.city.map(str::to_owned),
             country: place.country.map(str::to_owned),
             default_payment_method,

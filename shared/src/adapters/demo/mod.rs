@@ -55,6 +55,7 @@ mod wallet;
 mod tests;
 
 pub use connector::DemoConnector;
+
 pub use generate::generate;
 
 use crate::domain::metrics::RecordSet;
@@ -76,6 +77,23 @@ pub struct DemoParams {
     /// or seats at a renewal (1: about twice in five years): a bench raises it to give
     /// a tenant of 100,000 customers its 1,000,000 MRR changes.
     pub change_factor: u32,
+    /// Whose ids the records carry: a demo tenant can show a second, Paddle-shaped
+    /// source beside the Stripe-shaped one.
+    pub shape: DemoShape,
+}
+
+/// The processor a demo dataset's ids imitate. Only the ids differ (Stripe's `cus_`,
+/// `sub_`, `in_`…, Paddle's `ctm_`, `sub_`, `txn_`…): both connectors hand over the same
+/// minimized records, so the dataset is the same kind of business either way.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
+pub enum DemoShape {
+    #[default]
+    Stripe,
+    Paddle,
 }
 
 impl Default for DemoParams {
@@ -86,6 +104,7 @@ impl Default for DemoParams {
             months: 24,
             end: DEFAULT_END,
             change_factor: 1,
+            shape: DemoShape::Stripe,
         }
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::list_reply;
+use crate::adapters::demo::DemoShape;
 use crate::domain::ids::IntegrationId;
 use crate::services::integrations::{IntegrationStatus, IntegrationView, Provider};
 
@@ -22,6 +23,11 @@ pub struct Integration {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub last_error: Option<String>,
+    /// Demo integrations only: whose ids the generated records carry (`stripe` or
+    /// `paddle`); the local demo tenant has one of each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub demo_shape: Option<DemoShape>,
 }
 
 impl From<IntegrationView> for Integration {
@@ -33,6 +39,7 @@ impl From<IntegrationView> for Integration {
             connected_at: view.connected_at,
             last_sync_at: view.last_sync_at,
             last_error: view.last_error,
+            demo_shape: view.demo_shape,
         }
     }
 }

@@ -99,15 +99,11 @@ pub(super) async fn write(
                     if stored.status != IntegrationStatus::Disconnected {
                         live.push(stored.id.clone());
                     }
-                    let record = stored.record;
-                    to_json(&IntegrationView {
-                        id: stored.id,
-                        provider: record.provider,
-                        status: stored.status,
-                        connected_at: record.connected_at,
-                        last_sync_at: record.last_sync_at,
-                        last_error: record.last_error,
-                    })
+                    to_json(&IntegrationView::of(
+                        stored.id,
+                        stored.status,
+                        &stored.record,
+                    ))
                 })
                 .await?;
             }

@@ -15,7 +15,7 @@ use crate::ports::connector::Connector;
 
 use super::calendar::add_months;
 use super::wallet::card_expiry;
-use super::{DemoConnector, DemoDataset, DemoParams, generate};
+use super::{DemoConnector, DemoDataset, DemoParams, DemoShape, generate};
 
 /// The default dataset, generated once for all tests of this module.
 fn default_dataset() -> &'static DemoDataset {
@@ -34,6 +34,51 @@ fn the_same_seed_gives_the_same_dataset() {
     assert!(!first.invoices.is_empty());
     let other_seed = generate(DemoParams { seed: 7, ..params });
     assert_ne!(first, other_seed);
+}
+
+#[test]
+fn a_paddle_shaped_dataset_carries_paddles_ids_and_the_same_business() {
+    let stripe = DemoParams {
+        customers: 200,
+        ..DemoParams::default()
+    };
+    let paddle = DemoParams {
+        shape: DemoShape::Paddle,
+        ..stripe
+    };
+    let (s, p) = (generate(stripe), generate(paddle));
+    // Paddle Billing's id prefixes (its API reference: ctm_, sub_, txn_, adj_, paymtd_).
+    let prefixed = |ids: Vec<&str>, prefix: &str| ids.iter().all(|id| id.starts_with(prefix));
+    assert!(prefixed(
+        p.customers.iter().map(|c| c.id.as_str()).collect(),
+        "ctm_"
+    ));
+    assert!(prefixed(
+        p.subscriptions.iter().map(|c| c.id.as_str()).collect(),
+        "sub_"
+    ));
+    assert!(prefixed(
+        p.invoices.iter().map(|c| c.id.as_str()).collect(),
+        "txn_"
+    ));
+    assert!(prefixed(
+        p.refunds.iter().map(|c| c.id.as_str()).collect(),
+        "adj_"
+    ));
+    assert!(prefixed(
+        p.payment_methods.iter().map(|c| c.id.as_str()).collect(),
+        "paymtd_"
+    ));
+    assert!(prefixed(
+        s.customers.iter().map(|c| c.id.as_str()).collect(),
+        "cus_"
+    ));
+    // Only the ids (and so the people) differ: the same seed tells the same story.
+    assert_eq!(s.events, p.events);
+    assert_eq!(s.invoices.len(), p.invoices.len());
+    let paid = |d: &DemoDataset| d.invoices.iter().map(|i| i.amount_paid).sum::<i64>();
+    assert_eq!(paid(&s), paid(&p));
+    assert_ne!(s.customers[0].email, p.customers[0].email);
 }
 
 #[test]

@@ -97,6 +97,7 @@ fn other_seeds_and_windows_are_consistent_too() {
             months,
             end,
             change_factor,
+            shape: Default::default(),
         });
         assert_eq!(data.customers.len(), customers);
         check_that_every_reference_resolves(&data);
