@@ -496,3 +496,27 @@ async fn disconnecting_revokes_at_once_and_the_sweep_deletes_the_data() {
     let left = crate::lifecycle::partition(&app, &admin.tenant_id).await;
     assert_eq!(owned(&left), 0, "no item of the integration remains");
 }
+
+#[tokio::test]
+async fn a_key_without_a_read_permission_the_sync_needs_is_refused_or_flagged() {
+    let (app, fake) = app_with_paddle(&[]).await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    fake.forbid("/adjustments");
+    let body = json!({"provider": "paddle", "api_key": FAKE_PADDLE_KEY});
+    let refused = app.post("/v1/integrations", Some(&token), body).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(error_code(refused).await, "invalid_api_key");
+
+    // A permission taken away after connecting: the sync stops and says why.
+    let (app, fake) = app_with_paddle(&[]).await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    let id = connect(&app, &token).await;
+    fake.forbid("/transactions");
+    let pass = app.services.ingestion.ingest_pass().await.unwrap();
+    assert_eq!(pass.failed, 1);
+    let info = integration(&app, &token, &id).await;
+    assert_eq!(info["status"], "error");
+    assert_eq!(info["last_error"], "permission_missing");
+}

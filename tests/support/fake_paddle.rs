@@ -67,6 +67,8 @@ struct FakeState {
     /// The most entities a page holds, whatever `per_page` asks (Paddle's 200, or less
     /// to make a small account take several pages).
     page_limit: usize,
+    /// Paths the key lacks the read permission for (403 `forbidden`).
+    forbidden: HashSet<String>,
 }
 
 type Shared = Arc<Mutex<FakeState>>;
@@ -126,6 +128,12 @@ impl FakePaddle {
     /// From now on, no page holds more than `n` entities.
     pub fn limit_pages_to(&self, n: usize) {
         lock(&self.state).page_limit = n.max(1);
+    }
+
+    /// From now on, the key lacks the read permission for `path` (Paddle answers 403
+    /// `forbidden`).
+    pub fn forbid(&self, path: &str) {
+        lock(&self.state).forbidden.insert(path.to_owned());
     }
 
     /// Requests received for `path` (no query), failed ones included.
@@ -290,6 +298,9 @@ async fn api(
             "request_error",
             "authentication_malformed",
         );
+    }
+    if s.forbidden.contains(uri.path()) {
+        return paddle_error(StatusCode::FORBIDDEN, "request_error", "forbidden");
     }
     let segments: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
