@@ -16,6 +16,7 @@ mod exports;
 mod fanout;
 mod growth;
 mod helpers;
+mod import;
 mod incremental;
 mod integrations;
 mod key_rotation;

@@ -75,6 +75,12 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::GET, "/v1/oauth/stripe/callback", Nothing),
         route(Method::POST, "/v1/integrations/{id}/sync", Admin),
         route(Method::DELETE, "/v1/integrations/{id}", Admin),
+        route(Method::POST, "/v1/integrations/custom", Admin),
+        route(
+            Method::POST,
+            "/v1/integrations/{id}/import/{kind}",
+            CustomerData,
+        ),
         route(Method::GET, "/v1/settings/slack-webhook", Admin),
         route(Method::PUT, "/v1/settings/slack-webhook", Admin),
         route(Method::DELETE, "/v1/settings/slack-webhook", Admin),

@@ -65,7 +65,11 @@ async fn every_listed_route_is_served_and_other_methods_are_405() {
     let id = uuid::Uuid::new_v4().to_string();
     let table = routes::all();
     for route in &table {
-        let path = route.path.replace("{id}", &id).replace("{name}", "mrr");
+        let path = route
+            .path
+            .replace("{id}", &id)
+            .replace("{name}", "mrr")
+            .replace("{kind}", "customers");
         let response = app.request(route.method.clone(), &path, None, None).await;
         let status = response.status().as_u16();
         assert!(
@@ -87,7 +91,12 @@ async fn every_listed_route_is_served_and_other_methods_are_405() {
                 continue;
             }
             let response = app
-                .request(method.clone(), &path.replace("{id}", &id), None, None)
+                .request(
+                    method.clone(),
+                    &path.replace("{id}", &id).replace("{kind}", "customers"),
+                    None,
+                    None,
+                )
                 .await;
             assert_eq!(response.status(), 405, "{method} {path}");
         }

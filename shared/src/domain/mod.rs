@@ -8,6 +8,7 @@ pub mod digest;
 pub mod email;
 pub mod fx_history;
 pub mod ids;
+pub mod import;
 pub mod metrics;
 pub mod password;
 pub mod roles;

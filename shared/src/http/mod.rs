@@ -22,6 +22,7 @@ pub mod download;
 pub mod dto;
 pub mod error;
 pub mod health;
+pub mod imports;
 pub mod integrations;
 pub mod json;
 pub mod layers;
@@ -169,7 +170,9 @@ fn auth_routes() -> OpenApiRouter<AuthState> {
 }
 
 fn oauth_routes() -> OpenApiRouter<OauthState> {
-    integrations::routes().merge(digest::slack_routes())
+    integrations::routes()
+        .merge(imports::routes())
+        .merge(digest::slack_routes())
 }
 
 fn admin_routes() -> OpenApiRouter<AdminState> {

@@ -157,6 +157,9 @@ pub struct IntegrationRecord {
     /// before it does not show that change yet.
     #[serde(default)]
     pub changed_at: Option<i64>,
+    /// The admin's name for a custom integration (the billing system it imports from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// An integration as read: record, status (an unreadable status counts as `error`) and

@@ -26,6 +26,7 @@ pub mod emails;
 pub mod erasure;
 pub mod exports;
 pub mod fx;
+pub mod imports;
 pub mod integrations;
 pub mod operators;
 pub mod registry;
@@ -358,6 +359,7 @@ pub struct Repos {
     pub stripe_accounts: integrations::StripeAccounts,
     pub sync_states: integrations::SyncStates,
     pub billing_records: billing::BillingRecords,
+    pub imports: imports::Imports,
     pub profiles: analytics::Profiles,
     pub snapshots: analytics::Snapshots,
     pub settings: fx::Settings,
@@ -397,6 +399,7 @@ impl Repos {
             stripe_accounts: integrations::StripeAccounts::new(store.clone()),
             sync_states: integrations::SyncStates::new(store.clone()),
             billing_records: billing::BillingRecords::new(sealer.clone(), layouts.clone()),
+            imports: imports::Imports::new(sealer.clone()),
             profiles: analytics::Profiles::new(sealer.clone(), layouts.clone()),
             snapshots: analytics::Snapshots::new(sealer.clone(), layouts.clone()),
             settings: fx::Settings::new(sealer.clone()),

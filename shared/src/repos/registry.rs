@@ -20,6 +20,7 @@ use crate::repos::emails::{EmailLookupKey, FailedLoginsKey};
 use crate::repos::erasure::Selection;
 use crate::repos::exports::{ExportKey, ExportPageKey, ExportRateKey};
 use crate::repos::fx::{EcbDayKey, FxRatesKey, ReportingCurrencyKey};
+use crate::repos::imports::{ImportItem, ImportKey};
 use crate::repos::integrations::{
     IntegrationIndexKey, IntegrationKey, StripeAccountKey, SyncStateKey,
 };
@@ -78,10 +79,12 @@ pub enum Entity {
     SupportGrant,
     Digest,
     SlackSetting,
+    ImportPlan,
+    ImportLog,
 }
 
 /// Every entity.
-pub const ENTITIES: [Entity; 47] = [
+pub const ENTITIES: [Entity; 49] = [
     Entity::Tenant,
     Entity::DataKey,
     Entity::User,
@@ -129,6 +132,8 @@ pub const ENTITIES: [Entity; 47] = [
     Entity::SupportGrant,
     Entity::Digest,
     Entity::SlackSetting,
+    Entity::ImportPlan,
+    Entity::ImportLog,
 ];
 
 /// Whose partition an entity lives in.
@@ -270,6 +275,8 @@ pub struct Spec {
 const SECURITY: &str = "security bookkeeping, not the tenant's business data";
 const DERIVED: &str = "derived from exported records";
 const STAFF: &str = "staff accounts, about no tenant";
+const IMPORTED: &str =
+    "the Import API's source rows: exported as the subscriptions and invoices built from them";
 
 impl Entity {
     /// The registry row. Kept as a table, one entity to a line.
@@ -342,6 +349,8 @@ impl Entity {
             Entity::OperatorSession => row("operator_session", Global, "OPSESSION#<token sha256> / SESSION", Expires("the session's absolute timeout"), NotPerIntegration, NoTenant, Omitted(STAFF)),
             Entity::SupportGrant => row("support_grant", Tenant, "TENANT#<tenant> / GRANT#<operator>#<grant>", Expires("when the grant ends: 72 hours at most (4 for break-glass)"), NotPerIntegration, ErasedWithPartition, Omitted("each grant, revocation and read is in the exported audit log")),
             Entity::Digest => row("digest", Tenant, "TENANT#<tenant> / DIGEST#<week's monday>", Expires("90 days"), NotPerIntegration, ErasedWithPartition, Omitted("bookkeeping of the weekly digest: a week and customer ids")),
+            Entity::ImportPlan => row("import_plan", Tenant, "TENANT#<tenant> / IMPPLAN#<integration>#<plan>", Kept, IntegrationData, ErasedWithPartition, Omitted(IMPORTED)),
+            Entity::ImportLog => row("import_log", Tenant, "TENANT#<tenant> / IMPSUB#<integration>#<subscription>", Kept, IntegrationData, ErasedWithPartition, Omitted(IMPORTED)),
             Entity::SlackSetting => row("slack_setting", Tenant, "TENANT#<tenant> / SETTINGS#SLACK_WEBHOOK", Kept, NotPerIntegration, ErasedWithPartition, Omitted("a setting, readable through the API (the URL is a secret, never exported)")),
         }
     }
@@ -384,6 +393,14 @@ impl Entity {
                     integration: id.clone(),
                 }
                 .key(),
+            )),
+            Entity::ImportPlan => Some(Selection::prefix(
+                pk,
+                ImportItem::Plan.integration_prefix(id),
+            )),
+            Entity::ImportLog => Some(Selection::prefix(
+                pk,
+                ImportItem::Subscription.integration_prefix(id),
             )),
             Entity::Tenant
             | Entity::DataKey
@@ -616,6 +633,20 @@ impl Entity {
             }
             .key(),
             Entity::SlackSetting => SlackSettingKey { tenant }.key(),
+            Entity::ImportPlan => ImportKey {
+                tenant,
+                integration,
+                item: ImportItem::Plan,
+                id: "plan_1A2b".into(),
+            }
+            .key(),
+            Entity::ImportLog => ImportKey {
+                tenant,
+                integration,
+                item: ImportItem::Subscription,
+                id: "sub_1A2b".into(),
+            }
+            .key(),
         }
     }
 
@@ -667,6 +698,12 @@ impl Entity {
             Entity::SupportGrant => again::<GrantKey>(key),
             Entity::Digest => again::<DigestKey>(key),
             Entity::SlackSetting => again::<SlackSettingKey>(key),
+            Entity::ImportPlan => ImportKey::parse(key)
+                .filter(|k| k.item == ImportItem::Plan)
+                .map(|k| k.key()),
+            Entity::ImportLog => ImportKey::parse(key)
+                .filter(|k| k.item == ImportItem::Subscription)
+                .map(|k| k.key()),
         }
     }
 }

@@ -92,6 +92,7 @@ impl Integrations {
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
+            name: None,
         };
         self.create_integration(ctx.tenant(), &id, &record).await?;
         self.guard
@@ -167,6 +168,7 @@ impl Integrations {
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
+            name: None,
         };
         self.create_integration(ctx.tenant(), &id, &record).await?;
         self.guard
@@ -250,6 +252,7 @@ impl Integrations {
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
+            name: None,
         };
         self.create_integration(&tenant, &id, &record).await?;
         self.guard
@@ -317,8 +320,14 @@ impl Integrations {
         id: &IntegrationId,
     ) -> Result<(), ServiceError> {
         match self.load_integration(ctx.tenant(), id).await? {
-            Some(stored) if stored.status != IntegrationStatus::Disconnected => {}
-            _ => return Err(ServiceError::NotFound),
+            Some(stored) if stored.status == IntegrationStatus::Disconnected => {
+                return Err(ServiceError::NotFound);
+            }
+            Some(stored) if stored.record.provider == Provider::Custom => {
+                return Err(ServiceError::Conflict(Conflict::ImportOnly));
+            }
+            Some(_) => {}
+            None => return Err(ServiceError::NotFound),
         }
         self.publish_sync_requested(ctx.tenant(), id).await
     }
@@ -384,6 +393,7 @@ impl Integrations {
             data_deleted_by: None,
             sync_started_at: None,
             changed_at: None,
+            name: None,
         };
         self.create_integration(tenant, &id, &record).await?;
         Ok(id)

@@ -117,6 +117,10 @@ pub enum Conflict {
     SegmentNameTaken,
     /// The tenant keeps the most custom segments it may.
     SegmentLimitReached,
+    /// A sync was asked of a custom integration: its data comes through imports.
+    ImportOnly,
+    /// An import was sent to an integration that syncs from its processor.
+    NotCustomIntegration,
 }
 
 /// The 400s the contract names beyond `invalid_request`.
@@ -330,6 +334,14 @@ impl ErrorCode {
                     Conflict::SegmentLimitReached => (
                         "segment_limit_reached",
                         "A tenant keeps at most 100 custom segments: delete one first.",
+                    ),
+                    Conflict::ImportOnly => (
+                        "import_only",
+                        "A custom integration has nothing to sync: send its data to POST /v1/integrations/{id}/import/{kind}.",
+                    ),
+                    Conflict::NotCustomIntegration => (
+                        "not_custom_integration",
+                        "Only a custom integration takes imports (POST /v1/integrations/custom); this one syncs from its processor.",
                     ),
                     Conflict::NoDataYet => (
                         "no_data_yet",

@@ -22,10 +22,10 @@ use crate::ports::{Connector, ConnectorError};
 use crate::repos::billing::valid_provider_id;
 use crate::repos::integrations::{FullProgress, SyncState};
 use crate::repos::shards::Shards;
-use crate::services::contexts::Ingestion;
+use crate::services::contexts::{Analytics, Ingestion};
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
 use crate::services::incremental::Touched;
-use crate::services::integrations::IntegrationStatus;
+use crate::services::integrations::{IntegrationStatus, Provider};
 
 /// How long a sync may hold its lease before another may take over.
 const SYNC_LEASE_MINUTES: i64 = 15;
@@ -73,6 +73,11 @@ impl Ingestion {
         let Some(stored) = self.integrations.load_integration(tenant, id).await? else {
             return Err(ServiceError::NotFound);
         };
+        // A custom integration has nothing to pull: its data comes through imports
+        // (`services::imports`), which publish their own changes.
+        if stored.record.provider == Provider::Custom {
+            return Ok(None);
+        }
         let (mut record, status) = (stored.record.clone(), stored.status);
         // The last sync stopped before it finished (killed, or failed after writing some
         // pages): what it stored may not be published yet.
@@ -159,67 +164,20 @@ impl Ingestion {
         // published while the lease is held: a pass stopped while publishing stays
         // `syncing`, and the next one rebuilds and deletes what it left behind.
         if result.as_ref().is_ok_and(Option::is_some) {
-            self.publish_analytics(
-                tenant,
-                changed_before,
-                record.changed_at,
-                unfinished,
-                &touched,
-            )
-            .await;
+            self.analytics
+                .publish_analytics(
+                    tenant,
+                    changed_before,
+                    record.changed_at,
+                    unfinished,
+                    &touched,
+                )
+                .await;
         }
         self.integrations
             .save_integration(tenant, id, &record, status, &stored)
             .await?;
         result
-    }
-
-    /// Publishes the tenant's snapshot unless the published one already shows a change
-    /// made at `changed_at`: what this sync `touched` when the snapshot showed
-    /// everything before it (`changed_before`), else a full rebuild; after a stopped
-    /// pass (`unfinished`), always a full rebuild, deleting the snapshot items no
-    /// manifest names. A failure is logged, not returned: the records are stored and
-    /// `changed_at` says so, so the next pass publishes them.
-    async fn publish_analytics(
-        &self,
-        tenant: &TenantId,
-        changed_before: Option<i64>,
-        changed_at: Option<i64>,
-        unfinished: bool,
-        touched: &Touched,
-    ) {
-        // One read of the pointer: what is published, and what the pass builds on.
-        let published = self.analytics.published(tenant).await.map_err(|err| {
-            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
-        });
-        let rebuild = match &published {
-            Ok(pointer) => unfinished || !self.analytics.shows(pointer.as_ref(), changed_at),
-            Err(()) => true,
-        };
-        if !rebuild {
-            return;
-        }
-        // Incremental only onto a snapshot that showed everything before this sync.
-        let base = match published {
-            Ok(Some(pointer))
-                if !unfinished
-                    && !touched.is_empty()
-                    && self.analytics.shows(Some(&pointer), changed_before) =>
-            {
-                Some(pointer)
-            }
-            _ => None,
-        };
-        let rebuilt = if unfinished {
-            self.analytics.rebuild_after_stop(tenant).await
-        } else if let Some(pointer) = base {
-            self.analytics.apply_changes(tenant, touched, pointer).await
-        } else {
-            self.analytics.rebuild_analytics(tenant).await
-        };
-        if let Err(err) = rebuilt {
-            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");
-        }
     }
 
     async fn run_sync(
@@ -413,5 +371,55 @@ impl Ingestion {
         kind: ObjectKind,
     ) -> Result<Vec<BillingRecord>, ServiceError> {
         Ok(self.repos.billing_records.all(tenant, id, kind).await?)
+    }
+}
+
+impl Analytics {
+    /// Publishes the tenant's snapshot unless the published one already shows a change
+    /// made at `changed_at`: what this pass (a sync, an import) `touched` when the snapshot showed
+    /// everything before it (`changed_before`), else a full rebuild; after a stopped
+    /// pass (`unfinished`), always a full rebuild, deleting the snapshot items no
+    /// manifest names. A failure is logged, not returned: the records are stored and
+    /// `changed_at` says so, so the next pass publishes them.
+    pub(crate) async fn publish_analytics(
+        &self,
+        tenant: &TenantId,
+        changed_before: Option<i64>,
+        changed_at: Option<i64>,
+        unfinished: bool,
+        touched: &Touched,
+    ) {
+        // One read of the pointer: what is published, and what the pass builds on.
+        let published = self.published(tenant).await.map_err(|err| {
+            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "snapshot pointer unreadable: rebuilding");
+        });
+        let rebuild = match &published {
+            Ok(pointer) => unfinished || !self.shows(pointer.as_ref(), changed_at),
+            Err(()) => true,
+        };
+        if !rebuild {
+            return;
+        }
+        // Incremental only onto a snapshot that showed everything before this sync.
+        let base = match published {
+            Ok(Some(pointer))
+                if !unfinished
+                    && !touched.is_empty()
+                    && self.shows(Some(&pointer), changed_before) =>
+            {
+                Some(pointer)
+            }
+            _ => None,
+        };
+        let rebuilt = if unfinished {
+            self.rebuild_after_stop(tenant).await
+        } else if let Some(pointer) = base {
+            self.apply_changes(tenant, touched, pointer).await
+        } else {
+            self.rebuild_analytics(tenant).await
+        };
+        if let Err(err) = rebuilt {
+            tracing::warn!(tenant_id = %tenant, error = %ErrorChain(&err), "analytics rebuild failed");
+        }
     }
 }

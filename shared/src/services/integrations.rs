@@ -33,6 +33,7 @@ pub const STRIPE_APP_SECRET: &str = "tally/system/stripe-app-secret";
 pub enum Provider {
     Stripe,
     Demo,
+    Custom,
     Paddle,
 }
 
@@ -95,6 +96,8 @@ pub struct IntegrationView {
     pub last_sync_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// A demo integration's shape (whose ids its records carry).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub demo_shape: Option<DemoShape>,
@@ -111,6 +114,7 @@ impl IntegrationView {
             last_sync_at: record.last_sync_at,
             last_error: record.last_error.clone(),
             demo_shape: record.demo_shape,
+            name: record.name.clone(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod export;
 pub mod fx_rates;
 pub mod hashing;
+pub mod imports;
 pub mod incremental;
 pub mod ingestion;
 pub mod integrations;

@@ -153,7 +153,8 @@ async fn an_operator_without_a_grant_finds_no_tenant_route() {
         let path = route
             .path
             .replace("{id}", &some_id)
-            .replace("{name}", "mrr");
+            .replace("{name}", "mrr")
+            .replace("{kind}", "customers");
         for tenant in &tenants {
             let response = as_operator(
                 &app,

@@ -32,7 +32,8 @@ async fn every_route_answers_403_exactly_when_the_role_lacks_access() {
             let path = route
                 .path
                 .replace("{id}", &some_id)
-                .replace("{name}", "mrr");
+                .replace("{name}", "mrr")
+                .replace("{kind}", "customers");
             // An empty object: the role check comes before the body is read.
             let response = app
                 .request(route.method.clone(), &path, Some(&token), Some(json!({})))

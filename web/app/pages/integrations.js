@@ -217,7 +217,7 @@ async function follow(integration, id, slot) {
         ? h(
             "ul",
             { class: "import-errors" },
-            run.errors.map((/** @type {any} */ e) => h("li", {}, `Row ${e.index + 1}${e.field ? `, ${e.field}` : ""}: ${e.message}`)),
+            run.errors.map((/** @type {any} */ e) => h("li", {}, `${e.line ? `Line ${e.line}` : `Row ${e.index + 1}`}${e.field ? `, ${e.field}` : ""}: ${e.message}`)),
           )
         : null,
     );

@@ -23,6 +23,10 @@ pub struct Integration {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub last_error: Option<String>,
+    /// A custom integration's name, if its admin gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub name: Option<String>,
     /// Demo integrations only: whose ids the generated records carry (`stripe` or
     /// `paddle`); the local demo tenant has one of each.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,6 +43,7 @@ impl From<IntegrationView> for Integration {
             connected_at: view.connected_at,
             last_sync_at: view.last_sync_at,
             last_error: view.last_error,
+            name: view.name,
             demo_shape: view.demo_shape,
         }
     }
