@@ -384,6 +384,82 @@ async fn a_signed_notification_queues_one_sync_and_anything_else_is_refused_alik
 }
 
 #[tokio::test]
+async fn the_notification_secret_can_be_given_once_the_integration_exists() {
+    // Paddle's notification destination needs the webhook URL, which names the
+    // integration: the usual order is connect, make the destination, then give its secret.
+    let (app, fake) = app_with_paddle(&[]).await;
+    let admin = app.signup().await;
+    let token = app.login(&admin).await;
+    let response = app
+        .post(
+            "/v1/integrations",
+            Some(&token),
+            json!({"provider": "paddle", "api_key": FAKE_PADDLE_KEY}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hook = format!("{}/v1/webhooks/paddle/{id}", app.address);
+    let now = app.clock.now().timestamp();
+    let (body, signature) = fake.notification(FAKE_NOTIFICATION_SECRET, now);
+    let deliver = || {
+        reqwest::Client::new()
+            .post(&hook)
+            .header("content-type", "application/json")
+            .header("paddle-signature", signature.clone())
+            .body(body.clone())
+            .send()
+    };
+    let queued = app.events_of("SyncRequested").len();
+    let refused = deliver().await.unwrap();
+    assert_eq!(
+        error_code(refused).await,
+        "invalid_signature",
+        "no secret yet"
+    );
+
+    let path = format!("/v1/integrations/{id}/webhook-secret");
+    let put = async |path: String, secret: &str| {
+        app.put(&path, &token, json!({"webhook_secret": secret}))
+            .await
+    };
+    let bad = put(path.clone(), "whsec_not_paddles").await;
+    assert_eq!(bad.status(), 400);
+    let set = put(path.clone(), FAKE_NOTIFICATION_SECRET).await;
+    assert_eq!(set.status(), 204);
+    assert_eq!(deliver().await.unwrap().status(), 200);
+    assert_eq!(app.events_of("SyncRequested").len(), queued + 1);
+    // The key is kept: the next sync still reads Paddle.
+    let report = sync(&app, &admin, &id).await;
+    assert!(report.written > 0);
+
+    // Only Paddle integrations take one; unknown ids are not found.
+    let (tenant, _) = ids(&admin.tenant_id, &id);
+    let demo = app
+        .services
+        .integrations
+        .connect_demo_of(&tenant, 1, Some(1))
+        .await
+        .unwrap();
+    let other = put(
+        format!("/v1/integrations/{}/webhook-secret", demo.as_str()),
+        FAKE_NOTIFICATION_SECRET,
+    )
+    .await;
+    assert_eq!(other.status(), 409);
+    assert_eq!(error_code(other).await, "not_paddle_integration");
+    let unknown = put(
+        format!("/v1/integrations/{}/webhook-secret", uuid::Uuid::new_v4()),
+        FAKE_NOTIFICATION_SECRET,
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
 async fn a_revoked_key_marks_the_integration_in_error() {
     let (app, fake) = app_with_paddle(&[]).await;
     let (_admin, token, id) = synced(&app).await;

@@ -74,6 +74,7 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::POST, "/v1/integrations/stripe/connect", Admin),
         route(Method::GET, "/v1/oauth/stripe/callback", Nothing),
         route(Method::POST, "/v1/integrations/{id}/sync", Admin),
+        route(Method::PUT, "/v1/integrations/{id}/webhook-secret", Admin),
         route(Method::DELETE, "/v1/integrations/{id}", Admin),
         route(Method::POST, "/v1/integrations/custom", Admin),
         route(

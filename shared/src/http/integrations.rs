@@ -16,7 +16,7 @@ use super::dto::PathId;
 use super::dto::error::ErrorBody;
 use super::dto::integrations::{
     CallbackParams, ConnectKeyRequest, DataDeletedBy, Integration, IntegrationList, KeyProvider,
-    OAuthStart, PaddleNotification, StripeEvent, WebhookAck,
+    OAuthStart, PaddleNotification, StripeEvent, WebhookAck, WebhookSecretRequest,
 };
 use super::error::ApiError;
 use super::json::ApiJson;
@@ -44,6 +44,7 @@ pub fn routes() -> OpenApiRouter<OauthState> {
         .routes(routes!(start_oauth))
         .routes(routes!(oauth_callback))
         .routes(routes!(request_sync))
+        .routes(routes!(set_webhook_secret))
         .routes(routes!(disconnect))
         .routes(routes!(stripe_webhook))
         .routes(routes!(paddle_webhook))
@@ -236,6 +237,38 @@ mod oauth_cookie {
                 name == NAME && constant_time_eq(value.as_bytes(), state.as_bytes())
             })
     }
+}
+
+/// Set a Paddle integration's notification secret
+///
+/// The webhook URL (`/v1/webhooks/paddle/{id}`) names the integration, so Paddle's
+/// notification destination, and with it its secret, can only be made once the
+/// integration exists; a rotated secret replaces the old one the same way. Stored with
+/// the API key in the SecretStore, never shown again.
+#[utoipa::path(
+    put, path = "/v1/integrations/{id}/webhook-secret", tag = "integrations",
+    operation_id = "setWebhookSecret",
+    params(PathId<IntegrationId>),
+    request_body = WebhookSecretRequest,
+    responses(
+        (status = 204, description = "Stored: signed notifications now queue syncs."),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`not_paddle_integration`: only a Paddle integration takes a notification secret."),
+        BodyRefused,
+    )
+)]
+async fn set_webhook_secret(
+    State(app): State<Arc<Integrations>>,
+    admin: Admin,
+    PathId(id): PathId<IntegrationId>,
+    ApiJson(body): ApiJson<WebhookSecretRequest>,
+) -> Result<StatusCode, ApiError> {
+    app.set_paddle_webhook_secret(&admin.ctx, &id, &body.webhook_secret)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Queue a sync of an integration

@@ -314,6 +314,50 @@ impl Integrations {
     }
 
     /// `POST /v1/integrations/{id}/sync`: queues a sync (202).
+    /// `PUT /v1/integrations/{id}/webhook-secret {webhook_secret}`: sets or replaces a
+    /// Paddle integration's notification secret. The webhook URL names the integration,
+    /// so the notification destination can only be made in Paddle once the integration
+    /// exists: its secret comes after the key, and again whenever it is rotated.
+    pub async fn set_paddle_webhook_secret(
+        &self,
+        ctx: &TenantCtx,
+        id: &IntegrationId,
+        webhook_secret: &SecretString,
+    ) -> Result<(), ServiceError> {
+        if !valid_notification_secret(webhook_secret.expose_secret()) {
+            return Err(ServiceError::invalid(
+                "webhook_secret",
+                "Not a Paddle notification secret (pdl_ntfset_...).",
+            ));
+        }
+        match self.load_integration(ctx.tenant(), id).await? {
+            Some(stored) if stored.status == IntegrationStatus::Disconnected => {
+                return Err(ServiceError::NotFound);
+            }
+            Some(stored) if stored.record.provider != Provider::Paddle => {
+                return Err(ServiceError::Conflict(Conflict::NotPaddleIntegration));
+            }
+            Some(_) => {}
+            None => return Err(ServiceError::NotFound),
+        }
+        let key = self
+            .paddle_key(ctx.tenant(), id)
+            .await?
+            .ok_or(ServiceError::Conflict(Conflict::CredentialsMissing))?;
+        self.store_paddle_key(ctx.tenant(), id, &key, Some(webhook_secret))
+            .await?;
+        self.guard
+            .audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                "IntegrationWebhookSecretSet:paddle",
+                Some(format!("integration:{id}")),
+                Some(ctx.ip()),
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn request_sync(
         &self,
         ctx: &TenantCtx,

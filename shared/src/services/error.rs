@@ -121,6 +121,8 @@ pub enum Conflict {
     ImportOnly,
     /// An import was sent to an integration that syncs from its processor.
     NotCustomIntegration,
+    /// A notification secret was given for an integration that is not Paddle's.
+    NotPaddleIntegration,
 }
 
 /// The 400s the contract names beyond `invalid_request`.
@@ -342,6 +344,10 @@ impl ErrorCode {
                     Conflict::NotCustomIntegration => (
                         "not_custom_integration",
                         "Only a custom integration takes imports (POST /v1/integrations/custom); this one syncs from its processor.",
+                    ),
+                    Conflict::NotPaddleIntegration => (
+                        "not_paddle_integration",
+                        "Only a Paddle integration takes a notification secret; Stripe's webhook secret is the deployment's.",
                     ),
                     Conflict::NoDataYet => (
                         "no_data_yet",

@@ -177,6 +177,24 @@ impl Integrations {
         self.put_credential(tenant, id, &credential).await
     }
 
+    /// The API key of a Paddle integration; `None` when its credential is not a Paddle
+    /// key (or is gone).
+    pub(crate) async fn paddle_key(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<Option<SecretString>, ServiceError> {
+        let Some(secret) = self.secrets.get(&secret_name(tenant, id)?).await? else {
+            return Ok(None);
+        };
+        let credential: Credential = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| ServiceError::internal("stored credential unreadable"))?;
+        Ok(match credential {
+            Credential::PaddleKey { key, .. } => Some(SecretString::from(key)),
+            _ => None,
+        })
+    }
+
     /// The notification secret of a Paddle integration, if it has one.
     pub(crate) async fn paddle_webhook_secret(
         &self,

@@ -75,6 +75,15 @@ pub struct ConnectKeyRequest {
     pub webhook_secret: Option<SecretString>,
 }
 
+/// `PUT /v1/integrations/{id}/webhook-secret`.
+#[derive(Deserialize, ToSchema)]
+pub struct WebhookSecretRequest {
+    /// The secret key of the Paddle notification destination pointed at
+    /// `/v1/webhooks/paddle/{id}` (`pdl_ntfset_…`).
+    #[schema(value_type = String)]
+    pub webhook_secret: SecretString,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct OAuthStart {
     #[schema(format = "uri")]
