@@ -556,6 +556,36 @@ async fn every_stored_item_is_a_registered_entity_and_a_closed_tenant_leaves_non
         200
     );
 
+    // An import source with a plan and a subscription's event log.
+    let custom = app
+        .post("/v1/integrations/custom", Some(&token), json!({}))
+        .await;
+    assert_eq!(custom.status(), 201);
+    let custom: Value = custom.json().await.unwrap();
+    let custom = custom["id"].as_str().unwrap();
+    let t0 = 1_735_689_600_i64;
+    let rows = [
+        (
+            "customers",
+            json!([{"external_id": "c1", "created_at": t0}]),
+        ),
+        (
+            "plans",
+            json!([{"external_id": "p1", "name": "Basic", "amount": 1000,
+            "currency": "eur", "interval": "month", "interval_count": 1}]),
+        ),
+        (
+            "subscription_events",
+            json!([{"external_id": "e1", "customer": "c1",
+            "subscription": "s1", "type": "start", "at": t0, "plan": "p1", "quantity": 1}]),
+        ),
+    ];
+    for (kind, data) in rows {
+        let path = format!("/v1/integrations/{custom}/import/{kind}");
+        let reply = app.post(&path, Some(&token), json!({ "data": data })).await;
+        assert_eq!(reply.status(), 200, "{path}");
+    }
+
     // Every item in the file is an item of exactly one registered entity.
     let before = stored_keys(&app);
     let kinds: BTreeSet<Entity> = before.iter().map(entity_of).collect();
