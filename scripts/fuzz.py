@@ -9,8 +9,9 @@ run alone after `cargo build -p local`:
     target/tools-venv/bin/python scripts/fuzz.py [--max-examples N] [--local PATH]
 
 What it does, all on loopback:
-1. starts a stand-in for Stripe that refuses every key (401, in Stripe's error shape),
-   so connecting a key exercises the real refusal path without the internet;
+1. starts a stand-in for Stripe and Paddle that refuses every key (401, in each one's
+   error shape), so connecting a key exercises the real refusal path without the
+   internet;
 2. starts `local serve --demo` on a free port with a fresh data directory, so the
    analytics routes answer from a synced demo tenant;
 3. signs in as the demo admin and runs schemathesis with that token on every operation,
@@ -58,16 +59,21 @@ CHECKS = ",".join(
 LAST = ["deleteCurrentSession", "deleteMySession", "putSecurityPolicy"]
 
 
-class RefusingStripe(http.server.BaseHTTPRequestHandler):
-    """Stripe as it answers a key it does not know."""
+class RefusingProcessor(http.server.BaseHTTPRequestHandler):
+    """Stripe and Paddle as they answer a key they do not know (Stripe's paths start
+    with `/v1/`, Paddle's never do)."""
 
     def _refuse(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        body = json.dumps(
-            {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}
-        ).encode()
+        if not self.path.startswith("/v1/"):
+            error = {"type": "request_error", "code": "authentication_malformed", "detail": "Authentication header included, but incorrectly formatted."}
+            body = json.dumps({"error": error, "meta": {"request_id": "fuzz"}}).encode()
+        else:
+            body = json.dumps(
+                {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}
+            ).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -103,6 +109,9 @@ def start_server(local: Path, data_dir: Path, port: int, stripe: str, log: Path)
         {
             "TALLY_STRIPE_API_BASE": stripe,
             "TALLY_STRIPE_RETRY_BASE_MS": "1",
+            "TALLY_PADDLE_API_BASE": stripe,
+            "TALLY_PADDLE_SANDBOX_API_BASE": stripe,
+            "TALLY_PADDLE_RETRY_BASE_MS": "1",
             "RUST_LOG": "warn",
             "NO_COLOR": "1",
         }
@@ -197,7 +206,7 @@ def main() -> int:
     out_dir = ROOT / "target/fuzz"
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    stripe = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingStripe)
+    stripe = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingProcessor)
     threading.Thread(target=stripe.serve_forever, daemon=True).start()
     stripe_url = f"http://127.0.0.1:{stripe.server_address[1]}"
 

@@ -27,6 +27,18 @@ pub struct Config {
     /// Stripe read requests a second for one connected account (`TALLY_STRIPE_READS_PER_SECOND`):
     /// under Stripe's limit of 25 in test mode (100 live), whatever else runs.
     pub stripe_reads_per_second: u32,
+    /// Paddle Billing's live API (`TALLY_PADDLE_API_BASE`): where live keys
+    /// (`pdl_live_apikey_…`) are sent.
+    pub paddle_api_base: String,
+    /// Paddle Billing's sandbox API (`TALLY_PADDLE_SANDBOX_API_BASE`): where sandbox keys
+    /// (`pdl_sdbx_apikey_…`) are sent.
+    pub paddle_sandbox_api_base: String,
+    /// First delay of the Paddle client's backoff (`TALLY_PADDLE_RETRY_BASE_MS`) when
+    /// Paddle sends no `Retry-After`.
+    pub paddle_retry_base: Duration,
+    /// Paddle requests a second for one integration (`TALLY_PADDLE_READS_PER_SECOND`):
+    /// Paddle allows 240 a minute per IP address, so the default stays at 3.
+    pub paddle_reads_per_second: u32,
     /// The ECB's daily reference-rates file (`TALLY_ECB_DAILY_URL`), fetched once a day.
     pub ecb_daily_url: String,
     /// How long one background job may run (`TALLY_JOB_TIMEOUT_MS`): under the Lambda
@@ -167,6 +179,23 @@ impl Config {
                 1..=100,
                 "a whole number from 1 to 100",
             )? as u32,
+            paddle_api_base: url("TALLY_PADDLE_API_BASE", "https://api.paddle.com")?,
+            paddle_sandbox_api_base: url(
+                "TALLY_PADDLE_SANDBOX_API_BASE",
+                "https://sandbox-api.paddle.com",
+            )?,
+            paddle_retry_base: Duration::from_millis(number(
+                "TALLY_PADDLE_RETRY_BASE_MS",
+                1_000,
+                0..=60_000,
+                "a whole number of milliseconds up to 60000",
+            )?),
+            paddle_reads_per_second: number(
+                "TALLY_PADDLE_READS_PER_SECOND",
+                3,
+                1..=1_000,
+                "a whole number from 1 to 1000",
+            )? as u32,
             ecb_daily_url: url(
                 "TALLY_ECB_DAILY_URL",
                 "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml",
@@ -250,6 +279,8 @@ mod tests {
         assert_eq!(c.stripe_api_base, "https://api.stripe.com");
         assert_eq!(c.table, "tally");
         assert_eq!(c.stripe_reads_per_second, 20);
+        assert_eq!(c.paddle_api_base, "https://api.paddle.com");
+        assert_eq!(c.paddle_sandbox_api_base, "https://sandbox-api.paddle.com");
         assert_eq!(c.job_timeout, Duration::from_secs(840));
         assert_eq!(c.job_workers, 4);
         assert_eq!(

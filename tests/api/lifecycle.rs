@@ -26,7 +26,7 @@ async fn app_with_stripe() -> (TestApp, FakeStripe) {
     (spawn_app_with(&vars).await, fake)
 }
 
-async fn partition(app: &TestApp, tenant: &str) -> Vec<tally::ports::Item> {
+pub(crate) async fn partition(app: &TestApp, tenant: &str) -> Vec<tally::ports::Item> {
     let store = app.services.adapters.store.as_ref();
     query_all(store, Query::new(format!("TENANT#{tenant}"), SortKeys::All))
         .await
@@ -555,6 +555,49 @@ async fn every_stored_item_is_a_registered_entity_and_a_closed_tenant_leaves_non
             .status(),
         200
     );
+
+    // An import source with a plan and a subscription's event log.
+    let custom = app
+        .post("/v1/integrations/custom", Some(&token), json!({}))
+        .await;
+    assert_eq!(custom.status(), 201);
+    let custom: Value = custom.json().await.unwrap();
+    let custom = custom["id"].as_str().unwrap();
+    let t0 = 1_735_689_600_i64;
+    let rows = [
+        (
+            "customers",
+            json!([{"external_id": "c1", "created_at": t0}]),
+        ),
+        (
+            "plans",
+            json!([{"external_id": "p1", "name": "Basic", "amount": 1000,
+            "currency": "eur", "interval": "month", "interval_count": 1}]),
+        ),
+        (
+            "subscription_events",
+            json!([{"external_id": "e1", "customer": "c1",
+            "subscription": "s1", "type": "start", "at": t0, "plan": "p1", "quantity": 1}]),
+        ),
+    ];
+    for (kind, data) in rows {
+        let path = format!("/v1/integrations/{custom}/import/{kind}");
+        let reply = app.post(&path, Some(&token), json!({ "data": data })).await;
+        assert_eq!(reply.status(), 200, "{path}");
+    }
+    // A CSV upload, queued: its run and its staged chunk.
+    let queued = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/integrations/{custom}/import/customers",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body("external_id,created_at\nc2,1735689600\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 202);
 
     // Every item in the file is an item of exactly one registered entity.
     let before = stored_keys(&app);

@@ -23,6 +23,7 @@ mod key_rotation;
 mod lifecycle;
 mod oauth_binding;
 mod openapi;
+mod paddle_connector;
 mod plumbing;
 mod query;
 mod routes;

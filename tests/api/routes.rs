@@ -74,6 +74,7 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::POST, "/v1/integrations/stripe/connect", Admin),
         route(Method::GET, "/v1/oauth/stripe/callback", Nothing),
         route(Method::POST, "/v1/integrations/{id}/sync", Admin),
+        route(Method::PUT, "/v1/integrations/{id}/webhook-secret", Admin),
         route(Method::DELETE, "/v1/integrations/{id}", Admin),
         route(Method::POST, "/v1/integrations/custom", Admin),
         route(
@@ -90,6 +91,7 @@ pub fn all() -> Vec<RouteSpec> {
         route(Method::PUT, "/v1/settings/slack-webhook", Admin),
         route(Method::DELETE, "/v1/settings/slack-webhook", Admin),
         route(Method::POST, "/v1/webhooks/stripe", Nothing),
+        route(Method::POST, "/v1/webhooks/paddle/{id}", Nothing),
         route(Method::GET, "/v1/metrics/summary", Aggregates),
         route(Method::GET, "/v1/metrics/cohorts", Aggregates),
         route(Method::GET, "/v1/metrics/forecast", Aggregates),

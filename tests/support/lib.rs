@@ -16,6 +16,7 @@ use std::sync::Arc;
 pub mod counting_store;
 pub mod embedded;
 pub mod failing_store;
+pub mod fake_paddle;
 pub mod fake_stripe;
 pub mod moto;
 pub mod throttling_proxy;

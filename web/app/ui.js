@@ -344,7 +344,7 @@ export function providerName(i) {
     case "paddle":
       return "Paddle";
     case "custom":
-      return "Import source";
+      return i.name ? `Import source · ${i.name}` : "Import source";
     case "demo":
       return i.demo_shape === "paddle" ? "Demo data (Paddle-shaped)" : "Demo data (Stripe-shaped)";
     default:

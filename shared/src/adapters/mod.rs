@@ -6,6 +6,7 @@ pub mod aws;
 pub mod demo;
 pub mod ecb;
 pub mod embedded;
+pub mod paddle;
 pub mod slack;
 pub mod stripe;
 

@@ -1,10 +1,11 @@
 //! The `oauth` function's routes (docs/api.md, "oauth function"): integrations, the
-//! Stripe OAuth install, restricted keys, sync requests, disconnects and Stripe webhooks.
+//! Stripe OAuth install, restricted keys, Paddle API keys, sync requests, disconnects
+//! and Stripe and Paddle webhooks.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,8 +15,8 @@ use super::OauthState;
 use super::dto::PathId;
 use super::dto::error::ErrorBody;
 use super::dto::integrations::{
-    CallbackParams, ConnectKeyRequest, DataDeletedBy, Integration, IntegrationList, OAuthStart,
-    StripeEvent, WebhookAck,
+    CallbackParams, ConnectKeyRequest, DataDeletedBy, Integration, IntegrationList, KeyProvider,
+    OAuthStart, PaddleNotification, StripeEvent, WebhookAck, WebhookSecretRequest,
 };
 use super::error::ApiError;
 use super::json::ApiJson;
@@ -33,7 +34,8 @@ use std::sync::Arc;
 
 type Admin = Authorized<AdminOnly>;
 
-/// The most bytes a webhook body may have (Stripe events are well under this).
+/// The most bytes a webhook body may have (Stripe events and Paddle notifications are
+/// well under this).
 const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn routes() -> OpenApiRouter<OauthState> {
@@ -42,8 +44,10 @@ pub fn routes() -> OpenApiRouter<OauthState> {
         .routes(routes!(start_oauth))
         .routes(routes!(oauth_callback))
         .routes(routes!(request_sync))
+        .routes(routes!(set_webhook_secret))
         .routes(routes!(disconnect))
         .routes(routes!(stripe_webhook))
+        .routes(routes!(paddle_webhook))
 }
 
 /// The tenant's integrations (every role)
@@ -72,21 +76,24 @@ async fn list(
     }))
 }
 
-/// Connect Stripe with a restricted API key
+/// Connect Stripe or Paddle with a read-only API key
 ///
-/// The key is checked against Stripe before it is stored; a first sync is queued.
+/// The key is checked against the processor before it is stored; a first sync is
+/// queued. Paddle keys go to Paddle's live or sandbox API by their prefix.
 #[utoipa::path(
     post, path = "/v1/integrations", tag = "integrations", operation_id = "connectWithKey",
     request_body = ConnectKeyRequest,
     responses(
         (status = 201, description = "Connected.", body = Integration),
-        (status = 400, body = ErrorBody, description = "`invalid_request`, `key_not_restricted` \
-            (a secret `sk_…` key), `invalid_api_key` (not a restricted key, or Stripe refused it)."),
+        (status = 400, body = ErrorBody, description = "`invalid_request` (also a `webhook_secret` \
+            that is not a Paddle notification secret), `key_not_restricted` (a secret Stripe `sk_…` \
+            key), `invalid_api_key` (not a Stripe restricted key or a Paddle API key, or the \
+            processor refused it or a read the sync needs)."),
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
         (status = 409, body = ErrorBody, description = "`email_unverified`: the tenant's sign-up address is not proven yet (`POST /v1/email/verify`)."),
         BodyRefused,
-        (status = 502, body = ErrorBody, description = "`provider_unavailable`: Stripe could not \
+        (status = 502, body = ErrorBody, description = "`provider_unavailable`: the processor could not \
             be reached or answered out of contract while the key was checked; nothing was saved \
             and the call may be retried."),
     )
@@ -96,7 +103,21 @@ async fn connect_with_key(
     admin: Admin,
     ApiJson(body): ApiJson<ConnectKeyRequest>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
-    let integration = app.connect_stripe_key(&admin.ctx, &body.api_key).await?;
+    let integration = match body.provider {
+        KeyProvider::Stripe => {
+            if body.webhook_secret.is_some() {
+                return Err(ApiError::invalid_field(
+                    "webhook_secret",
+                    "Only a Paddle integration takes a webhook secret.",
+                ));
+            }
+            app.connect_stripe_key(&admin.ctx, &body.api_key).await?
+        }
+        KeyProvider::Paddle => {
+            app.connect_paddle_key(&admin.ctx, &body.api_key, body.webhook_secret.as_ref())
+                .await?
+        }
+    };
     Ok((StatusCode::CREATED, Json(integration.into())))
 }
 
@@ -218,6 +239,38 @@ mod oauth_cookie {
     }
 }
 
+/// Set a Paddle integration's notification secret
+///
+/// The webhook URL (`/v1/webhooks/paddle/{id}`) names the integration, so Paddle's
+/// notification destination, and with it its secret, can only be made once the
+/// integration exists; a rotated secret replaces the old one the same way. Stored with
+/// the API key in the SecretStore, never shown again.
+#[utoipa::path(
+    put, path = "/v1/integrations/{id}/webhook-secret", tag = "integrations",
+    operation_id = "setWebhookSecret",
+    params(PathId<IntegrationId>),
+    request_body = WebhookSecretRequest,
+    responses(
+        (status = 204, description = "Stored: signed notifications now queue syncs."),
+        (status = 400, response = InvalidRequest),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = RoleForbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`not_paddle_integration`: only a Paddle integration takes a notification secret."),
+        BodyRefused,
+    )
+)]
+async fn set_webhook_secret(
+    State(app): State<Arc<Integrations>>,
+    admin: Admin,
+    PathId(id): PathId<IntegrationId>,
+    ApiJson(body): ApiJson<WebhookSecretRequest>,
+) -> Result<StatusCode, ApiError> {
+    app.set_paddle_webhook_secret(&admin.ctx, &id, &body.webhook_secret)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Queue a sync of an integration
 #[utoipa::path(
     post, path = "/v1/integrations/{id}/sync", tag = "integrations", operation_id = "requestSync",
@@ -302,5 +355,47 @@ async fn stripe_webhook(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::rejected(BadRequest::SignatureMissing))?;
     app.stripe_webhook(signature, &body).await?;
+    Ok(Json(WebhookAck { received: true }))
+}
+
+/// Paddle webhook endpoint
+///
+/// No session: the `Paddle-Signature` (`ts=…;h1=…`, HMAC-SHA256 over `ts:body` with the
+/// integration's notification secret, 5 s tolerance) is verified. A verified
+/// notification only queues a sync of the integration; repeated event ids are
+/// acknowledged without effect. An unknown integration, or one without a notification
+/// secret, is refused like a bad signature.
+#[utoipa::path(
+    post, path = "/v1/webhooks/paddle/{id}", tag = "integrations", operation_id = "paddleWebhook",
+    security(),
+    params(
+        ("id" = String, Path, description = "The integration the notification destination was created for."),
+        ("Paddle-Signature" = String, Header, description = "Paddle's signature of the body."),
+    ),
+    request_body = PaddleNotification,
+    responses(
+        (status = 200, description = "Received.", body = WebhookAck),
+        (status = 400, body = ErrorBody, description = "`invalid_signature` (missing, not verifying, or an unknown integration), `invalid_request` (not a Paddle notification)."),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
+async fn paddle_webhook(
+    State(app): State<Arc<Integrations>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<WebhookAck>, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::invalid_field("body", "The body could not be read."),
+    })?;
+    if body.len() > WEBHOOK_BODY_LIMIT {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let signature = headers
+        .get("paddle-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::rejected(BadRequest::SignatureMissing))?;
+    app.paddle_webhook(&id, signature, &body).await?;
     Ok(Json(WebhookAck { received: true }))
 }

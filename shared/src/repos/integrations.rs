@@ -2,7 +2,9 @@
 //! `status`), mirrored in the global partition `INTEGRATIONS` (plain ids and status
 //! only) so the scheduled ingest finds every integration with a Query, never a Scan;
 //! the global pointer `(STRIPEACCT#<acct_…>, INTEGRATION)` from a Stripe account to its
-//! integration, for webhooks; and the sync state `(TENANT#<id>, SYNC#<integration>)`
+//! integration, for webhooks (a Paddle integration's webhooks name the integration
+//! only: its pointer is `STRIPEACCT#paddle_<integration>`, kept and removed the same
+//! way); and the sync state `(TENANT#<id>, SYNC#<integration>)`
 //! (plain ids and positions, no business data).
 
 use std::sync::Arc;
@@ -349,7 +351,8 @@ impl Integrations {
     }
 }
 
-/// The global pointers from a Stripe account to its integration.
+/// The global pointers from a Stripe account (or a Paddle integration's
+/// `paddle_<integration>`) to its integration.
 #[derive(Clone)]
 pub struct StripeAccounts {
     store: Arc<dyn Store>,

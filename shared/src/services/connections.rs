@@ -4,11 +4,18 @@
 //! tenant and the admin who started it, valid 10 minutes), or with a restricted key
 //! (`rk_…`) that one test call accepts. Full secret keys (`sk_…`) are refused: Tally
 //! never holds a key that can write.
+//!
+//! Paddle: with an API key (`pdl_live_apikey_…`/`pdl_sdbx_apikey_…`) that one read of
+//! each entity the sync needs accepts, and optionally the notification destination's
+//! secret (`pdl_ntfset_…`) its webhooks are signed with. Paddle's API does not tell a
+//! key's permissions, so a key that can write cannot be told apart and refused: the
+//! README says which read permissions to pick.
 
 use chrono::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::adapters::demo::DemoShape;
+use crate::adapters::paddle;
 use crate::adapters::stripe::{KeyKind, check_key, key_kind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::domain::roles::Role;
@@ -93,6 +100,82 @@ impl Integrations {
                 ctx.tenant(),
                 Some(ctx.user()),
                 "IntegrationConnected:stripe:restricted_key",
+                Some(format!("integration:{id}")),
+                Some(ctx.ip()),
+            )
+            .await?;
+        self.publish_sync_requested(ctx.tenant(), &id).await?;
+        Ok(view(id, &record))
+    }
+
+    /// `POST /v1/integrations {provider: "paddle", api_key, webhook_secret?}`.
+    pub async fn connect_paddle_key(
+        &self,
+        ctx: &TenantCtx,
+        api_key: &SecretString,
+        webhook_secret: Option<&SecretString>,
+    ) -> Result<IntegrationView, ServiceError> {
+        self.guard.require_verified_email(ctx.tenant()).await?;
+        if let Some(secret) = webhook_secret
+            && !valid_notification_secret(secret.expose_secret())
+        {
+            return Err(ServiceError::invalid(
+                "webhook_secret",
+                "Not a Paddle notification secret (pdl_ntfset_...).",
+            ));
+        }
+        let trimmed = SecretString::from(api_key.expose_secret().trim().to_owned());
+        let client = self
+            .paddle_client(trimmed.clone())?
+            .ok_or(ServiceError::BadRequest(BadRequest::InvalidApiKey))?;
+        match paddle::check_key(&client).await {
+            Ok(()) => {}
+            Err(ConnectorError::Unauthorized | ConnectorError::Forbidden) => {
+                return Err(ServiceError::BadRequest(BadRequest::InvalidApiKey));
+            }
+            Err(ConnectorError::Unavailable(cause) | ConnectorError::Malformed(cause)) => {
+                tracing::warn!(%cause, "Paddle could not check a key");
+                return Err(ServiceError::ProviderUnavailable);
+            }
+            Err(ConnectorError::CursorExpired) => {
+                return Err(ServiceError::internal(
+                    "a key check returned a cursor error",
+                ));
+            }
+        }
+        let id = IntegrationId::generate();
+        self.store_paddle_key(ctx.tenant(), &id, &trimmed, webhook_secret)
+            .await?;
+        // The webhook route names the integration only: this pointer finds its tenant.
+        let pointer = paddle_pointer(&id);
+        if !self
+            .repos
+            .stripe_accounts
+            .claim(&pointer, ctx.tenant(), &id, None)
+            .await?
+        {
+            return Err(ServiceError::internal("a new integration id is taken"));
+        }
+        let record = IntegrationRecord {
+            provider: Provider::Paddle,
+            connected_at: self.now(),
+            last_sync_at: None,
+            last_error: None,
+            account: Some(pointer),
+            demo: None,
+            demo_customers: None,
+            demo_shape: None,
+            data_deleted_by: None,
+            sync_started_at: None,
+            changed_at: None,
+            name: None,
+        };
+        self.create_integration(ctx.tenant(), &id, &record).await?;
+        self.guard
+            .audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                "IntegrationConnected:paddle:api_key",
                 Some(format!("integration:{id}")),
                 Some(ctx.ip()),
             )
@@ -231,6 +314,50 @@ impl Integrations {
     }
 
     /// `POST /v1/integrations/{id}/sync`: queues a sync (202).
+    /// `PUT /v1/integrations/{id}/webhook-secret {webhook_secret}`: sets or replaces a
+    /// Paddle integration's notification secret. The webhook URL names the integration,
+    /// so the notification destination can only be made in Paddle once the integration
+    /// exists: its secret comes after the key, and again whenever it is rotated.
+    pub async fn set_paddle_webhook_secret(
+        &self,
+        ctx: &TenantCtx,
+        id: &IntegrationId,
+        webhook_secret: &SecretString,
+    ) -> Result<(), ServiceError> {
+        if !valid_notification_secret(webhook_secret.expose_secret()) {
+            return Err(ServiceError::invalid(
+                "webhook_secret",
+                "Not a Paddle notification secret (pdl_ntfset_...).",
+            ));
+        }
+        match self.load_integration(ctx.tenant(), id).await? {
+            Some(stored) if stored.status == IntegrationStatus::Disconnected => {
+                return Err(ServiceError::NotFound);
+            }
+            Some(stored) if stored.record.provider != Provider::Paddle => {
+                return Err(ServiceError::Conflict(Conflict::NotPaddleIntegration));
+            }
+            Some(_) => {}
+            None => return Err(ServiceError::NotFound),
+        }
+        let key = self
+            .paddle_key(ctx.tenant(), id)
+            .await?
+            .ok_or(ServiceError::Conflict(Conflict::CredentialsMissing))?;
+        self.store_paddle_key(ctx.tenant(), id, &key, Some(webhook_secret))
+            .await?;
+        self.guard
+            .audit(
+                ctx.tenant(),
+                Some(ctx.user()),
+                "IntegrationWebhookSecretSet:paddle",
+                Some(format!("integration:{id}")),
+                Some(ctx.ip()),
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn request_sync(
         &self,
         ctx: &TenantCtx,
@@ -326,6 +453,21 @@ fn valid_account(account: &str) -> bool {
         && account
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The account pointer of a Paddle integration: its webhooks name only the integration
+/// (`/v1/webhooks/paddle/{id}`), so the global pointer from it to the tenant is kept
+/// with Stripe's account pointers (and removed with them on disconnect and closure).
+pub(crate) fn paddle_pointer(id: &IntegrationId) -> String {
+    format!("paddle_{id}")
+}
+
+/// A Paddle notification destination's secret key, as Paddle formats it.
+fn valid_notification_secret(secret: &str) -> bool {
+    secret.strip_prefix("pdl_ntfset_").is_some_and(|rest| {
+        (16..=256).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
 }
 
 fn view(id: IntegrationId, record: &IntegrationRecord) -> IntegrationView {

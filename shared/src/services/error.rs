@@ -121,6 +121,8 @@ pub enum Conflict {
     ImportOnly,
     /// An import was sent to an integration that syncs from its processor.
     NotCustomIntegration,
+    /// A notification secret was given for an integration that is not Paddle's.
+    NotPaddleIntegration,
 }
 
 /// The 400s the contract names beyond `invalid_request`.
@@ -130,7 +132,8 @@ pub enum BadRequest {
     KeyNotRestricted,
     InvalidApiKey,
     InvalidSignature,
-    /// The webhook came without a `Stripe-Signature` header (code `invalid_signature`).
+    /// The webhook came without a `Stripe-Signature`/`Paddle-Signature` header (code
+    /// `invalid_signature`).
     SignatureMissing,
     OauthExchangeFailed,
     /// An OAuth callback whose `state` is not ours, was used, or has expired.
@@ -342,6 +345,10 @@ impl ErrorCode {
                         "not_custom_integration",
                         "Only a custom integration takes imports (POST /v1/integrations/custom); this one syncs from its processor.",
                     ),
+                    Conflict::NotPaddleIntegration => (
+                        "not_paddle_integration",
+                        "Only a Paddle integration takes a notification secret; Stripe's webhook secret is the deployment's.",
+                    ),
                     Conflict::NoDataYet => (
                         "no_data_yet",
                         "No data yet: connect an integration and let its first sync finish.",
@@ -370,15 +377,18 @@ impl ErrorCode {
                     ),
                     BadRequest::InvalidApiKey => (
                         "invalid_api_key",
-                        "Stripe did not accept this key: use a live or test restricted key with read access.",
+                        "The processor did not accept this key: for Stripe a live or test restricted key \
+                         (rk_...) with read access; for Paddle an API key (pdl_live_apikey_... or \
+                         pdl_sdbx_apikey_...) with the read permissions the README lists.",
                     ),
                     BadRequest::InvalidSignature => (
                         "invalid_signature",
-                        "The Stripe-Signature does not verify for this body.",
+                        "The webhook's signature (Stripe-Signature or Paddle-Signature) does not verify \
+                         for this body.",
                     ),
                     BadRequest::SignatureMissing => (
                         "invalid_signature",
-                        "The Stripe-Signature header is missing.",
+                        "The webhook's signature header (Stripe-Signature or Paddle-Signature) is missing.",
                     ),
                     BadRequest::OauthExchangeFailed => (
                         "oauth_exchange_failed",

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::adapters::demo::{DemoConnector, DemoParams, DemoShape};
+use crate::adapters::paddle::{PaddleClient, PaddleConnector};
 use crate::adapters::stripe::{
     OAuthTokens, RetryPolicy, StripeClient, StripeConnector, StripeOAuth,
 };
@@ -33,6 +34,7 @@ pub enum Provider {
     Stripe,
     Demo,
     Custom,
+    Paddle,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,12 +67,23 @@ impl IntegrationStatus {
     }
 }
 
-/// The credentials of a Stripe integration, as stored in the SecretStore.
+/// The credentials of an integration, as stored in the SecretStore: Stripe's restricted
+/// key or OAuth tokens, or Paddle's API key with the notification destination's secret
+/// its webhooks are signed with (when one was given).
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum StripeCredential {
-    RestrictedKey { key: String },
-    Oauth { tokens: String },
+enum Credential {
+    RestrictedKey {
+        key: String,
+    },
+    Oauth {
+        tokens: String,
+    },
+    PaddleKey {
+        key: String,
+        #[serde(default)]
+        webhook_secret: Option<String>,
+    },
 }
 
 /// What `GET /v1/integrations` shows.
@@ -143,10 +156,72 @@ impl Integrations {
         id: &IntegrationId,
         key: &SecretString,
     ) -> Result<(), ServiceError> {
-        let credential = StripeCredential::RestrictedKey {
+        let credential = Credential::RestrictedKey {
             key: key.expose_secret().to_owned(),
         };
         self.put_credential(tenant, id, &credential).await
+    }
+
+    /// Stores a Paddle integration's API key and notification secret.
+    pub(crate) async fn store_paddle_key(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        key: &SecretString,
+        webhook_secret: Option<&SecretString>,
+    ) -> Result<(), ServiceError> {
+        let credential = Credential::PaddleKey {
+            key: key.expose_secret().to_owned(),
+            webhook_secret: webhook_secret.map(|s| s.expose_secret().to_owned()),
+        };
+        self.put_credential(tenant, id, &credential).await
+    }
+
+    /// The API key of a Paddle integration; `None` when its credential is not a Paddle
+    /// key (or is gone).
+    pub(crate) async fn paddle_key(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<Option<SecretString>, ServiceError> {
+        let Some(secret) = self.secrets.get(&secret_name(tenant, id)?).await? else {
+            return Ok(None);
+        };
+        let credential: Credential = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| ServiceError::internal("stored credential unreadable"))?;
+        Ok(match credential {
+            Credential::PaddleKey { key, .. } => Some(SecretString::from(key)),
+            _ => None,
+        })
+    }
+
+    /// The notification secret of a Paddle integration, if it has one.
+    pub(crate) async fn paddle_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+    ) -> Result<Option<SecretString>, ServiceError> {
+        let Some(secret) = self.secrets.get(&secret_name(tenant, id)?).await? else {
+            return Ok(None);
+        };
+        let credential: Credential = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| ServiceError::internal("stored credential unreadable"))?;
+        Ok(match credential {
+            Credential::PaddleKey {
+                webhook_secret: Some(secret),
+                ..
+            } => Some(SecretString::from(secret)),
+            _ => None,
+        })
+    }
+
+    /// A Paddle client for `key` (live or sandbox API by its prefix), with the
+    /// configured backoff; `None` when it is not a Paddle API key.
+    pub(crate) fn paddle_client(
+        &self,
+        key: SecretString,
+    ) -> Result<Option<PaddleClient>, ServiceError> {
+        PaddleClient::from_config(&self.config, key).map_err(ServiceError::internal)
     }
 
     pub(crate) async fn store_stripe_tokens(
@@ -155,7 +230,7 @@ impl Integrations {
         id: &IntegrationId,
         tokens: &OAuthTokens,
     ) -> Result<(), ServiceError> {
-        let credential = StripeCredential::Oauth {
+        let credential = Credential::Oauth {
             tokens: tokens.to_secret_json().expose_secret().to_owned(),
         };
         self.put_credential(tenant, id, &credential).await
@@ -165,7 +240,7 @@ impl Integrations {
         &self,
         tenant: &TenantId,
         id: &IntegrationId,
-        credential: &StripeCredential,
+        credential: &Credential,
     ) -> Result<(), ServiceError> {
         let json = zeroize::Zeroizing::new(
             serde_json::to_string(credential).map_err(ServiceError::internal)?,
@@ -226,8 +301,8 @@ impl Integrations {
             .with_reads_per_second(self.config.stripe_reads_per_second))
     }
 
-    /// The connector of an integration: the demo generator, or Stripe with its stored
-    /// credential (an expiring OAuth access token is refreshed first and the rotated
+    /// The connector of an integration: the demo generator, Paddle with its stored API
+    /// key, or Stripe with its stored credential (an expiring OAuth access token is refreshed first and the rotated
     /// refresh token stored).
     pub(crate) async fn connector_for(
         &self,
@@ -262,11 +337,17 @@ impl Integrations {
             .get(&name)
             .await?
             .ok_or(ServiceError::Conflict(Conflict::CredentialsMissing))?;
-        let credential: StripeCredential = serde_json::from_str(secret.expose_secret())
+        let credential: Credential = serde_json::from_str(secret.expose_secret())
             .map_err(|_| ServiceError::internal("stored credential unreadable"))?;
         let bearer = match credential {
-            StripeCredential::RestrictedKey { key } => SecretString::from(key),
-            StripeCredential::Oauth { tokens } => {
+            Credential::PaddleKey { key, .. } => {
+                let client = self
+                    .paddle_client(SecretString::from(key))?
+                    .ok_or(ServiceError::Conflict(Conflict::CredentialsRefused))?;
+                return Ok(Arc::new(PaddleConnector::new(client)));
+            }
+            Credential::RestrictedKey { key } => SecretString::from(key),
+            Credential::Oauth { tokens } => {
                 let mut tokens = OAuthTokens::from_secret_json(&SecretString::from(tokens))
                     .map_err(ServiceError::internal)?;
                 let now = self.now().timestamp();

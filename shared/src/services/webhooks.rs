@@ -1,16 +1,28 @@
-//! Stripe webhooks: signals, never the source of truth. A verified event (HMAC-SHA256
-//! over `t.body`, constant-time, 300 s tolerance) is deduplicated by its id and only
-//! queues a sync of the integration of its account; `account.application.deauthorized`
-//! marks the integration disconnected (the merchant uninstalled the app).
+//! Processor webhooks: signals, never the source of truth.
+//!
+//! Stripe: a verified event (HMAC-SHA256 over `t.body`, constant-time, 300 s tolerance)
+//! is deduplicated by its id and only queues a sync of the integration of its account;
+//! `account.application.deauthorized` marks the integration disconnected (the merchant
+//! uninstalled the app).
+//!
+//! Paddle: each integration has its own notification destination, pointed at
+//! `/v1/webhooks/paddle/{integration}` and signed with that destination's secret
+//! (HMAC-SHA256 over `ts:body`, constant-time, Paddle's 5 s tolerance). A verified
+//! notification is deduplicated by its event id and queues a sync. An unknown
+//! integration, one without a secret, and a bad signature are all answered alike.
 
 use chrono::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::adapters::paddle;
 use crate::adapters::stripe::verify_webhook;
+use crate::domain::ids::IntegrationId;
 use crate::ports::SecretName;
+use crate::services::connections::paddle_pointer;
 use crate::services::contexts::Integrations;
 use crate::services::error::{BadRequest, ServiceError};
+use crate::services::integrations::{IntegrationStatus, Provider};
 
 /// The webhook endpoint's signing secret (`whsec_…`), created outside the template.
 pub const STRIPE_WEBHOOK_SECRET: &str = "tally/system/stripe-webhook-secret";
@@ -18,6 +30,12 @@ pub const STRIPE_WEBHOOK_SECRET: &str = "tally/system/stripe-webhook-secret";
 const TOLERANCE_SECS: i64 = 300;
 /// How long an event id is remembered (Stripe retries for up to 3 days).
 const DEDUPE_DAYS: i64 = 4;
+
+/// A Paddle notification: only its event's id is read.
+#[derive(Deserialize)]
+struct PaddleNotification {
+    event_id: String,
+}
 
 #[derive(Deserialize)]
 struct WebhookEvent {
@@ -112,6 +130,70 @@ impl Integrations {
             return Ok(WebhookOutcome::Disconnected);
         }
         self.publish_sync_requested(&tenant, &integration).await?;
+        Ok(WebhookOutcome::SyncQueued)
+    }
+}
+
+impl Integrations {
+    /// `POST /v1/webhooks/paddle/{integration}`.
+    pub async fn paddle_webhook(
+        &self,
+        integration: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<WebhookOutcome, ServiceError> {
+        let refused = || ServiceError::BadRequest(BadRequest::InvalidSignature);
+        let id = IntegrationId::parse(integration).ok_or_else(refused)?;
+        let (tenant, pointed) = self
+            .repos
+            .stripe_accounts
+            .get(&paddle_pointer(&id))
+            .await?
+            .ok_or_else(refused)?;
+        if pointed != id {
+            return Err(refused());
+        }
+        match self.load_integration(&tenant, &id).await? {
+            Some(stored)
+                if stored.record.provider == Provider::Paddle
+                    && stored.status != IntegrationStatus::Disconnected => {}
+            _ => return Err(refused()),
+        }
+        let secret = self
+            .paddle_webhook_secret(&tenant, &id)
+            .await?
+            .ok_or_else(refused)?;
+        paddle::verify_webhook(
+            secret.expose_secret().as_bytes(),
+            signature,
+            body,
+            self.now().timestamp(),
+            paddle::webhook::TOLERANCE_SECS,
+        )
+        .map_err(|_| refused())?;
+        let notification: PaddleNotification = serde_json::from_slice(body)
+            .map_err(|_| ServiceError::invalid("body", "Not a Paddle notification."))?;
+        let event = notification.event_id;
+        let valid = (1..=128).contains(&event.len())
+            && event
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(ServiceError::invalid("event_id", "Not a Paddle event id."));
+        }
+        // Paddle retries for up to 3 days too; ids are unique per account, so the
+        // integration is part of the key.
+        let remember_until = (self.now() + Duration::days(DEDUPE_DAYS)).timestamp();
+        let key = format!("paddle_{id}_{event}");
+        if !self
+            .repos
+            .webhook_events
+            .first_sighting(&key, remember_until)
+            .await?
+        {
+            return Ok(WebhookOutcome::Duplicate);
+        }
+        self.publish_sync_requested(&tenant, &id).await?;
         Ok(WebhookOutcome::SyncQueued)
     }
 }

@@ -75,6 +75,11 @@ async fn another_tenants_ids_are_not_found_and_their_data_is_untouched() {
             Some(json!({})),
         ),
         (
+            Method::PUT,
+            format!("/v1/integrations/{}/webhook-secret", b.integration_id),
+            Some(json!({ "webhook_secret": "pdl_ntfset_01h0isolation0check0000" })),
+        ),
+        (
             Method::DELETE,
             format!("/v1/integrations/{}", b.integration_id),
             None,

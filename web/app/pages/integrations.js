@@ -14,7 +14,7 @@ import { h, replace, when, day, card, loading, notice, pageHeader, errorText, fi
 const PERMISSIONS = ["Customers", "Subscriptions", "Invoices", "Charges", "Refunds", "Payment methods", "Prices", "Products", "Coupons", "Events"];
 
 /** The read permissions a Paddle API key needs, and nothing else. */
-const PADDLE_PERMISSIONS = ["Customers", "Addresses", "Subscriptions", "Transactions", "Adjustments", "Prices", "Products", "Discounts", "Payment methods", "Events"];
+const PADDLE_PERMISSIONS = ["customer.read", "address.read", "subscription.read", "transaction.read", "adjustment.read", "discount.read", "event.read"];
 
 /** What an import source takes, in the order a first import needs them. */
 const IMPORT_KINDS = /** @type {[string, string][]} */ ([
@@ -140,10 +140,38 @@ async function refresh(ctx, slot, messages, admin) {
               )
             : null,
           i.provider === "custom" && i.status !== "disconnected" && ctx.me.user.role !== "viewer" ? importForm(i) : null,
+          i.provider === "paddle" && i.status !== "disconnected" && admin ? notificationForm(i, messages) : null,
         ),
       ),
     ),
   );
+}
+
+/**
+ * A Paddle integration's notification secret: Paddle's destination needs the webhook URL,
+ * which names the integration, so its secret is given once the integration exists.
+ * @param {any} i @param {ReturnType<typeof messageArea>} pageMessages
+ */
+function notificationForm(i, pageMessages) {
+  const messages = messageArea();
+  const form = h(
+    "form",
+    { class: "stack narrow" },
+    h("p", { class: "hint" }, "For syncs within minutes of a change: in Paddle (Developer tools → Notifications) add a webhook destination with the URL ", h("code", {}, `${location.origin}/v1/webhooks/paddle/${i.id}`), ", then give its secret key here."),
+    field("Notification secret", { name: "webhook_secret", autocomplete: "off", spellcheck: "false", required: true, placeholder: "pdl_ntfset_…" }),
+    h("button", { type: "submit", class: "secondary" }, "Save the secret"),
+    messages.el,
+  );
+  onSubmit(
+    form,
+    async (values) => {
+      await call("PUT", `/v1/integrations/${i.id}/webhook-secret`, { body: { webhook_secret: values.webhook_secret.trim() } });
+      form.reset();
+      pageMessages.show("success", "Notification secret saved. Paddle's signed notifications now start syncs.");
+    },
+    messages,
+  );
+  return form;
 }
 
 /**
@@ -217,7 +245,7 @@ async function follow(integration, id, slot) {
         ? h(
             "ul",
             { class: "import-errors" },
-            run.errors.map((/** @type {any} */ e) => h("li", {}, `Row ${e.index + 1}${e.field ? `, ${e.field}` : ""}: ${e.message}`)),
+            run.errors.map((/** @type {any} */ e) => h("li", {}, `${e.line ? `Line ${e.line}` : `Row ${e.index + 1}`}${e.field ? `, ${e.field}` : ""}: ${e.message}`)),
           )
         : null,
     );
@@ -237,17 +265,13 @@ function paddleCard(ctx, pageMessages) {
   const form = h(
     "form",
     { class: "stack narrow" },
-    field("Paddle API key", { name: "api_key", autocomplete: "off", spellcheck: "false", required: true, placeholder: "pdl_live_apikey_…" }, "Give it read permissions only (listed here). A key that can write is refused where Paddle lets Tally tell."),
-    field("Notification secret (optional)", { name: "webhook_secret", autocomplete: "off", spellcheck: "false", placeholder: "pdl_ntfset_…" }, "The secret key of a Paddle notification destination pointing at this server's /v1/webhooks/paddle/ address: changes then sync within minutes instead of at the next scheduled sync."),
+    field("Paddle API key", { name: "api_key", autocomplete: "off", spellcheck: "false", required: true, placeholder: "pdl_live_apikey_…" }, "Give it the read permissions listed here and no write permission: Paddle does not show a key's permissions, so Tally cannot tell a key that can write."),
     h("button", { type: "submit", class: "primary" }, "Connect Paddle"),
   );
   onSubmit(
     form,
     async (values) => {
-      /** @type {Record<string, string>} */
-      const body = { provider: "paddle", api_key: values.api_key.trim() };
-      if (values.webhook_secret.trim()) body.webhook_secret = values.webhook_secret.trim();
-      await call("POST", "/v1/integrations", { body });
+      await call("POST", "/v1/integrations", { body: { provider: "paddle", api_key: values.api_key.trim() } });
       form.reset();
       pageMessages.clear();
       ctx.go(`#/integrations?connected=${Date.now()}&connected_provider=paddle`);
@@ -256,7 +280,7 @@ function paddleCard(ctx, pageMessages) {
   );
   return card(
     "Connect Paddle Billing",
-    h("p", {}, "In Paddle: Developer tools → Authentication → New API key. Give it ", h("strong", {}, "Read"), " permission on these, and nothing else:"),
+    h("p", {}, "In Paddle: Developer tools → Authentication → New API key. Give it these ", h("strong", {}, "read"), " permissions, and nothing else:"),
     h("ul", { class: "permissions" }, PADDLE_PERMISSIONS.map((p) => h("li", {}, p))),
     messages.el,
     form,

@@ -1,5 +1,5 @@
 //! The bodies of the `oauth` function: integrations, the Stripe OAuth install and
-//! restricted keys, disconnects and Stripe webhooks.
+//! restricted keys, Paddle API keys, disconnects and webhooks.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -52,20 +52,36 @@ impl From<IntegrationView> for Integration {
 list_reply!(IntegrationList of Integration);
 
 /// The providers a key can be given for.
-#[derive(Deserialize, ToSchema)]
+#[derive(Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyProvider {
     Stripe,
+    Paddle,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct ConnectKeyRequest {
-    #[allow(dead_code)] // Read to refuse other providers; Stripe is the only one.
     #[schema(inline)]
     pub provider: KeyProvider,
-    /// A read-only restricted key (`rk_live_…` or `rk_test_…`).
+    /// Stripe: a read-only restricted key (`rk_live_…` or `rk_test_…`). Paddle: an API
+    /// key with read permissions only (`pdl_live_apikey_…` or `pdl_sdbx_apikey_…`).
     #[schema(value_type = String)]
     pub api_key: SecretString,
+    /// Paddle only: the secret key of the notification destination pointed at
+    /// `/v1/webhooks/paddle/{id}` (`pdl_ntfset_…`); without it, webhooks are refused
+    /// and the hourly sync still runs.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub webhook_secret: Option<SecretString>,
+}
+
+/// `PUT /v1/integrations/{id}/webhook-secret`.
+#[derive(Deserialize, ToSchema)]
+pub struct WebhookSecretRequest {
+    /// The secret key of the Paddle notification destination pointed at
+    /// `/v1/webhooks/paddle/{id}` (`pdl_ntfset_…`).
+    #[schema(value_type = String)]
+    pub webhook_secret: SecretString,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -105,6 +121,16 @@ pub struct StripeEvent {
     #[schema(rename = "type")]
     pub kind: String,
     pub account: Option<String>,
+}
+
+/// A Paddle notification as Paddle signs it (only `event_id` is read). The handler
+/// verifies the signature over the raw bytes, so this type only documents the body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PaddleNotification {
+    pub event_id: String,
+    pub event_type: String,
+    pub notification_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,0 +1,149 @@
+//! Paddle webhook signatures. A delivery carries `Paddle-Signature: ts=<unix
+//! seconds>;h1=<hex HMAC-SHA256>`; the MAC is over `"{ts}:{raw body}"` keyed with the
+//! notification destination's secret key (`pdl_ntfset_…`). While a secret is being
+//! rotated Paddle sends one `h1` per secret; any one matching is enough. Paddle's SDKs
+//! refuse a timestamp more than 5 seconds away, which bounds replays.
+//!
+//! Webhooks are only signals: a verified one queues a sync, it is never trusted as
+//! data.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Paddle's documented tolerance between the signature's time and now.
+pub const TOLERANCE_SECS: i64 = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the Paddle-Signature header is malformed")]
+    MalformedHeader,
+    #[error("the Paddle-Signature header has no h1 signature")]
+    NoSignature,
+    #[error("no signature matches the payload")]
+    Mismatch,
+    #[error("the signature timestamp is outside the tolerance")]
+    OutsideTolerance,
+}
+
+/// Verifies one delivery at time `now` (Unix seconds): an `h1` must match (compared
+/// in constant time) and `ts` must be within `tolerance_secs` of `now` either way.
+pub fn verify_webhook(
+    secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<(), WebhookError> {
+    let mut timestamp: Option<&str> = None;
+    let mut signatures: Vec<Vec<u8>> = Vec::new();
+    for part in header.split(';') {
+        let (key, value) = part
+            .trim()
+            .split_once('=')
+            .ok_or(WebhookError::MalformedHeader)?;
+        match key {
+            "ts" if timestamp.is_none() => timestamp = Some(value),
+            "ts" => return Err(WebhookError::MalformedHeader),
+            "h1" => signatures.extend(hex::decode(value).ok()),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or(WebhookError::MalformedHeader)?;
+    let ts: i64 = timestamp
+        .parse()
+        .map_err(|_| WebhookError::MalformedHeader)?;
+    if signatures.is_empty() {
+        return Err(WebhookError::NoSignature);
+    }
+    let matches = signatures.iter().any(|signature| {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+            return false;
+        };
+        mac.update(timestamp.as_bytes());
+        mac.update(b":");
+        mac.update(body);
+        mac.verify_slice(signature).is_ok()
+    });
+    if !matches {
+        return Err(WebhookError::Mismatch);
+    }
+    if now.abs_diff(ts) > tolerance_secs.max(0).unsigned_abs() {
+        return Err(WebhookError::OutsideTolerance);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI";
+    const BODY: &[u8] =
+        br#"{"event_id":"evt_01","event_type":"subscription.updated","notification_id":"ntf_01"}"#;
+
+    fn sign(secret: &[u8], ts: i64, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        mac.update(format!("{ts}:").as_bytes());
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn a_fresh_correct_signature_is_accepted_and_any_h1_may_match() {
+        // The header format of Paddle's "Verify webhook signatures" guide.
+        let header = format!("ts=1671552777;h1={}", sign(SECRET, 1671552777, BODY));
+        assert_eq!(verify_webhook(SECRET, &header, BODY, 1671552780, 5), Ok(()));
+        let rotating = format!(
+            "ts=1671552777;h1={};h1={}",
+            sign(b"pdl_ntfset_old", 1671552777, BODY),
+            sign(SECRET, 1671552777, BODY)
+        );
+        assert_eq!(
+            verify_webhook(SECRET, &rotating, BODY, 1671552777, 5),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_changed_body_a_wrong_secret_or_a_stale_time_is_refused() {
+        let header = format!("ts=1000;h1={}", sign(SECRET, 1000, BODY));
+        assert_eq!(
+            verify_webhook(SECRET, &header, b"{}", 1000, 5),
+            Err(WebhookError::Mismatch)
+        );
+        assert_eq!(
+            verify_webhook(b"pdl_ntfset_other", &header, BODY, 1000, 5),
+            Err(WebhookError::Mismatch)
+        );
+        assert_eq!(
+            verify_webhook(SECRET, &header, BODY, 1006, 5),
+            Err(WebhookError::OutsideTolerance)
+        );
+        assert_eq!(
+            verify_webhook(SECRET, &header, BODY, 994, 5),
+            Err(WebhookError::OutsideTolerance)
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_refused() {
+        let h1 = sign(SECRET, 1000, BODY);
+        for header in [
+            String::new(),
+            format!("h1={h1}"),
+            format!("ts=abc;h1={h1}"),
+            format!("ts=1000;ts=1000;h1={h1}"),
+            format!("t=1000,v1={h1}"),
+        ] {
+            assert_eq!(
+                verify_webhook(SECRET, &header, BODY, 1000, 5),
+                Err(WebhookError::MalformedHeader),
+                "{header}"
+            );
+        }
+        assert_eq!(
+            verify_webhook(SECRET, "ts=1000;h2=ab", BODY, 1000, 5),
+            Err(WebhookError::NoSignature)
+        );
+    }
+}
