@@ -736,3 +736,38 @@ async fn a_disconnected_custom_integration_is_deleted_like_stripes() {
     }
     assert_eq!(left, 0, "no item of the integration remains");
 }
+
+#[tokio::test]
+async fn an_import_job_stopped_by_its_timeout_is_asked_for_again_and_finishes() {
+    let (app, token, id, _) = tenant_with_custom().await;
+    let text = "external_id,created_at\nc1,1700000000\nc2,1700000000\n";
+    let import = queue_csv(
+        &app,
+        &token,
+        &id,
+        "customers",
+        text.as_bytes().to_vec(),
+        false,
+    )
+    .await;
+    let detail = app.events_of("ImportRequested").pop().unwrap();
+    let envelope = json!({ "source": "tally", "detail-type": "ImportRequested", "detail": detail });
+    let job = Job::from_payload(envelope).unwrap();
+    // Stopped at its first wait, as Lambda's deadline would stop a long one.
+    let hurried = Workers {
+        timeout: std::time::Duration::ZERO,
+        ..Workers::all(&app.services)
+    };
+    match jobs::run(&hurried, job).await.unwrap() {
+        JobReport::Import { status, .. } => assert_eq!(status, Some("queued")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(app.events_of("ImportRequested").len(), 2, "asked for again");
+    run_job(&app, &import).await;
+    let run = get_run(&app, &token, &id, &import).await;
+    assert_eq!(
+        (&run["status"], &run["written"]),
+        (&json!("done"), &json!(2)),
+        "{run}"
+    );
+}

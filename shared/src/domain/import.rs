@@ -23,8 +23,8 @@ use crate::domain::billing::Interval;
 mod staged;
 mod timeline;
 pub use staged::{
-    CHUNK_BYTES, CHUNK_ROWS, CellsRow, ImportRun, MAX_RECORD_BYTES, MAX_RUN_ERRORS, RunError,
-    RunStatus, StagedChunk, StagedRow,
+    CHUNK_BYTES, CHUNK_ROWS, CellsRow, ImportRun, MAX_RECORD_BYTES, MAX_RESUMES, MAX_RUN_ERRORS,
+    RunError, RunStatus, StagedChunk, StagedRow,
 };
 pub use timeline::{
     LoggedEvent, SequenceError, SubscriptionLog, check_sequence, subscription_records,

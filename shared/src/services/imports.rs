@@ -29,8 +29,8 @@ use crate::domain::billing::{
 use crate::domain::ids::{ImportId, IntegrationId, TenantId};
 use crate::domain::import::{
     CustomerRow, EventRow, FieldError, ImportKind, ImportRow, ImportRun, LoggedEvent,
-    MAX_EVENTS_PER_SUBSCRIPTION, MAX_RUN_ERRORS, PaymentRow, PlanRow, RefundRow, RunError,
-    RunStatus, StagedChunk, StagedRow, SubscriptionLog, check_sequence, record_id,
+    MAX_EVENTS_PER_SUBSCRIPTION, MAX_RESUMES, MAX_RUN_ERRORS, PaymentRow, PlanRow, RefundRow,
+    RunError, RunStatus, StagedChunk, StagedRow, SubscriptionLog, check_sequence, record_id,
     subscription_records,
 };
 use crate::repos::imports::{CHUNK_DAYS, RUN_DAYS};
@@ -440,6 +440,7 @@ impl Integrations {
             finished_at: None,
             failure: None,
             full_publish: false,
+            resumes: 0,
         };
         // The run last: a run that exists has all its chunks (a request stopped before
         // it leaves only chunks, which expire).
@@ -574,13 +575,9 @@ impl Integrations {
                 Err(err)
             }
             Ok(()) if paused => {
-                run.status = RunStatus::Queued;
-                run.full_publish = true;
-                imports
-                    .save_run(tenant, id, import, &run, version, expires_at)
+                self.resume_later(tenant, id, import, &mut run, version, expires_at)
                     .await?;
-                self.publish_import(tenant, id, import).await?;
-                Ok(Some(RunStatus::Queued))
+                Ok(Some(run.status))
             }
             Ok(()) => {
                 run.status = RunStatus::Done;
@@ -592,6 +589,72 @@ impl Integrations {
                 Ok(Some(RunStatus::Done))
             }
         }
+    }
+
+    /// The import job ran past its time (stopped by [`crate::services::jobs::run`]
+    /// before Lambda would stop it; the snapshot it publishes at the end, most likely):
+    /// releases the integration's lease, marks the run to publish in full, and asks for
+    /// the job again, which resumes at the run's `next_chunk` (a chunk cut off half-way
+    /// is imported again: its rows written already count as `unchanged`).
+    pub async fn import_timed_out(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        import: &ImportId,
+    ) -> Result<Option<RunStatus>, ServiceError> {
+        let imports = &self.repos.imports;
+        let Some((stored, expires_at)) = imports.run(tenant, id, import).await? else {
+            return Ok(None);
+        };
+        let mut run = stored.record;
+        if run.status.is_finished() {
+            return Ok(Some(run.status));
+        }
+        if let Some(integration) = self
+            .load_integration(tenant, id)
+            .await?
+            .filter(|s| s.status == IntegrationStatus::Syncing)
+        {
+            let mut record = integration.record.clone();
+            record.sync_started_at = None;
+            self.save_integration(
+                tenant,
+                id,
+                &record,
+                IntegrationStatus::Connected,
+                &integration,
+            )
+            .await?;
+        }
+        self.resume_later(tenant, id, import, &mut run, stored.version, expires_at)
+            .await?;
+        Ok(Some(run.status))
+    }
+
+    /// Saves the run to go on in another invocation, publishing the snapshot in full at
+    /// its end, and asks for it; or fails it (`timed_out`) after [`MAX_RESUMES`].
+    async fn resume_later(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        import: &ImportId,
+        run: &mut ImportRun,
+        version: u64,
+        expires_at: i64,
+    ) -> Result<(), ServiceError> {
+        if run.resumes >= MAX_RESUMES {
+            return self
+                .finish_run(tenant, id, import, run, version, expires_at, "timed_out")
+                .await;
+        }
+        run.resumes += 1;
+        run.status = RunStatus::Queued;
+        run.full_publish = true;
+        self.repos
+            .imports
+            .save_run(tenant, id, import, run, version, expires_at)
+            .await?;
+        self.publish_import(tenant, id, import).await
     }
 
     /// Imports the run's chunks from `next_chunk`, saving it after each: `Ok(true)` when

@@ -15,6 +15,8 @@ pub const CHUNK_ROWS: usize = MAX_BATCH_ROWS;
 pub const CHUNK_BYTES: usize = 300 * 1024;
 /// Bytes of one CSV record's cells, at most (a longer one is refused alone).
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+/// Times an import job may stop part-way and go on in another invocation.
+pub const MAX_RESUMES: u32 = 24;
 /// Refused rows a run lists (the rest are counted in `failed_rows`).
 pub const MAX_RUN_ERRORS: usize = 100;
 
@@ -183,4 +185,8 @@ pub struct ImportRun {
     /// snapshot in full.
     #[serde(default)]
     pub full_publish: bool,
+    /// How many times the job stopped part-way and asked for itself again (at most
+    /// [`MAX_RESUMES`]: an import that cannot finish fails rather than loop).
+    #[serde(default)]
+    pub resumes: u32,
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{ExportJob, ImportJob, Job, SyncJob};
 use crate::domain::ids::{ExportId, ImportId};
+use crate::domain::import::RunStatus;
 use crate::services::Services;
 use crate::services::contexts::{Analytics, Ingestion, Tenancy};
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
@@ -101,10 +102,25 @@ pub async fn run(workers: &Workers, job: Job) -> Result<JobReport, ServiceError>
         Job::Sync(sync) => Some(sync.clone()),
         _ => None,
     };
+    let import = match &job {
+        Job::Import(import) => Some(import.clone()),
+        _ => None,
+    };
     let result = match tokio::time::timeout(workers.timeout, dispatch(workers, job)).await {
         Ok(result) => result,
-        Err(_elapsed) => match (&sync, &workers.ingestion) {
-            (Some(sync), Some(ingestion)) => {
+        Err(_elapsed) => match (&sync, &import, &workers.ingestion) {
+            (None, Some(import), Some(ingestion)) => {
+                tracing::warn!(tenant_id = %import.tenant_id, integration_id = %import.integration_id, import_id = %import.import_id, "import timed out; asked for again");
+                ingestion
+                    .integrations
+                    .import_timed_out(&import.tenant_id, &import.integration_id, &import.import_id)
+                    .await
+                    .map(|status| JobReport::Import {
+                        import_id: import.import_id.clone(),
+                        status: status.map(RunStatus::as_str),
+                    })
+            }
+            (Some(sync), _, Some(ingestion)) => {
                 tracing::warn!(tenant_id = %sync.tenant_id, integration_id = %sync.integration_id, "sync timed out");
                 if let Err(err) = ingestion
                     .record_sync_timeout(&sync.tenant_id, &sync.integration_id)
