@@ -197,7 +197,8 @@ pub struct ImportRunView {
     pub failed_rows: usize,
     /// The first 100 refused rows, by index.
     pub errors: Vec<ImportRowError>,
-    /// Why a `failed` import failed: a code (`internal_error`, `integration_gone`).
+    /// Why a `failed` import failed: a code (`internal_error`, `integration_gone`,
+    /// `timed_out`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub failure: Option<String>,
