@@ -9,20 +9,32 @@ use support::{BIN, Http, Server, demo_password};
 #[test]
 fn a_demo_tenant_has_the_number_of_customers_asked_for() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let name = "serve --demo --customers 120";
-    let (server, lines) = Server::spawn(dir.path(), name, &["--demo", "--customers", "120"]);
+    let name = "serve --demo --customers 120 --paddle-customers 30";
+    let (server, lines) = Server::spawn(
+        dir.path(),
+        name,
+        &["--demo", "--customers", "120", "--paddle-customers", "30"],
+    );
     assert!(
-        lines.iter().any(|l| l.contains("120 customers")),
-        "the size is announced:\n{}",
+        lines
+            .iter()
+            .any(|l| l.contains("120 customers") && l.contains("Paddle-shaped one of 30")),
+        "the sizes are announced:\n{}",
         lines.join("\n")
     );
     let password = demo_password(&lines.join("\n"));
     let http = Http::new();
     let session = http.sign_in(&server, &password);
     let customers = http.get(&session, "/v1/customers?limit=200");
-    let listed = customers["data"].as_array().map(Vec::len);
-    assert_eq!(listed, Some(120), "{customers}");
+    let ids: Vec<&str> = customers["data"]
+        .as_array()
+        .map(|data| data.iter().filter_map(|c| c["id"].as_str()).collect())
+        .unwrap_or_default();
     assert!(customers["next_cursor"].is_null(), "no more customers");
+    // The two sources: Stripe's ids and Paddle's.
+    let stripe = ids.iter().filter(|id| id.starts_with("cus_")).count();
+    let paddle = ids.iter().filter(|id| id.starts_with("ctm_")).count();
+    assert_eq!((stripe, paddle, ids.len()), (120, 30, 150), "{customers}");
 }
 
 #[test]
