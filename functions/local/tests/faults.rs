@@ -460,9 +460,12 @@ fn sigkill_during_ingest_and_during_sweep_loses_and_duplicates_nothing() {
 fn kill_demo_sync_midway(root: &Path, total: u64) -> Killed {
     for attempt in 1..=KILL_ATTEMPTS {
         let dir = root.join(format!("b{attempt}"));
+        // One source (the Stripe-shaped demo): one sync state to catch midway.
         let args = [
             "serve",
             "--demo",
+            "--paddle-customers",
+            "0",
             "--data-dir",
             path(&dir),
             "--addr",

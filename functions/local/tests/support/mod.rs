@@ -189,7 +189,12 @@ impl Server {
     /// `serve --demo` in a new directory, to the listening line: the server, the demo
     /// admin's password and the number of records its first sync wrote.
     pub fn demo(dir: &Path) -> (Server, String, u64) {
-        let (server, process_lines) = Self::spawn(dir, "serve --demo (A)", &["--demo"]);
+        // One source: the fault tests compare one integration's records and state.
+        let (server, process_lines) = Self::spawn(
+            dir,
+            "serve --demo (A)",
+            &["--demo", "--paddle-customers", "0"],
+        );
         let password = demo_password(&process_lines.join("\n"));
         let written = process_lines
             .iter()
