@@ -280,6 +280,7 @@ async fn set_webhook_secret(
         (status = 401, response = Unauthenticated),
         (status = 403, response = RoleForbidden),
         (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`import_only`: a custom integration has nothing to sync; its data comes through `POST /v1/integrations/{id}/import/{kind}`."),
     )
 )]
 async fn request_sync(
