@@ -1,6 +1,6 @@
 //! The oauth function and ingestion, against the fake Stripe (a real HTTP server).
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use tally::domain::billing::{BillingRecord, ObjectKind, SubscriptionStatus};

@@ -217,7 +217,7 @@ impl FakePaddle {
 
 /// `Paddle-Signature` for a body: `ts=…;h1=<HMAC-SHA256 of "ts:body">`.
 pub fn sign(secret: &str, ts: i64, body: &str) -> String {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     let mut mac =
         Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length works");
     mac.update(format!("{ts}:{body}").as_bytes());

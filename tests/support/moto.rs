@@ -45,6 +45,7 @@ fn endpoint() -> String {
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("eu-central-1"))
+        .http_client(tally::adapters::aws::http_client())
         .endpoint_url(endpoint())
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
         .load()

@@ -196,7 +196,7 @@ pub fn length_prefixed(label: &[u8], parts: &[&str]) -> Vec<u8> {
 /// Hex HMAC-SHA256 of `data` under `key`: the keyed hash behind global lookups, so a
 /// leaked table does not reveal which e-mails or addresses it indexes.
 pub fn keyed_hash(key: &[u8], data: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     // HMAC accepts keys of any length: `new_from_slice` cannot fail for it.
     let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(key) {
         Ok(mac) => mac,

@@ -3,6 +3,10 @@
 //!
 //! A function builds one [`SdkConfig`] per cold start ([`sdk_config`]) and one set of
 //! clients from it ([`adapters`]); the clients pool connections and are cheap to share.
+//! The SDK crates are linked without their default HTTPS client (rustls on aws-lc-rs,
+//! next to the legacy hyper 0.14 stack): [`http_client`] is the SDK's own hyper 1 client
+//! with rustls on ring, the TLS stack reqwest already brings for Stripe, Paddle, the ECB
+//! and Slack, so every binary links one TLS library and one crypto provider.
 //! Retries stay the SDK's standard mode (three attempts with jittered backoff), which
 //! already retries throttling and transient 5xx errors, so no adapter retries on its own.
 //!
@@ -18,6 +22,10 @@ mod secrets_manager;
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
 // Every SDK crate re-exports the same smithy error types; DynamoDB's path is as good
 // as any and spares a direct dependency on the smithy runtime crate.
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -42,11 +50,31 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| DEFAULT_REGION.to_owned());
     // `behavior-version-latest` keeps the standard retry mode: throttling is retried.
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .http_client(http_client());
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
     loader.load().await
+}
+
+/// The HTTP client of every SDK client and of the credential providers: what the SDK's
+/// `default-https-client` feature builds (hyper 1, the SDK's timeouts and sleep, proxy
+/// settings from the environment, plain http for a local endpoint such as moto), with
+/// rustls on ring instead of aws-lc-rs. Every `SdkConfig` must be given it: without the
+/// default feature the SDK has no client of its own.
+pub fn http_client() -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(|settings, runtime_components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .proxy_config(ProxyConfig::from_env());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = runtime_components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.build()
+    })
 }
 
 /// The AWS adapters on one configuration, each client built once.

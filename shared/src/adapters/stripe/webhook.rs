@@ -6,7 +6,7 @@
 //! Webhooks are only signals: a verified one queues a sync, it is never
 //! trusted as data.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
