@@ -132,3 +132,50 @@ async fn request_envelope(req: Request, next: Next) -> Response {
     .instrument(span)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+    use tower::ServiceExt;
+
+    fn app() -> Router {
+        finish(
+            Router::new().route("/v1/things/{id}", get(|| async { "ok" })),
+            (),
+            "http://localhost:3000",
+        )
+    }
+
+    /// In Lambda the id a response names is API Gateway's (`requestContext.requestId`),
+    /// the one its access log line carries, so a caller's report leads to both.
+    #[tokio::test]
+    async fn in_lambda_the_request_id_is_api_gateways() {
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.request_id = Some("JhN5Rg3cFiAEMBw=".to_owned());
+        let mut request = Request::builder()
+            .uri("/v1/things/cus_1")
+            .body(Body::empty())
+            .expect("a request");
+        request
+            .extensions_mut()
+            .insert(RequestContext::ApiGatewayV2(context));
+        let response = app().oneshot(request).await.expect("a response");
+        assert_eq!(response.headers()[REQUEST_ID], "JhN5Rg3cFiAEMBw=");
+    }
+
+    #[tokio::test]
+    async fn locally_and_for_a_client_supplied_id_it_is_a_fresh_one() {
+        let request = Request::builder()
+            .uri("/v1/things/cus_1")
+            .header(REQUEST_ID, "forged")
+            .body(Body::empty())
+            .expect("a request");
+        let response = app().oneshot(request).await.expect("a response");
+        let id = response.headers()[REQUEST_ID].to_str().expect("ascii");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
+}
