@@ -974,3 +974,28 @@ fn the_dashboard_shows_every_metric_and_every_alarm() {
         .collect();
     assert_eq!(referenced, alarms, "the dashboard's alarm widget");
 }
+
+/// docs/deploy.md's "Operating" section says what each alarm means and what to do: every
+/// alarm of the template is in its table, by name or as `<Function>…` for the six HTTP
+/// functions'.
+#[test]
+fn every_alarm_is_explained_in_the_operating_section() {
+    let template = template_text();
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/deploy.md"))
+        .expect("docs/deploy.md is readable");
+    let operating = docs
+        .split("\n### Operating\n")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("an Operating section");
+    for alarm in resources_of_type(&template, "AWS::CloudWatch::Alarm") {
+        let by_pattern = ["Auth", "Admin", "Oauth", "Query", "Account", "Web"]
+            .iter()
+            .filter_map(|prefix| alarm.strip_prefix(prefix))
+            .any(|rest| operating.contains(&format!("`<Function>{rest}`")));
+        assert!(
+            by_pattern || operating.contains(&format!("`{alarm}`")),
+            "{alarm} is not explained in docs/deploy.md, \"Operating\""
+        );
+    }
+}
