@@ -59,6 +59,9 @@ pub struct Config {
     /// over one partition key per this many customers, at most 16, chosen when its
     /// first full sync has listed its customers (see `repos::shards`).
     pub shard_customers: u64,
+    /// The CloudWatch namespace of the functions' metrics (`TALLY_METRICS_NAMESPACE`,
+    /// default `Tally`; the template sets `Tally/<stack name>`): see `telemetry`.
+    pub metrics_namespace: String,
     /// AWS resources; `None` locally, required by [`Config::aws`].
     pub kms_key_id: Option<String>,
     pub event_bus: Option<String>,
@@ -230,6 +233,18 @@ impl Config {
                 1..=10_000_000,
                 "a whole number from 1 to 10000000",
             )?,
+            metrics_namespace: {
+                let namespace = text("TALLY_METRICS_NAMESPACE", "Tally");
+                // CloudWatch's rule for a namespace: up to 255 of these characters.
+                let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#:".contains(c);
+                if namespace.len() > 255 || !namespace.chars().all(allowed) {
+                    return Err(ConfigError::Invalid {
+                        name: "TALLY_METRICS_NAMESPACE",
+                        expected: "up to 255 letters, digits and . - _ / # :",
+                    });
+                }
+                namespace
+            },
             kms_key_id: var("TALLY_KMS_KEY_ID").filter(|v| !v.trim().is_empty()),
             event_bus: var("TALLY_EVENT_BUS").filter(|v| !v.trim().is_empty()),
         };

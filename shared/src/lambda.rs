@@ -16,10 +16,12 @@ use crate::services::{
     tenant_keys,
 };
 
-/// The configuration and AWS adapters of a Lambda function. A missing or bad variable
-/// fails the cold start with a message naming it.
-pub async fn aws_adapters() -> Result<(Adapters, Config), ConfigError> {
+/// The configuration and AWS adapters of the Lambda function `function` (its short
+/// name: the `Function` dimension of its metrics, whose recorder is installed here). A
+/// missing or bad variable fails the cold start with a message naming it.
+pub async fn aws_adapters(function: &str) -> Result<(Adapters, Config), ConfigError> {
     let config = Config::from_env()?;
+    install_metrics(&config, function);
     let resources = config.aws()?;
     let sdk = aws::sdk_config(None).await;
     let adapters = aws::adapters(
@@ -30,6 +32,24 @@ pub async fn aws_adapters() -> Result<(Adapters, Config), ConfigError> {
         Arc::new(SystemClock),
     );
     Ok((adapters, config))
+}
+
+/// The metrics recorder, writing EMF to standard output (the function's log group). A
+/// recorder that cannot be installed is logged: the function still serves.
+fn install_metrics(config: &Config, function: &str) {
+    if let Err(err) = crate::telemetry::init(
+        &config.metrics_namespace,
+        function,
+        crate::telemetry::Sink::Stdout,
+    ) {
+        tracing::error!(error = %err, "metrics are off");
+    }
+}
+
+/// The `web` function's telemetry: it reads no other configuration.
+pub fn web_telemetry() -> Result<(), ConfigError> {
+    install_metrics(&Config::from_env()?, "web");
+    Ok(())
 }
 
 /// One HTTP function's app with only the contexts its routes use: the `query`
@@ -147,8 +167,10 @@ async fn handle_job(
         tracing::error!(job = job.name(), "the job runs on another function");
         return Err(IngestError::NotHere);
     }
-    let report = jobs::run(workers, job).await?;
-    Ok(reply(report)?)
+    let report = jobs::run(workers, job).await;
+    // The job's metrics leave with this invocation, whatever its outcome.
+    crate::telemetry::flush();
+    Ok(reply(report?)?)
 }
 
 /// Why an `ingest` or `sweep` invocation failed; reported to the Lambda runtime, so its

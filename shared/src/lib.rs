@@ -19,3 +19,4 @@ pub mod local;
 pub mod ports;
 pub mod repos;
 pub mod services;
+pub mod telemetry;

@@ -5,7 +5,7 @@ use tally::http::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let (adapters, config) = tally::lambda::aws_adapters().await?;
+    tally::telemetry::init_lambda_logging();
+    let (adapters, config) = tally::lambda::aws_adapters("admin").await?;
     lambda_http::run(tally::lambda::http_app(Function::Admin, &adapters, config)).await
 }

@@ -152,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
             customers,
             paddle_customers,
         } => {
+            metrics_to(&config, &data_dir);
             let app = Application::build(config, &data_dir, addr, Arc::new(SystemClock)).await?;
             let bound = app.local_addr();
             if demo {
@@ -194,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
         Command::Ingest { data_dir, at } => {
+            metrics_to(&config, &data_dir);
             let local = open_services(config, &data_dir, clock_at(at)).await?;
             let started = std::time::Instant::now();
             let pass = pool(&local.services).ingest_pass().await?;
@@ -207,23 +209,37 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Sweep { data_dir, at } => {
+            metrics_to(&config, &data_dir);
             let local = open_services(config, &data_dir, clock_at(at)).await?;
             let report = sweep_and_compact(&pool(&local.services), &local.store).await?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Digest { data_dir, at } => {
+            metrics_to(&config, &data_dir);
             let local = open_services(config, &data_dir, clock_at(at)).await?;
             let reports = pool(&local.services).digest_pass().await?;
             println!("{}", serde_json::to_string(&reports)?);
         }
         Command::Operator { command } => operator(config, command).await?,
         Command::FxRefresh { data_dir } => {
+            metrics_to(&config, &data_dir);
             let local = open_services(config, &data_dir, Arc::new(SystemClock)).await?;
             let refresh = local.services.analytics.refresh_ecb_rates().await?;
             println!("{}", serde_json::to_string(&refresh)?);
         }
     }
+    // What the planners recorded outside a job (their gauges) joins the file too.
+    tally::telemetry::flush();
     Ok(())
+}
+
+/// The local sink of the metrics Lambda writes to CloudWatch:
+/// `<data-dir>/metrics.jsonl`, one EMF document per line.
+fn metrics_to(config: &Config, data_dir: &std::path::Path) {
+    let sink = tally::telemetry::Sink::File(data_dir.join("metrics.jsonl"));
+    if let Err(err) = tally::telemetry::init(&config.metrics_namespace, "local", sink) {
+        tracing::warn!(error = %err, "metrics are off");
+    }
 }
 
 /// `operator create` and `operator unlock`, on the local data dir or the AWS store.
@@ -234,7 +250,7 @@ async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()
         | OperatorCommand::Disable { email, store } => (email.clone(), store),
     };
     let services = if store.aws {
-        let (adapters, config) = tally::lambda::aws_adapters()
+        let (adapters, config) = tally::lambda::aws_adapters("local")
             .await
             .context("the AWS configuration")?;
         tally::services::Services::new(adapters, config)

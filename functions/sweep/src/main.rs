@@ -7,8 +7,8 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let (adapters, config) = tally::lambda::aws_adapters().await?;
+    tally::telemetry::init_lambda_logging();
+    let (adapters, config) = tally::lambda::aws_adapters("sweep").await?;
     let workers = &tally::lambda::sweep_workers(&adapters, config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         tally::lambda::handle_sweep_event(workers, event.payload)

@@ -3,6 +3,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    tally::telemetry::init_lambda_logging();
+    tally::lambda::web_telemetry()?;
     lambda_http::run(tally::http::web_app()).await
 }

@@ -53,7 +53,9 @@ impl JobPool {
                 .acquire_owned()
                 .await
                 .map_err(|_| ServiceError::internal("the worker pool is closed"))?;
-            jobs::run(&pool.workers, job).await
+            let outcome = jobs::run(&pool.workers, job).await;
+            crate::telemetry::flush();
+            outcome
         })
     }
 

@@ -30,6 +30,12 @@ const SYNC_PREFIX: &str = "SYNC#";
 const STATUS: &str = "status";
 const TENANT_ID: &str = "tenant_id";
 const INTEGRATION_ID: &str = "integration_id";
+/// The schedule entry's plain facts for the planners' metrics (no personal data):
+/// the provider, and when the integration connected, last synced and must be deleted by.
+const PROVIDER: &str = "provider";
+const CONNECTED_AT: &str = "connected_at";
+const LAST_SYNC_AT: &str = "last_sync_at";
+const DELETE_BY: &str = "delete_by";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntegrationKey {
@@ -171,11 +177,17 @@ pub struct StoredIntegration {
     pub version: u64,
 }
 
-/// An entry of the global schedule partition.
+/// An entry of the global schedule partition. The times (Unix seconds) are absent on
+/// entries written before they were kept, until the integration's next save.
 pub struct IndexEntry {
     pub tenant: TenantId,
     pub integration: IntegrationId,
     pub status: Option<IntegrationStatus>,
+    pub provider: Option<Provider>,
+    pub connected_at: Option<i64>,
+    pub last_sync_at: Option<i64>,
+    /// A disconnected integration's deletion deadline.
+    pub delete_by: Option<i64>,
 }
 
 fn status_of(item: &Item) -> IntegrationStatus {
@@ -192,14 +204,28 @@ fn key(tenant: &TenantId, id: &IntegrationId) -> Key {
     .key()
 }
 
-fn index_item(tenant: &TenantId, id: &IntegrationId, status: IntegrationStatus) -> Item {
+fn index_item(
+    tenant: &TenantId,
+    id: &IntegrationId,
+    status: IntegrationStatus,
+    record: &IntegrationRecord,
+) -> Item {
     let key = IntegrationIndexKey {
         tenant: tenant.clone(),
         integration: id.clone(),
     };
     let item = with_s(Item::new(key.key()), TENANT_ID, tenant.to_string());
     let item = with_s(item, INTEGRATION_ID, id.to_string());
-    with_s(item, STATUS, status.as_str())
+    let item = with_s(item, STATUS, status.as_str());
+    let item = with_s(item, PROVIDER, record.provider.as_str());
+    let mut item = with_n(item, CONNECTED_AT, record.connected_at.timestamp());
+    if let Some(at) = record.last_sync_at {
+        item = with_n(item, LAST_SYNC_AT, at.timestamp());
+    }
+    if let Some(by) = record.data_deleted_by {
+        item = with_n(item, DELETE_BY, by.timestamp());
+    }
+    item
 }
 
 #[derive(Clone)]
@@ -276,7 +302,7 @@ impl Integrations {
         transactions
             .run(vec![
                 Write::put(item, Condition::Absent),
-                Write::put(index_item(tenant, id, status), Condition::Absent),
+                Write::put(index_item(tenant, id, status, record), Condition::Absent),
             ])
             .await
     }
@@ -303,7 +329,7 @@ impl Integrations {
         transactions
             .run(vec![
                 Write::put(item, Condition::VersionIs(version)),
-                Write::put(index_item(tenant, id, status), Condition::None),
+                Write::put(index_item(tenant, id, status, record), Condition::None),
             ])
             .await
     }
@@ -323,6 +349,10 @@ impl Integrations {
                     tenant,
                     integration,
                     status: s(item, STATUS).and_then(IntegrationStatus::parse),
+                    provider: s(item, PROVIDER).and_then(Provider::parse),
+                    connected_at: n(item, CONNECTED_AT),
+                    last_sync_at: n(item, LAST_SYNC_AT),
+                    delete_by: n(item, DELETE_BY),
                 })
             })
             .collect())

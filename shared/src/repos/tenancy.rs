@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::ids::TenantId;
 use crate::ports::{Condition, Item, Key, Query, SortKeys, Store};
-use crate::repos::{EntityKey, RepoError, Write, query_all, s, with_n, with_s};
+use crate::repos::{EntityKey, RepoError, Write, n, query_all, s, with_n, with_s};
 
 /// The global partition listing closed tenants awaiting erasure.
 const CLOSED_PK: &str = "CLOSED";
@@ -96,6 +96,19 @@ impl Closures {
         Ok(items
             .iter()
             .filter_map(|item| TenantId::parse(s(item, TENANT_ID).unwrap_or_default()))
+            .collect())
+    }
+
+    /// Every listed tenant with when it closed (Unix seconds; absent if unreadable).
+    pub async fn listed_since(&self) -> Result<Vec<(TenantId, Option<i64>)>, RepoError> {
+        let query = Query::new(CLOSED_PK, SortKeys::All).limit(1000);
+        let items = query_all(self.store.as_ref(), query).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let tenant = TenantId::parse(s(item, TENANT_ID).unwrap_or_default())?;
+                Some((tenant, n(item, CLOSED_AT)))
+            })
             .collect())
     }
 

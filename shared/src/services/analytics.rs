@@ -160,7 +160,22 @@ impl Analytics {
     /// A full rebuild that also rewrites the profiles of `force` (those a pass that
     /// lost the race to publish may have written): bucket by bucket, in bounded memory
     /// (`services::rebuild`), or all at once should the buckets not add up.
+    #[tracing::instrument(name = "engine.rebuild", skip_all)]
     pub(crate) async fn rebuild_forcing(
+        &self,
+        tenant: &TenantId,
+        after_stop: bool,
+        force: &HashSet<(String, String)>,
+    ) -> Result<(), ServiceError> {
+        let started = std::time::Instant::now();
+        let rebuilt = self.rebuild_timed(tenant, after_stop, force).await;
+        if rebuilt.is_ok() {
+            crate::telemetry::record::snapshot_rebuilt(started.elapsed());
+        }
+        rebuilt
+    }
+
+    async fn rebuild_timed(
         &self,
         tenant: &TenantId,
         after_stop: bool,
@@ -222,6 +237,7 @@ impl Analytics {
 
     /// The shares of the customers in `data`, as of now.
     pub fn compute(&self, data: &[BillingData<'_>]) -> Result<Computed, ServiceError> {
+        let _phase = tracing::info_span!("engine.compute").entered();
         layout::compute(data, &MrrPolicy::default(), self.now().timestamp())
             .map_err(ServiceError::internal)
     }
@@ -246,6 +262,7 @@ impl Analytics {
 
     /// [`Self::publish_snapshot`] in place of `previous`; `after_stop` also deletes
     /// unreferenced items.
+    #[tracing::instrument(name = "engine.publish", skip_all)]
     async fn publish(
         &self,
         tenant: &TenantId,
@@ -256,6 +273,9 @@ impl Analytics {
     ) -> Result<bool, ServiceError> {
         let shares = &computed.shares;
         let encoded = layout::parts(shares);
+        crate::telemetry::record::snapshot_published(
+            encoded.iter().map(|(_, bytes)| bytes.len() as u64).sum(),
+        );
         let snapshots = &self.repos.snapshots;
         let ids = snapshots
             .part_ids(tenant, encoded.iter().map(|(_, bytes)| bytes.as_slice()))

@@ -94,12 +94,14 @@ impl Analytics {
     /// Publishes what one sync of an integration changed onto the snapshot `published`
     /// (as read before the pass): incrementally when it can (see the module), else by a
     /// full rebuild.
+    #[tracing::instrument(name = "engine.incremental", skip_all)]
     pub async fn apply_changes(
         &self,
         tenant: &TenantId,
         touched: &Touched,
         published: SnapshotPointer,
     ) -> Result<(), ServiceError> {
+        let started = std::time::Instant::now();
         let mut force = HashSet::new();
         if !touched.overflow
             && let Some(plan) = self.incremental(tenant, touched, published).await?
@@ -110,6 +112,7 @@ impl Analytics {
                 .map(|(i, p)| (i.clone(), p.id.clone()))
                 .collect();
             if self.commit(tenant, Some(published), plan, false).await? {
+                crate::telemetry::record::snapshot_rebuilt(started.elapsed());
                 return Ok(());
             }
         }

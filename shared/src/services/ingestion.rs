@@ -20,7 +20,7 @@ use crate::domain::billing::{BillingRecord, ObjectKind};
 use crate::domain::ids::{IntegrationId, TenantId};
 use crate::ports::{Connector, ConnectorError};
 use crate::repos::billing::valid_provider_id;
-use crate::repos::integrations::{FullProgress, SyncState};
+use crate::repos::integrations::{FullProgress, IntegrationRecord, SyncState};
 use crate::repos::shards::Shards;
 use crate::services::contexts::{Analytics, Ingestion};
 use crate::services::error::{Conflict, ErrorChain, ServiceError};
@@ -100,6 +100,28 @@ impl Ingestion {
             Err(ServiceError::Conflict(_)) => return Ok(None),
             Err(other) => return Err(other),
         }
+        let started = std::time::Instant::now();
+        let provider = record.provider.as_str();
+        let result = self.sync_leased(tenant, id, record, unfinished).await;
+        if !matches!(result, Ok(None)) {
+            let written = result
+                .as_ref()
+                .ok()
+                .and_then(|r| r.as_ref().map(|r| r.written));
+            crate::telemetry::record::sync(provider, id.as_str(), started.elapsed(), written);
+        }
+        result
+    }
+
+    /// The sync itself, once its lease is taken: pull, record the outcome on the
+    /// integration, publish the analytics.
+    async fn sync_leased(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        record: IntegrationRecord,
+        unfinished: bool,
+    ) -> Result<Option<SyncReport>, ServiceError> {
         let mut touched = Touched::new(id.clone());
         let outcome = match self.integrations.connector_for(tenant, id, &record).await {
             Ok(connector) => {

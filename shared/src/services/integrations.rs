@@ -37,6 +37,23 @@ pub enum Provider {
     Paddle,
 }
 
+impl Provider {
+    /// The provider's name as the API and the metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::Demo => "demo",
+            Self::Custom => "custom",
+            Self::Paddle => "paddle",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Stripe, Self::Demo, Self::Custom, Self::Paddle]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[derive(utoipa::ToSchema)]

@@ -267,6 +267,8 @@ struct Against<'a> {
     old_ids: &'a HashSet<String>,
     buckets: &'a Buckets,
     force: &'a HashSet<(String, String)>,
+    /// The encoded size of every part cut so far (the snapshot's size, for its metric).
+    bytes: &'a std::sync::atomic::AtomicU64,
 }
 
 /// The owners of a record, read in [`OwnerIndex`]'s order.
@@ -301,6 +303,7 @@ impl Analytics {
 
     /// The full rebuild, bucket by bucket (see the module), published in place of
     /// `previous`; profiles of `force` are rewritten whatever their digest.
+    #[tracing::instrument(name = "engine.buckets", skip_all)]
     pub(crate) async fn rebuild_in_buckets(
         &self,
         tenant: &TenantId,
@@ -396,6 +399,7 @@ impl Analytics {
             .collect();
         let policy = MrrPolicy::default();
         let mut refs: Vec<PartRef> = Vec::new();
+        let bytes = std::sync::atomic::AtomicU64::new(0);
         for b in 0..buckets.count() {
             let sets = buckets.take(b)?;
             let computed = {
@@ -404,6 +408,7 @@ impl Analytics {
                     .zip(&names)
                     .map(|(set, name)| set.for_integration(name))
                     .collect();
+                let _phase = tracing::info_span!("engine.compute").entered();
                 layout::compute(&data, &policy, now.timestamp()).map_err(ServiceError::internal)?
             };
             drop(sets);
@@ -419,6 +424,7 @@ impl Analytics {
                 old_ids: &old_ids,
                 buckets: &buckets,
                 force,
+                bytes: &bytes,
             };
             refs.extend(
                 self.write_bucket(tenant, &against, b, &shares, &profiles)
@@ -459,15 +465,18 @@ impl Analytics {
             profiles: Vec::new(),
             gone: Vec::new(),
         };
-        Ok(Outcome::Done(
-            self.commit(tenant, previous, plan, after_stop).await?,
-        ))
+        let published = self.commit(tenant, previous, plan, after_stop).await?;
+        if published {
+            crate::telemetry::record::snapshot_published(bytes.into_inner());
+        }
+        Ok(Outcome::Done(published))
     }
 
     /// Cuts one bucket's shares into parts and writes what the published snapshot does
     /// not have: its new parts, the profiles whose digest changed (or forced), and the
     /// deletion of profiles of customers of its range no longer in the snapshot.
     /// Returns the bucket's parts as the manifest names them.
+    #[tracing::instrument(name = "engine.write_bucket", skip_all)]
     async fn write_bucket(
         &self,
         tenant: &TenantId,
@@ -481,9 +490,14 @@ impl Analytics {
             old_ids,
             buckets,
             force,
+            bytes,
         } = *against;
         let snapshots = &self.repos.snapshots;
         let encoded = layout::parts(shares);
+        bytes.fetch_add(
+            encoded.iter().map(|(_, part)| part.len() as u64).sum(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let ids = snapshots
             .part_ids(tenant, encoded.iter().map(|(_, bytes)| bytes.as_slice()))
             .await?;

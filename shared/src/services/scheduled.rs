@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::domain::schedule::{PlanWindow, sync_offset};
 use crate::services::contexts::Ingestion;
 use crate::services::error::{Conflict, ServiceError};
-use crate::services::integrations::IntegrationStatus;
+use crate::services::integrations::{IntegrationStatus, Provider};
 use crate::services::jobs::{self, Job, JobReport, SyncJob};
 
 /// Which due integrations a planner run asks to sync.
@@ -64,13 +64,29 @@ impl IngestPass {
 
 impl Ingestion {
     /// The sync jobs due in `scope`.
+    ///
+    /// It also reports every syncing integration's seconds since its last successful
+    /// sync (since its connection if it never synced), whatever the window: the sync
+    /// lag the template's alarm watches (`telemetry::record::sync_ages`). Left out:
+    /// import-only integrations (nothing to sync) and those in `error`, whose
+    /// credentials the processor refused: the merchant's to fix (the dashboard says so),
+    /// not a stalled machinery. A processor that is down keeps its integration
+    /// `connected`, so its lag counts.
     pub async fn plan_syncs(&self, scope: PlanScope) -> Result<Vec<SyncJob>, ServiceError> {
+        let now_secs = self.now().timestamp();
+        let mut ages = Vec::new();
         let mut out = Vec::new();
         for entry in self.repos.integrations.schedule().await? {
             let due = matches!(
                 entry.status,
                 Some(IntegrationStatus::Connected | IntegrationStatus::Syncing)
             );
+            if due
+                && entry.provider != Some(Provider::Custom)
+                && let Some(since) = entry.last_sync_at.or(entry.connected_at)
+            {
+                ages.push((entry.integration.to_string(), now_secs - since));
+            }
             let now = match scope {
                 PlanScope::All => true,
                 PlanScope::Window(window) => window.contains(sync_offset(&entry.tenant)),
@@ -82,6 +98,7 @@ impl Ingestion {
                 });
             }
         }
+        crate::telemetry::record::sync_ages(&ages);
         Ok(out)
     }
 

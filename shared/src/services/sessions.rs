@@ -135,6 +135,19 @@ impl Identity {
     /// `POST /v1/sessions`: gathers each check's fact in turn and lets
     /// `domain::sign_in::judge` decide; `finish_sign_in` applies the decision.
     pub async fn login(&self, req: LoginRequest) -> Result<NewSession, ServiceError> {
+        let result = self.judge_login(req).await;
+        crate::telemetry::record::sign_in(match &result {
+            Ok(_) => "success",
+            Err(ServiceError::MfaRequired) => "mfa_required",
+            Err(ServiceError::RateLimited { .. }) => "throttled",
+            Err(ServiceError::PasswordExpired { .. }) => "password_expired",
+            Err(ServiceError::Internal(_)) => "error",
+            Err(_) => "rejected",
+        });
+        result
+    }
+
+    async fn judge_login(&self, req: LoginRequest) -> Result<NewSession, ServiceError> {
         self.guard
             .check_rate("auth", req.ip, AUTH_REQUESTS_PER_MINUTE)
             .await?;

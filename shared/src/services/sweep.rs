@@ -24,6 +24,7 @@ use crate::services::contexts::Tenancy;
 use crate::services::error::ServiceError;
 use crate::services::integrations::IntegrationStatus;
 use crate::services::jobs::{self, ErasureJob, Job, JobReport, PurgeJob};
+use crate::services::lifecycle::DISCONNECTED_DATA_HOURS;
 
 /// What a sweep deleted: one deletion job's, or a whole pass's added up.
 #[derive(Debug, Default, Serialize)]
@@ -51,19 +52,36 @@ impl SweepReport {
 impl Tenancy {
     /// The sweep's planner: one job per disconnected integration and per closed
     /// tenant, and one for the expired items. It deletes nothing itself.
+    ///
+    /// It also reports how close the deletion promises are to breaking: the age of the
+    /// oldest disconnected integration not yet swept (24 hours promised) and of the
+    /// oldest closed tenant not yet erased (30 days), the metrics the template's alarms
+    /// watch (`telemetry::record::pending_deletions`).
     pub async fn plan_sweep(&self) -> Result<Vec<Job>, ServiceError> {
+        let now = self.now().timestamp();
+        let disconnected_for = chrono::Duration::hours(DISCONNECTED_DATA_HOURS).num_seconds();
         let mut jobs = Vec::new();
+        let mut oldest_disconnect = 0;
         for entry in self.repos.integrations.schedule().await? {
             if entry.status == Some(IntegrationStatus::Disconnected) {
+                // Disconnected at its deadline less the promised hours.
+                if let Some(by) = entry.delete_by {
+                    oldest_disconnect = oldest_disconnect.max(now - (by - disconnected_for));
+                }
                 jobs.push(Job::PurgeIntegration(PurgeJob {
                     tenant_id: entry.tenant,
                     integration_id: entry.integration,
                 }));
             }
         }
-        for tenant_id in self.repos.closures.listed().await? {
+        let mut oldest_closure = 0;
+        for (tenant_id, closed_at) in self.repos.closures.listed_since().await? {
+            if let Some(at) = closed_at {
+                oldest_closure = oldest_closure.max(now - at);
+            }
             jobs.push(Job::EraseTenant(ErasureJob { tenant_id }));
         }
+        crate::telemetry::record::pending_deletions(oldest_disconnect, oldest_closure);
         jobs.push(Job::PurgeExpired);
         Ok(jobs)
     }

@@ -97,6 +97,23 @@ fn built<T>(context: &Option<Arc<T>>, job: &'static str) -> Result<Arc<T>, Servi
 /// sync itself, which records it on the integration), and returned for the caller to
 /// report.
 pub async fn run(workers: &Workers, job: Job) -> Result<JobReport, ServiceError> {
+    use tracing::Instrument;
+    let name = job.name();
+    let started = std::time::Instant::now();
+    let result = run_job(workers, job)
+        .instrument(tracing::info_span!("job", job = name))
+        .await;
+    crate::telemetry::record::job(name, started.elapsed(), result.is_err());
+    if let Ok(JobReport::Deleted(deleted)) = &result {
+        use crate::telemetry::record::sweep_deleted;
+        sweep_deleted("integration", deleted.integration_items_deleted);
+        sweep_deleted("tenant", deleted.tenant_items_deleted);
+        sweep_deleted("expired", deleted.expired_items_deleted);
+    }
+    result
+}
+
+async fn run_job(workers: &Workers, job: Job) -> Result<JobReport, ServiceError> {
     let name = job.name();
     let sync = match &job {
         Job::Sync(sync) => Some(sync.clone()),
