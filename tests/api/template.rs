@@ -1,6 +1,9 @@
 //! The SAM template serves exactly the routes of the route table, and the local app
 //! serves every one of them (no 404 or 405 where a route is listed). Its schedules and
-//! its jobs rules speak `services::jobs::Job`, each function's only its own jobs.
+//! its jobs rules speak `services::jobs::Job`, each function's only its own jobs. Its
+//! operations part: every alarm on the metrics `telemetry::record` emits (and AWS's),
+//! with its threshold and the alarm topic's actions, the dashboard, the HTTP API's
+//! access log, CORS and throttling, and every function's tracing and JSON logs.
 
 use std::collections::BTreeSet;
 
@@ -10,6 +13,7 @@ use tally::domain::ids::{ExportId, ImportId, IntegrationId, TenantId};
 use tally::services::jobs::{
     ExportJob, ImportJob, JOB_EVENTS, Job, JobFunction, SWEEP_JOB_EVENTS, SyncJob,
 };
+use tally::telemetry::record;
 use tally_tests::fake_stripe::{FakeStripe, Scenario};
 
 use crate::helpers::{spawn_app, spawn_app_with};
@@ -379,6 +383,8 @@ struct ExpectedAlarm {
     comparison: &'static str,
 }
 
+/// The alarms on the functions' own metrics name them as `telemetry::record` does, the
+/// one place that emits them.
 fn expected_alarms() -> Vec<ExpectedAlarm> {
     let mut alarms = Vec::new();
     for (prefix, function, p99_ms) in [
@@ -391,14 +397,14 @@ fn expected_alarms() -> Vec<ExpectedAlarm> {
     ] {
         alarms.push(ExpectedAlarm {
             name: format!("{prefix}Api5xxRateAlarm").leak(),
-            metrics: &["Api5xx", "ApiRequests"],
+            metrics: &[record::API_5XX, record::API_REQUESTS],
             function: Some(function),
             threshold: 5.0,
             comparison: "GreaterThanThreshold",
         });
         alarms.push(ExpectedAlarm {
             name: format!("{prefix}ApiLatencyP99Alarm").leak(),
-            metrics: &["ApiLatency"],
+            metrics: &[record::API_LATENCY],
             function: Some(function),
             threshold: p99_ms,
             comparison: "GreaterThanThreshold",
@@ -446,21 +452,21 @@ fn expected_alarms() -> Vec<ExpectedAlarm> {
         },
         ExpectedAlarm {
             name: "SyncLagAlarm",
-            metrics: &["MaxSyncAge"],
+            metrics: &[record::MAX_SYNC_AGE],
             function: Some("ingest"),
             threshold: 10_800.0,
             comparison: "GreaterThanThreshold",
         },
         ExpectedAlarm {
             name: "PendingDeletionAlarm",
-            metrics: &["OldestPendingDeletionAge"],
+            metrics: &[record::OLDEST_PENDING_DELETION_AGE],
             function: Some("sweep"),
             threshold: 72_000.0,
             comparison: "GreaterThanThreshold",
         },
         ExpectedAlarm {
             name: "ClosureAgeAlarm",
-            metrics: &["OldestClosureAge"],
+            metrics: &[record::OLDEST_CLOSURE_AGE],
             function: Some("sweep"),
             threshold: 129_600.0,
             comparison: "GreaterThanThreshold",
@@ -943,24 +949,26 @@ fn the_dashboard_shows_every_metric_and_every_alarm() {
             }
         }
     }
+    // Every metric the functions emit (telemetry::record), and AWS's own the alarms read.
     for metric in [
-        "ApiRequests",
-        "Api5xx",
-        "ApiLatency",
-        "Requests",
-        "RequestLatency",
-        "SignIns",
-        "SyncDuration",
-        "SyncRecordsWritten",
-        "SyncAge",
-        "MaxSyncAge",
-        "SnapshotRebuildTime",
-        "SnapshotSize",
-        "SweepDeletedItems",
-        "OldestPendingDeletionAge",
-        "OldestClosureAge",
-        "JobDuration",
-        "JobFailures",
+        record::API_REQUESTS,
+        record::API_5XX,
+        record::API_LATENCY,
+        record::REQUESTS,
+        record::REQUEST_LATENCY,
+        record::SIGN_INS,
+        record::SYNC_DURATION,
+        record::SYNC_RECORDS_WRITTEN,
+        record::SYNCS,
+        record::SYNC_AGE,
+        record::MAX_SYNC_AGE,
+        record::SNAPSHOT_REBUILD_TIME,
+        record::SNAPSHOT_SIZE,
+        record::SWEEP_DELETED_ITEMS,
+        record::OLDEST_PENDING_DELETION_AGE,
+        record::OLDEST_CLOSURE_AGE,
+        record::JOB_DURATION,
+        record::JOB_FAILURES,
         "Errors",
         "Throttles",
         "ReadThrottleEvents",
