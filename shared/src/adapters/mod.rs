@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod paddle;
 pub mod slack;
 pub mod stripe;
+pub mod webhook_signature;
 
 pub use embedded::EmbeddedAdapters;
 

@@ -168,6 +168,26 @@ pub struct IntegrationRecord {
     pub name: Option<String>,
 }
 
+impl IntegrationRecord {
+    /// A new integration of `provider`, connected at `at`, with nothing else known yet.
+    pub fn new(provider: Provider, at: DateTime<Utc>) -> Self {
+        Self {
+            provider,
+            connected_at: at,
+            last_sync_at: None,
+            last_error: None,
+            account: None,
+            demo: None,
+            demo_customers: None,
+            demo_shape: None,
+            data_deleted_by: None,
+            sync_started_at: None,
+            changed_at: None,
+            name: None,
+        }
+    }
+}
+
 /// An integration as read: record, status (an unreadable status counts as `error`) and
 /// the version its next write must name.
 pub struct StoredIntegration {

@@ -63,49 +63,17 @@ impl Integrations {
             _ => return Err(ServiceError::BadRequest(BadRequest::InvalidApiKey)),
         }
         let client = self.stripe_client(api_key.clone())?;
-        match check_key(&client).await {
-            Ok(()) => {}
-            Err(ConnectorError::Unauthorized | ConnectorError::Forbidden) => {
-                return Err(ServiceError::BadRequest(BadRequest::InvalidApiKey));
-            }
-            Err(ConnectorError::Unavailable(cause) | ConnectorError::Malformed(cause)) => {
-                tracing::warn!(%cause, "Stripe could not check a key");
-                return Err(ServiceError::ProviderUnavailable);
-            }
-            Err(ConnectorError::CursorExpired) => {
-                return Err(ServiceError::internal(
-                    "a key check returned a cursor error",
-                ));
-            }
-        }
+        key_checked("stripe", check_key(&client).await)?;
         let id = IntegrationId::generate();
         self.store_stripe_key(ctx.tenant(), &id, api_key).await?;
-        let record = IntegrationRecord {
-            provider: Provider::Stripe,
-            connected_at: self.now(),
-            last_sync_at: None,
-            last_error: None,
-            account: None,
-            demo: None,
-            demo_customers: None,
-            demo_shape: None,
-            data_deleted_by: None,
-            sync_started_at: None,
-            changed_at: None,
-            name: None,
-        };
-        self.create_integration(ctx.tenant(), &id, &record).await?;
-        self.guard
-            .audit(
-                ctx.tenant(),
-                Some(ctx.user()),
-                "IntegrationConnected:stripe:restricted_key",
-                Some(format!("integration:{id}")),
-                Some(ctx.ip()),
-            )
-            .await?;
-        self.publish_sync_requested(ctx.tenant(), &id).await?;
-        Ok(view(id, &record))
+        let record = IntegrationRecord::new(Provider::Stripe, self.now());
+        self.announce_connected(
+            ctx,
+            id,
+            record,
+            "IntegrationConnected:stripe:restricted_key",
+        )
+        .await
     }
 
     /// `POST /v1/integrations {provider: "paddle", api_key, webhook_secret?}`.
@@ -128,21 +96,7 @@ impl Integrations {
         let client = self
             .paddle_client(trimmed.clone())?
             .ok_or(ServiceError::BadRequest(BadRequest::InvalidApiKey))?;
-        match paddle::check_key(&client).await {
-            Ok(()) => {}
-            Err(ConnectorError::Unauthorized | ConnectorError::Forbidden) => {
-                return Err(ServiceError::BadRequest(BadRequest::InvalidApiKey));
-            }
-            Err(ConnectorError::Unavailable(cause) | ConnectorError::Malformed(cause)) => {
-                tracing::warn!(%cause, "Paddle could not check a key");
-                return Err(ServiceError::ProviderUnavailable);
-            }
-            Err(ConnectorError::CursorExpired) => {
-                return Err(ServiceError::internal(
-                    "a key check returned a cursor error",
-                ));
-            }
-        }
+        key_checked("paddle", paddle::check_key(&client).await)?;
         let id = IntegrationId::generate();
         self.store_paddle_key(ctx.tenant(), &id, &trimmed, webhook_secret)
             .await?;
@@ -157,25 +111,28 @@ impl Integrations {
             return Err(ServiceError::internal("a new integration id is taken"));
         }
         let record = IntegrationRecord {
-            provider: Provider::Paddle,
-            connected_at: self.now(),
-            last_sync_at: None,
-            last_error: None,
             account: Some(pointer),
-            demo: None,
-            demo_customers: None,
-            demo_shape: None,
-            data_deleted_by: None,
-            sync_started_at: None,
-            changed_at: None,
-            name: None,
+            ..IntegrationRecord::new(Provider::Paddle, self.now())
         };
+        self.announce_connected(ctx, id, record, "IntegrationConnected:paddle:api_key")
+            .await
+    }
+
+    /// The end of a connect by key: the integration stored, audited as `action` by the
+    /// admin who connected it, and its first sync queued.
+    async fn announce_connected(
+        &self,
+        ctx: &TenantCtx,
+        id: IntegrationId,
+        record: IntegrationRecord,
+        action: &str,
+    ) -> Result<IntegrationView, ServiceError> {
         self.create_integration(ctx.tenant(), &id, &record).await?;
         self.guard
             .audit(
                 ctx.tenant(),
                 Some(ctx.user()),
-                "IntegrationConnected:paddle:api_key",
+                action,
                 Some(format!("integration:{id}")),
                 Some(ctx.ip()),
             )
@@ -241,18 +198,8 @@ impl Integrations {
         }
         self.store_stripe_tokens(&tenant, &id, &tokens).await?;
         let record = IntegrationRecord {
-            provider: Provider::Stripe,
-            connected_at: self.now(),
-            last_sync_at: None,
-            last_error: None,
             account: Some(tokens.stripe_user_id.clone()),
-            demo: None,
-            demo_customers: None,
-            demo_shape: None,
-            data_deleted_by: None,
-            sync_started_at: None,
-            changed_at: None,
-            name: None,
+            ..IntegrationRecord::new(Provider::Stripe, self.now())
         };
         self.create_integration(&tenant, &id, &record).await?;
         self.guard
@@ -330,16 +277,9 @@ impl Integrations {
                 "Not a Paddle notification secret (pdl_ntfset_...).",
             ));
         }
-        match self.load_integration(ctx.tenant(), id).await? {
-            Some(stored) if stored.status == IntegrationStatus::Disconnected => {
-                return Err(ServiceError::NotFound);
-            }
-            Some(stored) if stored.record.provider != Provider::Paddle => {
-                return Err(ServiceError::Conflict(Conflict::NotPaddleIntegration));
-            }
-            Some(_) => {}
-            None => return Err(ServiceError::NotFound),
-        }
+        let paddle = (Provider::Paddle, Conflict::NotPaddleIntegration);
+        self.load_live_integration(ctx.tenant(), id, Some(paddle))
+            .await?;
         let key = self
             .paddle_key(ctx.tenant(), id)
             .await?
@@ -363,15 +303,9 @@ impl Integrations {
         ctx: &TenantCtx,
         id: &IntegrationId,
     ) -> Result<(), ServiceError> {
-        match self.load_integration(ctx.tenant(), id).await? {
-            Some(stored) if stored.status == IntegrationStatus::Disconnected => {
-                return Err(ServiceError::NotFound);
-            }
-            Some(stored) if stored.record.provider == Provider::Custom => {
-                return Err(ServiceError::Conflict(Conflict::ImportOnly));
-            }
-            Some(_) => {}
-            None => return Err(ServiceError::NotFound),
+        let stored = self.load_live_integration(ctx.tenant(), id, None).await?;
+        if stored.record.provider == Provider::Custom {
+            return Err(ServiceError::Conflict(Conflict::ImportOnly));
         }
         self.publish_sync_requested(ctx.tenant(), id).await
     }
@@ -426,18 +360,10 @@ impl Integrations {
             .map(|t| t.and_utc().timestamp())
             .unwrap_or(0);
         let record = IntegrationRecord {
-            provider: Provider::Demo,
-            connected_at: self.now(),
-            last_sync_at: None,
-            last_error: None,
-            account: None,
             demo: Some((seed, today)),
             demo_customers: customers,
             demo_shape: Some(shape),
-            data_deleted_by: None,
-            sync_started_at: None,
-            changed_at: None,
-            name: None,
+            ..IntegrationRecord::new(Provider::Demo, self.now())
         };
         self.create_integration(tenant, &id, &record).await?;
         Ok(id)
@@ -468,6 +394,27 @@ fn valid_notification_secret(secret: &str) -> bool {
         (16..=256).contains(&rest.len())
             && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })
+}
+
+/// A key check's answer as the API gives it: a refused key is `invalid_api_key`, a
+/// processor that cannot be reached or answers out of contract a 502.
+fn key_checked(
+    provider: &'static str,
+    checked: Result<(), ConnectorError>,
+) -> Result<(), ServiceError> {
+    match checked {
+        Ok(()) => Ok(()),
+        Err(ConnectorError::Unauthorized | ConnectorError::Forbidden) => {
+            Err(ServiceError::BadRequest(BadRequest::InvalidApiKey))
+        }
+        Err(ConnectorError::Unavailable(cause) | ConnectorError::Malformed(cause)) => {
+            tracing::warn!(provider, %cause, "the processor could not check a key");
+            Err(ServiceError::ProviderUnavailable)
+        }
+        Err(ConnectorError::CursorExpired) => Err(ServiceError::internal(
+            "a key check returned a cursor error",
+        )),
+    }
 }
 
 fn view(id: IntegrationId, record: &IntegrationRecord) -> IntegrationView {

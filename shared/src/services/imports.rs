@@ -238,18 +238,8 @@ impl Integrations {
         self.guard.require_verified_email(ctx.tenant()).await?;
         let id = IntegrationId::generate();
         let record = IntegrationRecord {
-            provider: Provider::Custom,
-            connected_at: self.now(),
-            last_sync_at: None,
-            last_error: None,
-            account: None,
-            demo: None,
-            demo_customers: None,
-            data_deleted_by: None,
-            sync_started_at: None,
-            changed_at: None,
-            demo_shape: None,
             name,
+            ..IntegrationRecord::new(Provider::Custom, self.now())
         };
         self.create_integration(ctx.tenant(), &id, &record).await?;
         self.guard
@@ -309,14 +299,8 @@ impl Integrations {
         tenant: &TenantId,
         id: &IntegrationId,
     ) -> Result<bool, ServiceError> {
-        let stored = self
-            .load_integration(tenant, id)
-            .await?
-            .filter(|s| s.status != IntegrationStatus::Disconnected)
-            .ok_or(ServiceError::NotFound)?;
-        if stored.record.provider != Provider::Custom {
-            return Err(ServiceError::Conflict(Conflict::NotCustomIntegration));
-        }
+        let custom = (Provider::Custom, Conflict::NotCustomIntegration);
+        let stored = self.load_live_integration(tenant, id, Some(custom)).await?;
         let now = self.now();
         let unfinished =
             stored.status == IntegrationStatus::Syncing || stored.record.last_error.is_some();
@@ -405,14 +389,8 @@ impl Integrations {
         mut chunks: tokio::sync::mpsc::Receiver<StagedChunk>,
     ) -> Result<(ImportId, ImportRun), ServiceError> {
         let tenant = ctx.tenant();
-        let stored = self
-            .load_integration(tenant, id)
-            .await?
-            .filter(|s| s.status != IntegrationStatus::Disconnected)
-            .ok_or(ServiceError::NotFound)?;
-        if stored.record.provider != Provider::Custom {
-            return Err(ServiceError::Conflict(Conflict::NotCustomIntegration));
-        }
+        let custom = (Provider::Custom, Conflict::NotCustomIntegration);
+        self.load_live_integration(tenant, id, Some(custom)).await?;
         let import = ImportId::generate();
         let now = self.now();
         let chunk_expiry = (now + Duration::days(CHUNK_DAYS)).timestamp();

@@ -276,6 +276,28 @@ impl Integrations {
         Ok(self.repos.integrations.get(tenant, id).await?)
     }
 
+    /// The integration a caller acts on: `NotFound` when it does not exist or is
+    /// disconnected (a disconnected one is gone as far as the API is concerned), and
+    /// `wrong` when it is not of `provider` (when one is asked for).
+    pub(crate) async fn load_live_integration(
+        &self,
+        tenant: &TenantId,
+        id: &IntegrationId,
+        provider: Option<(Provider, Conflict)>,
+    ) -> Result<StoredIntegration, ServiceError> {
+        let stored = self
+            .load_integration(tenant, id)
+            .await?
+            .filter(|s| s.status != IntegrationStatus::Disconnected)
+            .ok_or(ServiceError::NotFound)?;
+        match provider {
+            Some((provider, wrong)) if stored.record.provider != provider => {
+                Err(ServiceError::Conflict(wrong))
+            }
+            _ => Ok(stored),
+        }
+    }
+
     /// Writes the integration's record and status (and the index's status) together.
     pub(crate) async fn save_integration(
         &self,

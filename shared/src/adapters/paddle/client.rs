@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::keys::{KeyEnvironment, key_environment};
 use crate::adapters::stripe::RetryPolicy;
-use crate::adapters::stripe::client::{http_client, retry_after, transport_failure};
+use crate::adapters::stripe::client::{Read, ReadFailure, get_json, http_client};
 use crate::adapters::stripe::pacing::ReadPacer;
 use crate::config::Config;
 use crate::ports::ConnectorError;
@@ -125,63 +125,28 @@ impl PaddleClient {
             ));
         }
         let url = format!("{}{}", self.api_base, path);
-        let max_attempts = self.retry.max_attempts.max(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.pacer.wait().await;
-            let sent = self
-                .http
+        let read = Read {
+            provider: "paddle",
+            path,
+            retry: &self.retry,
+            pacer: &self.pacer,
+            // Paddle sends no retry advice: 429 (with `Retry-After`) and 5xx are worth it.
+            should_retry: |status, _| {
+                status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+            },
+        };
+        get_json(read, || {
+            self.http
                 .get(&url)
                 .query(params)
                 .bearer_auth(self.key.expose_secret())
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(err) => {
-                    let why = transport_failure(&err);
-                    if err.is_builder() || attempt >= max_attempts {
-                        return Err(PaddleError::Unavailable(format!(
-                            "{why} after {attempt} attempts"
-                        )));
-                    }
-                    let delay = self.retry.delay(attempt, None);
-                    tracing::warn!(path, attempt, why, "paddle unreachable; retrying");
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
-            };
-            let status = response.status();
-            tracing::debug!(path, status = status.as_u16(), attempt, "paddle request");
-            if status.is_success() {
-                return response
-                    .json::<Value>()
-                    .await
-                    .map_err(|_| PaddleError::Malformed(format!("{path}: the body is not JSON")));
-            }
-            let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-            if retryable && attempt < max_attempts {
-                let delay = self.retry.delay(attempt, retry_after(response.headers()));
-                tracing::warn!(
-                    path,
-                    status = status.as_u16(),
-                    attempt,
-                    delay_ms = delay.as_millis() as u64,
-                    "paddle throttled or failing; retrying"
-                );
-                tokio::time::sleep(delay).await;
-                continue;
-            }
-            if retryable {
-                return Err(PaddleError::Unavailable(format!(
-                    "HTTP {} after {attempt} attempts",
-                    status.as_u16()
-                )));
-            }
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(classify_error(status, &body));
-        }
+        })
+        .await
+        .map_err(|failure| match failure {
+            ReadFailure::Unavailable(why) => PaddleError::Unavailable(why),
+            ReadFailure::NotJson => PaddleError::Malformed(format!("{path}: the body is not JSON")),
+            ReadFailure::Refused(status, body) => classify_error(status, &body),
+        })
     }
 }
 

@@ -7,25 +7,21 @@
 //! Webhooks are only signals: a verified one queues a sync, it is never trusted as
 //! data.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+pub use crate::adapters::webhook_signature::WebhookError;
+use crate::adapters::webhook_signature::{Scheme, verify};
 
 /// Paddle's documented tolerance between the signature's time and now.
 pub const TOLERANCE_SECS: i64 = 5;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum WebhookError {
-    #[error("the Paddle-Signature header is malformed")]
-    MalformedHeader,
-    #[error("the Paddle-Signature header has no h1 signature")]
-    NoSignature,
-    #[error("no signature matches the payload")]
-    Mismatch,
-    #[error("the signature timestamp is outside the tolerance")]
-    OutsideTolerance,
-}
+/// Paddle's spelling of the shared scheme.
+const SCHEME: Scheme = Scheme {
+    separator: ';',
+    timestamp: "ts",
+    signature: "h1",
+    joiner: b":",
+};
 
-/// Verifies one delivery at time `now` (Unix seconds): an `h1` must match (compared
+/// Verifies one delivery at time `now` (Unix seconds): a `h1` must match (compared
 /// in constant time) and `ts` must be within `tolerance_secs` of `now` either way.
 pub fn verify_webhook(
     secret: &[u8],
@@ -34,48 +30,14 @@ pub fn verify_webhook(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<(), WebhookError> {
-    let mut timestamp: Option<&str> = None;
-    let mut signatures: Vec<Vec<u8>> = Vec::new();
-    for part in header.split(';') {
-        let (key, value) = part
-            .trim()
-            .split_once('=')
-            .ok_or(WebhookError::MalformedHeader)?;
-        match key {
-            "ts" if timestamp.is_none() => timestamp = Some(value),
-            "ts" => return Err(WebhookError::MalformedHeader),
-            "h1" => signatures.extend(hex::decode(value).ok()),
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or(WebhookError::MalformedHeader)?;
-    let ts: i64 = timestamp
-        .parse()
-        .map_err(|_| WebhookError::MalformedHeader)?;
-    if signatures.is_empty() {
-        return Err(WebhookError::NoSignature);
-    }
-    let matches = signatures.iter().any(|signature| {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-            return false;
-        };
-        mac.update(timestamp.as_bytes());
-        mac.update(b":");
-        mac.update(body);
-        mac.verify_slice(signature).is_ok()
-    });
-    if !matches {
-        return Err(WebhookError::Mismatch);
-    }
-    if now.abs_diff(ts) > tolerance_secs.max(0).unsigned_abs() {
-        return Err(WebhookError::OutsideTolerance);
-    }
-    Ok(())
+    verify(&SCHEME, secret, header, body, now, tolerance_secs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
 
     const SECRET: &[u8] = b"pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI";
     const BODY: &[u8] =

@@ -123,70 +123,129 @@ impl StripeClient {
             return Err(StripeError::Malformed("a request path outside /v1/".into()));
         }
         let url = format!("{}{}", self.api_base, path);
-        let max_attempts = self.retry.max_attempts.max(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.pacer.wait().await;
-            let sent = self
-                .http
+        let read = Read {
+            provider: "stripe",
+            path,
+            retry: &self.retry,
+            pacer: &self.pacer,
+            should_retry,
+        };
+        get_json(read, || {
+            self.http
                 .get(&url)
                 .query(params)
                 .bearer_auth(self.credential.expose_secret())
                 .header("Stripe-Version", STRIPE_API_VERSION)
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(err) => {
-                    let why = transport_failure(&err);
-                    if err.is_builder() || attempt >= max_attempts {
-                        return Err(StripeError::Unavailable(format!(
-                            "{why} after {attempt} attempts"
-                        )));
-                    }
-                    let delay = self.retry.delay(attempt, None);
-                    tracing::warn!(
-                        path,
-                        attempt,
-                        delay_ms = delay.as_millis() as u64,
-                        why,
-                        "stripe unreachable; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                    continue;
+        })
+        .await
+        .map_err(|failure| match failure {
+            ReadFailure::Unavailable(why) => StripeError::Unavailable(why),
+            ReadFailure::NotJson => StripeError::Malformed(format!("{path}: the body is not JSON")),
+            ReadFailure::Refused(status, body) => classify_error(status, &body),
+        })
+    }
+}
+
+/// One paced, retried read of a processor's API (Stripe's and Paddle's clients).
+pub(crate) struct Read<'a> {
+    /// The provider's name, for log lines.
+    pub provider: &'static str,
+    /// The request's path, for log lines (never the query string: it may hold ids).
+    pub path: &'a str,
+    pub retry: &'a RetryPolicy,
+    pub pacer: &'a ReadPacer,
+    /// Whether a non-2xx answer is worth another attempt.
+    pub should_retry: fn(StatusCode, &HeaderMap) -> bool,
+}
+
+/// Why a [`get_json`] read failed; each client maps it to its own error.
+pub(crate) enum ReadFailure {
+    /// Unreachable, or still throttled or failing after the policy's attempts: why,
+    /// without the URL.
+    Unavailable(String),
+    /// A 2xx whose body is not JSON.
+    NotJson,
+    /// A final refusal: its status and body, for the provider's own classification.
+    Refused(StatusCode, bytes::Bytes),
+}
+
+/// Sends `request()` until it succeeds or the policy gives up: each attempt waits for
+/// the pacer; a transport failure, or an answer `should_retry` accepts, waits the
+/// policy's delay (honouring `Retry-After`) and tries again, up to `max_attempts`.
+pub(crate) async fn get_json(
+    read: Read<'_>,
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Value, ReadFailure> {
+    let Read {
+        provider,
+        path,
+        retry,
+        pacer,
+        should_retry,
+    } = read;
+    let max_attempts = retry.max_attempts.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        pacer.wait().await;
+        let response = match request().send().await {
+            Ok(response) => response,
+            Err(err) => {
+                let why = transport_failure(&err);
+                if err.is_builder() || attempt >= max_attempts {
+                    return Err(ReadFailure::Unavailable(format!(
+                        "{why} after {attempt} attempts"
+                    )));
                 }
-            };
-            let status = response.status();
-            tracing::debug!(path, status = status.as_u16(), attempt, "stripe request");
-            if status.is_success() {
-                return response
-                    .json::<Value>()
-                    .await
-                    .map_err(|_| StripeError::Malformed(format!("{path}: the body is not JSON")));
-            }
-            let retryable = should_retry(status, response.headers());
-            if retryable && attempt < max_attempts {
-                let delay = self.retry.delay(attempt, retry_after(response.headers()));
+                let delay = retry.delay(attempt, None);
                 tracing::warn!(
+                    provider,
                     path,
-                    status = status.as_u16(),
                     attempt,
                     delay_ms = delay.as_millis() as u64,
-                    "stripe throttled or failing; retrying"
+                    why,
+                    "processor unreachable; retrying"
                 );
                 tokio::time::sleep(delay).await;
                 continue;
             }
-            if retryable {
-                return Err(StripeError::Unavailable(format!(
-                    "HTTP {} after {attempt} attempts",
-                    status.as_u16()
-                )));
-            }
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(classify_error(status, &body));
+        };
+        let status = response.status();
+        tracing::debug!(
+            provider,
+            path,
+            status = status.as_u16(),
+            attempt,
+            "processor request"
+        );
+        if status.is_success() {
+            return response
+                .json::<Value>()
+                .await
+                .map_err(|_| ReadFailure::NotJson);
         }
+        let retryable = should_retry(status, response.headers());
+        if retryable && attempt < max_attempts {
+            let delay = retry.delay(attempt, retry_after(response.headers()));
+            tracing::warn!(
+                provider,
+                path,
+                status = status.as_u16(),
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                "processor throttled or failing; retrying"
+            );
+            tokio::time::sleep(delay).await;
+            continue;
+        }
+        if retryable {
+            return Err(ReadFailure::Unavailable(format!(
+                "HTTP {} after {attempt} attempts",
+                status.as_u16()
+            )));
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        return Err(ReadFailure::Refused(status, body));
     }
 }
 

@@ -6,24 +6,19 @@
 //! Webhooks are only signals: a verified one queues a sync, it is never
 //! trusted as data.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+pub use crate::adapters::webhook_signature::WebhookError;
+use crate::adapters::webhook_signature::{Scheme, verify};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum WebhookError {
-    #[error("the Stripe-Signature header is malformed")]
-    MalformedHeader,
-    #[error("the Stripe-Signature header has no v1 signature")]
-    NoSignature,
-    #[error("no signature matches the payload")]
-    Mismatch,
-    #[error("the signature timestamp is outside the tolerance")]
-    OutsideTolerance,
-}
+/// Stripe's spelling of the shared scheme.
+const SCHEME: Scheme = Scheme {
+    separator: ',',
+    timestamp: "t",
+    signature: "v1",
+    joiner: b".",
+};
 
-/// Verifies one delivery at time `now` (Unix seconds): a `v1` signature must match
-/// (compared in constant time) and `t` must be within `tolerance_secs` of `now`
-/// either way (a future timestamp is as suspect as an old one).
+/// Verifies one delivery at time `now` (Unix seconds): a `v1` must match (compared
+/// in constant time) and `t` must be within `tolerance_secs` of `now` either way.
 pub fn verify_webhook(
     secret: &[u8],
     header: &str,
@@ -31,50 +26,14 @@ pub fn verify_webhook(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<(), WebhookError> {
-    let mut timestamp: Option<&str> = None;
-    let mut signatures: Vec<Vec<u8>> = Vec::new();
-    for part in header.split(',') {
-        let (key, value) = part
-            .trim()
-            .split_once('=')
-            .ok_or(WebhookError::MalformedHeader)?;
-        match key {
-            "t" if timestamp.is_none() => timestamp = Some(value),
-            "t" => return Err(WebhookError::MalformedHeader),
-            // A v1 that is not hex cannot match; skipping it keeps the others usable.
-            "v1" => signatures.extend(hex::decode(value).ok()),
-            // v0 (test mode, legacy) and future schemes are not accepted.
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or(WebhookError::MalformedHeader)?;
-    let t: i64 = timestamp
-        .parse()
-        .map_err(|_| WebhookError::MalformedHeader)?;
-    if signatures.is_empty() {
-        return Err(WebhookError::NoSignature);
-    }
-    let matches = signatures.iter().any(|signature| {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-            return false;
-        };
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        mac.verify_slice(signature).is_ok()
-    });
-    if !matches {
-        return Err(WebhookError::Mismatch);
-    }
-    if now.abs_diff(t) > tolerance_secs.max(0).unsigned_abs() {
-        return Err(WebhookError::OutsideTolerance);
-    }
-    Ok(())
+    verify(&SCHEME, secret, header, body, now, tolerance_secs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
 
     const SECRET: &[u8] = b"whsec_test_secret";
     const BODY: &[u8] = br#"{"id":"evt_1","type":"customer.updated"}"#;
