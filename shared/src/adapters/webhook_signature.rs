@@ -31,10 +31,23 @@ pub enum WebhookError {
     OutsideTolerance,
 }
 
-/// Verifies one delivery at time `now` (Unix seconds): a signature must match
-/// (compared in constant time) and the timestamp must be within `tolerance_secs` of
-/// `now` either way (a future timestamp is as suspect as an old one).
-pub fn verify(
+impl Scheme {
+    /// Verifies one delivery at time `now` (Unix seconds): a signature must match
+    /// (compared in constant time) and the timestamp must be within `tolerance_secs`
+    /// of `now` either way (a future timestamp is as suspect as an old one).
+    pub fn verify(
+        &self,
+        secret: &[u8],
+        header: &str,
+        body: &[u8],
+        now: i64,
+        tolerance_secs: i64,
+    ) -> Result<(), WebhookError> {
+        verify(self, secret, header, body, now, tolerance_secs)
+    }
+}
+
+fn verify(
     scheme: &Scheme,
     secret: &[u8],
     header: &str,

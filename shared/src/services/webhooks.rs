@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::adapters::paddle;
-use crate::adapters::stripe::verify_webhook;
+use crate::adapters::stripe;
 use crate::domain::ids::IntegrationId;
 use crate::ports::SecretName;
 use crate::services::connections::paddle_pointer;
@@ -100,14 +100,15 @@ impl Integrations {
         body: &[u8],
     ) -> Result<WebhookOutcome, ServiceError> {
         let secret = self.webhook_secret().await?;
-        verify_webhook(
-            secret.expose_secret().as_bytes(),
-            signature,
-            body,
-            self.now().timestamp(),
-            TOLERANCE_SECS,
-        )
-        .map_err(|_| ServiceError::BadRequest(BadRequest::InvalidSignature))?;
+        stripe::SIGNATURE
+            .verify(
+                secret.expose_secret().as_bytes(),
+                signature,
+                body,
+                self.now().timestamp(),
+                TOLERANCE_SECS,
+            )
+            .map_err(|_| ServiceError::BadRequest(BadRequest::InvalidSignature))?;
         let event: WebhookEvent = serde_json::from_slice(body)
             .map_err(|_| ServiceError::invalid("body", "Not a Stripe event."))?;
         if event.id.is_empty() || event.id.len() > 255 || event.id.contains('#') {
@@ -163,14 +164,15 @@ impl Integrations {
             .paddle_webhook_secret(&tenant, &id)
             .await?
             .ok_or_else(refused)?;
-        paddle::verify_webhook(
-            secret.expose_secret().as_bytes(),
-            signature,
-            body,
-            self.now().timestamp(),
-            paddle::webhook::TOLERANCE_SECS,
-        )
-        .map_err(|_| refused())?;
+        paddle::SIGNATURE
+            .verify(
+                secret.expose_secret().as_bytes(),
+                signature,
+                body,
+                self.now().timestamp(),
+                paddle::webhook::TOLERANCE_SECS,
+            )
+            .map_err(|_| refused())?;
         let notification: PaddleNotification = serde_json::from_slice(body)
             .map_err(|_| ServiceError::invalid("body", "Not a Paddle notification."))?;
         let event = notification.event_id;

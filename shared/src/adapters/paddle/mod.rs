@@ -22,4 +22,4 @@ mod parse_tests;
 pub use client::{PaddleClient, PaddleError};
 pub use connector::PaddleConnector;
 pub use keys::{KeyEnvironment, check_key, key_environment};
-pub use webhook::{WebhookError, verify_webhook};
+pub use webhook::{SIGNATURE, WebhookError};

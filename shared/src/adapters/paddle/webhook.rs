@@ -7,31 +7,20 @@
 //! Webhooks are only signals: a verified one queues a sync, it is never trusted as
 //! data.
 
+use crate::adapters::webhook_signature::Scheme;
 pub use crate::adapters::webhook_signature::WebhookError;
-use crate::adapters::webhook_signature::{Scheme, verify};
 
 /// Paddle's documented tolerance between the signature's time and now.
 pub const TOLERANCE_SECS: i64 = 5;
 
-/// Paddle's spelling of the shared scheme.
-const SCHEME: Scheme = Scheme {
+/// Paddle's spelling of the shared scheme: `SIGNATURE.verify(secret, header, body,
+/// now, tolerance_secs)` — a `h1` must match and `ts` be within the tolerance.
+pub const SIGNATURE: Scheme = Scheme {
     separator: ';',
     timestamp: "ts",
     signature: "h1",
     joiner: b":",
 };
-
-/// Verifies one delivery at time `now` (Unix seconds): a `h1` must match (compared
-/// in constant time) and `ts` must be within `tolerance_secs` of `now` either way.
-pub fn verify_webhook(
-    secret: &[u8],
-    header: &str,
-    body: &[u8],
-    now: i64,
-    tolerance_secs: i64,
-) -> Result<(), WebhookError> {
-    verify(&SCHEME, secret, header, body, now, tolerance_secs)
-}
 
 #[cfg(test)]
 mod tests {
@@ -54,14 +43,17 @@ mod tests {
     fn a_fresh_correct_signature_is_accepted_and_any_h1_may_match() {
         // The header format of Paddle's "Verify webhook signatures" guide.
         let header = format!("ts=1671552777;h1={}", sign(SECRET, 1671552777, BODY));
-        assert_eq!(verify_webhook(SECRET, &header, BODY, 1671552780, 5), Ok(()));
+        assert_eq!(
+            SIGNATURE.verify(SECRET, &header, BODY, 1671552780, 5),
+            Ok(())
+        );
         let rotating = format!(
             "ts=1671552777;h1={};h1={}",
             sign(b"pdl_ntfset_old", 1671552777, BODY),
             sign(SECRET, 1671552777, BODY)
         );
         assert_eq!(
-            verify_webhook(SECRET, &rotating, BODY, 1671552777, 5),
+            SIGNATURE.verify(SECRET, &rotating, BODY, 1671552777, 5),
             Ok(())
         );
     }
@@ -70,19 +62,19 @@ mod tests {
     fn a_changed_body_a_wrong_secret_or_a_stale_time_is_refused() {
         let header = format!("ts=1000;h1={}", sign(SECRET, 1000, BODY));
         assert_eq!(
-            verify_webhook(SECRET, &header, b"{}", 1000, 5),
+            SIGNATURE.verify(SECRET, &header, b"{}", 1000, 5),
             Err(WebhookError::Mismatch)
         );
         assert_eq!(
-            verify_webhook(b"pdl_ntfset_other", &header, BODY, 1000, 5),
+            SIGNATURE.verify(b"pdl_ntfset_other", &header, BODY, 1000, 5),
             Err(WebhookError::Mismatch)
         );
         assert_eq!(
-            verify_webhook(SECRET, &header, BODY, 1006, 5),
+            SIGNATURE.verify(SECRET, &header, BODY, 1006, 5),
             Err(WebhookError::OutsideTolerance)
         );
         assert_eq!(
-            verify_webhook(SECRET, &header, BODY, 994, 5),
+            SIGNATURE.verify(SECRET, &header, BODY, 994, 5),
             Err(WebhookError::OutsideTolerance)
         );
     }
@@ -98,13 +90,13 @@ mod tests {
             format!("t=1000,v1={h1}"),
         ] {
             assert_eq!(
-                verify_webhook(SECRET, &header, BODY, 1000, 5),
+                SIGNATURE.verify(SECRET, &header, BODY, 1000, 5),
                 Err(WebhookError::MalformedHeader),
                 "{header}"
             );
         }
         assert_eq!(
-            verify_webhook(SECRET, "ts=1000;h2=ab", BODY, 1000, 5),
+            SIGNATURE.verify(SECRET, "ts=1000;h2=ab", BODY, 1000, 5),
             Err(WebhookError::NoSignature)
         );
     }

@@ -45,7 +45,7 @@ pub use client::{RetryPolicy, StripeClient, StripeError};
 pub use connector::StripeConnector;
 pub use keys::{KeyKind, check_key, key_kind};
 pub use oauth::{OAuthError, OAuthTokens, StripeOAuth};
-pub use webhook::{WebhookError, verify_webhook};
+pub use webhook::{SIGNATURE, WebhookError};
 
 /// The API version every request pins (`Stripe-Version`): the shapes `parse` reads.
 pub const STRIPE_API_VERSION: &str = "2026-07-29";

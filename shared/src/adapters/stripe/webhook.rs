@@ -6,28 +6,17 @@
 //! Webhooks are only signals: a verified one queues a sync, it is never
 //! trusted as data.
 
+use crate::adapters::webhook_signature::Scheme;
 pub use crate::adapters::webhook_signature::WebhookError;
-use crate::adapters::webhook_signature::{Scheme, verify};
 
-/// Stripe's spelling of the shared scheme.
-const SCHEME: Scheme = Scheme {
+/// Stripe's spelling of the shared scheme: `SIGNATURE.verify(secret, header, body,
+/// now, tolerance_secs)` — a `v1` must match and `t` be within the tolerance.
+pub const SIGNATURE: Scheme = Scheme {
     separator: ',',
     timestamp: "t",
     signature: "v1",
     joiner: b".",
 };
-
-/// Verifies one delivery at time `now` (Unix seconds): a `v1` must match (compared
-/// in constant time) and `t` must be within `tolerance_secs` of `now` either way.
-pub fn verify_webhook(
-    secret: &[u8],
-    header: &str,
-    body: &[u8],
-    now: i64,
-    tolerance_secs: i64,
-) -> Result<(), WebhookError> {
-    verify(&SCHEME, secret, header, body, now, tolerance_secs)
-}
 
 #[cfg(test)]
 mod tests {
@@ -48,7 +37,7 @@ mod tests {
     #[test]
     fn a_fresh_correct_signature_is_accepted() {
         let header = format!("t=1000,v1={}", sign(SECRET, 1000, BODY));
-        assert_eq!(verify_webhook(SECRET, &header, BODY, 1100, 300), Ok(()));
+        assert_eq!(SIGNATURE.verify(SECRET, &header, BODY, 1100, 300), Ok(()));
     }
 
     #[test]
@@ -58,7 +47,7 @@ mod tests {
             sign(b"whsec_old", 1000, BODY),
             sign(SECRET, 1000, BODY)
         );
-        assert_eq!(verify_webhook(SECRET, &header, BODY, 1000, 300), Ok(()));
+        assert_eq!(SIGNATURE.verify(SECRET, &header, BODY, 1000, 300), Ok(()));
     }
 
     #[test]
@@ -66,11 +55,11 @@ mod tests {
         let header = format!("t=1000,v1={}", sign(SECRET, 1000, BODY));
         let tampered = br#"{"id":"evt_1","type":"customer.deleted"}"#;
         assert_eq!(
-            verify_webhook(SECRET, &header, tampered, 1000, 300),
+            SIGNATURE.verify(SECRET, &header, tampered, 1000, 300),
             Err(WebhookError::Mismatch)
         );
         assert_eq!(
-            verify_webhook(b"whsec_other", &header, BODY, 1000, 300),
+            SIGNATURE.verify(b"whsec_other", &header, BODY, 1000, 300),
             Err(WebhookError::Mismatch)
         );
     }
@@ -79,14 +68,14 @@ mod tests {
     fn a_signature_outside_the_tolerance_is_refused() {
         let header = format!("t=1000,v1={}", sign(SECRET, 1000, BODY));
         assert_eq!(
-            verify_webhook(SECRET, &header, BODY, 1301, 300),
+            SIGNATURE.verify(SECRET, &header, BODY, 1301, 300),
             Err(WebhookError::OutsideTolerance)
         );
         assert_eq!(
-            verify_webhook(SECRET, &header, BODY, 699, 300),
+            SIGNATURE.verify(SECRET, &header, BODY, 699, 300),
             Err(WebhookError::OutsideTolerance)
         );
-        assert_eq!(verify_webhook(SECRET, &header, BODY, 1300, 300), Ok(()));
+        assert_eq!(SIGNATURE.verify(SECRET, &header, BODY, 1300, 300), Ok(()));
     }
 
     #[test]
@@ -100,13 +89,13 @@ mod tests {
             "garbage".to_owned(),
         ] {
             assert_eq!(
-                verify_webhook(SECRET, &header, BODY, 1000, 300),
+                SIGNATURE.verify(SECRET, &header, BODY, 1000, 300),
                 Err(WebhookError::MalformedHeader),
                 "{header}"
             );
         }
         assert_eq!(
-            verify_webhook(SECRET, "t=1000,v0=ab", BODY, 1000, 300),
+            SIGNATURE.verify(SECRET, "t=1000,v0=ab", BODY, 1000, 300),
             Err(WebhookError::NoSignature)
         );
     }
