@@ -539,16 +539,21 @@ fn every_alarm_watches_its_metric_with_its_threshold_and_notifies_the_alarm_topi
     }
 }
 
+/// The template's `Globals` section.
+fn globals(template: &str) -> &str {
+    template
+        .split("\nGlobals:\n")
+        .nth(1)
+        .and_then(|g| g.split("\nResources:\n").next())
+        .expect("a Globals section")
+}
+
 #[test]
 fn the_alarms_read_what_the_functions_emit_and_fire_before_a_promise_breaks() {
     use tally::services::closure::SWEEP_WITHIN_DAYS;
     let template = template_text();
     // The namespace the functions write to is the one the alarms read.
-    let globals = template
-        .split("\nGlobals:\n")
-        .nth(1)
-        .and_then(|g| g.split("\nResources:\n").next())
-        .expect("a Globals section");
+    let globals = globals(&template);
     assert_eq!(
         field(globals, "TALLY_METRICS_NAMESPACE"),
         Some(METRICS_NAMESPACE)
@@ -836,11 +841,7 @@ fn sign_in_and_reset_routes_are_throttled_below_the_default() {
 #[test]
 fn every_function_traces_and_logs_json_and_its_role_may_put_trace_segments() {
     let template = template_text();
-    let globals = template
-        .split("\nGlobals:\n")
-        .nth(1)
-        .and_then(|g| g.split("\nResources:\n").next())
-        .expect("a Globals section");
+    let globals = globals(&template);
     assert_eq!(field(globals, "Tracing"), Some("Active"));
     assert_eq!(field(globals, "LogFormat"), Some("JSON"));
     assert_eq!(field(globals, "ApplicationLogLevel"), Some("INFO"));

@@ -152,8 +152,9 @@ async fn main() -> anyhow::Result<()> {
             customers,
             paddle_customers,
         } => {
-            metrics_to(&config, &data_dir);
+            let namespace = config.metrics_namespace.clone();
             let app = Application::build(config, &data_dir, addr, Arc::new(SystemClock)).await?;
+            metrics_to(&namespace, &data_dir);
             let bound = app.local_addr();
             if demo {
                 let paddle = paddle_customers.unwrap_or(customers / 4);
@@ -195,8 +196,9 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
         Command::Ingest { data_dir, at } => {
-            metrics_to(&config, &data_dir);
+            let namespace = config.metrics_namespace.clone();
             let local = open_services(config, &data_dir, clock_at(at)).await?;
+            metrics_to(&namespace, &data_dir);
             let started = std::time::Instant::now();
             let pass = pool(&local.services).ingest_pass().await?;
             println!(
@@ -209,21 +211,24 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Sweep { data_dir, at } => {
-            metrics_to(&config, &data_dir);
+            let namespace = config.metrics_namespace.clone();
             let local = open_services(config, &data_dir, clock_at(at)).await?;
+            metrics_to(&namespace, &data_dir);
             let report = sweep_and_compact(&pool(&local.services), &local.store).await?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Digest { data_dir, at } => {
-            metrics_to(&config, &data_dir);
+            let namespace = config.metrics_namespace.clone();
             let local = open_services(config, &data_dir, clock_at(at)).await?;
+            metrics_to(&namespace, &data_dir);
             let reports = pool(&local.services).digest_pass().await?;
             println!("{}", serde_json::to_string(&reports)?);
         }
         Command::Operator { command } => operator(config, command).await?,
         Command::FxRefresh { data_dir } => {
-            metrics_to(&config, &data_dir);
+            let namespace = config.metrics_namespace.clone();
             let local = open_services(config, &data_dir, Arc::new(SystemClock)).await?;
+            metrics_to(&namespace, &data_dir);
             let refresh = local.services.analytics.refresh_ecb_rates().await?;
             println!("{}", serde_json::to_string(&refresh)?);
         }
@@ -234,10 +239,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The local sink of the metrics Lambda writes to CloudWatch:
-/// `<data-dir>/metrics.jsonl`, one EMF document per line.
-fn metrics_to(config: &Config, data_dir: &std::path::Path) {
+/// `<data-dir>/metrics.jsonl`, one EMF document per line (installed once the data
+/// directory exists, with its own mode).
+fn metrics_to(namespace: &str, data_dir: &std::path::Path) {
     let sink = tally::telemetry::Sink::File(data_dir.join("metrics.jsonl"));
-    if let Err(err) = tally::telemetry::init(&config.metrics_namespace, "local", sink) {
+    if let Err(err) = tally::telemetry::init(namespace, "local", sink) {
         tracing::warn!(error = %err, "metrics are off");
     }
 }

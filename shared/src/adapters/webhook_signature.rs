@@ -43,55 +43,44 @@ impl Scheme {
         now: i64,
         tolerance_secs: i64,
     ) -> Result<(), WebhookError> {
-        verify(self, secret, header, body, now, tolerance_secs)
-    }
-}
-
-fn verify(
-    scheme: &Scheme,
-    secret: &[u8],
-    header: &str,
-    body: &[u8],
-    now: i64,
-    tolerance_secs: i64,
-) -> Result<(), WebhookError> {
-    let mut timestamp: Option<&str> = None;
-    let mut signatures: Vec<Vec<u8>> = Vec::new();
-    for part in header.split(scheme.separator) {
-        let (key, value) = part
-            .trim()
-            .split_once('=')
-            .ok_or(WebhookError::MalformedHeader)?;
-        if key == scheme.timestamp {
-            if timestamp.replace(value).is_some() {
-                return Err(WebhookError::MalformedHeader);
+        let mut timestamp: Option<&str> = None;
+        let mut signatures: Vec<Vec<u8>> = Vec::new();
+        for part in header.split(self.separator) {
+            let (key, value) = part
+                .trim()
+                .split_once('=')
+                .ok_or(WebhookError::MalformedHeader)?;
+            if key == self.timestamp {
+                if timestamp.replace(value).is_some() {
+                    return Err(WebhookError::MalformedHeader);
+                }
+            } else if key == self.signature {
+                // One that is not hex cannot match; skipping it keeps the others usable.
+                signatures.extend(hex::decode(value).ok());
             }
-        } else if key == scheme.signature {
-            // One that is not hex cannot match; skipping it keeps the others usable.
-            signatures.extend(hex::decode(value).ok());
         }
+        let timestamp = timestamp.ok_or(WebhookError::MalformedHeader)?;
+        let at: i64 = timestamp
+            .parse()
+            .map_err(|_| WebhookError::MalformedHeader)?;
+        if signatures.is_empty() {
+            return Err(WebhookError::NoSignature);
+        }
+        let matches = signatures.iter().any(|signature| {
+            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+                return false;
+            };
+            mac.update(timestamp.as_bytes());
+            mac.update(self.joiner);
+            mac.update(body);
+            mac.verify_slice(signature).is_ok()
+        });
+        if !matches {
+            return Err(WebhookError::Mismatch);
+        }
+        if now.abs_diff(at) > tolerance_secs.max(0).unsigned_abs() {
+            return Err(WebhookError::OutsideTolerance);
+        }
+        Ok(())
     }
-    let timestamp = timestamp.ok_or(WebhookError::MalformedHeader)?;
-    let at: i64 = timestamp
-        .parse()
-        .map_err(|_| WebhookError::MalformedHeader)?;
-    if signatures.is_empty() {
-        return Err(WebhookError::NoSignature);
-    }
-    let matches = signatures.iter().any(|signature| {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-            return false;
-        };
-        mac.update(timestamp.as_bytes());
-        mac.update(scheme.joiner);
-        mac.update(body);
-        mac.verify_slice(signature).is_ok()
-    });
-    if !matches {
-        return Err(WebhookError::Mismatch);
-    }
-    if now.abs_diff(at) > tolerance_secs.max(0).unsigned_abs() {
-        return Err(WebhookError::OutsideTolerance);
-    }
-    Ok(())
 }

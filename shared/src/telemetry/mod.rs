@@ -37,9 +37,16 @@ pub enum Sink {
     File(PathBuf),
 }
 
+/// Where an installed recorder writes: the file is opened once, at [`init`], not per
+/// flush (a flush follows every request).
+enum Output {
+    Stdout,
+    File(std::sync::Mutex<std::fs::File>),
+}
+
 struct Installed {
     collector: &'static Collector,
-    sink: Sink,
+    output: Output,
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
@@ -48,6 +55,8 @@ static INSTALLED: OnceLock<Installed> = OnceLock::new();
 pub enum TelemetryError {
     #[error("the metrics recorder could not be installed: {0}")]
     Recorder(String),
+    #[error("the metrics file could not be opened: {0}")]
+    Sink(#[from] std::io::Error),
 }
 
 /// Installs the process's metrics recorder: namespace `namespace`, dimension
@@ -57,13 +66,22 @@ pub fn init(namespace: &str, function: &str, sink: Sink) -> Result<(), Telemetry
     if INSTALLED.get().is_some() {
         return Ok(());
     }
+    let output = match sink {
+        Sink::Stdout => Output::Stdout,
+        Sink::File(path) => Output::File(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )),
+    };
     let collector = metrics_cloudwatch_embedded::Builder::new()
         .cloudwatch_namespace(namespace.to_owned())
         .with_dimension(record::FUNCTION, function.to_owned())
         .init()
         .map_err(|err| TelemetryError::Recorder(err.to_string()))?;
     record::describe();
-    let _ = INSTALLED.set(Installed { collector, sink });
+    let _ = INSTALLED.set(Installed { collector, output });
     Ok(())
 }
 
@@ -73,8 +91,8 @@ pub fn flush() {
     let Some(installed) = INSTALLED.get() else {
         return;
     };
-    let result = match &installed.sink {
-        Sink::Stdout => {
+    let result = match &installed.output {
+        Output::Stdout => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
             installed
@@ -82,15 +100,16 @@ pub fn flush() {
                 .flush(&mut lock)
                 .and_then(|()| lock.flush())
         }
-        Sink::File(path) => std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|file| {
-                let mut out = std::io::BufWriter::new(file);
-                installed.collector.flush(&mut out)?;
-                out.flush()
-            }),
+        Output::File(file) => {
+            // A poisoned lock only means another flush panicked mid-write: the file
+            // is still the file.
+            let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+            let mut out = std::io::BufWriter::new(&mut *file);
+            installed
+                .collector
+                .flush(&mut out)
+                .and_then(|()| out.flush())
+        }
     };
     if let Err(err) = result {
         tracing::warn!(error = %err, "metrics could not be written");
