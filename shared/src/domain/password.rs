@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod hashing;
 
-pub use hashing::{PasswordHashError, hash, prepare_dummy_hash, reused, verify, verify_dummy};
+pub use hashing::{PasswordHashError, hash, reused, verify, verify_dummy};
 
 /// One password per line, most common first; `#` lines are comments (the source note).
 static COMMON_PASSWORDS_TXT: &str = include_str!("../../data/common-passwords.txt");

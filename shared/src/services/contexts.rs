@@ -115,8 +115,6 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Computes the dummy password hash now, so the first sign-in with an unknown
-    /// e-mail costs what every later one does.
     pub fn new(
         common: &Common,
         adapters: &Adapters,
@@ -124,7 +122,6 @@ impl Identity {
         guard: Arc<Guard>,
         gate: Arc<SessionGate>,
     ) -> Arc<Self> {
-        crate::domain::password::prepare_dummy_hash();
         Arc::new(Self {
             config: common.config.clone(),
             clock: common.clock.clone(),
