@@ -44,8 +44,9 @@ pub use text::{date_of, day_number};
 /// Rates are units of a currency per 1 EUR × 10^9, exact integers.
 pub const RATE_SCALE: i128 = 1_000_000_000;
 
-/// The ECB's history since 1999-01-04 as shipped (refreshed by scripts/refresh-ecb-history).
-const BUNDLED_CSV: &str = include_str!("../../data/eurofxref-hist.csv");
+/// The ECB's history since 1999-01-04 as shipped (refreshed by scripts/refresh-ecb-history),
+/// deflated (`crate::domain::embedded`).
+const BUNDLED_CSV: &[u8] = crate::domain::embedded::deflated!("eurofxref-hist.csv");
 
 /// One published day: its date and its rates (lower-case code → scaled rate).
 pub type DayRates = (NaiveDate, BTreeMap<String, i128>);
@@ -257,11 +258,14 @@ impl RateHistory {
 
 fn bundled_cell() -> &'static Arc<RateHistory> {
     static BUNDLED: OnceLock<Arc<RateHistory>> = OnceLock::new();
-    BUNDLED.get_or_init(|| match RateHistory::parse_ecb_csv(BUNDLED_CSV) {
-        Ok(history) => Arc::new(history),
-        // Unreachable for the file in this crate (a unit test parses it); an empty
-        // history leaves every foreign currency unconverted rather than crashing.
-        Err(_) => Arc::new(RateHistory::default()),
+    BUNDLED.get_or_init(|| {
+        let parsed = crate::domain::embedded::inflate(BUNDLED_CSV)
+            .ok()
+            .and_then(|csv| RateHistory::parse_ecb_csv(&csv).ok());
+        // `None` is unreachable for the file in this crate (unit tests inflate and parse
+        // it); an empty history leaves every foreign currency unconverted rather than
+        // crashing.
+        Arc::new(parsed.unwrap_or_default())
     })
 }
 

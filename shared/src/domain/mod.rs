@@ -6,6 +6,7 @@ pub mod cidr;
 pub mod crypto;
 pub mod digest;
 pub mod email;
+pub mod embedded;
 pub mod fx_history;
 pub mod ids;
 pub mod import;

@@ -23,7 +23,12 @@ mod hashing;
 pub use hashing::{PasswordHashError, hash, reused, verify, verify_dummy};
 
 /// One password per line, most common first; `#` lines are comments (the source note).
-static COMMON_PASSWORDS_TXT: &str = include_str!("../../data/common-passwords.txt");
+/// Deflated (`crate::domain::embedded`); empty only if it failed to inflate, which a unit
+/// test rules out.
+static COMMON_PASSWORDS_TXT: LazyLock<String> = LazyLock::new(|| {
+    crate::domain::embedded::inflate(crate::domain::embedded::deflated!("common-passwords.txt"))
+        .unwrap_or_default()
+});
 
 static COMMON_PASSWORDS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     COMMON_PASSWORDS_TXT

@@ -20,9 +20,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use metrics_cloudwatch_embedded::Collector;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
 
 pub mod record;
 pub mod xray;
@@ -126,7 +127,14 @@ pub fn init_lambda_logging() {
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned())
         .to_ascii_lowercase();
-    let filter = || EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // `Targets` reads the same `target=level,level` directives as `RUST_LOG` usually
+    // holds, without `EnvFilter`'s span and field matching (and the regex engine it
+    // links): Lambda's log level is a bare level.
+    let filter = || {
+        level
+            .parse::<Targets>()
+            .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO))
+    };
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)

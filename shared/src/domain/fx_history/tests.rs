@@ -248,7 +248,9 @@ fn an_inserted_day_extends_the_history_and_a_second_insert_replaces_it() {
 /// GBP 0.8338, CHF 0.9194), read off the file itself.
 #[test]
 fn the_shipped_history_parses_and_covers_1999_to_its_last_date() {
-    let history = RateHistory::parse_ecb_csv(BUNDLED_CSV).unwrap();
+    let history =
+        RateHistory::parse_ecb_csv(&crate::domain::embedded::inflate(BUNDLED_CSV).unwrap())
+            .unwrap();
     assert_eq!(&history, bundled());
     assert_eq!(history.first_date(), Some(date("1999-01-04")));
     assert!(history.last_date() >= Some(date("2026-10-30")));
